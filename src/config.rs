@@ -1,0 +1,277 @@
+//! Configuration: one `clap` struct per subcommand, each field settable by flag or by
+//! environment variable, documented here (this text is `--help`) and validated at start. A
+//! bad value stops the process with a message naming the variable.
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use elasticsearch::http::Url;
+use sqlx::mysql::MySqlConnectOptions;
+
+/// ogrom: a GraphQL gateway for a fashion shopping and styling site.
+#[derive(Debug, Parser)]
+#[command(name = "ogrom", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub log: LogArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What the binary does.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the GraphQL API over HTTP.
+    Serve(Box<ServeArgs>),
+    /// Apply the database migrations (idempotent).
+    Migrate(DatabaseArgs),
+    /// Fill a migrated, empty database with a generated catalog and community.
+    Seed(SeedArgs),
+    /// Print the GraphQL schema (SDL), as `schema.graphql` holds it.
+    Schema,
+}
+
+/// Logging.
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Log format: `json` (one object a line, for log pipelines) or `text` (for people).
+    #[arg(long, env = "OGROM_LOG_FORMAT", default_value = "json", global = true)]
+    pub log_format: LogFormat,
+    /// Log filter, e.g. `info` or `ogrom=debug,sqlx=warn`.
+    #[arg(long, env = "OGROM_LOG", default_value = "info", global = true)]
+    pub log: String,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+/// Where the data of record lives.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// MySQL URL: mysql://user:password@host:port/database (a secret: never logged).
+    #[arg(
+        long,
+        env = "OGROM_DATABASE_URL",
+        default_value = "mysql://ogrom:ogrom@127.0.0.1:3306/ogrom",
+        hide_env_values = true,
+        hide_default_value = true,
+        value_parser = parse_database_url
+    )]
+    pub database_url: DatabaseUrl,
+}
+
+/// A MySQL URL, parsed; its `Debug` hides the password.
+#[derive(Clone)]
+pub struct DatabaseUrl(pub MySqlConnectOptions);
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DatabaseUrl(<redacted>)")
+    }
+}
+
+fn parse_database_url(value: &str) -> Result<DatabaseUrl, String> {
+    if !value.starts_with("mysql://") && !value.starts_with("mariadb://") {
+        return Err("must start with mysql://".to_owned());
+    }
+    MySqlConnectOptions::from_str(value)
+        .map(DatabaseUrl)
+        .map_err(|_| "not a valid MySQL URL".to_owned())
+}
+
+/// `ogrom seed`.
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// How much data: `test` (a small fixture), `demo`, or `bench` (100k products).
+    #[arg(long, env = "OGROM_SEED_SIZE", default_value = "demo", value_parser = ["test", "demo", "bench"])]
+    pub size: String,
+    /// The generator's seed: the same seed gives the same data.
+    #[arg(long, env = "OGROM_SEED", default_value_t = 42)]
+    pub seed: u64,
+    /// Do nothing when the database already holds products, instead of failing.
+    #[arg(long)]
+    pub if_empty: bool,
+}
+
+/// `ogrom serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "OGROM_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Serve every route under this prefix (e.g. `/api/v2`); empty for the root.
+    #[arg(long, env = "OGROM_PATH_PREFIX", default_value = "", value_parser = parse_prefix)]
+    pub path_prefix: String,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Most MySQL connections the pool opens.
+    #[arg(long, env = "OGROM_MYSQL_MAX_CONNECTIONS", default_value_t = 10,
+        value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub mysql_max_connections: u32,
+    /// How long a query waits for a MySQL connection, in milliseconds.
+    #[arg(long, env = "OGROM_MYSQL_ACQUIRE_TIMEOUT_MS", default_value_t = 2000,
+        value_parser = millis())]
+    pub mysql_acquire_timeout_ms: u64,
+    /// How long one SQL statement may run, in milliseconds.
+    #[arg(long, env = "OGROM_MYSQL_STATEMENT_TIMEOUT_MS", default_value_t = 5000,
+        value_parser = millis())]
+    pub mysql_statement_timeout_ms: u64,
+
+    /// Elasticsearch URL (a node or a load balancer in front of the cluster).
+    #[arg(long, env = "OGROM_ELASTICSEARCH_URL", default_value = "http://127.0.0.1:9200",
+        value_parser = parse_http_url)]
+    pub elasticsearch_url: Url,
+    /// How long one Elasticsearch request may take, in milliseconds.
+    #[arg(long, env = "OGROM_ELASTICSEARCH_TIMEOUT_MS", default_value_t = 2000,
+        value_parser = millis())]
+    pub elasticsearch_timeout_ms: u64,
+
+    /// Page size of a connection when the client gives no `first`.
+    #[arg(long, env = "OGROM_DEFAULT_PAGE_SIZE", default_value_t = 20,
+        value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub default_page_size: u32,
+    /// Largest `first` a client may ask for on any connection.
+    #[arg(long, env = "OGROM_MAX_PAGE_SIZE", default_value_t = 100,
+        value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub max_page_size: u32,
+    /// Deepest selection nesting a query may have.
+    #[arg(long, env = "OGROM_MAX_DEPTH", default_value_t = 12,
+        value_parser = clap::value_parser!(u32).range(2..=64))]
+    pub max_depth: u32,
+    /// Highest static complexity a query may have (a connection multiplies by its page size).
+    #[arg(long, env = "OGROM_MAX_COMPLEXITY", default_value_t = 20_000,
+        value_parser = clap::value_parser!(u32).range(10..=10_000_000))]
+    pub max_complexity: u32,
+    /// How long a DataLoader gathers keys before calling its backend, in microseconds.
+    #[arg(long, env = "OGROM_LOADER_DELAY_US", default_value_t = 1000,
+        value_parser = clap::value_parser!(u64).range(0..=100_000))]
+    pub loader_delay_us: u64,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "OGROM_MAX_BODY_BYTES", default_value_t = 262_144,
+        value_parser = clap::value_parser!(u32).range(1024..=16_777_216))]
+    pub max_body_bytes: u32,
+    /// Longest time one GraphQL request may take, in milliseconds.
+    #[arg(long, env = "OGROM_REQUEST_TIMEOUT_MS", default_value_t = 10_000,
+        value_parser = millis())]
+    pub request_timeout_ms: u64,
+    /// How long each readiness probe of a backend may take, in milliseconds.
+    #[arg(long, env = "OGROM_READINESS_TIMEOUT_MS", default_value_t = 1000,
+        value_parser = millis())]
+    pub readiness_timeout_ms: u64,
+    /// How long a readiness result is reused, in milliseconds.
+    #[arg(long, env = "OGROM_READINESS_CACHE_MS", default_value_t = 1000,
+        value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pub readiness_cache_ms: u64,
+}
+
+impl ServeArgs {
+    /// Checks that depend on more than one value.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.default_page_size > self.max_page_size {
+            return Err(format!(
+                "OGROM_DEFAULT_PAGE_SIZE ({}) is above OGROM_MAX_PAGE_SIZE ({})",
+                self.default_page_size, self.max_page_size
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn duration(millis: u64) -> Duration {
+        Duration::from_millis(millis)
+    }
+}
+
+/// Durations in milliseconds: at least 1, at most 10 minutes.
+fn millis() -> clap::builder::RangedU64ValueParser<u64> {
+    clap::value_parser!(u64).range(1..=600_000)
+}
+
+fn parse_prefix(value: &str) -> Result<String, String> {
+    if value.is_empty() {
+        return Ok(String::new());
+    }
+    let valid = value.starts_with('/')
+        && !value.ends_with('/')
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/-_.~".contains(&b))
+        && !value.contains("//");
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err("must look like /api/v2: a leading slash, no trailing slash".to_owned())
+    }
+}
+
+fn parse_http_url(value: &str) -> Result<Url, String> {
+    let url = Url::parse(value).map_err(|e| e.to_string())?;
+    if matches!(url.scheme(), "http" | "https") && url.host().is_some() {
+        Ok(url)
+    } else {
+        Err("must be an http:// or https:// URL".to_owned())
+    }
+}
+
+impl Cli {
+    /// Parses flags and environment; on a bad value, prints which flag and which
+    /// environment variable it came from, and exits with status 2.
+    pub fn parse_or_exit() -> Self {
+        Self::try_parse_from_env().unwrap_or_else(|error| error.exit())
+    }
+
+    /// Like `parse_or_exit`, returning the error (for tests).
+    pub fn try_parse_from_env() -> Result<Self, clap::Error> {
+        let cli = Self::try_parse().map_err(name_environment_variable)?;
+        if let Command::Serve(args) = &cli.command
+            && let Err(message) = args.validate()
+        {
+            return Err(Self::command().error(ErrorKind::ValueValidation, message));
+        }
+        Ok(cli)
+    }
+}
+
+/// Clap names the flag of a bad value; add the environment variable when that is where the
+/// value came from, since that is what an operator set.
+fn name_environment_variable(error: clap::Error) -> clap::Error {
+    if !matches!(error.kind(), ErrorKind::ValueValidation | ErrorKind::InvalidValue) {
+        return error;
+    }
+    let Some(ContextValue::String(flag)) = error.get(ContextKind::InvalidArg).cloned() else {
+        return error;
+    };
+    let long = flag
+        .trim_start_matches("--")
+        .split([' ', '='])
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let command = Cli::command();
+    let env = std::iter::once(&command)
+        .chain(command.get_subcommands())
+        .flat_map(|c| c.get_arguments())
+        .find(|a| a.get_long() == Some(long.as_str()))
+        .and_then(|a| a.get_env())
+        .map(|e| e.to_string_lossy().into_owned());
+    if let Some(env) = env.filter(|e| std::env::var_os(e).is_some()) {
+        let rendered = error.render().to_string();
+        let first_line = rendered.lines().next().unwrap_or_default();
+        let reason = first_line.trim_start_matches("error: ");
+        return Cli::command().error(
+            error.kind(),
+            format!("{reason}\n  (the value comes from the environment variable {env})"),
+        );
+    }
+    error
+}

@@ -1,0 +1,108 @@
+//! The one place where failures become GraphQL errors: each carries a stable
+//! `extensions.code` and a message safe for clients; causes go to the log, with the request
+//! id that the client also receives.
+
+use async_graphql::ErrorExtensions;
+
+use crate::protocols::SourceError;
+
+/// Stable error codes in `extensions.code`. Clients branch on these, never on messages.
+pub mod code {
+    /// The thing asked for does not exist.
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    /// An argument is malformed or out of range.
+    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+    /// A backend could not be reached.
+    pub const UPSTREAM_UNAVAILABLE: &str = "UPSTREAM_UNAVAILABLE";
+    /// A backend did not answer in time.
+    pub const UPSTREAM_TIMEOUT: &str = "UPSTREAM_TIMEOUT";
+    /// A fault of the gateway itself; details are in the log.
+    pub const INTERNAL: &str = "INTERNAL";
+    /// The document is not valid GraphQL syntax.
+    pub const GRAPHQL_PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
+    /// The document does not validate against the schema (unknown field, wrong argument, …).
+    pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+    /// The HTTP request is not a GraphQL request (malformed JSON, missing query, …).
+    pub const BAD_REQUEST: &str = "BAD_REQUEST";
+    /// The request's content type is not one the endpoint accepts.
+    pub const UNSUPPORTED_MEDIA_TYPE: &str = "UNSUPPORTED_MEDIA_TYPE";
+    /// The client accepts no media type the endpoint can answer with.
+    pub const NOT_ACCEPTABLE: &str = "NOT_ACCEPTABLE";
+    /// The HTTP method is not allowed for this request (a mutation over GET, …).
+    pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
+    /// The request body is larger than allowed.
+    pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
+    /// The request took longer than the gateway allows.
+    pub const TIMEOUT: &str = "TIMEOUT";
+}
+
+/// A failure of a resolver. It deliberately does not implement `Display`, so it can only
+/// become a GraphQL error through the `From` impl below, which sets the code.
+#[derive(Debug, Clone)]
+pub enum ApiError {
+    /// The thing asked for does not exist; the message names what.
+    NotFound(String),
+    /// An argument is malformed or out of range; the message says which and why.
+    BadUserInput(String),
+    /// A backend failed; the cause was logged when it happened.
+    Upstream(SourceError),
+    /// A fault of the gateway itself (a broken invariant); the detail is logged, not shown.
+    Internal(String),
+}
+
+impl ApiError {
+    /// The stable code for `extensions.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => code::NOT_FOUND,
+            Self::BadUserInput(_) => code::BAD_USER_INPUT,
+            Self::Upstream(SourceError::Timeout { .. }) => code::UPSTREAM_TIMEOUT,
+            Self::Upstream(_) => code::UPSTREAM_UNAVAILABLE,
+            Self::Internal(_) => code::INTERNAL,
+        }
+    }
+
+    /// What the client is told: specific for its own mistakes, generic for ours.
+    fn client_message(&self) -> String {
+        match self {
+            Self::NotFound(message) | Self::BadUserInput(message) => message.clone(),
+            Self::Upstream(SourceError::Timeout { backend, .. }) => {
+                format!("the {} backend did not answer in time", role(backend))
+            }
+            Self::Upstream(error) => {
+                format!("the {} backend is unavailable", role(error.backend()))
+            }
+            Self::Internal(_) => "internal error".to_owned(),
+        }
+    }
+}
+
+/// What a backend is for, so messages name a role rather than a technology or a host.
+fn role(backend: &str) -> &'static str {
+    match backend {
+        "mysql" => "catalog",
+        "elasticsearch" => "search",
+        "partner" => "offers",
+        _ => "data",
+    }
+}
+
+impl From<SourceError> for ApiError {
+    fn from(error: SourceError) -> Self {
+        tracing::warn!(message = "backend call failed", backend = error.backend(), %error);
+        Self::Upstream(error)
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(error: ApiError) -> Self {
+        if let ApiError::Internal(detail) = &error {
+            tracing::error!(message = "internal error in a resolver", %detail);
+        }
+        let code = error.code();
+        async_graphql::Error::new(error.client_message()).extend_with(|_, e| e.set("code", code))
+    }
+}
+
+/// Convenience for resolvers: `Result<T, ApiError>` into the GraphQL result type.
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,127 @@
+//! Core layer: the GraphQL API. Modules of types, resolvers and loaders that see only the
+//! protocols, never a pool or a client. `build_schema` returns the API as a value; the HTTP
+//! layer and the tests call `Api::execute`.
+//!
+//! Modules: `catalog` (products, brands, shops, categories) and `node` (Relay refetching).
+//! Each module owns its loaders; `RequestData` builds them per request, so no cache or
+//! viewer state outlives one operation.
+
+pub mod catalog;
+pub mod errors;
+pub mod ids;
+pub mod node;
+pub mod pagination;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema};
+use tracing::Instrument;
+
+use self::catalog::{CatalogLoaders, CatalogQuery};
+use self::errors::{ApiError, ApiResult};
+use self::node::NodeQuery;
+use self::pagination::PageLimits;
+use crate::protocols::CatalogSource;
+
+/// Everything the API reads from: one protocol implementation per kind of data. `run`
+/// assembles it; tests assemble it from in-memory or real sources.
+#[derive(Clone)]
+pub struct Sources {
+    pub catalog: Arc<dyn CatalogSource>,
+}
+
+/// Tunables of the API, from configuration.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Page-size bounds for every connection.
+    pub pages: PageLimits,
+    /// How long a DataLoader waits to gather keys before it calls the backend.
+    pub loader_delay: Duration,
+    /// Deepest nesting of selections a query may have.
+    pub max_depth: usize,
+    /// Highest static complexity a query may have (connections multiply by page size).
+    pub max_complexity: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            pages: PageLimits::default(),
+            loader_delay: Duration::from_millis(1),
+            max_depth: 12,
+            max_complexity: 20_000,
+        }
+    }
+}
+
+/// The root query type: the modules' root fields merged.
+#[derive(MergedObject, Default)]
+pub struct Query(CatalogQuery, NodeQuery);
+
+/// The executable schema type.
+pub type ApiSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+
+/// The API as a value: the schema with its sources, executing one request at a time.
+#[derive(Clone)]
+pub struct Api {
+    schema: ApiSchema,
+    sources: Sources,
+    config: ApiConfig,
+}
+
+fn schema_builder(config: &ApiConfig) -> async_graphql::SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
+    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+        .limit_depth(config.max_depth)
+        .limit_complexity(config.max_complexity)
+        .data(config.pages)
+}
+
+/// Builds the API over the given sources.
+pub fn build_schema(sources: Sources, config: ApiConfig) -> Api {
+    let schema = schema_builder(&config).data(sources.clone()).finish();
+    Api {
+        schema,
+        sources,
+        config,
+    }
+}
+
+/// The schema's SDL, as `schema.graphql` holds it.
+pub fn sdl() -> String {
+    schema_builder(&ApiConfig::default()).finish().sdl()
+}
+
+impl Api {
+    /// Executes one GraphQL request with fresh per-request loaders. Call it inside the
+    /// request's tracing span: loaders log backend failures under it.
+    pub async fn execute(&self, request: async_graphql::Request) -> async_graphql::Response {
+        let span = tracing::Span::current();
+        let loaders = CatalogLoaders::new(&self.sources.catalog, &span, self.config.loader_delay);
+        self.schema
+            .execute(request.data(loaders))
+            .instrument(span)
+            .await
+    }
+
+    /// The schema, for SDL and introspection.
+    pub fn schema(&self) -> &ApiSchema {
+        &self.schema
+    }
+}
+
+/// Typed access to context data: a missing entry is an internal error, never a panic.
+pub(crate) trait ContextExt {
+    fn typed_data<T: std::any::Any + Send + Sync>(&self) -> ApiResult<&T>;
+}
+
+impl ContextExt for async_graphql::Context<'_> {
+    fn typed_data<T: std::any::Any + Send + Sync>(&self) -> ApiResult<&T> {
+        self.data::<T>().map_err(|_| {
+            ApiError::Internal(format!(
+                "{} missing from the request context",
+                std::any::type_name::<T>()
+            ))
+        })
+    }
+}

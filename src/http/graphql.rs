@@ -1,0 +1,380 @@
+//! `/graphql` following the GraphQL-over-HTTP spec: POST with a JSON body, GET with query
+//! parameters (queries only), content negotiation between `application/graphql-response+json`
+//! and `application/json`, and the spec's status codes. Every error carries a stable
+//! `extensions.code` and the request id; no internal detail reaches the client.
+//!
+//! The handler is ours rather than async-graphql-axum's extractor, which answers malformed
+//! requests with plain-text bodies and cannot set the spec's status codes.
+
+use async_graphql::parser::types::OperationType;
+use async_graphql::{ErrorExtensionValues, ServerError, Variables};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tracing::Instrument;
+
+use super::HttpState;
+use super::request_id::{self, RequestId};
+use crate::core::errors::code;
+
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+const JSON: &str = "application/json";
+
+/// The media type of the response, chosen from the request's `Accept`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Media {
+    /// The spec's own type: request errors get 4xx statuses.
+    GraphqlResponse,
+    /// The legacy type: every GraphQL response is 200.
+    Json,
+}
+
+impl Media {
+    fn content_type(self) -> &'static str {
+        match self {
+            Media::GraphqlResponse => "application/graphql-response+json; charset=utf-8",
+            Media::Json => "application/json; charset=utf-8",
+        }
+    }
+}
+
+/// The parameters of a GraphQL request, from a JSON body or a query string.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Params {
+    query: Option<String>,
+    operation_name: Option<String>,
+    #[serde(default)]
+    variables: Option<Value>,
+}
+
+/// GET query parameters: `variables` arrives JSON-encoded.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct GetParams {
+    query: Option<String>,
+    operation_name: Option<String>,
+    variables: Option<String>,
+}
+
+/// An error before or around execution, answered with a status and one GraphQL error.
+struct Refusal {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+pub(super) async fn post_graphql(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let id = RequestId::from_headers(&headers);
+    let media = match negotiate(&headers) {
+        Ok(media) => media,
+        Err(refusal) => return refuse(refusal, Media::Json, &id),
+    };
+    let params = check_content_type(&headers)
+        .and_then(|()| read_body(body))
+        .and_then(|bytes| {
+            serde_json::from_slice::<Value>(&bytes).map_err(|e| {
+                Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    code::BAD_REQUEST,
+                    format!("the body is not valid JSON: {e}"),
+                )
+            })
+        })
+        .and_then(|value| {
+            if value.is_array() {
+                return Err(Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    code::BAD_REQUEST,
+                    "batched requests are not supported: send one operation per request",
+                ));
+            }
+            serde_json::from_value::<Params>(value).map_err(|e| {
+                Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    code::BAD_REQUEST,
+                    format!("the body is not a GraphQL request: {e}"),
+                )
+            })
+        });
+    match params {
+        Ok(params) => execute(state, media, id, Method::POST, params).await,
+        Err(refusal) => refuse(refusal, media, &id),
+    }
+}
+
+pub(super) async fn get_graphql(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    query: Result<Query<GetParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let id = RequestId::from_headers(&headers);
+    let media = match negotiate(&headers) {
+        Ok(media) => media,
+        Err(refusal) => return refuse(refusal, Media::Json, &id),
+    };
+    let params = query
+        .map_err(|e| {
+            Refusal::new(
+                StatusCode::BAD_REQUEST,
+                code::BAD_REQUEST,
+                format!("the query string is not a GraphQL request: {e}"),
+            )
+        })
+        .and_then(|Query(get)| {
+            let variables = get
+                .variables
+                .map(|v| serde_json::from_str(&v))
+                .transpose()
+                .map_err(|e| {
+                    Refusal::new(
+                        StatusCode::BAD_REQUEST,
+                        code::BAD_REQUEST,
+                        format!("`variables` is not valid JSON: {e}"),
+                    )
+                })?;
+            Ok(Params {
+                query: get.query,
+                operation_name: get.operation_name,
+                variables,
+            })
+        });
+    match params {
+        Ok(params) => execute(state, media, id, Method::GET, params).await,
+        Err(refusal) => refuse(refusal, media, &id),
+    }
+}
+
+/// `GET /schema.graphql`: the SDL that client teams generate code from.
+pub(super) async fn schema_sdl(State(state): State<HttpState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        state.api.schema().sdl(),
+    )
+        .into_response()
+}
+
+async fn execute(
+    state: HttpState,
+    media: Media,
+    id: RequestId,
+    method: Method,
+    params: Params,
+) -> Response {
+    let Some(query) = params.query.filter(|q| !q.trim().is_empty()) else {
+        let refusal = Refusal::new(StatusCode::BAD_REQUEST, code::BAD_REQUEST, "`query` is missing");
+        return refuse(refusal, media, &id);
+    };
+    let variables = match params.variables {
+        None | Some(Value::Null) => Variables::default(),
+        Some(value @ Value::Object(_)) => Variables::from_json(value),
+        Some(_) => {
+            let refusal = Refusal::new(
+                StatusCode::BAD_REQUEST,
+                code::BAD_REQUEST,
+                "`variables` must be an object",
+            );
+            return refuse(refusal, media, &id);
+        }
+    };
+    let mut request = async_graphql::Request::new(query).variables(variables);
+    if let Some(name) = params.operation_name {
+        request = request.operation_name(name);
+    }
+    let operation_name = request.operation_name.clone();
+    let operation = match request.parsed_query() {
+        Ok(document) => operation_type(document, operation_name.as_deref()),
+        Err(error) => {
+            let status = match media {
+                Media::GraphqlResponse => StatusCode::BAD_REQUEST,
+                Media::Json => StatusCode::OK,
+            };
+            let refusal = Refusal::new(status, code::GRAPHQL_PARSE_FAILED, error.message);
+            return refuse(refusal, media, &id);
+        }
+    };
+    if method == Method::GET && operation.is_some_and(|op| op != OperationType::Query) {
+        let refusal = Refusal::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            code::METHOD_NOT_ALLOWED,
+            "only queries may be sent with GET; send mutations with POST",
+        );
+        let mut response = refuse(refusal, media, &id);
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+
+    let span = tracing::info_span!("graphql", request_id = %id);
+    let limit = state.limits.request_timeout;
+    let execution = state.api.execute(request).instrument(span.clone());
+    let Ok(mut response) = tokio::time::timeout(limit, execution).await else {
+        let refusal = Refusal::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            code::TIMEOUT,
+            format!("the request took longer than {} ms", limit.as_millis()),
+        );
+        return refuse(refusal, media, &id);
+    };
+    let before_execution =
+        response.data == async_graphql::Value::Null && response.errors.iter().all(|e| e.path.is_empty());
+    span.in_scope(|| {
+        for error in &mut response.errors {
+            classify(error, before_execution);
+            extensions(error).set("requestId", id.as_str());
+        }
+    });
+    let status = match media {
+        Media::GraphqlResponse if before_execution && response.is_err() => StatusCode::BAD_REQUEST,
+        _ => StatusCode::OK,
+    };
+    let body = serde_json::to_vec(&response).unwrap_or_else(|_| internal_body(&id));
+    reply(status, media, &id, body)
+}
+
+/// Gives an error without a code the one it must have. Errors before execution come from
+/// validation (unknown fields, limits); errors during execution without a code are ours,
+/// and their message may hold details, so it is logged and replaced.
+fn classify(error: &mut ServerError, before_execution: bool) {
+    if extensions(error).get("code").is_some() {
+        return;
+    }
+    let code = if before_execution {
+        code::GRAPHQL_VALIDATION_FAILED
+    } else if error.message.starts_with("Failed to parse") {
+        code::BAD_USER_INPUT
+    } else {
+        tracing::error!(message = "resolver error without a code", detail = %error.message);
+        error.message = "internal error".to_owned();
+        code::INTERNAL
+    };
+    extensions(error).set("code", code);
+}
+
+fn extensions(error: &mut ServerError) -> &mut ErrorExtensionValues {
+    error.extensions.get_or_insert_with(Default::default)
+}
+
+/// The type of the operation that will run, if the document names it unambiguously.
+fn operation_type(
+    document: &async_graphql::parser::types::ExecutableDocument,
+    name: Option<&str>,
+) -> Option<OperationType> {
+    document
+        .operations
+        .iter()
+        .find(|(op_name, _)| name.is_none() || op_name.map(|n| n.as_str()) == name)
+        .map(|(_, op)| op.node.ty)
+}
+
+/// Picks the response type from `Accept`, in the client's order; none means legacy JSON.
+fn negotiate(headers: &HeaderMap) -> Result<Media, Refusal> {
+    let Some(accept) = headers.get(header::ACCEPT) else {
+        return Ok(Media::Json);
+    };
+    let accept = accept.to_str().unwrap_or_default();
+    for item in accept.split(',') {
+        let media_type = item.split(';').next().unwrap_or_default().trim();
+        match media_type.to_ascii_lowercase().as_str() {
+            GRAPHQL_RESPONSE_JSON => return Ok(Media::GraphqlResponse),
+            JSON | "application/*" | "*/*" => return Ok(Media::Json),
+            _ => {}
+        }
+    }
+    Err(Refusal::new(
+        StatusCode::NOT_ACCEPTABLE,
+        code::NOT_ACCEPTABLE,
+        format!("cannot answer with any of {accept:?}; accept {GRAPHQL_RESPONSE_JSON} or {JSON}"),
+    ))
+}
+
+fn check_content_type(headers: &HeaderMap) -> Result<(), Refusal> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    if essence.eq_ignore_ascii_case(JSON) {
+        Ok(())
+    } else {
+        Err(Refusal::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            code::UNSUPPORTED_MEDIA_TYPE,
+            format!("POST bodies must be {JSON}, got {content_type:?}"),
+        ))
+    }
+}
+
+fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Refusal> {
+    body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Refusal::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                code::PAYLOAD_TOO_LARGE,
+                "the request body is larger than the gateway accepts",
+            )
+        } else {
+            Refusal::new(
+                StatusCode::BAD_REQUEST,
+                code::BAD_REQUEST,
+                "the request body could not be read",
+            )
+        }
+    })
+}
+
+fn refuse(refusal: Refusal, media: Media, id: &RequestId) -> Response {
+    tracing::info!(
+        message = "request refused",
+        request_id = %id,
+        status = refusal.status.as_u16(),
+        code = refusal.code,
+    );
+    let body = json!({
+        "errors": [{
+            "message": refusal.message,
+            "extensions": { "code": refusal.code, "requestId": id.as_str() },
+        }]
+    });
+    reply(refusal.status, media, id, body.to_string().into_bytes())
+}
+
+fn internal_body(id: &RequestId) -> Vec<u8> {
+    json!({"errors": [{"message": "internal error",
+        "extensions": {"code": code::INTERNAL, "requestId": id.as_str()}}]})
+    .to_string()
+    .into_bytes()
+}
+
+fn reply(status: StatusCode, media: Media, id: &RequestId, body: Vec<u8>) -> Response {
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(media.content_type()),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(value) = HeaderValue::from_str(id.as_str()) {
+        headers.insert(request_id::HEADER, value);
+    }
+    response
+}

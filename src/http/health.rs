@@ -1,0 +1,97 @@
+//! `/health/live` (the process answers) and `/health/ready` (its backends answer). Readiness
+//! probes run concurrently with a short bound and are cached briefly, so a probe storm from
+//! many load balancers costs the backends almost nothing.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+use tokio::sync::Mutex;
+
+use super::HttpState;
+use crate::protocols::HealthCheck;
+
+/// The backends' readiness, probed on demand and remembered for `cache_for`.
+#[derive(Clone)]
+pub struct Readiness {
+    checks: Arc<Vec<Arc<dyn HealthCheck>>>,
+    timeout: Duration,
+    cache_for: Duration,
+    last: Arc<Mutex<Option<(Instant, Report)>>>,
+}
+
+/// What each backend answered.
+#[derive(Clone)]
+struct Report {
+    ready: bool,
+    checks: Map<String, Value>,
+}
+
+impl Readiness {
+    /// Readiness over these checks; each gets `timeout`, results live for `cache_for`.
+    pub fn new(checks: Vec<Arc<dyn HealthCheck>>, timeout: Duration, cache_for: Duration) -> Self {
+        Self {
+            checks: Arc::new(checks),
+            timeout,
+            cache_for,
+            last: Arc::default(),
+        }
+    }
+
+    async fn report(&self) -> Report {
+        // Holding the lock while probing makes concurrent callers share one probe.
+        let mut last = self.last.lock().await;
+        if let Some((at, report)) = last.as_ref()
+            && at.elapsed() < self.cache_for
+        {
+            return report.clone();
+        }
+        let probes = self.checks.iter().map(|check| async move {
+            let outcome = tokio::time::timeout(self.timeout, check.check()).await;
+            let up = match outcome {
+                Ok(Ok(())) => true,
+                Ok(Err(error)) => {
+                    tracing::warn!(message = "readiness check failed", backend = check.name(), %error);
+                    false
+                }
+                Err(_) => {
+                    tracing::warn!(message = "readiness check timed out", backend = check.name());
+                    false
+                }
+            };
+            (check.name(), up)
+        });
+        let results = futures::future::join_all(probes).await;
+        let report = Report {
+            ready: results.iter().all(|(_, up)| *up),
+            checks: results
+                .into_iter()
+                .map(|(name, up)| (name.to_owned(), json!(if up { "up" } else { "down" })))
+                .collect(),
+        };
+        *last = Some((Instant::now(), report.clone()));
+        report
+    }
+}
+
+pub(super) async fn live() -> Response {
+    Json(json!({"status": "live"})).into_response()
+}
+
+pub(super) async fn ready(State(state): State<HttpState>) -> Response {
+    let report = state.readiness.report().await;
+    let status = if report.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "status": if report.ready { "ready" } else { "unready" },
+        "checks": report.checks,
+    });
+    (status, Json(body)).into_response()
+}

@@ -1,0 +1,64 @@
+//! The HTTP surface as a value: `router(state)` returns an `axum::Router` that tests call
+//! in-process and that works unchanged when nested under any prefix, because every link it
+//! emits (GraphiQL's endpoint and assets) is relative.
+
+mod graphiql;
+mod graphql;
+mod health;
+mod request_id;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+
+pub use health::Readiness;
+pub use request_id::RequestId;
+
+use crate::core::Api;
+
+/// Limits the HTTP layer enforces before and around GraphQL execution.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpLimits {
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Longest time one GraphQL request may take.
+    pub request_timeout: Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 256 * 1024,
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct HttpState {
+    pub api: Api,
+    pub readiness: Readiness,
+    pub limits: HttpLimits,
+}
+
+/// The gateway's routes: `/graphql` (GET and POST), `/graphiql`, `/schema.graphql`,
+/// `/health/live` and `/health/ready`.
+pub fn router(state: HttpState) -> Router {
+    let body_limit = state.limits.max_body_bytes;
+    Router::new()
+        .route(
+            "/graphql",
+            get(graphql::get_graphql).post(graphql::post_graphql),
+        )
+        .route("/graphiql", get(graphiql::page))
+        .route("/graphiql/", get(graphiql::redirect_to_page))
+        .route("/graphiql/{asset}", get(graphiql::asset))
+        .route("/schema.graphql", get(graphql::schema_sdl))
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}

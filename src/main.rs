@@ -1,0 +1,22 @@
+//! The `ogrom` binary: parse configuration, start logging, run the subcommand.
+
+use std::process::ExitCode;
+
+use ogrom::config::Cli;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse_or_exit();
+    if let Err(error) = ogrom::run::init_telemetry(&cli.log) {
+        eprintln!("error: {error:#}");
+        return ExitCode::from(2);
+    }
+    match ogrom::run::main(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(message = "ogrom failed", error = format!("{error:#}"));
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

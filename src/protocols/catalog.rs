@@ -1,0 +1,156 @@
+//! The catalog protocol: brands, shops, categories and products, the data of record that
+//! every page of the site shows.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+
+use super::SourceError;
+
+/// A brand, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrandRecord {
+    pub id: i32,
+    pub slug: String,
+    pub name: String,
+    pub logo_url: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A partner shop that sells products.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShopRecord {
+    pub id: i32,
+    pub slug: String,
+    pub name: String,
+    pub domain: String,
+    /// ISO 3166 alpha-2.
+    pub country: String,
+    /// ISO 4217.
+    pub currency: String,
+}
+
+/// A node of the category tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CategoryRecord {
+    pub id: i32,
+    /// `None` at the roots.
+    pub parent_id: Option<i32>,
+    pub slug: String,
+    pub name: String,
+    /// Order among siblings.
+    pub position: i32,
+}
+
+/// A product, with prices in minor units of its currency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductRecord {
+    pub id: i32,
+    pub brand_id: i32,
+    pub shop_id: i32,
+    pub category_id: i32,
+    pub name: String,
+    pub description: String,
+    pub color: String,
+    pub price_cents: i32,
+    /// `None` when the product is not on sale.
+    pub sale_price_cents: Option<i32>,
+    pub currency: String,
+    pub image_url: String,
+    pub deeplink_url: String,
+    pub like_count: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A forward page of a list ordered by a stable key: at most `first` items after `after`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest<C> {
+    /// How many items to return; the caller has already bounded it.
+    pub first: u32,
+    /// The position to continue after (the sort key of the last item seen).
+    pub after: Option<C>,
+}
+
+/// A page of items and whether more follow it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub has_next_page: bool,
+}
+
+/// Position in the list of brands, which is ordered by name, then id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrandCursor {
+    pub name: String,
+    pub id: i32,
+}
+
+/// Read access to the catalog.
+#[async_trait::async_trait]
+pub trait CatalogSource: Send + Sync {
+    /// Products by id; absent ids are missing from the map.
+    async fn products_by_ids(&self, ids: &[i32])
+    -> Result<HashMap<i32, ProductRecord>, SourceError>;
+    /// Brands by id.
+    async fn brands_by_ids(&self, ids: &[i32]) -> Result<HashMap<i32, BrandRecord>, SourceError>;
+    /// Brands by slug.
+    async fn brands_by_slugs(
+        &self,
+        slugs: &[String],
+    ) -> Result<HashMap<String, BrandRecord>, SourceError>;
+    /// Shops by id.
+    async fn shops_by_ids(&self, ids: &[i32]) -> Result<HashMap<i32, ShopRecord>, SourceError>;
+    /// Shops by slug.
+    async fn shops_by_slugs(
+        &self,
+        slugs: &[String],
+    ) -> Result<HashMap<String, ShopRecord>, SourceError>;
+    /// Categories by id.
+    async fn categories_by_ids(
+        &self,
+        ids: &[i32],
+    ) -> Result<HashMap<i32, CategoryRecord>, SourceError>;
+    /// Categories by slug.
+    async fn categories_by_slugs(
+        &self,
+        slugs: &[String],
+    ) -> Result<HashMap<String, CategoryRecord>, SourceError>;
+    /// The children of each category, ordered by position. Parents without children map to
+    /// an empty list or are absent.
+    async fn category_children(
+        &self,
+        parent_ids: &[i32],
+    ) -> Result<HashMap<i32, Vec<CategoryRecord>>, SourceError>;
+    /// The path of each category from its root down to itself (inclusive).
+    async fn category_paths(
+        &self,
+        ids: &[i32],
+    ) -> Result<HashMap<i32, Vec<CategoryRecord>>, SourceError>;
+    /// The root categories, ordered by position.
+    async fn root_categories(&self) -> Result<Vec<CategoryRecord>, SourceError>;
+    /// Brands ordered by name, then id.
+    async fn brands_page(
+        &self,
+        page: PageRequest<BrandCursor>,
+    ) -> Result<Page<BrandRecord>, SourceError>;
+    /// How many brands exist.
+    async fn brands_count(&self) -> Result<i64, SourceError>;
+    /// Products of a category and all its descendants, newest (highest id) first; `after`
+    /// is the id of the last product seen.
+    async fn category_products_page(
+        &self,
+        category_id: i32,
+        page: PageRequest<i32>,
+    ) -> Result<Page<ProductRecord>, SourceError>;
+    /// How many products a category and its descendants hold.
+    async fn category_products_count(&self, category_id: i32) -> Result<i64, SourceError>;
+    /// Products of a brand, newest first; `after` is the id of the last product seen.
+    async fn brand_products_page(
+        &self,
+        brand_id: i32,
+        page: PageRequest<i32>,
+    ) -> Result<Page<ProductRecord>, SourceError>;
+    /// How many products a brand has.
+    async fn brand_products_count(&self, brand_id: i32) -> Result<i64, SourceError>;
+}

@@ -1,0 +1,198 @@
+//! Run layer: the only place that knows every layer. It builds the sources from
+//! configuration, the API and the router, serves until told to stop, and implements the
+//! binary's subcommands.
+
+pub mod seed;
+mod telemetry;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use axum::Router;
+use sqlx::MySqlPool;
+use sqlx::mysql::MySqlPoolOptions;
+use tokio::net::TcpListener;
+
+pub use telemetry::init as init_telemetry;
+
+use crate::config::{Cli, Command, DatabaseArgs, SeedArgs, ServeArgs};
+use crate::core::pagination::PageLimits;
+use crate::core::{self, ApiConfig, Sources};
+use crate::http::{self, HttpLimits, HttpState, Readiness};
+use crate::sources::elasticsearch::Elasticsearch;
+use crate::sources::mysql::{MySql, MySqlSettings};
+
+/// The migrations, compiled into the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Runs the subcommand the command line asked for.
+pub async fn main(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => {
+            let listener = TcpListener::bind(args.listen)
+                .await
+                .with_context(|| format!("cannot listen on {} (OGROM_LISTEN)", args.listen))?;
+            serve(&args, listener, shutdown_signal()).await
+        }
+        Command::Migrate(args) => migrate(&args).await,
+        Command::Seed(args) => seed(&args).await,
+        Command::Schema => {
+            print!("{}", core::sdl());
+            Ok(())
+        }
+    }
+}
+
+/// A built gateway: the router and handles on its backends (tests read the MySQL counters).
+pub struct Gateway {
+    pub router: Router,
+    pub mysql: MySql,
+    pub elasticsearch: Elasticsearch,
+}
+
+impl Gateway {
+    /// Builds sources, API and router from configuration. Connects to nothing yet: backends
+    /// are reached on first use, so the gateway starts (and reports unready) while they are
+    /// down, and recovers on its own.
+    pub fn build(args: &ServeArgs) -> anyhow::Result<Self> {
+        let settings = MySqlSettings {
+            max_connections: args.mysql_max_connections,
+            acquire_timeout: ServeArgs::duration(args.mysql_acquire_timeout_ms),
+            statement_timeout: ServeArgs::duration(args.mysql_statement_timeout_ms),
+        };
+        let mysql = MySql::connect_lazy(args.database.database_url.0.clone(), &settings);
+        let elasticsearch = Elasticsearch::new(
+            args.elasticsearch_url.clone(),
+            ServeArgs::duration(args.elasticsearch_timeout_ms),
+        )
+        .context("cannot build the Elasticsearch client (OGROM_ELASTICSEARCH_URL)")?;
+        Ok(Self::from_parts(args, mysql, elasticsearch))
+    }
+
+    /// Builds the router over given backends (tests pass their own pools).
+    pub fn from_parts(args: &ServeArgs, mysql: MySql, elasticsearch: Elasticsearch) -> Self {
+        let sources = Sources {
+            catalog: Arc::new(mysql.catalog()),
+        };
+        let config = ApiConfig {
+            pages: PageLimits {
+                default_size: args.default_page_size,
+                max_size: args.max_page_size,
+            },
+            loader_delay: Duration::from_micros(args.loader_delay_us),
+            max_depth: args.max_depth as usize,
+            max_complexity: args.max_complexity as usize,
+        };
+        let readiness = Readiness::new(
+            vec![Arc::new(mysql.clone()), Arc::new(elasticsearch.clone())],
+            ServeArgs::duration(args.readiness_timeout_ms),
+            Duration::from_millis(args.readiness_cache_ms),
+        );
+        let state = HttpState {
+            api: core::build_schema(sources, config),
+            readiness,
+            limits: HttpLimits {
+                max_body_bytes: args.max_body_bytes as usize,
+                request_timeout: ServeArgs::duration(args.request_timeout_ms),
+            },
+        };
+        let routes = http::router(state);
+        let router = if args.path_prefix.is_empty() {
+            routes
+        } else {
+            Router::new().nest(&args.path_prefix, routes)
+        };
+        Self {
+            router,
+            mysql,
+            elasticsearch,
+        }
+    }
+}
+
+/// Serves the gateway on `listener` until `shutdown` completes, then finishes the requests
+/// in flight. Taking both from the caller lets tests bind port 0 and stop the server.
+pub async fn serve(
+    args: &ServeArgs,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let gateway = Gateway::build(args)?;
+    let address = listener.local_addr()?;
+    tracing::info!(
+        message = "serving",
+        %address,
+        prefix = %args.path_prefix,
+        startup_ms = started.elapsed().as_secs_f64() * 1000.0,
+    );
+    axum::serve(listener, gateway.router)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("the HTTP server failed")?;
+    gateway.mysql.pool().close().await;
+    tracing::info!(message = "stopped");
+    Ok(())
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!(message = "shutdown signal received");
+}
+
+async fn connect(args: &DatabaseArgs) -> anyhow::Result<MySqlPool> {
+    MySqlPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(args.database_url.0.clone())
+        .await
+        .context("cannot connect to MySQL (OGROM_DATABASE_URL)")
+}
+
+async fn migrate(args: &DatabaseArgs) -> anyhow::Result<()> {
+    let pool = connect(args).await?;
+    MIGRATOR.run(&pool).await.context("migration failed")?;
+    tracing::info!(message = "migrations applied", count = MIGRATOR.iter().count());
+    Ok(())
+}
+
+async fn seed(args: &SeedArgs) -> anyhow::Result<()> {
+    let pool = connect(&args.database).await?;
+    let size = seed::SeedSize::named(&args.size)
+        .with_context(|| format!("unknown size {:?}", args.size))?;
+    if args.if_empty {
+        let products: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products")
+            .fetch_one(&pool)
+            .await
+            .context("cannot count products: has `ogrom migrate` run?")?;
+        if products > 0 {
+            tracing::info!(message = "database already seeded; nothing to do", products);
+            return Ok(());
+        }
+    }
+    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    seed::seed(&pool, size, args.seed, progress).await?;
+    Ok(())
+}

@@ -1,0 +1,91 @@
+//! Elasticsearch: product search and facets. The foundation only connects and probes it;
+//! the search protocol builds on this client.
+
+use std::time::Duration;
+
+use elasticsearch::Elasticsearch as Client;
+use elasticsearch::http::Url;
+use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
+
+use crate::protocols::{HealthCheck, SourceError};
+
+const BACKEND: &str = "elasticsearch";
+
+/// A client for one Elasticsearch cluster (through one node or a load balancer).
+#[derive(Clone)]
+pub struct Elasticsearch {
+    client: Client,
+    timeout: Duration,
+}
+
+impl Elasticsearch {
+    /// Builds the client; it connects on first use, so the gateway starts while the cluster
+    /// is down.
+    pub fn new(url: Url, timeout: Duration) -> Result<Self, SourceError> {
+        let transport = TransportBuilder::new(SingleNodeConnectionPool::new(url))
+            .timeout(timeout)
+            .disable_proxy()
+            .build()
+            .map_err(|error| SourceError::Backend {
+                backend: BACKEND,
+                detail: error.to_string(),
+            })?;
+        Ok(Self {
+            client: Client::new(transport),
+            timeout,
+        })
+    }
+
+    /// The underlying client, for the search protocol.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+/// Maps a transport error: timeouts and connection failures are told apart so clients get
+/// `UPSTREAM_TIMEOUT` or `UPSTREAM_UNAVAILABLE`.
+pub(crate) fn map_error(error: elasticsearch::Error, timeout: Duration) -> SourceError {
+    if error.is_timeout() {
+        SourceError::Timeout {
+            backend: BACKEND,
+            millis: timeout.as_millis() as u64,
+        }
+    } else {
+        SourceError::Unavailable {
+            backend: BACKEND,
+            detail: error.to_string(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl HealthCheck for Elasticsearch {
+    fn name(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn check(&self) -> Result<(), SourceError> {
+        // `GET /` (ping) is absent from minimal distributions; cluster health is everywhere
+        // and also says whether the cluster can serve searches (yellow or better).
+        let response = self
+            .client
+            .cluster()
+            .health(elasticsearch::cluster::ClusterHealthParts::None)
+            .request_timeout(self.timeout)
+            .send()
+            .await
+            .map_err(|error| map_error(error, self.timeout))?;
+        let status = response.status_code();
+        let body: serde_json::Value = response
+            .json()
+            .await
+            .map_err(|error| map_error(error, self.timeout))?;
+        match body["status"].as_str() {
+            Some("green" | "yellow") if status.is_success() => Ok(()),
+            other => Err(SourceError::Backend {
+                backend: BACKEND,
+                detail: format!("cluster health answered {status} with status {other:?}"),
+            }),
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! In-memory implementations of the protocols, for fast unit tests of the core: same
+//! contracts as the real sources, data held in vectors, every call counted by method so
+//! tests can prove batching without a database.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::Mutex;
+
+use crate::protocols::{
+    BrandCursor, BrandRecord, CatalogSource, CategoryRecord, Page, PageRequest, ProductRecord,
+    ShopRecord, SourceError,
+};
+
+/// A catalog held in memory. `fail_with` makes every call fail, to test error paths.
+#[derive(Default)]
+pub struct MemoryCatalog {
+    pub brands: Vec<BrandRecord>,
+    pub shops: Vec<ShopRecord>,
+    pub categories: Vec<CategoryRecord>,
+    pub products: Vec<ProductRecord>,
+    pub fail_with: Option<SourceError>,
+    calls: Mutex<HashMap<&'static str, usize>>,
+}
+
+impl MemoryCatalog {
+    /// How many times `method` was called.
+    pub fn calls(&self, method: &str) -> usize {
+        self.calls
+            .lock()
+            .expect("call counter poisoned")
+            .get(method)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Counts the call and fails it when told to.
+    fn enter(&self, method: &'static str) -> Result<(), SourceError> {
+        *self
+            .calls
+            .lock()
+            .expect("call counter poisoned")
+            .entry(method)
+            .or_default() += 1;
+        self.fail_with.clone().map_or(Ok(()), Err)
+    }
+
+    fn subtree(&self, root: i32) -> Vec<i32> {
+        let mut ids = vec![root];
+        let mut i = 0;
+        while i < ids.len() {
+            let parent = ids[i];
+            ids.extend(
+                self.categories
+                    .iter()
+                    .filter(|c| c.parent_id == Some(parent))
+                    .map(|c| c.id),
+            );
+            i += 1;
+        }
+        ids
+    }
+
+    fn products_where(
+        &self,
+        keep: impl Fn(&ProductRecord) -> bool,
+        page: PageRequest<i32>,
+    ) -> Page<ProductRecord> {
+        let mut items: Vec<_> = self
+            .products
+            .iter()
+            .filter(|p| keep(p) && page.after.is_none_or(|after| p.id < after))
+            .cloned()
+            .collect();
+        items.sort_by_key(|p| std::cmp::Reverse(p.id));
+        take_page(items, page.first)
+    }
+}
+
+fn take_page<T>(mut items: Vec<T>, first: u32) -> Page<T> {
+    let has_next_page = items.len() > first as usize;
+    items.truncate(first as usize);
+    Page {
+        items,
+        has_next_page,
+    }
+}
+
+fn index<K: Hash + Eq + Clone, T: Clone>(
+    rows: &[T],
+    keys: &[K],
+    key: impl Fn(&T) -> K,
+) -> HashMap<K, T> {
+    rows.iter()
+        .filter(|row| keys.contains(&key(row)))
+        .map(|row| (key(row), row.clone()))
+        .collect()
+}
+
+#[async_trait::async_trait]
+impl CatalogSource for MemoryCatalog {
+    async fn products_by_ids(
+        &self,
+        ids: &[i32],
+    ) -> Result<HashMap<i32, ProductRecord>, SourceError> {
+        self.enter("products_by_ids")?;
+        Ok(index(&self.products, ids, |p| p.id))
+    }
+
+    async fn brands_by_ids(&self, ids: &[i32]) -> Result<HashMap<i32, BrandRecord>, SourceError> {
+        self.enter("brands_by_ids")?;
+        Ok(index(&self.brands, ids, |b| b.id))
+    }
+
+    async fn brands_by_slugs(
+        &self,
+        slugs: &[String],
+    ) -> Result<HashMap<String, BrandRecord>, SourceError> {
+        self.enter("brands_by_slugs")?;
+        Ok(index(&self.brands, slugs, |b| b.slug.clone()))
+    }
+
+    async fn shops_by_ids(&self, ids: &[i32]) -> Result<HashMap<i32, ShopRecord>, SourceError> {
+        self.enter("shops_by_ids")?;
+        Ok(index(&self.shops, ids, |s| s.id))
+    }
+
+    async fn shops_by_slugs(
+        &self,
+        slugs: &[String],
+    ) -> Result<HashMap<String, ShopRecord>, SourceError> {
+        self.enter("shops_by_slugs")?;
+        Ok(index(&self.shops, slugs, |s| s.slug.clone()))
+    }
+
+    async fn categories_by_ids(
+        &self,
+        ids: &[i32],
+    ) -> Result<HashMap<i32, CategoryRecord>, SourceError> {
+        self.enter("categories_by_ids")?;
+        Ok(index(&self.categories, ids, |c| c.id))
+    }
+
+    async fn categories_by_slugs(
+        &self,
+        slugs: &[String],
+    ) -> Result<HashMap<String, CategoryRecord>, SourceError> {
+        self.enter("categories_by_slugs")?;
+        Ok(index(&self.categories, slugs, |c| c.slug.clone()))
+    }
+
+    async fn category_children(
+        &self,
+        parent_ids: &[i32],
+    ) -> Result<HashMap<i32, Vec<CategoryRecord>>, SourceError> {
+        self.enter("category_children")?;
+        let mut children: HashMap<i32, Vec<CategoryRecord>> = HashMap::new();
+        for category in &self.categories {
+            if let Some(parent) = category.parent_id.filter(|p| parent_ids.contains(p)) {
+                children.entry(parent).or_default().push(category.clone());
+            }
+        }
+        children
+            .values_mut()
+            .for_each(|list| list.sort_by_key(|c| (c.position, c.id)));
+        Ok(children)
+    }
+
+    async fn category_paths(
+        &self,
+        ids: &[i32],
+    ) -> Result<HashMap<i32, Vec<CategoryRecord>>, SourceError> {
+        self.enter("category_paths")?;
+        let by_id = index(&self.categories, &self.categories.iter().map(|c| c.id).collect::<Vec<_>>(), |c| c.id);
+        let mut paths = HashMap::new();
+        for &id in ids {
+            let mut path = Vec::new();
+            let mut next = by_id.get(&id);
+            while let Some(category) = next {
+                path.push(category.clone());
+                next = category.parent_id.and_then(|p| by_id.get(&p));
+            }
+            if !path.is_empty() {
+                path.reverse();
+                paths.insert(id, path);
+            }
+        }
+        Ok(paths)
+    }
+
+    async fn root_categories(&self) -> Result<Vec<CategoryRecord>, SourceError> {
+        self.enter("root_categories")?;
+        let mut roots: Vec<_> = self
+            .categories
+            .iter()
+            .filter(|c| c.parent_id.is_none())
+            .cloned()
+            .collect();
+        roots.sort_by_key(|c| (c.position, c.id));
+        Ok(roots)
+    }
+
+    async fn brands_page(
+        &self,
+        page: PageRequest<BrandCursor>,
+    ) -> Result<Page<BrandRecord>, SourceError> {
+        self.enter("brands_page")?;
+        let mut brands = self.brands.clone();
+        brands.sort_by(|a, b| (&a.name, a.id).cmp(&(&b.name, b.id)));
+        brands.retain(|b| {
+            page.after
+                .as_ref()
+                .is_none_or(|after| (&b.name, b.id) > (&after.name, after.id))
+        });
+        Ok(take_page(brands, page.first))
+    }
+
+    async fn brands_count(&self) -> Result<i64, SourceError> {
+        self.enter("brands_count")?;
+        Ok(self.brands.len() as i64)
+    }
+
+    async fn category_products_page(
+        &self,
+        category_id: i32,
+        page: PageRequest<i32>,
+    ) -> Result<Page<ProductRecord>, SourceError> {
+        self.enter("category_products_page")?;
+        let subtree = self.subtree(category_id);
+        Ok(self.products_where(|p| subtree.contains(&p.category_id), page))
+    }
+
+    async fn category_products_count(&self, category_id: i32) -> Result<i64, SourceError> {
+        self.enter("category_products_count")?;
+        let subtree = self.subtree(category_id);
+        Ok(self
+            .products
+            .iter()
+            .filter(|p| subtree.contains(&p.category_id))
+            .count() as i64)
+    }
+
+    async fn brand_products_page(
+        &self,
+        brand_id: i32,
+        page: PageRequest<i32>,
+    ) -> Result<Page<ProductRecord>, SourceError> {
+        self.enter("brand_products_page")?;
+        Ok(self.products_where(|p| p.brand_id == brand_id, page))
+    }
+
+    async fn brand_products_count(&self, brand_id: i32) -> Result<i64, SourceError> {
+        self.enter("brand_products_count")?;
+        Ok(self.products.iter().filter(|p| p.brand_id == brand_id).count() as i64)
+    }
+}

@@ -1,0 +1,6 @@
+//! Sources layer: implementations of the protocols, each knowing one backend and nothing of
+//! GraphQL. `memory` holds in-memory implementations for fast unit tests of the core.
+
+pub mod elasticsearch;
+pub mod memory;
+pub mod mysql;

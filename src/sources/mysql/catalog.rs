@@ -1,0 +1,421 @@
+//! `CatalogSource` over MySQL: one statement per batch, keyset pagination, and recursive
+//! CTEs for the category tree so a whole level of paths or subtrees costs one query.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use chrono::NaiveDateTime;
+use sqlx::{FromRow, MySql as Db, QueryBuilder};
+
+use super::MySqlCatalog;
+use crate::protocols::{
+    BrandCursor, BrandRecord, CatalogSource, CategoryRecord, Page, PageRequest, ProductRecord,
+    ShopRecord, SourceError,
+};
+
+const PRODUCT_COLUMNS: &str = "p.id, p.brand_id, p.shop_id, p.category_id, p.name, \
+    p.description, p.color, p.price_cents, p.sale_price_cents, p.currency, p.image_url, \
+    p.deeplink_url, p.like_count, p.created_at, p.updated_at";
+const BRAND_COLUMNS: &str = "id, slug, name, logo_url, created_at";
+const SHOP_COLUMNS: &str = "id, slug, name, domain, country, currency";
+const CATEGORY_COLUMNS: &str = "id, parent_id, slug, name, position";
+
+/// The subtree of one category (itself and all descendants), as a CTE named `subtree`.
+const SUBTREE_CTE: &str = "WITH RECURSIVE subtree (id) AS (SELECT id FROM categories WHERE id = ? \
+    UNION ALL SELECT c.id FROM categories c JOIN subtree s ON c.parent_id = s.id) ";
+
+#[derive(FromRow)]
+struct ProductRow {
+    id: i32,
+    brand_id: i32,
+    shop_id: i32,
+    category_id: i32,
+    name: String,
+    description: String,
+    color: String,
+    price_cents: i32,
+    sale_price_cents: Option<i32>,
+    currency: String,
+    image_url: String,
+    deeplink_url: String,
+    like_count: i32,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+impl From<ProductRow> for ProductRecord {
+    fn from(row: ProductRow) -> Self {
+        Self {
+            id: row.id,
+            brand_id: row.brand_id,
+            shop_id: row.shop_id,
+            category_id: row.category_id,
+            name: row.name,
+            description: row.description,
+            color: row.color,
+            price_cents: row.price_cents,
+            sale_price_cents: row.sale_price_cents,
+            currency: row.currency,
+            image_url: row.image_url,
+            deeplink_url: row.deeplink_url,
+            like_count: row.like_count,
+            created_at: row.created_at.and_utc(),
+            updated_at: row.updated_at.and_utc(),
+        }
+    }
+}
+
+#[derive(FromRow)]
+struct BrandRow {
+    id: i32,
+    slug: String,
+    name: String,
+    logo_url: Option<String>,
+    created_at: NaiveDateTime,
+}
+
+impl From<BrandRow> for BrandRecord {
+    fn from(row: BrandRow) -> Self {
+        Self {
+            id: row.id,
+            slug: row.slug,
+            name: row.name,
+            logo_url: row.logo_url,
+            created_at: row.created_at.and_utc(),
+        }
+    }
+}
+
+#[derive(FromRow)]
+struct ShopRow {
+    id: i32,
+    slug: String,
+    name: String,
+    domain: String,
+    country: String,
+    currency: String,
+}
+
+impl From<ShopRow> for ShopRecord {
+    fn from(row: ShopRow) -> Self {
+        Self {
+            id: row.id,
+            slug: row.slug,
+            name: row.name,
+            domain: row.domain,
+            country: row.country,
+            currency: row.currency,
+        }
+    }
+}
+
+#[derive(FromRow)]
+struct CategoryRow {
+    id: i32,
+    parent_id: Option<i32>,
+    slug: String,
+    name: String,
+    position: i32,
+}
+
+impl From<CategoryRow> for CategoryRecord {
+    fn from(row: CategoryRow) -> Self {
+        Self {
+            id: row.id,
+            parent_id: row.parent_id,
+            slug: row.slug,
+            name: row.name,
+            position: row.position,
+        }
+    }
+}
+
+/// A category together with the key of the batch it was loaded for.
+#[derive(FromRow)]
+struct KeyedCategoryRow {
+    key_id: i32,
+    #[sqlx(flatten)]
+    category: CategoryRow,
+}
+
+/// `SELECT {columns} FROM {table} WHERE {column} IN (…)` for a batch of keys.
+fn select_in<'a, K>(sql: &str, keys: &'a [K]) -> QueryBuilder<'a, Db>
+where
+    K: sqlx::Encode<'a, Db> + sqlx::Type<Db> + Clone + Send + 'a,
+{
+    let mut query = QueryBuilder::new(sql);
+    query.push(" IN (");
+    let mut list = query.separated(", ");
+    for key in keys {
+        list.push_bind(key.clone());
+    }
+    query.push(")");
+    query
+}
+
+/// Keys in first-seen order without repeats, so a batch never asks twice.
+fn distinct<K: Clone + Eq + Hash>(keys: &[K]) -> Vec<K> {
+    let mut seen = std::collections::HashSet::new();
+    keys.iter().filter(|k| seen.insert(*k)).cloned().collect()
+}
+
+/// Splits one row past the requested page size off into `has_next_page`.
+fn page_of<R, T: From<R>>(mut rows: Vec<R>, first: u32) -> Page<T> {
+    let has_next_page = rows.len() > first as usize;
+    rows.truncate(first as usize);
+    Page {
+        items: rows.into_iter().map(T::from).collect(),
+        has_next_page,
+    }
+}
+
+impl MySqlCatalog {
+    /// Loads rows whose `column` is in `keys`, keyed by `key`.
+    async fn by_keys<K, R, T>(
+        &self,
+        table_sql: &str,
+        keys: &[K],
+        key: impl Fn(&T) -> K,
+    ) -> Result<HashMap<K, T>, SourceError>
+    where
+        K: for<'q> sqlx::Encode<'q, Db> + sqlx::Type<Db> + Clone + Eq + Hash + Send + Sync,
+        R: for<'r> FromRow<'r, sqlx::mysql::MySqlRow> + Send + Unpin,
+        T: From<R>,
+    {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let keys = distinct(keys);
+        let mut query = select_in(table_sql, &keys);
+        let rows: Vec<R> = self
+            .db
+            .run(query.build_query_as().fetch_all(self.db.pool()))
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(T::from)
+            .map(|record| (key(&record), record))
+            .collect())
+    }
+
+    async fn products_page(
+        &self,
+        sql: String,
+        owner_id: i32,
+        page: PageRequest<i32>,
+    ) -> Result<Page<ProductRecord>, SourceError> {
+        let after = page.after.unwrap_or(i32::MAX);
+        let rows: Vec<ProductRow> = self
+            .db
+            .run(
+                sqlx::query_as(&sql)
+                    .bind(owner_id)
+                    .bind(after)
+                    .bind(page.first + 1)
+                    .fetch_all(self.db.pool()),
+            )
+            .await?;
+        Ok(page_of(rows, page.first))
+    }
+
+    async fn count(&self, sql: &str, id: i32) -> Result<i64, SourceError> {
+        self.db
+            .run(sqlx::query_scalar(sql).bind(id).fetch_one(self.db.pool()))
+            .await
+    }
+
+    /// Categories grouped by the key each row was selected for.
+    async fn grouped_categories(
+        &self,
+        sql: &str,
+        ids: &[i32],
+    ) -> Result<HashMap<i32, Vec<CategoryRecord>>, SourceError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids = distinct(ids);
+        let sql = sql.replace("{ids}", &placeholders(ids.len()));
+        let mut built = sqlx::query_as::<_, KeyedCategoryRow>(&sql);
+        for id in &ids {
+            built = built.bind(*id);
+        }
+        let rows = self.db.run(built.fetch_all(self.db.pool())).await?;
+        let mut grouped: HashMap<i32, Vec<CategoryRecord>> = HashMap::new();
+        for row in rows {
+            grouped
+                .entry(row.key_id)
+                .or_default()
+                .push(row.category.into());
+        }
+        Ok(grouped)
+    }
+}
+
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+#[async_trait::async_trait]
+impl CatalogSource for MySqlCatalog {
+    async fn products_by_ids(
+        &self,
+        ids: &[i32],
+    ) -> Result<HashMap<i32, ProductRecord>, SourceError> {
+        let sql = format!("SELECT {PRODUCT_COLUMNS} FROM products p WHERE p.id");
+        self.by_keys::<_, ProductRow, ProductRecord>(&sql, ids, |p| p.id)
+            .await
+    }
+
+    async fn brands_by_ids(&self, ids: &[i32]) -> Result<HashMap<i32, BrandRecord>, SourceError> {
+        let sql = format!("SELECT {BRAND_COLUMNS} FROM brands WHERE id");
+        self.by_keys::<_, BrandRow, BrandRecord>(&sql, ids, |b| b.id)
+            .await
+    }
+
+    async fn brands_by_slugs(
+        &self,
+        slugs: &[String],
+    ) -> Result<HashMap<String, BrandRecord>, SourceError> {
+        let sql = format!("SELECT {BRAND_COLUMNS} FROM brands WHERE slug");
+        self.by_keys::<_, BrandRow, BrandRecord>(&sql, slugs, |b| b.slug.clone())
+            .await
+    }
+
+    async fn shops_by_ids(&self, ids: &[i32]) -> Result<HashMap<i32, ShopRecord>, SourceError> {
+        let sql = format!("SELECT {SHOP_COLUMNS} FROM shops WHERE id");
+        self.by_keys::<_, ShopRow, ShopRecord>(&sql, ids, |s| s.id)
+            .await
+    }
+
+    async fn shops_by_slugs(
+        &self,
+        slugs: &[String],
+    ) -> Result<HashMap<String, ShopRecord>, SourceError> {
+        let sql = format!("SELECT {SHOP_COLUMNS} FROM shops WHERE slug");
+        self.by_keys::<_, ShopRow, ShopRecord>(&sql, slugs, |s| s.slug.clone())
+            .await
+    }
+
+    async fn categories_by_ids(
+        &self,
+        ids: &[i32],
+    ) -> Result<HashMap<i32, CategoryRecord>, SourceError> {
+        let sql = format!("SELECT {CATEGORY_COLUMNS} FROM categories WHERE id");
+        self.by_keys::<_, CategoryRow, CategoryRecord>(&sql, ids, |c| c.id)
+            .await
+    }
+
+    async fn categories_by_slugs(
+        &self,
+        slugs: &[String],
+    ) -> Result<HashMap<String, CategoryRecord>, SourceError> {
+        let sql = format!("SELECT {CATEGORY_COLUMNS} FROM categories WHERE slug");
+        self.by_keys::<_, CategoryRow, CategoryRecord>(&sql, slugs, |c| c.slug.clone())
+            .await
+    }
+
+    async fn category_children(
+        &self,
+        parent_ids: &[i32],
+    ) -> Result<HashMap<i32, Vec<CategoryRecord>>, SourceError> {
+        let sql = format!(
+            "SELECT parent_id AS key_id, {CATEGORY_COLUMNS} FROM categories \
+             WHERE parent_id IN ({{ids}}) ORDER BY parent_id, position, id"
+        );
+        self.grouped_categories(&sql, parent_ids).await
+    }
+
+    async fn category_paths(
+        &self,
+        ids: &[i32],
+    ) -> Result<HashMap<i32, Vec<CategoryRecord>>, SourceError> {
+        // Walks up from each category; the depth orders the path root-first.
+        let sql = "WITH RECURSIVE up (key_id, id, depth) AS ( \
+                 SELECT id, id, 0 FROM categories WHERE id IN ({ids}) \
+                 UNION ALL SELECT up.key_id, c.parent_id, up.depth + 1 \
+                 FROM up JOIN categories c ON c.id = up.id WHERE c.parent_id IS NOT NULL) \
+             SELECT up.key_id, c.id, c.parent_id, c.slug, c.name, c.position \
+             FROM up JOIN categories c ON c.id = up.id ORDER BY up.key_id, up.depth DESC";
+        self.grouped_categories(sql, ids).await
+    }
+
+    async fn root_categories(&self) -> Result<Vec<CategoryRecord>, SourceError> {
+        let sql = format!(
+            "SELECT {CATEGORY_COLUMNS} FROM categories WHERE parent_id IS NULL \
+             ORDER BY position, id"
+        );
+        let rows: Vec<CategoryRow> = self
+            .db
+            .run(sqlx::query_as(&sql).fetch_all(self.db.pool()))
+            .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn brands_page(
+        &self,
+        page: PageRequest<BrandCursor>,
+    ) -> Result<Page<BrandRecord>, SourceError> {
+        let mut query = QueryBuilder::<Db>::new(format!("SELECT {BRAND_COLUMNS} FROM brands "));
+        if let Some(after) = page.after {
+            query
+                .push("WHERE name > ")
+                .push_bind(after.name.clone())
+                .push(" OR (name = ")
+                .push_bind(after.name)
+                .push(" AND id > ")
+                .push_bind(after.id)
+                .push(") ");
+        }
+        query
+            .push("ORDER BY name, id LIMIT ")
+            .push_bind(page.first + 1);
+        let rows: Vec<BrandRow> = self
+            .db
+            .run(query.build_query_as().fetch_all(self.db.pool()))
+            .await?;
+        Ok(page_of(rows, page.first))
+    }
+
+    async fn brands_count(&self) -> Result<i64, SourceError> {
+        self.db
+            .run(sqlx::query_scalar("SELECT COUNT(*) FROM brands").fetch_one(self.db.pool()))
+            .await
+    }
+
+    async fn category_products_page(
+        &self,
+        category_id: i32,
+        page: PageRequest<i32>,
+    ) -> Result<Page<ProductRecord>, SourceError> {
+        let sql = format!(
+            "{SUBTREE_CTE}SELECT {PRODUCT_COLUMNS} FROM products p \
+             WHERE p.category_id IN (SELECT id FROM subtree) AND p.id < ? \
+             ORDER BY p.id DESC LIMIT ?"
+        );
+        self.products_page(sql, category_id, page).await
+    }
+
+    async fn category_products_count(&self, category_id: i32) -> Result<i64, SourceError> {
+        let sql = format!(
+            "{SUBTREE_CTE}SELECT COUNT(*) FROM products WHERE category_id IN (SELECT id FROM subtree)"
+        );
+        self.count(&sql, category_id).await
+    }
+
+    async fn brand_products_page(
+        &self,
+        brand_id: i32,
+        page: PageRequest<i32>,
+    ) -> Result<Page<ProductRecord>, SourceError> {
+        let sql = format!(
+            "SELECT {PRODUCT_COLUMNS} FROM products p WHERE p.brand_id = ? AND p.id < ? \
+             ORDER BY p.id DESC LIMIT ?"
+        );
+        self.products_page(sql, brand_id, page).await
+    }
+
+    async fn brand_products_count(&self, brand_id: i32) -> Result<i64, SourceError> {
+        self.count("SELECT COUNT(*) FROM products WHERE brand_id = ?", brand_id)
+            .await
+    }
+}
