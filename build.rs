@@ -7,8 +7,14 @@ use std::process::Command;
 const FILES: &[(&str, &str)] = &[
     ("graphiql/graphiql.min.js", "graphiql.min.js"),
     ("graphiql/graphiql.min.css", "graphiql.min.css"),
-    ("react/umd/react.production.min.js", "react.production.min.js"),
-    ("react-dom/umd/react-dom.production.min.js", "react-dom.production.min.js"),
+    (
+        "react/umd/react.production.min.js",
+        "react.production.min.js",
+    ),
+    (
+        "react-dom/umd/react-dom.production.min.js",
+        "react-dom.production.min.js",
+    ),
 ];
 
 fn main() {
@@ -18,7 +24,13 @@ fn main() {
     let modules = web.join("node_modules");
     if FILES.iter().any(|(from, _)| !modules.join(from).exists()) {
         let status = Command::new("npm")
-            .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline"])
+            .args([
+                "ci",
+                "--ignore-scripts",
+                "--no-audit",
+                "--no-fund",
+                "--prefer-offline",
+            ])
             .current_dir(web)
             .status()
             .expect("npm is needed to install the GraphiQL assets (web/graphiql)");

@@ -243,9 +243,12 @@ impl Cli {
 }
 
 /// Clap names the flag of a bad value; add the environment variable when that is where the
-/// value came from, since that is what an operator set.
+/// value came from (it is what an operator set), and never echo the value of a secret.
 fn name_environment_variable(error: clap::Error) -> clap::Error {
-    if !matches!(error.kind(), ErrorKind::ValueValidation | ErrorKind::InvalidValue) {
+    if !matches!(
+        error.kind(),
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue
+    ) {
         return error;
     }
     let Some(ContextValue::String(flag)) = error.get(ContextKind::InvalidArg).cloned() else {
@@ -258,20 +261,33 @@ fn name_environment_variable(error: clap::Error) -> clap::Error {
         .unwrap_or_default()
         .to_owned();
     let command = Cli::command();
-    let env = std::iter::once(&command)
+    let Some(arg) = std::iter::once(&command)
         .chain(command.get_subcommands())
         .flat_map(|c| c.get_arguments())
         .find(|a| a.get_long() == Some(long.as_str()))
-        .and_then(|a| a.get_env())
-        .map(|e| e.to_string_lossy().into_owned());
-    if let Some(env) = env.filter(|e| std::env::var_os(e).is_some()) {
-        let rendered = error.render().to_string();
-        let first_line = rendered.lines().next().unwrap_or_default();
-        let reason = first_line.trim_start_matches("error: ");
-        return Cli::command().error(
-            error.kind(),
-            format!("{reason}\n  (the value comes from the environment variable {env})"),
-        );
+    else {
+        return error;
+    };
+    let secret = arg.is_hide_env_values_set();
+    let env = arg
+        .get_env()
+        .map(|e| e.to_string_lossy().into_owned())
+        .filter(|e| std::env::var_os(e).is_some());
+    if env.is_none() && !secret {
+        return error;
     }
-    error
+    let value = match error.get(ContextKind::InvalidValue) {
+        Some(ContextValue::String(value)) if !secret => format!(" {value:?}"),
+        _ => String::new(),
+    };
+    let origin = env
+        .map(|e| format!(" (set by the environment variable {e})"))
+        .unwrap_or_default();
+    let reason = std::error::Error::source(&error)
+        .map(|source| source.to_string())
+        .unwrap_or_else(|| "not one of the accepted values".to_owned());
+    Cli::command().error(
+        ErrorKind::ValueValidation,
+        format!("invalid value{value} for --{long}{origin}: {reason}"),
+    )
 }

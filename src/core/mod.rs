@@ -70,7 +70,9 @@ pub struct Api {
     config: ApiConfig,
 }
 
-fn schema_builder(config: &ApiConfig) -> async_graphql::SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
+fn schema_builder(
+    config: &ApiConfig,
+) -> async_graphql::SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
     Schema::build(Query::default(), EmptyMutation, EmptySubscription)
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)

@@ -171,7 +171,10 @@ mod tests {
         };
         assert_eq!(limits.first(None).unwrap(), 20);
         assert_eq!(limits.first(Some(100)).unwrap(), 100);
-        assert_eq!(limits.first(Some(101)).unwrap_err().code(), "BAD_USER_INPUT");
+        assert_eq!(
+            limits.first(Some(101)).unwrap_err().code(),
+            "BAD_USER_INPUT"
+        );
         assert_eq!(limits.first(Some(-1)).unwrap_err().code(), "BAD_USER_INPUT");
     }
 

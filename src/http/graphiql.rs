@@ -33,26 +33,37 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     (
         "react.production.min.js",
         "text/javascript; charset=utf-8",
-        include_bytes!(concat!(env!("OUT_DIR"), "/graphiql/react.production.min.js")),
+        include_bytes!(concat!(
+            env!("OUT_DIR"),
+            "/graphiql/react.production.min.js"
+        )),
     ),
     (
         "react-dom.production.min.js",
         "text/javascript; charset=utf-8",
-        include_bytes!(concat!(env!("OUT_DIR"), "/graphiql/react-dom.production.min.js")),
+        include_bytes!(concat!(
+            env!("OUT_DIR"),
+            "/graphiql/react-dom.production.min.js"
+        )),
     ),
 ];
 
 pub(super) async fn page() -> Response {
     let mut response = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], PAGE).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
     response
 }
 
 /// `/graphiql/` would break the page's relative links; send the browser to `/graphiql`.
 pub(super) async fn redirect_to_page() -> Response {
-    (StatusCode::PERMANENT_REDIRECT, [(header::LOCATION, "../graphiql")]).into_response()
+    (
+        StatusCode::PERMANENT_REDIRECT,
+        [(header::LOCATION, "../graphiql")],
+    )
+        .into_response()
 }
 
 pub(super) async fn asset(Path(name): Path<String>) -> Response {

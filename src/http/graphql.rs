@@ -180,7 +180,11 @@ async fn execute(
     params: Params,
 ) -> Response {
     let Some(query) = params.query.filter(|q| !q.trim().is_empty()) else {
-        let refusal = Refusal::new(StatusCode::BAD_REQUEST, code::BAD_REQUEST, "`query` is missing");
+        let refusal = Refusal::new(
+            StatusCode::BAD_REQUEST,
+            code::BAD_REQUEST,
+            "`query` is missing",
+        );
         return refuse(refusal, media, &id);
     };
     let variables = match params.variables {
@@ -235,8 +239,8 @@ async fn execute(
         );
         return refuse(refusal, media, &id);
     };
-    let before_execution =
-        response.data == async_graphql::Value::Null && response.errors.iter().all(|e| e.path.is_empty());
+    let before_execution = response.data == async_graphql::Value::Null
+        && response.errors.iter().all(|e| e.path.is_empty());
     span.in_scope(|| {
         for error in &mut response.errors {
             classify(error, before_execution);

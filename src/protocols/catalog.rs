@@ -90,8 +90,10 @@ pub struct BrandCursor {
 #[async_trait::async_trait]
 pub trait CatalogSource: Send + Sync {
     /// Products by id; absent ids are missing from the map.
-    async fn products_by_ids(&self, ids: &[i32])
-    -> Result<HashMap<i32, ProductRecord>, SourceError>;
+    async fn products_by_ids(
+        &self,
+        ids: &[i32],
+    ) -> Result<HashMap<i32, ProductRecord>, SourceError>;
     /// Brands by id.
     async fn brands_by_ids(&self, ids: &[i32]) -> Result<HashMap<i32, BrandRecord>, SourceError>;
     /// Brands by slug.

@@ -7,8 +7,8 @@
 pub mod catalog;
 
 pub use catalog::{
-    BrandCursor,
-    BrandRecord, CatalogSource, CategoryRecord, Page, PageRequest, ProductRecord, ShopRecord,
+    BrandCursor, BrandRecord, CatalogSource, CategoryRecord, Page, PageRequest, ProductRecord,
+    ShopRecord,
 };
 
 /// The one error type of the source layer. Messages may hold backend details (hosts, SQL):

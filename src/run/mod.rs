@@ -174,7 +174,10 @@ async fn connect(args: &DatabaseArgs) -> anyhow::Result<MySqlPool> {
 async fn migrate(args: &DatabaseArgs) -> anyhow::Result<()> {
     let pool = connect(args).await?;
     MIGRATOR.run(&pool).await.context("migration failed")?;
-    tracing::info!(message = "migrations applied", count = MIGRATOR.iter().count());
+    tracing::info!(
+        message = "migrations applied",
+        count = MIGRATOR.iter().count()
+    );
     Ok(())
 }
 

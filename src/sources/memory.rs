@@ -170,7 +170,11 @@ impl CatalogSource for MemoryCatalog {
         ids: &[i32],
     ) -> Result<HashMap<i32, Vec<CategoryRecord>>, SourceError> {
         self.enter("category_paths")?;
-        let by_id = index(&self.categories, &self.categories.iter().map(|c| c.id).collect::<Vec<_>>(), |c| c.id);
+        let by_id = index(
+            &self.categories,
+            &self.categories.iter().map(|c| c.id).collect::<Vec<_>>(),
+            |c| c.id,
+        );
         let mut paths = HashMap::new();
         for &id in ids {
             let mut path = Vec::new();
@@ -250,6 +254,10 @@ impl CatalogSource for MemoryCatalog {
 
     async fn brand_products_count(&self, brand_id: i32) -> Result<i64, SourceError> {
         self.enter("brand_products_count")?;
-        Ok(self.products.iter().filter(|p| p.brand_id == brand_id).count() as i64)
+        Ok(self
+            .products
+            .iter()
+            .filter(|p| p.brand_id == brand_id)
+            .count() as i64)
     }
 }

@@ -180,9 +180,7 @@ pub(crate) async fn category_products(
     let request = product_page(ctx, first, after)?;
     let catalog = ctx.catalog()?.clone();
     let page = catalog.category_products_page(category_id, request).await?;
-    let count = Box::pin(async move {
-        Ok(catalog.category_products_count(category_id).await?)
-    });
+    let count = Box::pin(async move { Ok(catalog.category_products_count(category_id).await?) });
     Ok(product_connection(page, count))
 }
 

@@ -112,27 +112,39 @@ impl Product {
         self.0.updated_at
     }
     async fn brand(&self, ctx: &Context<'_>) -> async_graphql::Result<Brand> {
-        let brand = ctx.catalog_loaders()?.brands.load_one(self.0.brand_id).await?;
-        Ok(Brand(brand.ok_or_else(|| dangling("brand", self.0.brand_id))?))
+        let brand = ctx
+            .catalog_loaders()?
+            .brands
+            .load_one(self.0.brand_id)
+            .await?;
+        Ok(Brand(
+            brand.ok_or_else(|| dangling("brand", self.0.brand_id))?,
+        ))
     }
     /// The shop that sells it.
     async fn shop(&self, ctx: &Context<'_>) -> async_graphql::Result<Shop> {
-        let shop = ctx.catalog_loaders()?.shops.load_one(self.0.shop_id).await?;
+        let shop = ctx
+            .catalog_loaders()?
+            .shops
+            .load_one(self.0.shop_id)
+            .await?;
         Ok(Shop(shop.ok_or_else(|| dangling("shop", self.0.shop_id))?))
     }
     /// The most specific category it belongs to; `path` gives its ancestors.
     async fn category(&self, ctx: &Context<'_>) -> async_graphql::Result<Category> {
         let loaders = ctx.catalog_loaders()?;
         let category = loaders.categories.load_one(self.0.category_id).await?;
-        Ok(Category(category.ok_or_else(|| {
-            dangling("category", self.0.category_id)
-        })?))
+        Ok(Category(
+            category.ok_or_else(|| dangling("category", self.0.category_id))?,
+        ))
     }
 }
 
 /// A reference that the database's foreign keys guarantee; missing means a broken invariant.
 fn dangling(what: &str, id: i32) -> ApiError {
-    ApiError::Internal(format!("{what} {id} referenced by a product does not exist"))
+    ApiError::Internal(format!(
+        "{what} {id} referenced by a product does not exist"
+    ))
 }
 
 /// A brand.
@@ -163,9 +175,7 @@ impl Brand {
     async fn products(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "How many products (at most the maximum page size).")] first: Option<
-            i32,
-        >,
+        #[graphql(desc = "How many products (at most the maximum page size).")] first: Option<i32>,
         #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
     ) -> async_graphql::Result<super::ProductConnection> {
         Ok(brand_products(ctx, self.0.id, first, after.as_deref()).await?)
@@ -233,29 +243,39 @@ impl Category {
         let Some(parent_id) = self.0.parent_id else {
             return Ok(None);
         };
-        let parent = ctx.catalog_loaders()?.categories.load_one(parent_id).await?;
+        let parent = ctx
+            .catalog_loaders()?
+            .categories
+            .load_one(parent_id)
+            .await?;
         Ok(parent.map(Category))
     }
     /// The sub-categories, in order.
     async fn children(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Category>> {
         let loaders = ctx.catalog_loaders()?;
         let children = loaders.category_children.load_one(self.0.id).await?;
-        Ok(children.unwrap_or_default().into_iter().map(Category).collect())
+        Ok(children
+            .unwrap_or_default()
+            .into_iter()
+            .map(Category)
+            .collect())
     }
     /// The categories from the root down to this one, inclusive (for breadcrumbs).
     async fn path(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Category>> {
         let loaders = ctx.catalog_loaders()?;
         let path: ApiResult<_> = loaders.category_paths.load_one(self.0.id).await;
-        Ok(path?.unwrap_or_default().into_iter().map(Category).collect())
+        Ok(path?
+            .unwrap_or_default()
+            .into_iter()
+            .map(Category)
+            .collect())
     }
     /// Products in this category and all categories below it, newest first.
     #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity")]
     async fn products(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "How many products (at most the maximum page size).")] first: Option<
-            i32,
-        >,
+        #[graphql(desc = "How many products (at most the maximum page size).")] first: Option<i32>,
         #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
     ) -> async_graphql::Result<super::ProductConnection> {
         Ok(category_products(ctx, self.0.id, first, after.as_deref()).await?)

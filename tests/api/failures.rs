@@ -1,0 +1,199 @@
+//! Backend failures: with MySQL or Elasticsearch unreachable, readiness fails and queries
+//! answer `UPSTREAM_UNAVAILABLE` (nothing crashes, nothing leaks); when the backend comes
+//! back, the same gateway recovers by itself. The outage is made by a TCP proxy in front of
+//! the real server that the test switches off and on.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::Request;
+use serde_json::{Value, json};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::helpers::{
+    TestApp, database_url, elasticsearch_handle, elasticsearch_url, error_codes, fixture_database,
+    mysql_handle, serve_args,
+};
+
+/// A TCP proxy that can be cut: when off, it drops every open connection and refuses new
+/// ones, as a crashed or partitioned backend would.
+struct Proxy {
+    address: SocketAddr,
+    up: Arc<AtomicBool>,
+    cut: watch::Sender<u64>,
+}
+
+impl Proxy {
+    async fn start(target: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let up = Arc::new(AtomicBool::new(true));
+        let (cut, cuts) = watch::channel(0u64);
+        let accepting = up.clone();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !accepting.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                // Only cuts after this connection opened concern it.
+                let mut cuts = cuts.clone();
+                cuts.mark_unchanged();
+                tokio::spawn(async move {
+                    let Ok(mut server) = TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cuts.changed() => {}
+                    }
+                });
+            }
+        });
+        Self { address, up, cut }
+    }
+
+    fn set_up(&self, up: bool) {
+        self.up.store(up, Ordering::SeqCst);
+        if !up {
+            self.cut.send_modify(|n| *n += 1);
+        }
+    }
+}
+
+fn socket_of(url: &str) -> SocketAddr {
+    let rest = url.split("://").nth(1).unwrap();
+    let host_port = rest.split('/').next().unwrap();
+    let host_port = host_port.rsplit('@').next().unwrap();
+    host_port
+        .parse()
+        .expect("the test stack is addressed by IP:port")
+}
+
+async fn ready(app: &TestApp) -> (u16, Value) {
+    let (status, _, body) = app
+        .send(Request::get("/health/ready").body(Body::empty()).unwrap())
+        .await;
+    (status.as_u16(), serde_json::from_slice(&body).unwrap())
+}
+
+/// Polls until readiness has the wanted status (the backends take a moment to reconnect).
+async fn wait_ready(app: &TestApp, want: u16) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..50 {
+        let (status, body) = ready(app).await;
+        if status == want {
+            return body;
+        }
+        last = body;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("readiness never became {want}: {last}");
+}
+
+const QUERY: &str = "{ categories { slug } brands(first: 2) { totalCount } }";
+
+#[tokio::test]
+async fn mysql_down_fails_readiness_and_queries_then_the_gateway_recovers() {
+    let mysql_addr = socket_of(&crate::helpers::mysql_server_url());
+    let proxy = Proxy::start(mysql_addr).await;
+    let database = fixture_database();
+    let proxied = format!("mysql://ogrom:ogrom@{}/{database}", proxy.address);
+    let args = serve_args(&proxied, &["--readiness-cache-ms", "0"]);
+    let mysql = ogrom::sources::mysql::MySql::connect_lazy(
+        args.database.database_url.0.clone(),
+        &ogrom::sources::mysql::MySqlSettings {
+            max_connections: 4,
+            acquire_timeout: Duration::from_millis(500),
+            statement_timeout: Duration::from_secs(2),
+        },
+    );
+    let app = TestApp::with_parts(&args, mysql, elasticsearch_handle(&elasticsearch_url()));
+
+    let body = wait_ready(&app, 200).await;
+    assert_eq!(body["checks"]["mysql"], "up");
+    let data = app.query(QUERY, json!({})).await;
+    assert!(!data["categories"].as_array().unwrap().is_empty());
+
+    proxy.set_up(false);
+    let body = wait_ready(&app, 503).await;
+    assert_eq!(body["checks"]["mysql"], "down");
+    assert_eq!(body["checks"]["elasticsearch"], "up");
+    let (status, body) = app.post("/graphql", json!({"query": QUERY})).await;
+    assert_eq!(status, 200, "{body}");
+    let codes = error_codes(&body);
+    assert_eq!(
+        codes,
+        ["UPSTREAM_UNAVAILABLE", "UPSTREAM_UNAVAILABLE"],
+        "{body}"
+    );
+    assert_eq!(body["data"]["categories"], Value::Null);
+    let text = body.to_string();
+    assert!(
+        !text.contains("127.0.0.1") && !text.contains(&proxy.address.port().to_string()),
+        "backend details leaked to the client: {text}"
+    );
+
+    proxy.set_up(true);
+    wait_ready(&app, 200).await;
+    let data = app.query(QUERY, json!({})).await;
+    assert!(!data["categories"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn elasticsearch_down_fails_readiness_then_it_recovers() {
+    let proxy = Proxy::start(socket_of(&elasticsearch_url())).await;
+    let database = fixture_database();
+    let args = serve_args(&database_url(database), &["--readiness-cache-ms", "0"]);
+    let app = TestApp::with_parts(
+        &args,
+        mysql_handle(database, 2),
+        elasticsearch_handle(&format!("http://{}", proxy.address)),
+    );
+    wait_ready(&app, 200).await;
+    proxy.set_up(false);
+    let body = wait_ready(&app, 503).await;
+    assert_eq!(body["checks"]["elasticsearch"], "down");
+    assert_eq!(body["checks"]["mysql"], "up");
+    assert_eq!(body["status"], "unready");
+    // MySQL-backed fields are unaffected by the search backend's outage.
+    let data = app.query(QUERY, json!({})).await;
+    assert!(data["brands"]["totalCount"].as_i64().unwrap() > 0);
+    proxy.set_up(true);
+    let body = wait_ready(&app, 200).await;
+    assert_eq!(body["status"], "ready");
+}
+
+#[tokio::test]
+async fn liveness_does_not_depend_on_backends() {
+    let args = serve_args("mysql://ogrom:ogrom@127.0.0.1:1/nothing", &[]);
+    let app = TestApp::with_parts(
+        &args,
+        ogrom::sources::mysql::MySql::connect_lazy(
+            args.database.database_url.0.clone(),
+            &ogrom::sources::mysql::MySqlSettings::default(),
+        ),
+        elasticsearch_handle("http://127.0.0.1:1"),
+    );
+    let (status, _, _) = app
+        .send(Request::get("/health/live").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(status, 200);
+    let (status, body) = ready(&app).await;
+    assert_eq!(status, 503);
+    assert_eq!(
+        body["checks"],
+        json!({"mysql": "down", "elasticsearch": "down"})
+    );
+    let (_, body) = app.post("/graphql", json!({"query": QUERY})).await;
+    assert!(
+        error_codes(&body)
+            .iter()
+            .all(|c| c == "UPSTREAM_UNAVAILABLE"),
+        "{body}"
+    );
+}

@@ -1,0 +1,234 @@
+//! Shared test helpers: a seeded fixture database on the real MariaDB (one per test
+//! process), the gateway built in-process over it, and small HTTP and SQL conveniences.
+//! Expected values in tests come from SQL written in the tests, never from the gateway.
+
+use std::str::FromStr;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use clap::Parser;
+use ogrom::config::{Cli, Command, ServeArgs};
+use ogrom::run::Gateway;
+use ogrom::sources::elasticsearch::Elasticsearch;
+use ogrom::sources::mysql::MySql;
+use serde_json::{Value, json};
+use sqlx::MySqlPool;
+use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
+use tower::ServiceExt;
+
+/// The MySQL server of the test stack (a user that may create databases).
+pub fn mysql_server_url() -> String {
+    std::env::var("OGROM_TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://ogrom:ogrom@127.0.0.1:3306".to_owned())
+}
+
+/// The Elasticsearch of the test stack.
+pub fn elasticsearch_url() -> String {
+    std::env::var("OGROM_TEST_ELASTICSEARCH_URL")
+        .unwrap_or_else(|_| "http://127.0.0.1:9200".to_owned())
+}
+
+/// The URL of a database on the test server.
+pub fn database_url(database: &str) -> String {
+    format!("{}/{database}", mysql_server_url())
+}
+
+/// The name of this process's fixture database: migrated and seeded at the TEST size,
+/// once, on first use. Tests only read it; tests that write make their own database.
+pub fn fixture_database() -> &'static str {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| {
+        let name = format!("ogrom_test_{}", std::process::id());
+        let setup = name.clone();
+        // Its own thread and runtime: a pool belongs to the runtime that made it, and each
+        // test has its own.
+        std::thread::spawn(move || {
+            tokio::runtime::Runtime::new()
+                .expect("runtime")
+                .block_on(create_seeded_database(&setup))
+        })
+        .join()
+        .expect("fixture setup panicked");
+        name
+    })
+}
+
+/// Creates (or recreates) a migrated database seeded at the TEST size.
+pub async fn create_seeded_database(name: &str) {
+    let server = MySqlPoolOptions::new()
+        .max_connections(1)
+        .connect(&mysql_server_url())
+        .await
+        .expect("the test MySQL server must run: scripts/stack up");
+    drop_stale_test_databases(&server).await;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS `{name}`"))
+        .execute(&server)
+        .await
+        .expect("drop");
+    sqlx::query(&format!("CREATE DATABASE `{name}`"))
+        .execute(&server)
+        .await
+        .expect("create");
+    let pool = MySqlPoolOptions::new()
+        .max_connections(2)
+        .connect(&database_url(name))
+        .await
+        .expect("connect to the fixture database");
+    ogrom::run::MIGRATOR.run(&pool).await.expect("migrate");
+    ogrom::run::seed::seed(&pool, ogrom::run::seed::SeedSize::TEST, 42, false)
+        .await
+        .expect("seed");
+}
+
+/// Databases of test processes that are gone (named `ogrom_test_<pid>`).
+async fn drop_stale_test_databases(server: &MySqlPool) {
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'ogrom\\_test\\_%'",
+    )
+    .fetch_all(server)
+    .await
+    .unwrap_or_default();
+    for name in names {
+        let pid = name.rsplit('_').next().and_then(|p| p.parse::<u32>().ok());
+        let alive = pid.is_some_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists());
+        if !alive {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS `{name}`"))
+                .execute(server)
+                .await;
+        }
+    }
+}
+
+/// A pool on a database, for the tests' own SQL.
+pub async fn sql(database: &str) -> MySqlPool {
+    MySqlPoolOptions::new()
+        .max_connections(2)
+        .connect(&database_url(database))
+        .await
+        .expect("connect for test SQL")
+}
+
+/// `serve` arguments as an operator would pass them, plus `extra` flags.
+pub fn serve_args(database_url: &str, extra: &[&str]) -> ServeArgs {
+    let mut argv = vec![
+        "ogrom",
+        "serve",
+        "--database-url",
+        database_url,
+        "--elasticsearch-url",
+    ];
+    let es = elasticsearch_url();
+    argv.push(&es);
+    argv.extend_from_slice(extra);
+    match Cli::try_parse_from(argv)
+        .expect("test arguments parse")
+        .command
+    {
+        Command::Serve(args) => *args,
+        _ => unreachable!("parsed a serve command"),
+    }
+}
+
+/// The gateway built in-process over the fixture database.
+pub struct TestApp {
+    pub router: Router,
+    pub database: String,
+}
+
+impl TestApp {
+    /// Over the fixture database, with default configuration and `extra` flags.
+    pub fn new(extra: &[&str]) -> Self {
+        let database = fixture_database().to_owned();
+        let args = serve_args(&database_url(&database), extra);
+        let gateway = Gateway::build(&args).expect("gateway builds");
+        Self {
+            router: gateway.router,
+            database,
+        }
+    }
+
+    /// Over given backends (a pool of one connection, a proxy, …).
+    pub fn with_parts(args: &ServeArgs, mysql: MySql, elasticsearch: Elasticsearch) -> Self {
+        let gateway = Gateway::from_parts(args, mysql, elasticsearch);
+        Self {
+            router: gateway.router,
+            database: String::new(),
+        }
+    }
+
+    /// Sends a request through the router in-process.
+    pub async fn send(&self, request: Request<Body>) -> (StatusCode, HeaderMap, Vec<u8>) {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("router answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        (status, headers, body.to_vec())
+    }
+
+    /// POSTs a GraphQL request and returns status and JSON body.
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let request = Request::post(path)
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("request");
+        let (status, _, body) = self.send(request).await;
+        (
+            status,
+            serde_json::from_slice(&body).expect("JSON response"),
+        )
+    }
+
+    /// Runs a query that must succeed; returns its `data`.
+    pub async fn query(&self, query: &str, variables: Value) -> Value {
+        let (status, body) = self
+            .post("/graphql", json!({"query": query, "variables": variables}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+}
+
+/// A MySQL handle on a database with a pool of `connections`.
+pub fn mysql_handle(database: &str, connections: u32) -> MySql {
+    let options = MySqlConnectOptions::from_str(&database_url(database)).expect("url");
+    let pool = MySqlPoolOptions::new()
+        .max_connections(connections)
+        .min_connections(0)
+        .acquire_timeout(Duration::from_secs(2))
+        .connect_lazy_with(options);
+    MySql::from_pool(pool, Duration::from_secs(5))
+}
+
+/// An Elasticsearch handle on a URL.
+pub fn elasticsearch_handle(url: &str) -> Elasticsearch {
+    Elasticsearch::new(url.parse().expect("url"), Duration::from_millis(1500)).expect("client")
+}
+
+/// The codes of a response's errors.
+pub fn error_codes(body: &Value) -> Vec<String> {
+    body["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| {
+                    e["extensions"]["code"]
+                        .as_str()
+                        .unwrap_or("<none>")
+                        .to_owned()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,12 @@
+//! Integration tests of the gateway against the real MariaDB and Elasticsearch of the local
+//! stack (`scripts/stack up`), through the router in-process and through real listeners.
+
+mod batching;
+mod browser;
+mod catalog;
+mod config;
+mod failures;
+mod helpers;
+mod http_spec;
+mod listener;
+mod schema;
