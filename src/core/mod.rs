@@ -127,3 +127,6 @@ impl ContextExt for async_graphql::Context<'_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -11,18 +11,34 @@ use crate::protocols::{
     ShopRecord, SourceError,
 };
 
-/// A catalog held in memory. `fail_with` makes every call fail, to test error paths.
+/// A catalog held in memory. `fail` makes one method fail, to test error paths.
 #[derive(Default)]
 pub struct MemoryCatalog {
     pub brands: Vec<BrandRecord>,
     pub shops: Vec<ShopRecord>,
     pub categories: Vec<CategoryRecord>,
     pub products: Vec<ProductRecord>,
-    pub fail_with: Option<SourceError>,
+    failures: Mutex<HashMap<&'static str, SourceError>>,
     calls: Mutex<HashMap<&'static str, usize>>,
 }
 
 impl MemoryCatalog {
+    /// A catalog of these records.
+    pub fn new(
+        brands: Vec<BrandRecord>,
+        shops: Vec<ShopRecord>,
+        categories: Vec<CategoryRecord>,
+        products: Vec<ProductRecord>,
+    ) -> Self {
+        Self {
+            brands,
+            shops,
+            categories,
+            products,
+            ..Self::default()
+        }
+    }
+
     /// How many times `method` was called.
     pub fn calls(&self, method: &str) -> usize {
         self.calls
@@ -33,6 +49,14 @@ impl MemoryCatalog {
             .unwrap_or(0)
     }
 
+    /// Makes every later call of `method` fail with `error`.
+    pub fn fail(&self, method: &'static str, error: SourceError) {
+        self.failures
+            .lock()
+            .expect("failures poisoned")
+            .insert(method, error);
+    }
+
     /// Counts the call and fails it when told to.
     fn enter(&self, method: &'static str) -> Result<(), SourceError> {
         *self
@@ -41,7 +65,10 @@ impl MemoryCatalog {
             .expect("call counter poisoned")
             .entry(method)
             .or_default() += 1;
-        self.fail_with.clone().map_or(Ok(()), Err)
+        match self.failures.lock().expect("failures poisoned").get(method) {
+            Some(error) => Err(error.clone()),
+            None => Ok(()),
+        }
     }
 
     fn subtree(&self, root: i32) -> Vec<i32> {

@@ -1,0 +1,21 @@
+# Sourced by scripts/dev and scripts/test: the toolchain and build settings both need.
+
+# Builds reuse one target directory outside the clone, so a fresh clone (CI) rebuilds only
+# ogrom itself, not its dependencies.
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/ogrom/target}
+mkdir -p "$CARGO_TARGET_DIR"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+need_toolchain() {
+  command -v cargo >/dev/null || { echo "cargo is missing: install Rust with rustup" >&2; exit 1; }
+  # rustfmt and clippy are rustup components; add them where a minimal profile left them out.
+  if command -v rustup >/dev/null; then
+    cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+    cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+  fi
+  # npm installs the pinned GraphiQL assets that the binary embeds (build.rs).
+  if ! command -v npm >/dev/null; then
+    apt-get -o DPkg::Lock::Timeout=300 -q update >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -q install -y nodejs npm >/dev/null
+  fi
+}

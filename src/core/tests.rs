@@ -1,0 +1,220 @@
+//! Unit tests of the core over the in-memory catalog: batching, error codes and partial
+//! results, without a database.
+
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use serde_json::{Value, json};
+
+use super::{ApiConfig, Sources, build_schema};
+use crate::protocols::{BrandRecord, CategoryRecord, ProductRecord, ShopRecord, SourceError};
+use crate::sources::memory::MemoryCatalog;
+
+fn catalog(products: i32) -> MemoryCatalog {
+    let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    let category = |id, parent_id, slug: &str| CategoryRecord {
+        id,
+        parent_id,
+        slug: slug.to_owned(),
+        name: slug.to_owned(),
+        position: id,
+    };
+    MemoryCatalog::new(
+        (1..=3)
+            .map(|id| BrandRecord {
+                id,
+                slug: format!("brand-{id}"),
+                name: format!("Brand {id}"),
+                logo_url: None,
+                created_at: at,
+            })
+            .collect(),
+        (1..=2)
+            .map(|id| ShopRecord {
+                id,
+                slug: format!("shop-{id}"),
+                name: format!("Shop {id}"),
+                domain: "shop.example".to_owned(),
+                country: "DE".to_owned(),
+                currency: "EUR".to_owned(),
+            })
+            .collect(),
+        vec![
+            category(1, None, "women"),
+            category(2, Some(1), "women-shoes"),
+            category(3, Some(2), "women-shoes-boots"),
+            category(4, Some(2), "women-shoes-sneakers"),
+        ],
+        (1..=products)
+            .map(|id| ProductRecord {
+                id,
+                brand_id: id % 3 + 1,
+                shop_id: id % 2 + 1,
+                category_id: 3 + id % 2,
+                name: format!("Product {id}"),
+                description: String::new(),
+                color: "black".to_owned(),
+                price_cents: 1000 + id,
+                sale_price_cents: None,
+                currency: "EUR".to_owned(),
+                image_url: String::new(),
+                deeplink_url: String::new(),
+                like_count: 0,
+                created_at: at,
+                updated_at: at,
+            })
+            .collect(),
+    )
+}
+
+async fn run(catalog: &Arc<MemoryCatalog>, query: &str) -> Value {
+    let api = build_schema(
+        Sources {
+            catalog: catalog.clone(),
+        },
+        ApiConfig::default(),
+    );
+    let response = api.execute(async_graphql::Request::new(query)).await;
+    serde_json::to_value(&response).unwrap()
+}
+
+fn codes(response: &Value) -> Vec<&str> {
+    response["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| e["extensions"]["code"].as_str().unwrap_or("<none>"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn nested_fields_of_a_page_cost_one_call_per_entity_type() {
+    let catalog = Arc::new(catalog(40));
+    let response = run(
+        &catalog,
+        "{ category(slug: \"women\") { products(first: 40) { nodes {
+            brand { name } shop { name } category { path { slug } } } } } }",
+    )
+    .await;
+    assert!(response.get("errors").is_none(), "{response}");
+    let nodes = response["data"]["category"]["products"]["nodes"]
+        .as_array()
+        .unwrap();
+    assert_eq!(nodes.len(), 40);
+    for method in [
+        "category_products_page",
+        "brands_by_ids",
+        "shops_by_ids",
+        "categories_by_ids",
+        "category_paths",
+    ] {
+        assert_eq!(catalog.calls(method), 1, "{method}");
+    }
+    // The total was not asked for, so it was not counted.
+    assert_eq!(catalog.calls("category_products_count"), 0);
+}
+
+#[tokio::test]
+async fn aliased_totals_share_one_count() {
+    let catalog = Arc::new(catalog(5));
+    let response = run(&catalog, "{ brands { a: totalCount b: totalCount } }").await;
+    assert_eq!(response["data"]["brands"], json!({"a": 3, "b": 3}));
+    assert_eq!(catalog.calls("brands_count"), 1);
+}
+
+#[tokio::test]
+async fn a_failing_backend_nulls_only_its_fields_with_a_stable_code() {
+    let catalog = Arc::new(catalog(5));
+    catalog.fail(
+        "root_categories",
+        SourceError::Unavailable {
+            backend: "mysql",
+            detail: "connection refused to db-7.internal:3306".to_owned(),
+        },
+    );
+    let response = run(&catalog, "{ categories { slug } brands { totalCount } }").await;
+    assert_eq!(codes(&response), ["UPSTREAM_UNAVAILABLE"]);
+    assert_eq!(response["errors"][0]["path"], json!(["categories"]));
+    assert_eq!(response["data"]["categories"], Value::Null);
+    assert_eq!(response["data"]["brands"]["totalCount"], 3);
+    assert!(
+        !response.to_string().contains("db-7.internal"),
+        "backend details reached the client: {response}"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_backend_is_an_upstream_timeout() {
+    let catalog = Arc::new(catalog(5));
+    catalog.fail(
+        "products_by_ids",
+        SourceError::Timeout {
+            backend: "mysql",
+            millis: 5000,
+        },
+    );
+    let response = run(&catalog, "{ product(databaseId: 1) { name } }").await;
+    assert_eq!(codes(&response), ["UPSTREAM_TIMEOUT"]);
+    assert_eq!(response["data"]["product"], Value::Null);
+}
+
+#[tokio::test]
+async fn nodes_keep_the_order_of_the_ids_and_batch_per_kind() {
+    use super::ids::{GlobalId, Kind};
+    let catalog = Arc::new(catalog(5));
+    let ids = [
+        GlobalId::new(Kind::Product, 4),
+        GlobalId::new(Kind::Brand, 2),
+        GlobalId::new(Kind::Product, 99),
+        GlobalId::new(Kind::Product, 1),
+    ]
+    .map(|id| id.encode().0);
+    let query = format!(
+        "{{ nodes(ids: {}) {{ __typename ... on Product {{ databaseId }} ... on Brand {{ databaseId }} }} }}",
+        serde_json::to_string(&ids).unwrap()
+    );
+    let response = run(&catalog, &query).await;
+    assert_eq!(
+        response["data"]["nodes"],
+        json!([
+            {"__typename": "Product", "databaseId": 4},
+            {"__typename": "Brand", "databaseId": 2},
+            null,
+            {"__typename": "Product", "databaseId": 1},
+        ])
+    );
+    assert_eq!(catalog.calls("products_by_ids"), 1);
+    assert_eq!(catalog.calls("brands_by_ids"), 1);
+}
+
+#[tokio::test]
+async fn too_deep_or_too_complex_queries_are_refused_before_any_backend_call() {
+    let catalog = Arc::new(catalog(5));
+    let deep = format!(
+        "{{ categories {}slug{} }}",
+        "{ children ".repeat(12),
+        " }".repeat(12)
+    );
+    let response = run(&catalog, &deep).await;
+    assert!(
+        response["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nested too deep")
+    );
+    let wide = "{ brands(first: 100) { nodes { products(first: 100) { nodes { name } } } } }";
+    let response = run(&catalog, wide).await;
+    assert!(
+        response["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("too complex")
+    );
+    assert_eq!(
+        catalog.calls("root_categories") + catalog.calls("brands_page"),
+        0
+    );
+}
