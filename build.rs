@@ -1,5 +1,6 @@
 //! Copies the pinned GraphiQL browser build into OUT_DIR for `include_bytes!`, installing it
-//! from the lock file first when `web/graphiql/node_modules` is missing (a clean clone).
+//! from the lock file first when `web/graphiql/node_modules` is missing (a clean clone) or
+//! was installed from another version of the lock file.
 
 use std::path::Path;
 use std::process::Command;
@@ -20,9 +21,13 @@ const FILES: &[(&str, &str)] = &[
 fn main() {
     let web = Path::new("web/graphiql");
     println!("cargo::rerun-if-changed=web/graphiql/package-lock.json");
-    println!("cargo::rerun-if-changed=web/graphiql/node_modules/.package-lock.json");
+    println!("cargo::rerun-if-changed=web/graphiql/node_modules/.ogrom-installed-lock");
     let modules = web.join("node_modules");
-    if FILES.iter().any(|(from, _)| !modules.join(from).exists()) {
+    // The lock file that the installed modules came from, recorded after each install.
+    let stamp = modules.join(".ogrom-installed-lock");
+    let lock = std::fs::read(web.join("package-lock.json")).expect("web/graphiql/package-lock.json");
+    let current = std::fs::read(&stamp).is_ok_and(|installed| installed == lock);
+    if !current || FILES.iter().any(|(from, _)| !modules.join(from).exists()) {
         let status = Command::new("npm")
             .args([
                 "ci",
@@ -35,6 +40,7 @@ fn main() {
             .status()
             .expect("npm is needed to install the GraphiQL assets (web/graphiql)");
         assert!(status.success(), "npm ci in web/graphiql failed");
+        std::fs::write(&stamp, &lock).expect("record the installed lock file");
     }
     let out = Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).join("graphiql");
     std::fs::create_dir_all(&out).expect("create OUT_DIR/graphiql");

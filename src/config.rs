@@ -98,7 +98,7 @@ pub struct SeedArgs {
     #[arg(long, env = "OGROM_SEED", default_value_t = 42)]
     pub seed: u64,
     /// Do nothing when the database already holds products, instead of failing.
-    #[arg(long)]
+    #[arg(long, env = "OGROM_SEED_IF_EMPTY")]
     pub if_empty: bool,
 }
 

@@ -57,6 +57,7 @@ impl ApiError {
             Self::NotFound(_) => code::NOT_FOUND,
             Self::BadUserInput(_) => code::BAD_USER_INPUT,
             Self::Upstream(SourceError::Timeout { .. }) => code::UPSTREAM_TIMEOUT,
+            Self::Upstream(SourceError::Contract { .. }) => code::INTERNAL,
             Self::Upstream(_) => code::UPSTREAM_UNAVAILABLE,
             Self::Internal(_) => code::INTERNAL,
         }
@@ -69,10 +70,12 @@ impl ApiError {
             Self::Upstream(SourceError::Timeout { backend, .. }) => {
                 format!("the {} backend did not answer in time", role(backend))
             }
+            Self::Upstream(SourceError::Contract { .. }) | Self::Internal(_) => {
+                "internal error".to_owned()
+            }
             Self::Upstream(error) => {
                 format!("the {} backend is unavailable", role(error.backend()))
             }
-            Self::Internal(_) => "internal error".to_owned(),
         }
     }
 }
@@ -89,7 +92,12 @@ fn role(backend: &str) -> &'static str {
 
 impl From<SourceError> for ApiError {
     fn from(error: SourceError) -> Self {
-        tracing::warn!(message = "backend call failed", backend = error.backend(), %error);
+        match &error {
+            SourceError::Contract { .. } => {
+                tracing::error!(message = "backend call broke its contract", backend = error.backend(), %error);
+            }
+            _ => tracing::warn!(message = "backend call failed", backend = error.backend(), %error),
+        }
         Self::Upstream(error)
     }
 }

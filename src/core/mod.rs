@@ -99,7 +99,11 @@ impl Api {
     /// request's tracing span: loaders log backend failures under it.
     pub async fn execute(&self, request: async_graphql::Request) -> async_graphql::Response {
         let span = tracing::Span::current();
-        let loaders = CatalogLoaders::new(&self.sources.catalog, &span, self.config.loader_delay);
+        let loaders = Arc::new(CatalogLoaders::new(
+            &self.sources.catalog,
+            &span,
+            self.config.loader_delay,
+        ));
         self.schema
             .execute(request.data(loaders))
             .instrument(span)

@@ -7,6 +7,7 @@ use async_graphql::{Context, ID, Interface, Object};
 use super::catalog::{Brand, CatalogContext, Category, Product, Shop};
 use super::errors::{ApiError, ApiResult};
 use super::ids::{GlobalId, Kind};
+use super::pagination::list_cost;
 
 /// An object with a global id.
 #[derive(Interface)]
@@ -34,7 +35,7 @@ impl NodeQuery {
     }
 
     /// Fetches objects by global ids, in the order given; null where one does not exist.
-    #[graphql(complexity = "ids.len() * child_complexity")]
+    #[graphql(complexity = "list_cost(ids.len(), child_complexity)")]
     async fn nodes(
         &self,
         ctx: &Context<'_>,

@@ -43,6 +43,22 @@ impl PageLimits {
     }
 }
 
+/// The static cost of a list of `size` items that each cost `child`: saturating and capped,
+/// so a client-chosen size can neither overflow the limit check nor slip past it.
+pub fn list_cost(size: usize, child: usize) -> usize {
+    size.saturating_mul(child)
+        .saturating_add(1)
+        .min(u32::MAX as usize)
+}
+
+/// The cost of a connection page: `first` (or the default page size) items.
+pub fn page_cost(first: Option<i32>, child: usize) -> usize {
+    let size = first
+        .unwrap_or(PageLimits::default().default_size as i32)
+        .max(0);
+    list_cost(size as usize, child)
+}
+
 /// Encodes a cursor: opaque to clients, tagged so that a cursor of one list is refused by
 /// another.
 pub fn encode_cursor(tag: &str, key: &str) -> String {
@@ -176,6 +192,15 @@ mod tests {
             "BAD_USER_INPUT"
         );
         assert_eq!(limits.first(Some(-1)).unwrap_err().code(), "BAD_USER_INPUT");
+    }
+
+    #[test]
+    fn costs_saturate_instead_of_overflowing() {
+        let inner = page_cost(Some(i32::MAX), 1);
+        let outer = page_cost(Some(i32::MAX), page_cost(Some(i32::MAX), inner));
+        assert_eq!(outer, u32::MAX as usize);
+        assert_eq!(page_cost(None, 2), 41);
+        assert_eq!(page_cost(Some(-5), 2), 1);
     }
 
     #[test]

@@ -105,7 +105,7 @@ async fn nested_fields_of_a_page_cost_one_call_per_entity_type() {
         .unwrap();
     assert_eq!(nodes.len(), 40);
     for method in [
-        "category_products_page",
+        "category_products_first_pages",
         "brands_by_ids",
         "shops_by_ids",
         "categories_by_ids",
@@ -114,7 +114,33 @@ async fn nested_fields_of_a_page_cost_one_call_per_entity_type() {
         assert_eq!(catalog.calls(method), 1, "{method}");
     }
     // The total was not asked for, so it was not counted.
-    assert_eq!(catalog.calls("category_products_count"), 0);
+    assert_eq!(catalog.calls("category_products_counts"), 0);
+}
+
+#[tokio::test]
+async fn connections_inside_a_list_cost_one_call_for_the_whole_list() {
+    let catalog = Arc::new(catalog(30));
+    let response = run(
+        &catalog,
+        "{ brands { nodes { products(first: 4) { totalCount nodes { name shop { name } } } } } }",
+    )
+    .await;
+    assert!(response.get("errors").is_none(), "{response}");
+    let brands = response["data"]["brands"]["nodes"].as_array().unwrap();
+    assert_eq!(brands.len(), 3);
+    // Products are spread over the three brands by `id % 3`: ten each.
+    for brand in brands {
+        assert_eq!(brand["products"]["totalCount"], 10);
+        assert_eq!(brand["products"]["nodes"].as_array().unwrap().len(), 4);
+    }
+    for method in [
+        "brand_products_first_pages",
+        "brand_products_counts",
+        "shops_by_ids",
+    ] {
+        assert_eq!(catalog.calls(method), 1, "{method}");
+    }
+    assert_eq!(catalog.calls("brand_products_page"), 0);
 }
 
 #[tokio::test]

@@ -18,29 +18,9 @@ use serde_json::{Value, json};
 use tracing::Instrument;
 
 use super::HttpState;
+use super::media::{Media, check_content_type, negotiate};
 use super::request_id::{self, RequestId};
 use crate::core::errors::code;
-
-const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
-const JSON: &str = "application/json";
-
-/// The media type of the response, chosen from the request's `Accept`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Media {
-    /// The spec's own type: request errors get 4xx statuses.
-    GraphqlResponse,
-    /// The legacy type: every GraphQL response is 200.
-    Json,
-}
-
-impl Media {
-    fn content_type(self) -> &'static str {
-        match self {
-            Media::GraphqlResponse => "application/graphql-response+json; charset=utf-8",
-            Media::Json => "application/json; charset=utf-8",
-        }
-    }
-}
 
 /// The parameters of a GraphQL request, from a JSON body or a query string.
 #[derive(Deserialize, Default)]
@@ -62,14 +42,14 @@ pub(super) struct GetParams {
 }
 
 /// An error before or around execution, answered with a status and one GraphQL error.
-struct Refusal {
+pub(super) struct Refusal {
     status: StatusCode,
     code: &'static str,
     message: String,
 }
 
 impl Refusal {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(super) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -251,8 +231,18 @@ async fn execute(
         Media::GraphqlResponse if before_execution && response.is_err() => StatusCode::BAD_REQUEST,
         _ => StatusCode::OK,
     };
-    let body = serde_json::to_vec(&response).unwrap_or_else(|_| internal_body(&id));
-    reply(status, media, &id, body)
+    // A request error (nothing executed) has no `data` entry at all, per the spec.
+    let body = if before_execution {
+        serde_json::to_vec(&json!({ "errors": response.errors }))
+    } else {
+        serde_json::to_vec(&response)
+    };
+    reply(
+        status,
+        media,
+        &id,
+        body.unwrap_or_else(|_| internal_body(&id)),
+    )
 }
 
 /// Gives an error without a code the one it must have. Errors before execution come from
@@ -288,44 +278,6 @@ fn operation_type(
         .iter()
         .find(|(op_name, _)| name.is_none() || op_name.map(|n| n.as_str()) == name)
         .map(|(_, op)| op.node.ty)
-}
-
-/// Picks the response type from `Accept`, in the client's order; none means legacy JSON.
-fn negotiate(headers: &HeaderMap) -> Result<Media, Refusal> {
-    let Some(accept) = headers.get(header::ACCEPT) else {
-        return Ok(Media::Json);
-    };
-    let accept = accept.to_str().unwrap_or_default();
-    for item in accept.split(',') {
-        let media_type = item.split(';').next().unwrap_or_default().trim();
-        match media_type.to_ascii_lowercase().as_str() {
-            GRAPHQL_RESPONSE_JSON => return Ok(Media::GraphqlResponse),
-            JSON | "application/*" | "*/*" => return Ok(Media::Json),
-            _ => {}
-        }
-    }
-    Err(Refusal::new(
-        StatusCode::NOT_ACCEPTABLE,
-        code::NOT_ACCEPTABLE,
-        format!("cannot answer with any of {accept:?}; accept {GRAPHQL_RESPONSE_JSON} or {JSON}"),
-    ))
-}
-
-fn check_content_type(headers: &HeaderMap) -> Result<(), Refusal> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let essence = content_type.split(';').next().unwrap_or_default().trim();
-    if essence.eq_ignore_ascii_case(JSON) {
-        Ok(())
-    } else {
-        Err(Refusal::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            code::UNSUPPORTED_MEDIA_TYPE,
-            format!("POST bodies must be {JSON}, got {content_type:?}"),
-        ))
-    }
 }
 
 fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Refusal> {

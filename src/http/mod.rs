@@ -5,6 +5,7 @@
 mod graphiql;
 mod graphql;
 mod health;
+mod media;
 mod request_id;
 
 use std::time::Duration;

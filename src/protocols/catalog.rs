@@ -79,6 +79,15 @@ pub struct Page<T> {
     pub has_next_page: bool,
 }
 
+impl<T> Default for Page<T> {
+    fn default() -> Self {
+        Self {
+            items: Vec::new(),
+            has_next_page: false,
+        }
+    }
+}
+
 /// Position in the list of brands, which is ordered by name, then id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrandCursor {
@@ -138,6 +147,27 @@ pub trait CatalogSource: Send + Sync {
     ) -> Result<Page<BrandRecord>, SourceError>;
     /// How many brands exist.
     async fn brands_count(&self) -> Result<i64, SourceError>;
+    /// The first pages of products of several categories (each with its descendants),
+    /// newest first: `(category id, page size)` to page. One call for a list of categories.
+    async fn category_products_first_pages(
+        &self,
+        keys: &[(i32, u32)],
+    ) -> Result<HashMap<(i32, u32), Page<ProductRecord>>, SourceError>;
+    /// How many products each category and its descendants hold.
+    async fn category_products_counts(
+        &self,
+        category_ids: &[i32],
+    ) -> Result<HashMap<i32, i64>, SourceError>;
+    /// The first pages of products of several brands, newest first.
+    async fn brand_products_first_pages(
+        &self,
+        keys: &[(i32, u32)],
+    ) -> Result<HashMap<(i32, u32), Page<ProductRecord>>, SourceError>;
+    /// How many products each brand has.
+    async fn brand_products_counts(
+        &self,
+        brand_ids: &[i32],
+    ) -> Result<HashMap<i32, i64>, SourceError>;
     /// Products of a category and all its descendants, newest (highest id) first; `after`
     /// is the id of the last product seen.
     async fn category_products_page(
@@ -145,14 +175,10 @@ pub trait CatalogSource: Send + Sync {
         category_id: i32,
         page: PageRequest<i32>,
     ) -> Result<Page<ProductRecord>, SourceError>;
-    /// How many products a category and its descendants hold.
-    async fn category_products_count(&self, category_id: i32) -> Result<i64, SourceError>;
     /// Products of a brand, newest first; `after` is the id of the last product seen.
     async fn brand_products_page(
         &self,
         brand_id: i32,
         page: PageRequest<i32>,
     ) -> Result<Page<ProductRecord>, SourceError>;
-    /// How many products a brand has.
-    async fn brand_products_count(&self, brand_id: i32) -> Result<i64, SourceError>;
 }

@@ -31,12 +31,21 @@ pub enum SourceError {
         /// The budget that ran out.
         millis: u64,
     },
-    /// The backend answered, but with an error or something we could not read.
+    /// The backend answered with an error of its own (overload, a lock timeout, a 5xx).
     #[error("{backend} failed: {detail}")]
     Backend {
         /// Which backend.
         backend: &'static str,
         /// What went wrong.
+        detail: String,
+    },
+    /// Our request or our reading of the answer was wrong (bad SQL, a column that does not
+    /// decode, a document of an unexpected shape): a fault of the gateway, not the backend.
+    #[error("{backend} contract broken: {detail}")]
+    Contract {
+        /// Which backend.
+        backend: &'static str,
+        /// What did not fit.
         detail: String,
     },
 }
@@ -47,7 +56,8 @@ impl SourceError {
         match self {
             Self::Unavailable { backend, .. }
             | Self::Timeout { backend, .. }
-            | Self::Backend { backend, .. } => backend,
+            | Self::Backend { backend, .. }
+            | Self::Contract { backend, .. } => backend,
         }
     }
 }

@@ -260,14 +260,69 @@ impl CatalogSource for MemoryCatalog {
         Ok(self.products_where(|p| subtree.contains(&p.category_id), page))
     }
 
-    async fn category_products_count(&self, category_id: i32) -> Result<i64, SourceError> {
-        self.enter("category_products_count")?;
-        let subtree = self.subtree(category_id);
-        Ok(self
-            .products
+    async fn category_products_first_pages(
+        &self,
+        keys: &[(i32, u32)],
+    ) -> Result<HashMap<(i32, u32), Page<ProductRecord>>, SourceError> {
+        self.enter("category_products_first_pages")?;
+        Ok(keys
             .iter()
-            .filter(|p| subtree.contains(&p.category_id))
-            .count() as i64)
+            .map(|&(id, first)| {
+                let subtree = self.subtree(id);
+                let page = PageRequest { first, after: None };
+                (
+                    (id, first),
+                    self.products_where(|p| subtree.contains(&p.category_id), page),
+                )
+            })
+            .collect())
+    }
+
+    async fn category_products_counts(
+        &self,
+        category_ids: &[i32],
+    ) -> Result<HashMap<i32, i64>, SourceError> {
+        self.enter("category_products_counts")?;
+        Ok(category_ids
+            .iter()
+            .map(|&id| {
+                let subtree = self.subtree(id);
+                let count = self
+                    .products
+                    .iter()
+                    .filter(|p| subtree.contains(&p.category_id))
+                    .count();
+                (id, count as i64)
+            })
+            .collect())
+    }
+
+    async fn brand_products_first_pages(
+        &self,
+        keys: &[(i32, u32)],
+    ) -> Result<HashMap<(i32, u32), Page<ProductRecord>>, SourceError> {
+        self.enter("brand_products_first_pages")?;
+        Ok(keys
+            .iter()
+            .map(|&(id, first)| {
+                let page = PageRequest { first, after: None };
+                ((id, first), self.products_where(|p| p.brand_id == id, page))
+            })
+            .collect())
+    }
+
+    async fn brand_products_counts(
+        &self,
+        brand_ids: &[i32],
+    ) -> Result<HashMap<i32, i64>, SourceError> {
+        self.enter("brand_products_counts")?;
+        Ok(brand_ids
+            .iter()
+            .map(|&id| {
+                let count = self.products.iter().filter(|p| p.brand_id == id).count();
+                (id, count as i64)
+            })
+            .collect())
     }
 
     async fn brand_products_page(
@@ -277,14 +332,5 @@ impl CatalogSource for MemoryCatalog {
     ) -> Result<Page<ProductRecord>, SourceError> {
         self.enter("brand_products_page")?;
         Ok(self.products_where(|p| p.brand_id == brand_id, page))
-    }
-
-    async fn brand_products_count(&self, brand_id: i32) -> Result<i64, SourceError> {
-        self.enter("brand_products_count")?;
-        Ok(self
-            .products
-            .iter()
-            .filter(|p| p.brand_id == brand_id)
-            .count() as i64)
     }
 }

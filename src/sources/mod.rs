@@ -2,5 +2,6 @@
 //! GraphQL. `memory` holds in-memory implementations for fast unit tests of the core.
 
 pub mod elasticsearch;
+#[cfg(test)]
 pub mod memory;
 pub mod mysql;

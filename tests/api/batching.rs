@@ -90,3 +90,104 @@ async fn fifty_products_with_brand_shop_and_category_cost_the_same_statements_as
     );
     assert_eq!(gateway_2, server_2);
 }
+
+/// Statements and data for a list of `brands` brands, each with its first products.
+async fn brand_list(brands: usize) -> (u64, serde_json::Value) {
+    let database = fixture_database();
+    let mysql = mysql_handle(database, 2);
+    let app = TestApp::with_parts(
+        &serve_args(
+            &database_url(database),
+            &["--loader-delay-us", BATCH_WINDOW_US],
+        ),
+        mysql.clone(),
+        elasticsearch_handle(&elasticsearch_url()),
+    );
+    let before = mysql.statements();
+    let data = app
+        .query(
+            "query($n: Int!) { brands(first: $n) { nodes { databaseId
+               products(first: 3) { totalCount nodes { databaseId shop { name } } } } } }",
+            json!({"n": brands}),
+        )
+        .await;
+    (mysql.statements() - before, data)
+}
+
+#[tokio::test]
+async fn connections_inside_a_list_cost_the_same_statements_for_two_brands_or_twelve() {
+    let (two, _) = brand_list(2).await;
+    let (twelve, data) = brand_list(12).await;
+    // brands page, products first pages, product counts, shops.
+    assert_eq!(twelve, 4);
+    assert_eq!(two, twelve);
+
+    let db = sql(fixture_database()).await;
+    let brands = data["brands"]["nodes"].as_array().unwrap();
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM brands")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(brands.len() as i64, total.min(12));
+    for brand in brands {
+        let id = brand["databaseId"].as_i64().unwrap();
+        let newest: Vec<i64> =
+            sqlx::query_scalar("SELECT id FROM products WHERE brand_id = ? ORDER BY id DESC")
+                .bind(id)
+                .fetch_all(&db)
+                .await
+                .unwrap();
+        let products = &brand["products"];
+        assert_eq!(products["totalCount"], newest.len(), "brand {id}");
+        let got: Vec<i64> = products["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["databaseId"].as_i64().unwrap())
+            .collect();
+        assert_eq!(
+            got,
+            newest.into_iter().take(3).collect::<Vec<_>>(),
+            "brand {id}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn category_lists_count_their_subtrees_in_one_statement() {
+    let database = fixture_database();
+    let mysql = mysql_handle(database, 2);
+    let app = TestApp::with_parts(
+        &serve_args(
+            &database_url(database),
+            &["--loader-delay-us", BATCH_WINDOW_US],
+        ),
+        mysql.clone(),
+        elasticsearch_handle(&elasticsearch_url()),
+    );
+    let before = mysql.statements();
+    let data = app
+        .query("{ categories { children { slug products(first: 2) { totalCount nodes { databaseId } } } } }", json!({}))
+        .await;
+    // roots, children, first pages, counts.
+    assert_eq!(mysql.statements() - before, 4);
+    let db = sql(database).await;
+    for root in data["categories"].as_array().unwrap() {
+        for child in root["children"].as_array().unwrap() {
+            let slug = child["slug"].as_str().unwrap();
+            let count: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM products p JOIN categories leaf ON leaf.id = p.category_id
+                 JOIN categories mid ON mid.id = leaf.parent_id WHERE mid.slug = ?",
+            )
+            .bind(slug)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+            assert_eq!(child["products"]["totalCount"], count, "{slug}");
+            assert_eq!(
+                child["products"]["nodes"].as_array().unwrap().len() as i64,
+                count.min(2)
+            );
+        }
+    }
+}

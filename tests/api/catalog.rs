@@ -255,3 +255,168 @@ async fn bad_ids_cursors_and_page_sizes_are_bad_user_input() {
         assert_eq!(body["data"][field], Value::Null, "{query}");
     }
 }
+
+#[tokio::test]
+async fn product_pages_walk_a_brand_with_cursors_exactly_once() {
+    let app = TestApp::new(&[]);
+    let db = sql(&app.database).await;
+    let (slug, brand_id): (String, i32) = sqlx::query_as(
+        "SELECT b.slug, b.id FROM brands b JOIN products p ON p.brand_id = b.id
+         GROUP BY b.id ORDER BY COUNT(*) DESC, b.id LIMIT 1",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    let expected: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM products WHERE brand_id = ? ORDER BY id DESC")
+            .bind(brand_id)
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    let mut seen = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let data = app
+            .query(
+                "query($slug: String!, $after: String) { brand(slug: $slug) {
+                   products(first: 7, after: $after) { totalCount nodes { databaseId }
+                   pageInfo { hasNextPage endCursor } } } }",
+                json!({"slug": slug, "after": after}),
+            )
+            .await;
+        let products = &data["brand"]["products"];
+        assert_eq!(products["totalCount"], expected.len());
+        seen.extend(
+            products["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n["databaseId"].as_i64().unwrap()),
+        );
+        if !products["pageInfo"]["hasNextPage"].as_bool().unwrap() {
+            break;
+        }
+        after = products["pageInfo"]["endCursor"].clone();
+        assert!(seen.len() <= expected.len(), "pagination does not end");
+    }
+    assert_eq!(seen, expected);
+}
+
+#[tokio::test]
+async fn a_zero_page_is_empty_and_says_more_follow() {
+    let app = TestApp::new(&[]);
+    let data = app
+        .query("{ brands(first: 0) { totalCount edges { cursor } pageInfo { hasNextPage endCursor } } }", json!({}))
+        .await;
+    assert_eq!(data["brands"]["edges"], json!([]));
+    assert_eq!(
+        data["brands"]["pageInfo"],
+        json!({"hasNextPage": true, "endCursor": null})
+    );
+}
+
+#[tokio::test]
+async fn the_path_of_a_root_is_the_root_alone() {
+    let app = TestApp::new(&[]);
+    let db = sql(&app.database).await;
+    let slug: String =
+        sqlx::query_scalar("SELECT slug FROM categories WHERE parent_id IS NULL LIMIT 1")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    let data = app
+        .query(
+            "query($s: String!) { category(slug: $s) { path { slug } } }",
+            json!({"s": slug}),
+        )
+        .await;
+    assert_eq!(data["category"]["path"], json!([{"slug": slug}]));
+}
+
+#[tokio::test]
+async fn nodes_refuses_more_than_a_hundred_ids() {
+    let app = TestApp::new(&[]);
+    let ids: Vec<String> = (1..=101).map(|i| format!("id{i}")).collect();
+    let (_, body) = app
+        .post("/graphql", json!({"query": "query($ids: [ID!]!) { nodes(ids: $ids) { id } }", "variables": {"ids": ids}}))
+        .await;
+    assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{body}");
+}
+
+#[tokio::test]
+async fn brands_with_equal_names_page_by_id_without_loss_or_repeat() {
+    let database = crate::helpers::private_database("equal_names");
+    let db = crate::helpers::create_migrated_database(&database).await;
+    // Equal and case-variant names compare equal under the table's collation: the cursor's
+    // id breaks the tie.
+    for (slug, name) in [
+        ("a1", "Acme"),
+        ("b1", "ACME"),
+        ("c1", "acme"),
+        ("d1", "Zeta"),
+        ("e1", "Acme"),
+    ] {
+        sqlx::query("INSERT INTO brands (slug, name) VALUES (?, ?)")
+            .bind(slug)
+            .bind(name)
+            .execute(&db)
+            .await
+            .unwrap();
+    }
+    let expected: Vec<String> = sqlx::query_scalar("SELECT slug FROM brands ORDER BY name, id")
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    let args = crate::helpers::serve_args(&crate::helpers::database_url(&database), &[]);
+    let gateway = ogrom::run::Gateway::build(&args).unwrap();
+    let app = TestApp {
+        router: gateway.router,
+        database: database.clone(),
+    };
+    let mut seen = Vec::new();
+    let mut after = Value::Null;
+    for _ in 0..10 {
+        let data = app
+            .query(
+                "query($after: String) { brands(first: 1, after: $after) { nodes { slug }
+                   pageInfo { hasNextPage endCursor } } }",
+                json!({"after": after}),
+            )
+            .await;
+        seen.extend(
+            data["brands"]["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n["slug"].as_str().unwrap().to_owned()),
+        );
+        if !data["brands"]["pageInfo"]["hasNextPage"].as_bool().unwrap() {
+            break;
+        }
+        after = data["brands"]["pageInfo"]["endCursor"].clone();
+    }
+    assert_eq!(seen, expected);
+    db.close().await;
+    let _ = sqlx::query(&format!("DROP DATABASE `{database}`"))
+        .execute(&sql(crate::helpers::fixture_database()).await)
+        .await;
+}
+
+#[tokio::test]
+async fn huge_page_sizes_in_nested_connections_are_refused_not_overflowed() {
+    let app = TestApp::new(&[]);
+    let big = i32::MAX;
+    let query = format!(
+        "{{ brands(first: {big}) {{ nodes {{ products(first: {big}) {{ nodes {{ brand {{
+           products(first: {big}) {{ nodes {{ id }} }} }} }} }} }} }} }}"
+    );
+    let (status, body) = app.post("/graphql", json!({"query": query})).await;
+    assert_eq!(status, 200);
+    assert_eq!(error_codes(&body), ["GRAPHQL_VALIDATION_FAILED"], "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("too complex")
+    );
+}

@@ -4,8 +4,6 @@
 //! the real server that the test switches off and on.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -19,48 +17,67 @@ use crate::helpers::{
     mysql_handle, serve_args,
 };
 
-/// A TCP proxy that can be cut: when off, it drops every open connection and refuses new
-/// ones, as a crashed or partitioned backend would.
+/// What the proxy does with traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Forwards both ways.
+    Up,
+    /// Drops every open connection and refuses new ones, like a crashed backend.
+    Down,
+    /// Keeps connections open but forwards nothing, like a hung backend.
+    Stall,
+}
+
+/// A TCP proxy in front of a real server, switched between modes by the test.
 struct Proxy {
     address: SocketAddr,
-    up: Arc<AtomicBool>,
-    cut: watch::Sender<u64>,
+    mode: watch::Sender<Mode>,
 }
 
 impl Proxy {
     async fn start(target: SocketAddr) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        let up = Arc::new(AtomicBool::new(true));
-        let (cut, cuts) = watch::channel(0u64);
-        let accepting = up.clone();
+        let (mode, modes) = watch::channel(Mode::Up);
         tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                if !accepting.load(Ordering::SeqCst) {
-                    drop(client);
-                    continue;
-                }
-                // Only cuts after this connection opened concern it.
-                let mut cuts = cuts.clone();
-                cuts.mark_unchanged();
-                tokio::spawn(async move {
-                    let Ok(mut server) = TcpStream::connect(target).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                        _ = cuts.changed() => {}
-                    }
-                });
+            while let Ok((client, _)) = listener.accept().await {
+                // Only mode changes after this connection opened concern it.
+                let mut modes = modes.clone();
+                modes.mark_unchanged();
+                tokio::spawn(forward(client, target, modes));
             }
         });
-        Self { address, up, cut }
+        Self { address, mode }
     }
 
-    fn set_up(&self, up: bool) {
-        self.up.store(up, Ordering::SeqCst);
-        if !up {
-            self.cut.send_modify(|n| *n += 1);
+    fn set(&self, mode: Mode) {
+        self.mode.send_replace(mode);
+    }
+}
+
+async fn forward(mut client: TcpStream, target: SocketAddr, mut modes: watch::Receiver<Mode>) {
+    let mut server: Option<TcpStream> = None;
+    loop {
+        let mode = *modes.borrow_and_update();
+        match mode {
+            Mode::Down => return,
+            Mode::Stall => {
+                if modes.changed().await.is_err() {
+                    return;
+                }
+            }
+            Mode::Up => {
+                if server.is_none() {
+                    server = TcpStream::connect(target).await.ok();
+                }
+                let Some(upstream) = server.as_mut() else {
+                    return;
+                };
+                tokio::select! {
+                    _ = tokio::io::copy_bidirectional(&mut client, upstream) => return,
+                    changed = modes.changed() => if changed.is_err() { return },
+                }
+            }
         }
     }
 }
@@ -119,7 +136,7 @@ async fn mysql_down_fails_readiness_and_queries_then_the_gateway_recovers() {
     let data = app.query(QUERY, json!({})).await;
     assert!(!data["categories"].as_array().unwrap().is_empty());
 
-    proxy.set_up(false);
+    proxy.set(Mode::Down);
     let body = wait_ready(&app, 503).await;
     assert_eq!(body["checks"]["mysql"], "down");
     assert_eq!(body["checks"]["elasticsearch"], "up");
@@ -138,7 +155,7 @@ async fn mysql_down_fails_readiness_and_queries_then_the_gateway_recovers() {
         "backend details leaked to the client: {text}"
     );
 
-    proxy.set_up(true);
+    proxy.set(Mode::Up);
     wait_ready(&app, 200).await;
     let data = app.query(QUERY, json!({})).await;
     assert!(!data["categories"].as_array().unwrap().is_empty());
@@ -155,7 +172,7 @@ async fn elasticsearch_down_fails_readiness_then_it_recovers() {
         elasticsearch_handle(&format!("http://{}", proxy.address)),
     );
     wait_ready(&app, 200).await;
-    proxy.set_up(false);
+    proxy.set(Mode::Down);
     let body = wait_ready(&app, 503).await;
     assert_eq!(body["checks"]["elasticsearch"], "down");
     assert_eq!(body["checks"]["mysql"], "up");
@@ -163,7 +180,7 @@ async fn elasticsearch_down_fails_readiness_then_it_recovers() {
     // MySQL-backed fields are unaffected by the search backend's outage.
     let data = app.query(QUERY, json!({})).await;
     assert!(data["brands"]["totalCount"].as_i64().unwrap() > 0);
-    proxy.set_up(true);
+    proxy.set(Mode::Up);
     let body = wait_ready(&app, 200).await;
     assert_eq!(body["status"], "ready");
 }
@@ -196,4 +213,35 @@ async fn liveness_does_not_depend_on_backends() {
             .all(|c| c == "UPSTREAM_UNAVAILABLE"),
         "{body}"
     );
+}
+
+#[tokio::test]
+async fn a_hung_mysql_is_an_upstream_timeout_within_the_statement_bound() {
+    let proxy = Proxy::start(socket_of(&crate::helpers::mysql_server_url())).await;
+    let database = fixture_database();
+    let proxied = format!("mysql://ogrom:ogrom@{}/{database}", proxy.address);
+    let args = serve_args(&proxied, &[]);
+    let mysql = ogrom::sources::mysql::MySql::connect_lazy(
+        args.database.database_url.0.clone(),
+        &ogrom::sources::mysql::MySqlSettings {
+            max_connections: 1,
+            acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_millis(300),
+        },
+    );
+    let app = TestApp::with_parts(&args, mysql, elasticsearch_handle(&elasticsearch_url()));
+    // Open the one pooled connection while the backend answers.
+    app.query(QUERY, json!({})).await;
+
+    proxy.set(Mode::Stall);
+    let started = std::time::Instant::now();
+    let (status, body) = app
+        .post("/graphql", json!({"query": "{ categories { slug } }"}))
+        .await;
+    let waited = started.elapsed();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(error_codes(&body), ["UPSTREAM_TIMEOUT"], "{body}");
+    assert_eq!(body["data"]["categories"], Value::Null);
+    assert!(waited < Duration::from_secs(3), "answered after {waited:?}");
+    proxy.set(Mode::Up);
 }

@@ -58,6 +58,14 @@ pub fn fixture_database() -> &'static str {
 
 /// Creates (or recreates) a migrated database seeded at the TEST size.
 pub async fn create_seeded_database(name: &str) {
+    let pool = create_migrated_database(name).await;
+    ogrom::run::seed::seed(&pool, ogrom::run::seed::SeedSize::TEST, 42, false)
+        .await
+        .expect("seed");
+}
+
+/// Creates (or recreates) an empty, migrated database, for a test that writes its own rows.
+pub async fn create_migrated_database(name: &str) -> MySqlPool {
     let server = MySqlPoolOptions::new()
         .max_connections(1)
         .connect(&mysql_server_url())
@@ -78,12 +86,15 @@ pub async fn create_seeded_database(name: &str) {
         .await
         .expect("connect to the fixture database");
     ogrom::run::MIGRATOR.run(&pool).await.expect("migrate");
-    ogrom::run::seed::seed(&pool, ogrom::run::seed::SeedSize::TEST, 42, false)
-        .await
-        .expect("seed");
+    pool
 }
 
-/// Databases of test processes that are gone (named `ogrom_test_<pid>`).
+/// A database name of this test process: `ogrom_test_<pid>_<suffix>`.
+pub fn private_database(suffix: &str) -> String {
+    format!("ogrom_test_{}_{suffix}", std::process::id())
+}
+
+/// Databases of test processes that are gone (named `ogrom_test_<pid>[_suffix]`).
 async fn drop_stale_test_databases(server: &MySqlPool) {
     let names: Vec<String> = sqlx::query_scalar(
         "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'ogrom\\_test\\_%'",
@@ -92,7 +103,10 @@ async fn drop_stale_test_databases(server: &MySqlPool) {
     .await
     .unwrap_or_default();
     for name in names {
-        let pid = name.rsplit('_').next().and_then(|p| p.parse::<u32>().ok());
+        let pid = name
+            .strip_prefix("ogrom_test_")
+            .and_then(|rest| rest.split('_').next())
+            .and_then(|p| p.parse::<u32>().ok());
         let alive = pid.is_some_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists());
         if !alive {
             let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS `{name}`"))

@@ -94,13 +94,17 @@ async fn an_unknown_field_fails_validation_with_the_status_of_the_media_type() {
     assert_eq!(status, 200);
     assert!(content_type.starts_with("application/json"));
     assert_codes(&body, &["GRAPHQL_VALIDATION_FAILED"]);
-    assert!(body.get("data").is_none_or(Value::is_null));
+    assert!(
+        body.get("data").is_none(),
+        "a request error has no data entry: {body}"
+    );
     // The spec's media type: a request error is a 400.
     let (status, content_type, body) =
         post_raw(&app, "application/json", Some(GRAPHQL_RESPONSE), query).await;
     assert_eq!(status, 400);
     assert!(content_type.starts_with(GRAPHQL_RESPONSE));
     assert_codes(&body, &["GRAPHQL_VALIDATION_FAILED"]);
+    assert!(body.get("data").is_none(), "{body}");
 }
 
 #[tokio::test]

@@ -10,3 +10,4 @@ mod helpers;
 mod http_spec;
 mod listener;
 mod schema;
+mod webdriver;

@@ -10,7 +10,9 @@ use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use tracing::Instrument;
 
 use crate::core::errors::ApiError;
-use crate::protocols::{BrandRecord, CatalogSource, CategoryRecord, ProductRecord, ShopRecord};
+use crate::protocols::{
+    BrandRecord, CatalogSource, CategoryRecord, Page, ProductRecord, ShopRecord,
+};
 
 /// Defines a loader struct whose batch is one call of a `CatalogSource` method.
 macro_rules! catalog_loader {
@@ -70,6 +72,23 @@ catalog_loader!(
     CategoryPath, i32 => Vec<CategoryRecord>, category_paths
 );
 
+catalog_loader!(
+    /// First pages of categories' products, by `(category id, page size)`.
+    CategoryProductsFirstPage, (i32, u32) => Page<ProductRecord>, category_products_first_pages
+);
+catalog_loader!(
+    /// Product counts of categories (with descendants).
+    CategoryProductCount, i32 => i64, category_products_counts
+);
+catalog_loader!(
+    /// First pages of brands' products, by `(brand id, page size)`.
+    BrandProductsFirstPage, (i32, u32) => Page<ProductRecord>, brand_products_first_pages
+);
+catalog_loader!(
+    /// Product counts of brands.
+    BrandProductCount, i32 => i64, brand_products_counts
+);
+
 /// One request's catalog loaders.
 pub struct CatalogLoaders {
     pub products: DataLoader<ProductById, HashMapCache>,
@@ -81,6 +100,10 @@ pub struct CatalogLoaders {
     pub categories_by_slug: DataLoader<CategoryBySlug, HashMapCache>,
     pub category_children: DataLoader<CategoryChildren, HashMapCache>,
     pub category_paths: DataLoader<CategoryPath, HashMapCache>,
+    pub category_first_pages: DataLoader<CategoryProductsFirstPage, HashMapCache>,
+    pub category_counts: DataLoader<CategoryProductCount, HashMapCache>,
+    pub brand_first_pages: DataLoader<BrandProductsFirstPage, HashMapCache>,
+    pub brand_counts: DataLoader<BrandProductCount, HashMapCache>,
 }
 
 impl CatalogLoaders {
@@ -110,6 +133,10 @@ impl CatalogLoaders {
             categories_by_slug: loader!(CategoryBySlug),
             category_children: loader!(CategoryChildren),
             category_paths: loader!(CategoryPath),
+            category_first_pages: loader!(CategoryProductsFirstPage),
+            category_counts: loader!(CategoryProductCount),
+            brand_first_pages: loader!(BrandProductsFirstPage),
+            brand_counts: loader!(BrandProductCount),
         }
     }
 }

@@ -13,7 +13,7 @@ pub use types::{Brand, Category, Money, Product, Shop};
 
 use super::errors::{ApiError, ApiResult};
 use super::ids::{GlobalId, Kind};
-use super::pagination::{self, PageLimits, connection, decode_id_cursor, encode_cursor};
+use super::pagination::{self, PageLimits, connection, decode_id_cursor, encode_cursor, page_cost};
 use super::{ContextExt, Sources};
 use crate::protocols::{BrandCursor, CatalogSource, PageRequest, ProductRecord};
 
@@ -30,13 +30,13 @@ const BRAND_CURSOR: &str = "brand";
 
 /// Typed access to what the catalog module needs from the request context.
 pub(crate) trait CatalogContext {
-    fn catalog_loaders(&self) -> ApiResult<&CatalogLoaders>;
+    fn catalog_loaders(&self) -> ApiResult<&Arc<CatalogLoaders>>;
     fn catalog(&self) -> ApiResult<&Arc<dyn CatalogSource>>;
 }
 
 impl CatalogContext for Context<'_> {
-    fn catalog_loaders(&self) -> ApiResult<&CatalogLoaders> {
-        self.typed_data::<CatalogLoaders>()
+    fn catalog_loaders(&self) -> ApiResult<&Arc<CatalogLoaders>> {
+        self.typed_data::<Arc<CatalogLoaders>>()
     }
     fn catalog(&self) -> ApiResult<&Arc<dyn CatalogSource>> {
         Ok(&self.typed_data::<Sources>()?.catalog)
@@ -77,7 +77,7 @@ impl CatalogQuery {
     }
 
     /// All brands, by name.
-    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity")]
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn brands(
         &self,
         ctx: &Context<'_>,
@@ -170,7 +170,8 @@ fn product_page(
     })
 }
 
-/// `Category.products`: the subtree's products, newest first.
+/// `Category.products`: the subtree's products, newest first. First pages go through a
+/// loader, so a list of categories each showing products costs one statement.
 pub(crate) async fn category_products(
     ctx: &Context<'_>,
     category_id: i32,
@@ -178,13 +179,29 @@ pub(crate) async fn category_products(
     after: Option<&str>,
 ) -> ApiResult<ProductConnection> {
     let request = product_page(ctx, first, after)?;
-    let catalog = ctx.catalog()?.clone();
-    let page = catalog.category_products_page(category_id, request).await?;
-    let count = Box::pin(async move { Ok(catalog.category_products_count(category_id).await?) });
+    let loaders = ctx.catalog_loaders()?.clone();
+    let page = match request.after {
+        None => loaders
+            .category_first_pages
+            .load_one((category_id, request.first))
+            .await?
+            .unwrap_or_default(),
+        Some(_) => {
+            let catalog = ctx.catalog()?;
+            catalog.category_products_page(category_id, request).await?
+        }
+    };
+    let count = Box::pin(async move {
+        Ok(loaders
+            .category_counts
+            .load_one(category_id)
+            .await?
+            .unwrap_or(0))
+    });
     Ok(product_connection(page, count))
 }
 
-/// `Brand.products`: the brand's products, newest first.
+/// `Brand.products`: the brand's products, newest first, batched like categories'.
 pub(crate) async fn brand_products(
     ctx: &Context<'_>,
     brand_id: i32,
@@ -192,8 +209,20 @@ pub(crate) async fn brand_products(
     after: Option<&str>,
 ) -> ApiResult<ProductConnection> {
     let request = product_page(ctx, first, after)?;
-    let catalog = ctx.catalog()?.clone();
-    let page = catalog.brand_products_page(brand_id, request).await?;
-    let count = Box::pin(async move { Ok(catalog.brand_products_count(brand_id).await?) });
+    let loaders = ctx.catalog_loaders()?.clone();
+    let page = match request.after {
+        None => loaders
+            .brand_first_pages
+            .load_one((brand_id, request.first))
+            .await?
+            .unwrap_or_default(),
+        Some(_) => {
+            ctx.catalog()?
+                .brand_products_page(brand_id, request)
+                .await?
+        }
+    };
+    let count =
+        Box::pin(async move { Ok(loaders.brand_counts.load_one(brand_id).await?.unwrap_or(0)) });
     Ok(product_connection(page, count))
 }

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use super::{CatalogContext, brand_products, category_products};
 use crate::core::errors::{ApiError, ApiResult};
 use crate::core::ids::{GlobalId, Kind};
+use crate::core::pagination::page_cost;
 use crate::protocols::{BrandRecord, CategoryRecord, ProductRecord, ShopRecord};
 
 /// An amount of money in one currency.
@@ -171,7 +172,7 @@ impl Brand {
         self.0.logo_url.as_deref()
     }
     /// The brand's products, newest first.
-    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity")]
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn products(
         &self,
         ctx: &Context<'_>,
@@ -271,7 +272,7 @@ impl Category {
             .collect())
     }
     /// Products in this category and all categories below it, newest first.
-    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity")]
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn products(
         &self,
         ctx: &Context<'_>,

@@ -1,12 +1,12 @@
-//! Writes a generated `Dataset` into MySQL: multi-row inserts with explicit ids, a few
-//! statements per transaction, parents before children so the foreign keys hold throughout.
+//! Writes a generated `Dataset` into MySQL: multi-row inserts with explicit ids on the
+//! caller's transaction, parents before children so the foreign keys hold throughout.
 
 use std::io::Write;
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, NaiveDateTime};
 use sqlx::query_builder::Separated;
-use sqlx::{Connection, MySql, MySqlConnection, QueryBuilder};
+use sqlx::{MySql, MySqlConnection, QueryBuilder};
 
 use super::{Dataset, Like, Stamp};
 
@@ -23,10 +23,6 @@ const TABLES: [&str; 10] = [
     "product_likes",
     "collage_likes",
 ];
-
-/// Statements per transaction: large enough to amortise the commit, small enough to keep
-/// the undo log short.
-const STATEMENTS_PER_TRANSACTION: usize = 10;
 
 /// Refuses to seed over existing data, and says what to do instead.
 pub(super) async fn ensure_empty(conn: &mut MySqlConnection) -> anyhow::Result<()> {
@@ -245,23 +241,18 @@ async fn insert<'a, T>(
     mut push_row: impl FnMut(Separated<'_, 'a, MySql, &'static str>, &'a T),
 ) -> anyhow::Result<()> {
     let per_statement = (60_000 / columns).min(1_000);
-    let per_transaction = per_statement * STATEMENTS_PER_TRANSACTION;
     let mut done = 0;
     progress.show(table, done, rows.len());
-    for transaction_rows in rows.chunks(per_transaction) {
-        let mut tx = conn.begin().await?;
-        for statement_rows in transaction_rows.chunks(per_statement) {
-            let mut query = QueryBuilder::<MySql>::new(head);
-            query.push_values(statement_rows, &mut push_row);
-            query
-                .build()
-                .execute(&mut *tx)
-                .await
-                .with_context(|| format!("inserting into `{table}`"))?;
-            done += statement_rows.len();
-            progress.show(table, done, rows.len());
-        }
-        tx.commit().await?;
+    for statement_rows in rows.chunks(per_statement) {
+        let mut query = QueryBuilder::<MySql>::new(head);
+        query.push_values(statement_rows, &mut push_row);
+        query
+            .build()
+            .execute(&mut *conn)
+            .await
+            .with_context(|| format!("inserting into `{table}`"))?;
+        done += statement_rows.len();
+        progress.show(table, done, rows.len());
     }
     progress.finish();
     Ok(())

@@ -121,8 +121,8 @@ pub struct SeedReport {
 /// Fills an empty, migrated database with `size` rows generated from `rng_seed`; with
 /// `progress`, shows a progress line per table on stderr. Errors if any table has rows.
 ///
-/// Rows are committed a chunk at a time, so a failure part-way leaves a partial data set:
-/// re-create the database to try again.
+/// All rows go in one transaction: a failure or an interruption part-way leaves the
+/// database empty.
 pub async fn seed(
     pool: &sqlx::MySqlPool,
     size: SeedSize,
@@ -131,10 +131,13 @@ pub async fn seed(
 ) -> anyhow::Result<SeedReport> {
     size.validate()?;
     let started = std::time::Instant::now();
-    let mut conn = pool.acquire().await?;
-    load::ensure_empty(&mut conn).await?;
+    // One outer transaction (the loader's own transactions become savepoints in it): an
+    // interrupted or failed seed leaves the database empty, so it can simply run again.
+    let mut tx = pool.begin().await?;
+    load::ensure_empty(&mut tx).await?;
     let data = Dataset::generate(size, rng_seed);
-    load::insert_all(&mut conn, &data, progress).await?;
+    load::insert_all(&mut tx, &data, progress).await?;
+    tx.commit().await?;
     let report = data.report();
     tracing::info!(
         message = "seeded the database",

@@ -4,10 +4,12 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 
-use chrono::NaiveDateTime;
 use sqlx::{FromRow, MySql as Db, QueryBuilder};
 
 use super::MySqlCatalog;
+use super::rows::{
+    BrandRow, CategoryRow, KeyedCategoryRow, KeyedCount, KeyedProductRow, ProductRow, ShopRow,
+};
 use crate::protocols::{
     BrandCursor, BrandRecord, CatalogSource, CategoryRecord, Page, PageRequest, ProductRecord,
     ShopRecord, SourceError,
@@ -20,123 +22,15 @@ const BRAND_COLUMNS: &str = "id, slug, name, logo_url, created_at";
 const SHOP_COLUMNS: &str = "id, slug, name, domain, country, currency";
 const CATEGORY_COLUMNS: &str = "id, parent_id, slug, name, position";
 
+/// The subtrees of several categories (each itself and all its descendants), as a CTE
+/// named `subtrees` of `(root, id)`; `{ids}` takes the roots' placeholders.
+const SUBTREES_CTE: &str = "WITH RECURSIVE subtrees (root, id) AS ( \
+    SELECT id, id FROM categories WHERE id IN ({ids}) \
+    UNION SELECT s.root, c.id FROM categories c JOIN subtrees s ON c.parent_id = s.id) ";
+
 /// The subtree of one category (itself and all descendants), as a CTE named `subtree`.
 const SUBTREE_CTE: &str = "WITH RECURSIVE subtree (id) AS (SELECT id FROM categories WHERE id = ? \
-    UNION ALL SELECT c.id FROM categories c JOIN subtree s ON c.parent_id = s.id) ";
-
-#[derive(FromRow)]
-struct ProductRow {
-    id: i32,
-    brand_id: i32,
-    shop_id: i32,
-    category_id: i32,
-    name: String,
-    description: String,
-    color: String,
-    price_cents: i32,
-    sale_price_cents: Option<i32>,
-    currency: String,
-    image_url: String,
-    deeplink_url: String,
-    like_count: i32,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
-}
-
-impl From<ProductRow> for ProductRecord {
-    fn from(row: ProductRow) -> Self {
-        Self {
-            id: row.id,
-            brand_id: row.brand_id,
-            shop_id: row.shop_id,
-            category_id: row.category_id,
-            name: row.name,
-            description: row.description,
-            color: row.color,
-            price_cents: row.price_cents,
-            sale_price_cents: row.sale_price_cents,
-            currency: row.currency,
-            image_url: row.image_url,
-            deeplink_url: row.deeplink_url,
-            like_count: row.like_count,
-            created_at: row.created_at.and_utc(),
-            updated_at: row.updated_at.and_utc(),
-        }
-    }
-}
-
-#[derive(FromRow)]
-struct BrandRow {
-    id: i32,
-    slug: String,
-    name: String,
-    logo_url: Option<String>,
-    created_at: NaiveDateTime,
-}
-
-impl From<BrandRow> for BrandRecord {
-    fn from(row: BrandRow) -> Self {
-        Self {
-            id: row.id,
-            slug: row.slug,
-            name: row.name,
-            logo_url: row.logo_url,
-            created_at: row.created_at.and_utc(),
-        }
-    }
-}
-
-#[derive(FromRow)]
-struct ShopRow {
-    id: i32,
-    slug: String,
-    name: String,
-    domain: String,
-    country: String,
-    currency: String,
-}
-
-impl From<ShopRow> for ShopRecord {
-    fn from(row: ShopRow) -> Self {
-        Self {
-            id: row.id,
-            slug: row.slug,
-            name: row.name,
-            domain: row.domain,
-            country: row.country,
-            currency: row.currency,
-        }
-    }
-}
-
-#[derive(FromRow)]
-struct CategoryRow {
-    id: i32,
-    parent_id: Option<i32>,
-    slug: String,
-    name: String,
-    position: i32,
-}
-
-impl From<CategoryRow> for CategoryRecord {
-    fn from(row: CategoryRow) -> Self {
-        Self {
-            id: row.id,
-            parent_id: row.parent_id,
-            slug: row.slug,
-            name: row.name,
-            position: row.position,
-        }
-    }
-}
-
-/// A category together with the key of the batch it was loaded for.
-#[derive(FromRow)]
-struct KeyedCategoryRow {
-    key_id: i32,
-    #[sqlx(flatten)]
-    category: CategoryRow,
-}
+    UNION SELECT c.id FROM categories c JOIN subtree s ON c.parent_id = s.id) ";
 
 /// `SELECT {columns} FROM {table} WHERE {column} IN (…)` for a batch of keys.
 fn select_in<'a, K>(sql: &str, keys: &'a [K]) -> QueryBuilder<'a, Db>
@@ -218,10 +112,57 @@ impl MySqlCatalog {
         Ok(page_of(rows, page.first))
     }
 
-    async fn count(&self, sql: &str, id: i32) -> Result<i64, SourceError> {
-        self.db
-            .run(sqlx::query_scalar(sql).bind(id).fetch_one(self.db.pool()))
-            .await
+    /// First pages of products for several owners in one statement: a `UNION ALL` of one
+    /// index-ordered, limited select per `(owner, page size)`, so each stops after its page.
+    /// Each branch selects its own index as `key_id`, which keeps pages of one owner with
+    /// different sizes apart.
+    async fn first_pages(
+        &self,
+        prefix: &str,
+        prefix_binds: &[i32],
+        branch: &str,
+        keys: &[(i32, u32)],
+    ) -> Result<HashMap<(i32, u32), Page<ProductRecord>>, SourceError> {
+        let keys = distinct(keys);
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let sql = format!("{prefix}{}", vec![branch; keys.len()].join(" UNION ALL "));
+        let mut query = sqlx::query_as::<_, KeyedProductRow>(&sql);
+        for id in prefix_binds {
+            query = query.bind(*id);
+        }
+        for (index, (owner, first)) in keys.iter().enumerate() {
+            query = query.bind(index as i32).bind(*owner).bind(first + 1);
+        }
+        let rows = self.db.run(query.fetch_all(self.db.pool())).await?;
+        let mut by_branch: Vec<Vec<ProductRow>> = keys.iter().map(|_| Vec::new()).collect();
+        for row in rows {
+            if let Some(branch) = by_branch.get_mut(row.key_id as usize) {
+                branch.push(row.product);
+            }
+        }
+        Ok(keys
+            .into_iter()
+            .zip(by_branch)
+            .map(|(key, rows)| (key, page_of(rows, key.1)))
+            .collect())
+    }
+
+    async fn counts(&self, sql: &str, ids: &[i32]) -> Result<HashMap<i32, i64>, SourceError> {
+        let ids = distinct(ids);
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let sql = sql.replace("{ids}", &placeholders(ids.len()));
+        let mut query = sqlx::query_as::<_, KeyedCount>(&sql);
+        for id in &ids {
+            query = query.bind(*id);
+        }
+        let rows = self.db.run(query.fetch_all(self.db.pool())).await?;
+        let mut counts: HashMap<i32, i64> = ids.iter().map(|&id| (id, 0)).collect();
+        counts.extend(rows.into_iter().map(|row| (row.key_id, row.count)));
+        Ok(counts)
     }
 
     /// Categories grouped by the key each row was selected for.
@@ -333,7 +274,8 @@ impl CatalogSource for MySqlCatalog {
         let sql = "WITH RECURSIVE up (key_id, id, depth) AS ( \
                  SELECT id, id, 0 FROM categories WHERE id IN ({ids}) \
                  UNION ALL SELECT up.key_id, c.parent_id, up.depth + 1 \
-                 FROM up JOIN categories c ON c.id = up.id WHERE c.parent_id IS NOT NULL) \
+                 FROM up JOIN categories c ON c.id = up.id \
+                 WHERE c.parent_id IS NOT NULL AND up.depth < 32) \
              SELECT up.key_id, c.id, c.parent_id, c.slug, c.name, c.position \
              FROM up JOIN categories c ON c.id = up.id ORDER BY up.key_id, up.depth DESC";
         self.grouped_categories(sql, ids).await
@@ -382,6 +324,53 @@ impl CatalogSource for MySqlCatalog {
             .await
     }
 
+    async fn category_products_first_pages(
+        &self,
+        keys: &[(i32, u32)],
+    ) -> Result<HashMap<(i32, u32), Page<ProductRecord>>, SourceError> {
+        let roots: Vec<i32> = distinct(&keys.iter().map(|(id, _)| *id).collect::<Vec<_>>());
+        let prefix = SUBTREES_CTE.replace("{ids}", &placeholders(roots.len()));
+        let branch = format!(
+            "(SELECT ? AS key_id, {PRODUCT_COLUMNS} FROM products p WHERE p.category_id IN \
+             (SELECT id FROM subtrees WHERE root = ?) ORDER BY p.id DESC LIMIT ?)"
+        );
+        self.first_pages(&prefix, &roots, &branch, keys).await
+    }
+
+    async fn category_products_counts(
+        &self,
+        category_ids: &[i32],
+    ) -> Result<HashMap<i32, i64>, SourceError> {
+        let sql = format!(
+            "{SUBTREES_CTE}SELECT s.root AS key_id, COUNT(p.id) AS count FROM subtrees s \
+             JOIN products p ON p.category_id = s.id GROUP BY s.root"
+        );
+        self.counts(&sql, category_ids).await
+    }
+
+    async fn brand_products_first_pages(
+        &self,
+        keys: &[(i32, u32)],
+    ) -> Result<HashMap<(i32, u32), Page<ProductRecord>>, SourceError> {
+        let branch = format!(
+            "(SELECT ? AS key_id, {PRODUCT_COLUMNS} FROM products p WHERE p.brand_id = ? \
+             ORDER BY p.id DESC LIMIT ?)"
+        );
+        self.first_pages("", &[], &branch, keys).await
+    }
+
+    async fn brand_products_counts(
+        &self,
+        brand_ids: &[i32],
+    ) -> Result<HashMap<i32, i64>, SourceError> {
+        self.counts(
+            "SELECT brand_id AS key_id, COUNT(*) AS count FROM products \
+             WHERE brand_id IN ({ids}) GROUP BY brand_id",
+            brand_ids,
+        )
+        .await
+    }
+
     async fn category_products_page(
         &self,
         category_id: i32,
@@ -395,13 +384,6 @@ impl CatalogSource for MySqlCatalog {
         self.products_page(sql, category_id, page).await
     }
 
-    async fn category_products_count(&self, category_id: i32) -> Result<i64, SourceError> {
-        let sql = format!(
-            "{SUBTREE_CTE}SELECT COUNT(*) FROM products WHERE category_id IN (SELECT id FROM subtree)"
-        );
-        self.count(&sql, category_id).await
-    }
-
     async fn brand_products_page(
         &self,
         brand_id: i32,
@@ -412,10 +394,5 @@ impl CatalogSource for MySqlCatalog {
              ORDER BY p.id DESC LIMIT ?"
         );
         self.products_page(sql, brand_id, page).await
-    }
-
-    async fn brand_products_count(&self, brand_id: i32) -> Result<i64, SourceError> {
-        self.count("SELECT COUNT(*) FROM products WHERE brand_id = ?", brand_id)
-            .await
     }
 }

@@ -2,6 +2,7 @@
 //! with `sqlx::query_as`, so a clean clone builds without a database or an offline cache.
 
 mod catalog;
+mod rows;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -47,11 +48,15 @@ pub struct MySql {
 
 impl MySql {
     /// Builds a pool that connects lazily: the gateway starts while MySQL is down and
-    /// recovers on its own when it comes back.
+    /// recovers on its own when it comes back. Each connection asks the server to cut
+    /// statements at the timeout too, so a slow query stops using the database when its
+    /// caller has given up, instead of running on behind the client-side timeout.
     pub fn connect_lazy(options: MySqlConnectOptions, settings: &MySqlSettings) -> Self {
+        let millis = settings.statement_timeout.as_millis() as u64;
         let pool = MySqlPoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
+            .after_connect(move |conn, _| limit_statement_time(conn, millis))
             .connect_lazy_with(options);
         Self::from_pool(pool, settings.statement_timeout)
     }
@@ -80,14 +85,17 @@ impl MySql {
         MySqlCatalog { db: self.clone() }
     }
 
-    /// Runs one statement: counts it, bounds it in time and maps its error.
+    /// Runs one statement: counts it, bounds it in time and maps its error. The server
+    /// normally cuts a slow statement first (see `connect_lazy`); the client-side bound, a
+    /// little later, covers a server that does not answer at all.
     async fn run<T>(
         &self,
         statement: impl Future<Output = Result<T, sqlx::Error>>,
     ) -> Result<T, SourceError> {
         self.statements.fetch_add(1, Ordering::Relaxed);
-        match tokio::time::timeout(self.statement_timeout, statement).await {
-            Ok(result) => result.map_err(map_error),
+        let bound = self.statement_timeout + Duration::from_millis(250);
+        match tokio::time::timeout(bound, statement).await {
+            Ok(result) => result.map_err(|e| map_error(e, self.statement_timeout)),
             Err(_) => Err(SourceError::Timeout {
                 backend: BACKEND,
                 millis: self.statement_timeout.as_millis() as u64,
@@ -96,8 +104,33 @@ impl MySql {
     }
 }
 
-/// Connection-level failures mean "unavailable"; everything else is a backend error.
-fn map_error(error: sqlx::Error) -> SourceError {
+/// Asks the server to cut statements after `millis`. MariaDB takes seconds, MySQL 8
+/// milliseconds (and limits SELECTs only); a server with neither keeps the client-side bound.
+fn limit_statement_time(
+    conn: &mut sqlx::MySqlConnection,
+    millis: u64,
+) -> futures::future::BoxFuture<'_, Result<(), sqlx::Error>> {
+    use sqlx::Executor;
+    Box::pin(async move {
+        let mariadb = format!(
+            "SET SESSION max_statement_time = {}",
+            millis as f64 / 1000.0
+        );
+        if conn.execute(mariadb.as_str()).await.is_err() {
+            let mysql = format!("SET SESSION max_execution_time = {millis}");
+            if let Err(error) = conn.execute(mysql.as_str()).await {
+                tracing::warn!(message = "server-side statement timeout not set", %error);
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Connection-level failures mean "unavailable"; the server's own errors are "backend";
+/// statements cut by the server's time limit are timeouts; errors that only our SQL or our
+/// row types can cause are a broken contract.
+fn map_error(error: sqlx::Error, timeout: Duration) -> SourceError {
+    let detail = error.to_string();
     match error {
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
@@ -106,13 +139,36 @@ fn map_error(error: sqlx::Error) -> SourceError {
         | sqlx::Error::WorkerCrashed
         | sqlx::Error::Protocol(_) => SourceError::Unavailable {
             backend: BACKEND,
-            detail: error.to_string(),
+            detail,
         },
-        other => SourceError::Backend {
+        sqlx::Error::Database(db) if is_statement_timeout(db.as_ref()) => SourceError::Timeout {
             backend: BACKEND,
-            detail: other.to_string(),
+            millis: timeout.as_millis() as u64,
+        },
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            // Syntax errors, unknown columns or tables: the schema and our SQL disagree.
+            Some("42000" | "42S02" | "42S22") => SourceError::Contract {
+                backend: BACKEND,
+                detail,
+            },
+            _ => SourceError::Backend {
+                backend: BACKEND,
+                detail,
+            },
+        },
+        _ => SourceError::Contract {
+            backend: BACKEND,
+            detail,
         },
     }
+}
+
+/// MariaDB's `max_statement_time` (1969) or MySQL's `max_execution_time` (3024) cut it.
+fn is_statement_timeout(error: &dyn sqlx::error::DatabaseError) -> bool {
+    let number = error
+        .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+        .map(|e| e.number());
+    matches!(number, Some(1969 | 3024))
 }
 
 #[async_trait::async_trait]
