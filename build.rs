@@ -25,7 +25,8 @@ fn main() {
     let modules = web.join("node_modules");
     // The lock file that the installed modules came from, recorded after each install.
     let stamp = modules.join(".ogrom-installed-lock");
-    let lock = std::fs::read(web.join("package-lock.json")).expect("web/graphiql/package-lock.json");
+    let lock =
+        std::fs::read(web.join("package-lock.json")).expect("web/graphiql/package-lock.json");
     let current = std::fs::read(&stamp).is_ok_and(|installed| installed == lock);
     if !current || FILES.iter().any(|(from, _)| !modules.join(from).exists()) {
         let status = Command::new("npm")
