@@ -30,6 +30,8 @@ pub enum Command {
     Migrate(DatabaseArgs),
     /// Fill a migrated, empty database with a generated catalog and community.
     Seed(SeedArgs),
+    /// Build a new search index from MySQL and move the search alias to it.
+    Index(IndexArgs),
     /// Print the GraphQL schema (SDL), as `schema.graphql` holds it.
     Schema,
 }
@@ -86,6 +88,55 @@ fn parse_database_url(value: &str) -> Result<DatabaseUrl, String> {
         .map_err(|_| "not a valid MySQL URL".to_owned())
 }
 
+/// Where search lives.
+#[derive(Debug, Clone, Args)]
+pub struct ElasticsearchArgs {
+    /// Elasticsearch URL (a node or a load balancer in front of the cluster).
+    #[arg(long, env = "OGROM_ELASTICSEARCH_URL", default_value = "http://127.0.0.1:9200",
+        value_parser = parse_http_url)]
+    pub elasticsearch_url: Url,
+    /// How long one Elasticsearch request may take, in milliseconds.
+    #[arg(long, env = "OGROM_ELASTICSEARCH_TIMEOUT_MS", default_value_t = 2000,
+        value_parser = millis())]
+    pub elasticsearch_timeout_ms: u64,
+    /// The alias that searches read; `ogrom index` builds versioned indices behind it.
+    #[arg(long, env = "OGROM_ELASTICSEARCH_INDEX", default_value = "products",
+        value_parser = parse_index_name)]
+    pub elasticsearch_index: String,
+}
+
+fn parse_index_name(value: &str) -> Result<String, String> {
+    let valid = !value.is_empty()
+        && value.len() <= 100
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-".contains(&b))
+        && !value.starts_with(['_', '-']);
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err("must be lowercase letters, digits, `_` and `-`, not starting with `_` or `-`".to_owned())
+    }
+}
+
+/// `ogrom index`.
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub elasticsearch: ElasticsearchArgs,
+    /// Products read from MySQL and sent in one bulk request.
+    #[arg(long, env = "OGROM_INDEX_BATCH_SIZE", default_value_t = 1000,
+        value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub batch_size: u32,
+    /// How many versioned indices to keep behind the alias (the live one included), so a
+    /// bad build can be rolled back by moving the alias.
+    #[arg(long, env = "OGROM_INDEX_KEEP", default_value_t = 2,
+        value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub keep: u32,
+}
+
 /// `ogrom seed`.
 #[derive(Debug, Args)]
 pub struct SeedArgs {
@@ -127,14 +178,8 @@ pub struct ServeArgs {
         value_parser = millis())]
     pub mysql_statement_timeout_ms: u64,
 
-    /// Elasticsearch URL (a node or a load balancer in front of the cluster).
-    #[arg(long, env = "OGROM_ELASTICSEARCH_URL", default_value = "http://127.0.0.1:9200",
-        value_parser = parse_http_url)]
-    pub elasticsearch_url: Url,
-    /// How long one Elasticsearch request may take, in milliseconds.
-    #[arg(long, env = "OGROM_ELASTICSEARCH_TIMEOUT_MS", default_value_t = 2000,
-        value_parser = millis())]
-    pub elasticsearch_timeout_ms: u64,
+    #[command(flatten)]
+    pub elasticsearch: ElasticsearchArgs,
 
     /// Page size of a connection when the client gives no `first`.
     #[arg(long, env = "OGROM_DEFAULT_PAGE_SIZE", default_value_t = 20,

@@ -2,6 +2,7 @@
 //! configuration, the API and the router, serves until told to stop, and implements the
 //! binary's subcommands.
 
+mod index;
 pub mod seed;
 mod telemetry;
 
@@ -38,6 +39,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate(args) => migrate(&args).await,
         Command::Seed(args) => seed(&args).await,
+        Command::Index(args) => index::run(&args).await,
         Command::Schema => {
             print!("{}", core::sdl());
             Ok(())
@@ -64,8 +66,8 @@ impl Gateway {
         };
         let mysql = MySql::connect_lazy(args.database.database_url.0.clone(), &settings);
         let elasticsearch = Elasticsearch::new(
-            args.elasticsearch_url.clone(),
-            ServeArgs::duration(args.elasticsearch_timeout_ms),
+            args.elasticsearch.elasticsearch_url.clone(),
+            ServeArgs::duration(args.elasticsearch.elasticsearch_timeout_ms),
         )
         .context("cannot build the Elasticsearch client (OGROM_ELASTICSEARCH_URL)")?;
         Ok(Self::from_parts(args, mysql, elasticsearch))
@@ -162,7 +164,7 @@ pub async fn shutdown_signal() {
     tracing::info!(message = "shutdown signal received");
 }
 
-async fn connect(args: &DatabaseArgs) -> anyhow::Result<MySqlPool> {
+pub(crate) async fn connect(args: &DatabaseArgs) -> anyhow::Result<MySqlPool> {
     MySqlPoolOptions::new()
         .max_connections(2)
         .acquire_timeout(Duration::from_secs(10))

@@ -1,5 +1,8 @@
-//! Elasticsearch: product search and facets. The foundation only connects and probes it;
-//! the search protocol builds on this client.
+//! Elasticsearch: product search and facets, over an alias that `ogrom index` moves between
+//! versioned indices.
+
+pub mod document;
+pub mod index;
 
 use std::time::Duration;
 
@@ -17,6 +20,9 @@ pub struct Elasticsearch {
     client: Client,
     timeout: Duration,
 }
+
+/// The backend name in errors and logs.
+pub(crate) const NAME: &str = BACKEND;
 
 impl Elasticsearch {
     /// Builds the client; it connects on first use, so the gateway starts while the cluster
@@ -39,6 +45,11 @@ impl Elasticsearch {
     /// The underlying client, for the search protocol.
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// The per-request time bound.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 }
 
