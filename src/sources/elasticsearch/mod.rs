@@ -12,7 +12,8 @@ use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder}
 
 use crate::protocols::{HealthCheck, SourceError};
 
-const BACKEND: &str = "elasticsearch";
+/// The backend name in errors and logs.
+pub(crate) const BACKEND: &str = "elasticsearch";
 
 /// A client for one Elasticsearch cluster (through one node or a load balancer).
 #[derive(Clone)]
@@ -21,8 +22,6 @@ pub struct Elasticsearch {
     timeout: Duration,
 }
 
-/// The backend name in errors and logs.
-pub(crate) const NAME: &str = BACKEND;
 
 impl Elasticsearch {
     /// Builds the client; it connects on first use, so the gateway starts while the cluster
