@@ -115,7 +115,10 @@ fn parse_index_name(value: &str) -> Result<String, String> {
     if valid {
         Ok(value.to_owned())
     } else {
-        Err("must be lowercase letters, digits, `_` and `-`, not starting with `_` or `-`".to_owned())
+        Err(
+            "must be lowercase letters, digits, `_` and `-`, not starting with `_` or `-`"
+                .to_owned(),
+        )
     }
 }
 

@@ -2,7 +2,8 @@
 //! protocols, never a pool or a client. `build_schema` returns the API as a value; the HTTP
 //! layer and the tests call `Api::execute`.
 //!
-//! Modules: `catalog` (products, brands, shops, categories) and `node` (Relay refetching).
+//! Modules: `catalog` (products, brands, shops, categories), `search` (full-text search,
+//! facets, similar products, autocomplete) and `node` (Relay refetching).
 //! Each module owns its loaders; `RequestData` builds them per request, so no cache or
 //! viewer state outlives one operation.
 
@@ -11,6 +12,7 @@ pub mod errors;
 pub mod ids;
 pub mod node;
 pub mod pagination;
+pub mod search;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,13 +24,16 @@ use self::catalog::{CatalogLoaders, CatalogQuery};
 use self::errors::{ApiError, ApiResult};
 use self::node::NodeQuery;
 use self::pagination::PageLimits;
+use self::search::{SearchLoaders, SearchQuery};
 use crate::protocols::CatalogSource;
+use crate::protocols::search::SearchSource;
 
 /// Everything the API reads from: one protocol implementation per kind of data. `run`
 /// assembles it; tests assemble it from in-memory or real sources.
 #[derive(Clone)]
 pub struct Sources {
     pub catalog: Arc<dyn CatalogSource>,
+    pub search: Arc<dyn SearchSource>,
 }
 
 /// Tunables of the API, from configuration.
@@ -57,7 +62,7 @@ impl Default for ApiConfig {
 
 /// The root query type: the modules' root fields merged.
 #[derive(MergedObject, Default)]
-pub struct Query(CatalogQuery, NodeQuery);
+pub struct Query(CatalogQuery, SearchQuery, NodeQuery);
 
 /// The executable schema type.
 pub type ApiSchema = Schema<Query, EmptyMutation, EmptySubscription>;
@@ -104,8 +109,13 @@ impl Api {
             &span,
             self.config.loader_delay,
         ));
+        let search = Arc::new(SearchLoaders::new(
+            &self.sources.search,
+            &span,
+            self.config.loader_delay,
+        ));
         self.schema
-            .execute(request.data(loaders))
+            .execute(request.data(loaders).data(search))
             .instrument(span)
             .await
     }

@@ -147,6 +147,7 @@ macro_rules! connection {
             }
         }
 
+        #[doc = $doc]
         #[async_graphql::Object]
         impl $connection {
             /// The items of this page with their cursors.

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::{ApiConfig, Sources, build_schema};
 use crate::protocols::{BrandRecord, CategoryRecord, ProductRecord, ShopRecord, SourceError};
-use crate::sources::memory::MemoryCatalog;
+use crate::sources::memory::{MemoryCatalog, MemorySearch};
 
 fn catalog(products: i32) -> MemoryCatalog {
     let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
@@ -68,9 +68,23 @@ fn catalog(products: i32) -> MemoryCatalog {
 }
 
 async fn run(catalog: &Arc<MemoryCatalog>, query: &str) -> Value {
+    run_with_search(
+        catalog,
+        &Arc::new(MemorySearch::new(catalog.clone())),
+        query,
+    )
+    .await
+}
+
+async fn run_with_search(
+    catalog: &Arc<MemoryCatalog>,
+    search: &Arc<MemorySearch>,
+    query: &str,
+) -> Value {
     let api = build_schema(
         Sources {
             catalog: catalog.clone(),
+            search: search.clone(),
         },
         ApiConfig::default(),
     );
@@ -243,4 +257,105 @@ async fn too_deep_or_too_complex_queries_are_refused_before_any_backend_call() {
         catalog.calls("root_categories") + catalog.calls("brands_page"),
         0
     );
+}
+
+#[tokio::test]
+async fn search_hits_are_hydrated_in_order_with_one_catalog_call_per_entity_type() {
+    let catalog = Arc::new(catalog(30));
+    let search = Arc::new(MemorySearch::new(catalog.clone()));
+    let response = run_with_search(
+        &catalog,
+        &search,
+        "{ searchProducts(query: \"product 1\", first: 5) { totalCount
+            nodes { databaseId brand { name } } pageInfo { hasNextPage } } }",
+    )
+    .await;
+    assert!(response.get("errors").is_none(), "{response}");
+    let result = &response["data"]["searchProducts"];
+    // "Product 1", "Product 10" … "Product 19": eleven names contain "product 1".
+    assert_eq!(result["totalCount"], 11);
+    let ids: Vec<i64> = result["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["databaseId"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [1, 10, 11, 12, 13]);
+    assert_eq!(result["pageInfo"]["hasNextPage"], true);
+    assert_eq!(search.calls("search"), 1);
+    assert_eq!(catalog.calls("products_by_ids"), 1);
+    assert_eq!(catalog.calls("brands_by_ids"), 1);
+}
+
+#[tokio::test]
+async fn similar_on_every_product_of_a_page_costs_one_search_call() {
+    let catalog = Arc::new(catalog(20));
+    let search = Arc::new(MemorySearch::new(catalog.clone()));
+    let response = run_with_search(
+        &catalog,
+        &search,
+        "{ brands { nodes { products(first: 5) { nodes { similar(first: 3) { databaseId brand { name } } } } } } }",
+    )
+    .await;
+    assert!(response.get("errors").is_none(), "{response}");
+    assert_eq!(search.calls("similar"), 1);
+    // Hydrating every similar product is one catalog call too.
+    assert_eq!(catalog.calls("products_by_ids"), 1);
+}
+
+#[tokio::test]
+async fn a_failing_search_nulls_only_the_search_fields() {
+    let catalog = Arc::new(catalog(5));
+    struct Down;
+    #[async_trait::async_trait]
+    impl crate::protocols::search::SearchSource for Down {
+        async fn search(
+            &self,
+            _: &crate::protocols::search::SearchQuery,
+        ) -> Result<crate::protocols::search::SearchPage, SourceError> {
+            Err(SourceError::Unavailable {
+                backend: "elasticsearch",
+                detail: "es-3.internal refused".to_owned(),
+            })
+        }
+        async fn similar(
+            &self,
+            _: &[(i32, u32)],
+        ) -> Result<std::collections::HashMap<(i32, u32), Vec<i32>>, SourceError> {
+            Err(SourceError::Timeout {
+                backend: "elasticsearch",
+                millis: 2000,
+            })
+        }
+        async fn suggest(
+            &self,
+            _: &str,
+            _: u32,
+        ) -> Result<Vec<crate::protocols::search::Suggestion>, SourceError> {
+            Err(SourceError::Unavailable {
+                backend: "elasticsearch",
+                detail: String::new(),
+            })
+        }
+    }
+    let api = build_schema(
+        Sources {
+            catalog: catalog.clone(),
+            search: Arc::new(Down),
+        },
+        ApiConfig::default(),
+    );
+    let response = api
+        .execute(async_graphql::Request::new(
+            "{ searchProducts(query: \"x\") { totalCount } product(databaseId: 1) { name similar { name } } }",
+        ))
+        .await;
+    let response = serde_json::to_value(&response).unwrap();
+    let mut codes = codes(&response);
+    codes.sort();
+    assert_eq!(codes, ["UPSTREAM_TIMEOUT", "UPSTREAM_UNAVAILABLE"]);
+    assert_eq!(response["data"]["searchProducts"], Value::Null);
+    assert_eq!(response["data"]["product"]["name"], "Product 1");
+    assert_eq!(response["data"]["product"]["similar"], Value::Null);
+    assert!(!response.to_string().contains("es-3.internal"));
 }

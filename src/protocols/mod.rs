@@ -5,6 +5,7 @@
 //! adapter over it and one query level costs one backend call per entity type.
 
 pub mod catalog;
+pub mod search;
 
 pub use catalog::{
     BrandCursor, BrandRecord, CatalogSource, CategoryRecord, Page, PageRequest, ProductRecord,

@@ -2,7 +2,7 @@
 //! configuration, the API and the router, serves until told to stop, and implements the
 //! binary's subcommands.
 
-mod index;
+pub mod index;
 pub mod seed;
 mod telemetry;
 
@@ -77,6 +77,7 @@ impl Gateway {
     pub fn from_parts(args: &ServeArgs, mysql: MySql, elasticsearch: Elasticsearch) -> Self {
         let sources = Sources {
             catalog: Arc::new(mysql.catalog()),
+            search: Arc::new(elasticsearch.search(&args.elasticsearch.elasticsearch_index)),
         };
         let config = ApiConfig {
             pages: PageLimits {

@@ -334,3 +334,128 @@ impl CatalogSource for MemoryCatalog {
         Ok(self.products_where(|p| p.brand_id == brand_id, page))
     }
 }
+
+/// Product search over an in-memory catalog: substring matching on names, the filters, id
+/// order. Enough to test how the core pages, hydrates and batches.
+pub struct MemorySearch {
+    pub catalog: std::sync::Arc<MemoryCatalog>,
+    calls: Mutex<HashMap<&'static str, usize>>,
+}
+
+impl MemorySearch {
+    pub fn new(catalog: std::sync::Arc<MemoryCatalog>) -> Self {
+        Self {
+            catalog,
+            calls: Mutex::default(),
+        }
+    }
+
+    /// How many times `method` was called.
+    pub fn calls(&self, method: &str) -> usize {
+        let calls = self.calls.lock().expect("call counter poisoned");
+        calls.get(method).copied().unwrap_or(0)
+    }
+
+    fn enter(&self, method: &'static str) {
+        *self
+            .calls
+            .lock()
+            .expect("call counter poisoned")
+            .entry(method)
+            .or_default() += 1;
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::protocols::search::SearchSource for MemorySearch {
+    async fn search(
+        &self,
+        query: &crate::protocols::search::SearchQuery,
+    ) -> Result<crate::protocols::search::SearchPage, SourceError> {
+        use crate::protocols::search::{Facets, SearchHit, SearchPage};
+        self.enter("search");
+        let text = query.text.to_lowercase();
+        let filter = &query.filter;
+        let categories: Vec<i32> = filter
+            .category_ids
+            .iter()
+            .flat_map(|&c| self.catalog.subtree(c))
+            .collect();
+        let after = query
+            .after
+            .as_ref()
+            .and_then(|v| v.get(1))
+            .and_then(|v| v.as_i64());
+        let matching: Vec<&ProductRecord> = self
+            .catalog
+            .products
+            .iter()
+            .filter(|p| p.name.to_lowercase().contains(&text))
+            .filter(|p| filter.brand_ids.is_empty() || filter.brand_ids.contains(&p.brand_id))
+            .filter(|p| filter.category_ids.is_empty() || categories.contains(&p.category_id))
+            .filter(|p| filter.shop_ids.is_empty() || filter.shop_ids.contains(&p.shop_id))
+            .filter(|p| filter.colors.is_empty() || filter.colors.contains(&p.color))
+            .collect();
+        let total = matching.len() as i64;
+        let page = take_page(
+            matching
+                .into_iter()
+                .filter(|p| after.is_none_or(|a| i64::from(p.id) > a))
+                .map(|p| SearchHit {
+                    product_id: p.id,
+                    sort: vec![serde_json::json!(0), serde_json::json!(p.id)],
+                })
+                .collect(),
+            query.first,
+        );
+        Ok(SearchPage {
+            hits: page.items,
+            has_next_page: page.has_next_page,
+            total,
+            facets: query.facets.then(Facets::default),
+        })
+    }
+
+    async fn similar(
+        &self,
+        keys: &[(i32, u32)],
+    ) -> Result<HashMap<(i32, u32), Vec<i32>>, SourceError> {
+        self.enter("similar");
+        let products = &self.catalog.products;
+        Ok(keys
+            .iter()
+            .filter_map(|&(id, first)| {
+                let product = products.iter().find(|p| p.id == id)?;
+                let like: Vec<i32> = products
+                    .iter()
+                    .filter(|p| p.id != id && p.category_id == product.category_id)
+                    .map(|p| p.id)
+                    .take(first as usize)
+                    .collect();
+                Some(((id, first), like))
+            })
+            .collect())
+    }
+
+    async fn suggest(
+        &self,
+        prefix: &str,
+        size: u32,
+    ) -> Result<Vec<crate::protocols::search::Suggestion>, SourceError> {
+        use crate::protocols::search::{Suggestion, SuggestionKind};
+        self.enter("suggest");
+        let prefix = prefix.to_lowercase();
+        Ok(self
+            .catalog
+            .products
+            .iter()
+            .filter(|p| p.name.to_lowercase().starts_with(&prefix))
+            .take(size as usize)
+            .map(|p| Suggestion {
+                text: p.name.clone(),
+                kind: SuggestionKind::Product,
+                id: p.id,
+            })
+            .collect())
+    }
+}

@@ -10,4 +10,5 @@ mod helpers;
 mod http_spec;
 mod listener;
 mod schema;
+mod search;
 mod webdriver;

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::{CatalogContext, brand_products, category_products};
 use crate::core::errors::{ApiError, ApiResult};
 use crate::core::ids::{GlobalId, Kind};
-use crate::core::pagination::page_cost;
+use crate::core::pagination::{list_cost, page_cost};
 use crate::protocols::{BrandRecord, CategoryRecord, ProductRecord, ShopRecord};
 
 /// An amount of money in one currency.
@@ -57,6 +57,7 @@ impl Money {
 /// A product that a partner shop sells.
 pub struct Product(pub ProductRecord);
 
+/// A product that a partner shop sells.
 #[Object]
 impl Product {
     /// The global id.
@@ -131,6 +132,16 @@ impl Product {
             .await?;
         Ok(Shop(shop.ok_or_else(|| dangling("shop", self.0.shop_id))?))
     }
+    /// Products like this one (more-like-this on the search index), best first. Asked for
+    /// on many products at once, it costs one search request for all of them.
+    #[graphql(complexity = "list_cost(first.max(0) as usize, child_complexity)")]
+    async fn similar(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 8, desc = "At most 50.")] first: i32,
+    ) -> async_graphql::Result<Vec<Product>> {
+        Ok(crate::core::search::similar(ctx, self.0.id, first).await?)
+    }
     /// The most specific category it belongs to; `path` gives its ancestors.
     async fn category(&self, ctx: &Context<'_>) -> async_graphql::Result<Category> {
         let loaders = ctx.catalog_loaders()?;
@@ -151,6 +162,7 @@ fn dangling(what: &str, id: i32) -> ApiError {
 /// A brand.
 pub struct Brand(pub BrandRecord);
 
+/// A brand.
 #[Object]
 impl Brand {
     /// The global id.
@@ -186,6 +198,7 @@ impl Brand {
 /// A partner shop.
 pub struct Shop(pub ShopRecord);
 
+/// A partner shop.
 #[Object]
 impl Shop {
     /// The global id.
@@ -219,6 +232,7 @@ impl Shop {
 /// A node of the category tree ("Women › Shoes › Sneakers").
 pub struct Category(pub CategoryRecord);
 
+/// A node of the category tree ("Women › Shoes › Sneakers").
 #[Object]
 impl Category {
     /// The global id.

@@ -3,7 +3,12 @@
 
 pub mod document;
 pub mod index;
+mod search;
 
+pub use search::ElasticsearchSearch;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use elasticsearch::Elasticsearch as Client;
@@ -20,8 +25,8 @@ pub(crate) const BACKEND: &str = "elasticsearch";
 pub struct Elasticsearch {
     client: Client,
     timeout: Duration,
+    requests: Arc<AtomicU64>,
 }
-
 
 impl Elasticsearch {
     /// Builds the client; it connects on first use, so the gateway starts while the cluster
@@ -38,12 +43,27 @@ impl Elasticsearch {
         Ok(Self {
             client: Client::new(transport),
             timeout,
+            requests: Arc::default(),
         })
     }
 
     /// The underlying client, for the search protocol.
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// Search requests sent through this handle (for metrics and tests that prove batching).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_request(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The search protocol over the alias `index`.
+    pub fn search(&self, index: &str) -> ElasticsearchSearch {
+        ElasticsearchSearch::new(self.clone(), index)
     }
 
     /// The per-request time bound.

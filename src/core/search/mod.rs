@@ -1,0 +1,312 @@
+//! The search module: `searchProducts`, `suggest` and `Product.similar`, over the search
+//! source.
+//!
+//! Hydration: a search returns product ids only; the products come from the catalog loaders
+//! (MySQL, one statement per page), and so do their brands, shops and categories. The index
+//! is a denormalised copy that lags the data of record by up to a reindex; prices, names and
+//! availability shown to users must be current, so nothing shown is read from the search
+//! document. A product deleted since the last reindex simply drops out of its page.
+
+mod types;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use async_graphql::{Context, ID, Object};
+use serde_json::{Value, json};
+use tracing::Instrument;
+
+pub use types::{ProductFilter, ProductSearchConnection, ProductSort, Suggestion};
+
+use super::catalog::{CatalogContext, Product, ProductEdge};
+use super::errors::{ApiError, ApiResult};
+use super::ids::{GlobalId, Kind};
+use super::pagination::{PageInfo, PageLimits, decode_cursor, encode_cursor, page_cost};
+use super::{ContextExt, Sources};
+use crate::protocols::search::{SearchFilter, SearchQuery as Query, SearchSource};
+
+/// Longest search text accepted, in characters.
+const MAX_TEXT: usize = 256;
+/// Most values in one filter list.
+const MAX_FILTER_VALUES: usize = 100;
+/// Most similar products or suggestions one field returns.
+const MAX_SMALL_LIST: i32 = 50;
+const SEARCH_CURSOR: &str = "search";
+
+/// Similar products by `(product id, how many)`, all of one query level in one request.
+pub struct SimilarLoader {
+    source: Arc<dyn SearchSource>,
+    span: tracing::Span,
+}
+
+impl Loader<(i32, u32)> for SimilarLoader {
+    type Value = Vec<i32>;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[(i32, u32)]) -> Result<HashMap<(i32, u32), Vec<i32>>, ApiError> {
+        let load = async { self.source.similar(keys).await.map_err(ApiError::from) };
+        load.instrument(self.span.clone()).await
+    }
+}
+
+/// One request's search loaders.
+pub struct SearchLoaders {
+    pub similar: DataLoader<SimilarLoader, HashMapCache>,
+}
+
+impl SearchLoaders {
+    pub fn new(source: &Arc<dyn SearchSource>, span: &tracing::Span, delay: Duration) -> Self {
+        let similar = SimilarLoader {
+            source: source.clone(),
+            span: span.clone(),
+        };
+        Self {
+            similar: DataLoader::with_cache(similar, tokio::spawn, HashMapCache::default())
+                .delay(delay),
+        }
+    }
+}
+
+/// The search module's root fields.
+#[derive(Default)]
+pub struct SearchQuery;
+
+#[Object]
+impl SearchQuery {
+    /// Full-text product search with filters, sorting, facets and cursor pagination.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn search_products(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What the user typed; empty or absent matches everything.")] query: Option<
+            String,
+        >,
+        filter: Option<ProductFilter>,
+        #[graphql(default_with = "ProductSort::Relevance")] sort: ProductSort,
+        #[graphql(desc = "How many products (at most the maximum page size).")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+    ) -> async_graphql::Result<ProductSearchConnection> {
+        let text = query.unwrap_or_default().trim().to_owned();
+        if text.chars().count() > MAX_TEXT {
+            return Err(ApiError::BadUserInput(format!(
+                "query is longer than {MAX_TEXT} characters"
+            ))
+            .into());
+        }
+        let request = Query {
+            text,
+            filter: search_filter(filter.unwrap_or_default())?,
+            sort: sort.into(),
+            first: ctx.typed_data::<PageLimits>()?.first(first)?,
+            after: after
+                .as_deref()
+                .map(|c| decode_search_cursor(c, sort))
+                .transpose()?,
+            facets: ctx.look_ahead().field("facets").exists(),
+        };
+        let page = search_source(ctx)?
+            .search(&request)
+            .await
+            .map_err(ApiError::from)?;
+        let ids: Vec<i32> = page.hits.iter().map(|h| h.product_id).collect();
+        let mut products = ctx.catalog_loaders()?.products.load_many(ids).await?;
+        let edges: Vec<ProductEdge> = page
+            .hits
+            .into_iter()
+            .filter_map(|hit| {
+                let product = products.remove(&hit.product_id)?;
+                Some(ProductEdge {
+                    cursor: encode_search_cursor(sort, &hit.sort),
+                    node: Product(product),
+                })
+            })
+            .collect();
+        let page_info = PageInfo {
+            has_next_page: page.has_next_page,
+            has_previous_page: false,
+            start_cursor: edges.first().map(|e| e.cursor.clone()),
+            end_cursor: edges.last().map(|e| e.cursor.clone()),
+        };
+        Ok(ProductSearchConnection {
+            edges,
+            page_info,
+            total: page.total,
+            facets: page.facets,
+        })
+    }
+
+    /// Autocomplete: brands and products whose names start with `prefix`.
+    async fn suggest(
+        &self,
+        ctx: &Context<'_>,
+        prefix: String,
+        #[graphql(default = 8, desc = "At most 50.")] first: i32,
+    ) -> async_graphql::Result<Vec<Suggestion>> {
+        let prefix = prefix.trim();
+        if prefix.chars().count() > 100 {
+            return Err(
+                ApiError::BadUserInput("prefix is longer than 100 characters".to_owned()).into(),
+            );
+        }
+        let first = small_list(first)?;
+        if prefix.is_empty() || first == 0 {
+            return Ok(Vec::new());
+        }
+        let suggestions = search_source(ctx)?
+            .suggest(prefix, first)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(suggestions.into_iter().map(Suggestion).collect())
+    }
+}
+
+/// `Product.similar`: more-like-this, batched over every product of a query level.
+pub(crate) async fn similar(
+    ctx: &Context<'_>,
+    product_id: i32,
+    first: i32,
+) -> ApiResult<Vec<Product>> {
+    let first = small_list(first)?;
+    if first == 0 {
+        return Ok(Vec::new());
+    }
+    let loaders = ctx.typed_data::<Arc<SearchLoaders>>()?;
+    let ids = loaders
+        .similar
+        .load_one((product_id, first))
+        .await?
+        .unwrap_or_default();
+    let mut products = ctx
+        .catalog_loaders()?
+        .products
+        .load_many(ids.iter().copied())
+        .await?;
+    Ok(ids
+        .iter()
+        .filter_map(|id| products.remove(id))
+        .map(Product)
+        .collect())
+}
+
+fn search_source<'a>(ctx: &'a Context<'_>) -> ApiResult<&'a Arc<dyn SearchSource>> {
+    Ok(&ctx.typed_data::<Sources>()?.search)
+}
+
+fn small_list(first: i32) -> ApiResult<u32> {
+    if (0..=MAX_SMALL_LIST).contains(&first) {
+        Ok(first as u32)
+    } else {
+        Err(ApiError::BadUserInput(format!(
+            "first must be between 0 and {MAX_SMALL_LIST}, got {first}"
+        )))
+    }
+}
+
+fn ids_of(ids: Option<Vec<ID>>, kind: Kind, field: &str) -> ApiResult<Vec<i32>> {
+    let ids = ids.unwrap_or_default();
+    if ids.len() > MAX_FILTER_VALUES {
+        return Err(ApiError::BadUserInput(format!(
+            "{field} takes at most {MAX_FILTER_VALUES} ids"
+        )));
+    }
+    ids.iter().map(|id| GlobalId::decode_as(id, kind)).collect()
+}
+
+/// Checks a client's filter and turns it into the protocol's.
+fn search_filter(filter: ProductFilter) -> ApiResult<SearchFilter> {
+    let colors = filter.colors.unwrap_or_default();
+    if colors.len() > MAX_FILTER_VALUES {
+        return Err(ApiError::BadUserInput(format!(
+            "colors takes at most {MAX_FILTER_VALUES} values"
+        )));
+    }
+    let (min_price, max_price) = match filter.price {
+        Some(range) => {
+            if range.min.is_some_and(|m| m < 0) || range.max.is_some_and(|m| m < 0) {
+                return Err(ApiError::BadUserInput(
+                    "price bounds must not be negative".to_owned(),
+                ));
+            }
+            if let (Some(min), Some(max)) = (range.min, range.max)
+                && min > max
+            {
+                return Err(ApiError::BadUserInput(format!(
+                    "price.min ({min}) is above price.max ({max})"
+                )));
+            }
+            (range.min.map(i64::from), range.max.map(i64::from))
+        }
+        None => (None, None),
+    };
+    Ok(SearchFilter {
+        brand_ids: ids_of(filter.brand_ids, Kind::Brand, "brandIds")?,
+        category_ids: ids_of(filter.category_ids, Kind::Category, "categoryIds")?,
+        shop_ids: ids_of(filter.shop_ids, Kind::Shop, "shopIds")?,
+        colors: colors
+            .into_iter()
+            .map(|c| c.trim().to_lowercase())
+            .collect(),
+        min_price,
+        max_price,
+        on_sale: filter.on_sale,
+    })
+}
+
+/// Search cursors hold the sort order and the hit's sort values; a cursor of another order
+/// cannot continue this one.
+fn encode_search_cursor(sort: ProductSort, values: &[Value]) -> String {
+    let key = json!({ "s": format!("{sort:?}"), "v": values });
+    encode_cursor(SEARCH_CURSOR, &key.to_string())
+}
+
+fn decode_search_cursor(cursor: &str, sort: ProductSort) -> ApiResult<Vec<Value>> {
+    let invalid = || ApiError::BadUserInput(format!("invalid cursor {cursor:?}"));
+    let key: Value =
+        serde_json::from_str(&decode_cursor(SEARCH_CURSOR, cursor)?).map_err(|_| invalid())?;
+    if key["s"].as_str() != Some(format!("{sort:?}").as_str()) {
+        return Err(ApiError::BadUserInput(
+            "this cursor belongs to another sort order".to_owned(),
+        ));
+    }
+    match key["v"].as_array() {
+        Some(values)
+            if values.len() == 2 && values.iter().all(|v| v.is_number() || v.is_string()) =>
+        {
+            Ok(values.clone())
+        }
+        _ => Err(invalid()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_cursors_round_trip_and_refuse_other_orders() {
+        let values = vec![json!(1.25), json!(42)];
+        let cursor = encode_search_cursor(ProductSort::Relevance, &values);
+        assert_eq!(
+            decode_search_cursor(&cursor, ProductSort::Relevance).unwrap(),
+            values
+        );
+        let error = decode_search_cursor(&cursor, ProductSort::PriceAsc).unwrap_err();
+        assert_eq!(error.code(), "BAD_USER_INPUT");
+        let forged = encode_cursor(SEARCH_CURSOR, r#"{"s":"Relevance","v":[{"script":1},2]}"#);
+        assert!(decode_search_cursor(&forged, ProductSort::Relevance).is_err());
+    }
+
+    #[test]
+    fn inverted_or_negative_price_ranges_are_bad_user_input() {
+        for (min, max) in [(Some(500), Some(100)), (Some(-1), None), (None, Some(-5))] {
+            let filter = ProductFilter {
+                price: Some(types::PriceRange { min, max }),
+                ..ProductFilter::default()
+            };
+            assert_eq!(search_filter(filter).unwrap_err().code(), "BAD_USER_INPUT");
+        }
+    }
+}

@@ -1,0 +1,386 @@
+//! `SearchSource` over Elasticsearch. Queries are built as structured JSON (`multi_match`,
+//! `terms`, `range`), so user text never reaches a query-string parser. Facets follow
+//! faceted navigation: the filters go to `post_filter`, and each facet aggregates under
+//! every filter but its own.
+
+use std::collections::HashMap;
+
+use elasticsearch::http::request::JsonBody;
+use elasticsearch::http::response::Response;
+use elasticsearch::{MsearchParts, SearchParts};
+use serde_json::{Value, json};
+
+use super::{BACKEND, Elasticsearch, map_error};
+use crate::protocols::SourceError;
+use crate::protocols::search::{
+    FacetValue, Facets, PRICE_BUCKETS, PriceBucket, SearchFilter, SearchHit, SearchPage,
+    SearchQuery, SearchSort, SearchSource, Suggestion, SuggestionKind,
+};
+
+/// Fields of full-text matching and their weights.
+const TEXT_FIELDS: [&str; 4] = [
+    "name^3",
+    "brand_name^2",
+    "category_names^1.5",
+    "description",
+];
+/// Most values a term facet returns.
+const FACET_SIZE: u32 = 50;
+
+/// Product search over one alias.
+#[derive(Clone)]
+pub struct ElasticsearchSearch {
+    es: Elasticsearch,
+    index: String,
+}
+
+/// The filters that a facet may leave out (its own).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Facet {
+    Brand,
+    Category,
+    Color,
+    Price,
+}
+
+impl ElasticsearchSearch {
+    pub fn new(es: Elasticsearch, index: &str) -> Self {
+        Self {
+            es,
+            index: index.to_owned(),
+        }
+    }
+
+    async fn read(
+        &self,
+        response: Result<Response, elasticsearch::Error>,
+    ) -> Result<Value, SourceError> {
+        let response = response.map_err(|e| map_error(e, self.es.timeout()))?;
+        let status = response.status_code();
+        let body: Value = response
+            .json()
+            .await
+            .map_err(|e| map_error(e, self.es.timeout()))?;
+        if status.is_success() {
+            Ok(body)
+        } else if status.is_client_error() && status.as_u16() != 404 && status.as_u16() != 429 {
+            // A 400 means our query was wrong: a fault of the gateway.
+            Err(SourceError::Contract {
+                backend: BACKEND,
+                detail: format!("{status}: {}", body["error"]),
+            })
+        } else {
+            Err(SourceError::Backend {
+                backend: BACKEND,
+                detail: format!("{status}: {}", body["error"]),
+            })
+        }
+    }
+}
+
+/// The filter clauses, leaving out `except`'s own.
+fn filter_clauses(filter: &SearchFilter, except: Option<Facet>) -> Vec<Value> {
+    let mut clauses = Vec::new();
+    if !filter.brand_ids.is_empty() && except != Some(Facet::Brand) {
+        clauses.push(json!({ "terms": { "brand_id": filter.brand_ids } }));
+    }
+    if !filter.category_ids.is_empty() && except != Some(Facet::Category) {
+        clauses.push(json!({ "terms": { "category_ids": filter.category_ids } }));
+    }
+    if !filter.shop_ids.is_empty() {
+        clauses.push(json!({ "terms": { "shop_id": filter.shop_ids } }));
+    }
+    if !filter.colors.is_empty() && except != Some(Facet::Color) {
+        clauses.push(json!({ "terms": { "color": filter.colors } }));
+    }
+    if (filter.min_price.is_some() || filter.max_price.is_some()) && except != Some(Facet::Price) {
+        let mut range = serde_json::Map::new();
+        if let Some(min) = filter.min_price {
+            range.insert("gte".to_owned(), json!(min));
+        }
+        if let Some(max) = filter.max_price {
+            range.insert("lte".to_owned(), json!(max));
+        }
+        clauses.push(json!({ "range": { "price": range } }));
+    }
+    if let Some(on_sale) = filter.on_sale {
+        clauses.push(json!({ "term": { "on_sale": on_sale } }));
+    }
+    clauses
+}
+
+fn text_query(text: &str) -> Value {
+    if text.is_empty() {
+        return json!({ "match_all": {} });
+    }
+    json!({
+        "bool": {
+            "should": [
+                { "multi_match": {
+                    "query": text, "fields": TEXT_FIELDS, "type": "best_fields",
+                    "operator": "and", "fuzziness": "AUTO", "prefix_length": 1,
+                    "max_expansions": 20, "lenient": true
+                } },
+                // Exact phrases in the name rank first.
+                { "match_phrase": { "name": { "query": text, "boost": 2 } } }
+            ],
+            "minimum_should_match": 1
+        }
+    })
+}
+
+fn sort_clause(sort: SearchSort) -> Value {
+    match sort {
+        SearchSort::Relevance => json!([{ "_score": "desc" }, { "id": "asc" }]),
+        SearchSort::PriceAsc => json!([{ "price": "asc" }, { "id": "asc" }]),
+        SearchSort::PriceDesc => json!([{ "price": "desc" }, { "id": "asc" }]),
+        SearchSort::Newest => json!([{ "created_at": "desc" }, { "id": "desc" }]),
+        SearchSort::Popular => json!([{ "like_count": "desc" }, { "id": "asc" }]),
+    }
+}
+
+fn facet_aggregations(filter: &SearchFilter) -> Value {
+    let under = |facet: Facet, aggregation: Value| {
+        json!({
+            "filter": { "bool": { "filter": filter_clauses(filter, Some(facet)) } },
+            "aggs": { "values": aggregation }
+        })
+    };
+    let ranges: Vec<Value> = PRICE_BUCKETS
+        .iter()
+        .map(|(from, to)| {
+            let mut range = serde_json::Map::new();
+            if let Some(from) = from {
+                range.insert("from".to_owned(), json!(from));
+            }
+            if let Some(to) = to {
+                range.insert("to".to_owned(), json!(to));
+            }
+            Value::Object(range)
+        })
+        .collect();
+    json!({
+        "brands": under(Facet::Brand, json!({ "terms": { "field": "brand_id", "size": FACET_SIZE } })),
+        "categories": under(Facet::Category, json!({ "terms": { "field": "category_ids", "size": 200 } })),
+        "colors": under(Facet::Color, json!({ "terms": { "field": "color", "size": FACET_SIZE } })),
+        "prices": under(Facet::Price, json!({ "range": { "field": "price", "ranges": ranges } })),
+    })
+}
+
+/// The request body of one search page.
+pub(crate) fn search_body(query: &SearchQuery) -> Value {
+    let mut body = json!({
+        "size": query.first + 1,
+        "_source": false,
+        "track_total_hits": true,
+        "query": text_query(&query.text),
+        "post_filter": { "bool": { "filter": filter_clauses(&query.filter, None) } },
+        "sort": sort_clause(query.sort),
+    });
+    if let Some(after) = &query.after {
+        body["search_after"] = json!(after);
+    }
+    if query.facets {
+        body["aggs"] = facet_aggregations(&query.filter);
+    }
+    body
+}
+
+fn contract(detail: impl Into<String>) -> SourceError {
+    SourceError::Contract {
+        backend: BACKEND,
+        detail: detail.into(),
+    }
+}
+
+fn hit_ids(hits: &Value) -> Result<Vec<SearchHit>, SourceError> {
+    hits.as_array()
+        .ok_or_else(|| contract("hits.hits is not a list"))?
+        .iter()
+        .map(|hit| {
+            let product_id = hit["_id"]
+                .as_str()
+                .and_then(|id| id.parse().ok())
+                .ok_or_else(|| contract(format!("hit without a numeric _id: {hit}")))?;
+            let sort = hit["sort"].as_array().cloned().unwrap_or_default();
+            Ok(SearchHit { product_id, sort })
+        })
+        .collect()
+}
+
+fn term_counts<K>(aggregation: &Value, key: impl Fn(&Value) -> Option<K>) -> Vec<FacetValue<K>> {
+    aggregation["values"]["buckets"]
+        .as_array()
+        .map(|buckets| {
+            buckets
+                .iter()
+                .filter_map(|b| {
+                    Some(FacetValue {
+                        value: key(&b["key"])?,
+                        count: b["doc_count"].as_i64()?,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn read_facets(aggregations: &Value) -> Facets {
+    let price_ranges = aggregations["prices"]["values"]["buckets"]
+        .as_array()
+        .map(|buckets| {
+            buckets
+                .iter()
+                .map(|b| PriceBucket {
+                    min: b["from"].as_f64().map(|v| v as i64),
+                    max: b["to"].as_f64().map(|v| v as i64),
+                    count: b["doc_count"].as_i64().unwrap_or(0),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Facets {
+        brands: term_counts(&aggregations["brands"], |k| k.as_i64().map(|v| v as i32)),
+        categories: term_counts(&aggregations["categories"], |k| {
+            k.as_i64().map(|v| v as i32)
+        }),
+        colors: term_counts(&aggregations["colors"], |k| k.as_str().map(str::to_owned)),
+        price_ranges,
+    }
+}
+
+#[async_trait::async_trait]
+impl SearchSource for ElasticsearchSearch {
+    async fn search(&self, query: &SearchQuery) -> Result<SearchPage, SourceError> {
+        self.es.count_request();
+        let request = self
+            .es
+            .client()
+            .search(SearchParts::Index(&[&self.index]))
+            .request_timeout(self.es.timeout())
+            .body(search_body(query))
+            .send()
+            .await;
+        let body = self.read(request).await?;
+        let mut hits = hit_ids(&body["hits"]["hits"])?;
+        let has_next_page = hits.len() > query.first as usize;
+        hits.truncate(query.first as usize);
+        let total = body["hits"]["total"]["value"]
+            .as_i64()
+            .ok_or_else(|| contract("hits.total.value missing"))?;
+        let facets = query.facets.then(|| read_facets(&body["aggregations"]));
+        Ok(SearchPage {
+            hits,
+            has_next_page,
+            total,
+            facets,
+        })
+    }
+
+    async fn similar(
+        &self,
+        keys: &[(i32, u32)],
+    ) -> Result<HashMap<(i32, u32), Vec<i32>>, SourceError> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut lines: Vec<JsonBody<Value>> = Vec::with_capacity(keys.len() * 2);
+        for (id, first) in keys {
+            lines.push(json!({}).into());
+            lines.push(
+                json!({
+                    "size": first,
+                    "_source": false,
+                    "query": { "more_like_this": {
+                        "fields": ["name", "brand_name", "category_names", "description"],
+                        "like": [{ "_index": self.index, "_id": id.to_string() }],
+                        "min_term_freq": 1, "min_doc_freq": 1, "max_query_terms": 25
+                    } }
+                })
+                .into(),
+            );
+        }
+        self.es.count_request();
+        let request = self
+            .es
+            .client()
+            .msearch(MsearchParts::Index(&[&self.index]))
+            .request_timeout(self.es.timeout())
+            .body(lines)
+            .send()
+            .await;
+        let body = self.read(request).await?;
+        let responses = body["responses"]
+            .as_array()
+            .ok_or_else(|| contract("msearch answered without responses"))?;
+        if responses.len() != keys.len() {
+            return Err(contract("msearch answered a different number of searches"));
+        }
+        keys.iter()
+            .zip(responses)
+            .map(|(key, response)| {
+                if let Some(error) = response.get("error") {
+                    return Err(SourceError::Backend {
+                        backend: BACKEND,
+                        detail: format!("similar products of {}: {error}", key.0),
+                    });
+                }
+                let ids = hit_ids(&response["hits"]["hits"])?
+                    .into_iter()
+                    .map(|hit| hit.product_id)
+                    .collect();
+                Ok((*key, ids))
+            })
+            .collect()
+    }
+
+    async fn suggest(&self, prefix: &str, size: u32) -> Result<Vec<Suggestion>, SourceError> {
+        let completion = |field: &str| {
+            json!({ "prefix": prefix, "completion": {
+                "field": field, "size": size, "skip_duplicates": true, "fuzzy": false
+            } })
+        };
+        let body = json!({
+            "size": 0,
+            "_source": ["id", "brand_id"],
+            "suggest": {
+                "brands": completion("brand_suggest"),
+                "products": completion("suggest")
+            }
+        });
+        self.es.count_request();
+        let request = self
+            .es
+            .client()
+            .search(SearchParts::Index(&[&self.index]))
+            .request_timeout(self.es.timeout())
+            .body(body)
+            .send()
+            .await;
+        let body = self.read(request).await?;
+        let mut suggestions = Vec::new();
+        for (name, kind, id_field) in [
+            ("brands", SuggestionKind::Brand, "brand_id"),
+            ("products", SuggestionKind::Product, "id"),
+        ] {
+            let options = body["suggest"][name][0]["options"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            for option in options {
+                let (Some(text), Some(id)) = (
+                    option["text"].as_str(),
+                    option["_source"][id_field].as_i64(),
+                ) else {
+                    return Err(contract(format!("suggestion without text or id: {option}")));
+                };
+                suggestions.push(Suggestion {
+                    text: text.to_owned(),
+                    kind,
+                    id: id as i32,
+                });
+            }
+        }
+        Ok(suggestions)
+    }
+}
