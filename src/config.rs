@@ -12,8 +12,11 @@ use elasticsearch::http::Url;
 use sqlx::mysql::MySqlConnectOptions;
 
 /// ogrom: a GraphQL gateway for a fashion shopping and styling site.
+///
+/// A flag given twice takes its last value, so wrappers can pass defaults that callers
+/// override.
 #[derive(Debug, Parser)]
-#[command(name = "ogrom", version, about, long_about = None)]
+#[command(name = "ogrom", version, about, long_about = None, args_override_self = true)]
 pub struct Cli {
     #[command(flatten)]
     pub log: LogArgs,
@@ -32,6 +35,9 @@ pub enum Command {
     Seed(SeedArgs),
     /// Build a new search index from MySQL and move the search alias to it.
     Index(IndexArgs),
+    /// Serve a stand-in for the partner offers API, with injectable faults (development and
+    /// tests only).
+    PartnerStub(PartnerStubArgs),
     /// Print the GraphQL schema (SDL), as `schema.graphql` holds it.
     Schema,
 }
@@ -140,6 +146,77 @@ pub struct IndexArgs {
     pub keep: u32,
 }
 
+/// The partner offers API (a 3rd-party service: slow at times, rate-limited, sometimes down).
+#[derive(Debug, Clone, Args)]
+pub struct PartnerArgs {
+    /// Base URL of the partner offers API.
+    #[arg(long, env = "OGROM_PARTNER_URL", default_value = "http://127.0.0.1:8090",
+        value_parser = parse_http_url)]
+    pub partner_url: Url,
+    /// The partner API key (a secret: never logged).
+    #[arg(
+        long,
+        env = "OGROM_PARTNER_API_KEY",
+        default_value = "dev-partner-key",
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    pub partner_api_key: String,
+    /// How long one call to the partner may take, in milliseconds.
+    #[arg(long, env = "OGROM_PARTNER_TIMEOUT_MS", default_value_t = 800, value_parser = millis())]
+    pub partner_timeout_ms: u64,
+    /// The whole time offers may take in one request, retries included (never more than
+    /// what is left of the request), in milliseconds.
+    #[arg(long, env = "OGROM_PARTNER_DEADLINE_MS", default_value_t = 2000, value_parser = millis())]
+    pub partner_deadline_ms: u64,
+    /// Retries of a failed call (timeouts and 5xx only), within the request's deadline.
+    #[arg(long, env = "OGROM_PARTNER_RETRIES", default_value_t = 2,
+        value_parser = clap::value_parser!(u32).range(0..=10))]
+    pub partner_retries: u32,
+    /// Most partner calls in flight at once (a bulkhead: a slow partner cannot tie up the
+    /// gateway); calls beyond it wait within their deadline, then fail.
+    #[arg(long, env = "OGROM_PARTNER_MAX_IN_FLIGHT", default_value_t = 32,
+        value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub partner_max_in_flight: u32,
+    /// Consecutive failed calls that open the circuit breaker.
+    #[arg(long, env = "OGROM_PARTNER_BREAKER_FAILURES", default_value_t = 5,
+        value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub partner_breaker_failures: u32,
+    /// How long an open circuit waits before a probe call, in milliseconds.
+    #[arg(long, env = "OGROM_PARTNER_BREAKER_OPEN_MS", default_value_t = 5000, value_parser = millis())]
+    pub partner_breaker_open_ms: u64,
+    /// How long a partner answer is served from cache, in milliseconds.
+    #[arg(long, env = "OGROM_OFFERS_CACHE_TTL_MS", default_value_t = 30_000,
+        value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
+    pub offers_cache_ttl_ms: u64,
+    /// How old a cached answer may be and still be served (marked stale) when the partner
+    /// fails, in milliseconds.
+    #[arg(long, env = "OGROM_OFFERS_STALE_MS", default_value_t = 600_000,
+        value_parser = clap::value_parser!(u64).range(0..=86_400_000))]
+    pub offers_stale_ms: u64,
+}
+
+/// `ogrom partner-stub`.
+#[derive(Debug, Args)]
+pub struct PartnerStubArgs {
+    /// Address and port to listen on.
+    #[arg(
+        long,
+        env = "OGROM_PARTNER_STUB_LISTEN",
+        default_value = "127.0.0.1:8090"
+    )]
+    pub listen: SocketAddr,
+    /// The API key clients must send as a bearer token.
+    #[arg(
+        long,
+        env = "OGROM_PARTNER_API_KEY",
+        default_value = "dev-partner-key",
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    pub api_key: String,
+}
+
 /// `ogrom seed`.
 #[derive(Debug, Args)]
 pub struct SeedArgs {
@@ -183,6 +260,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub elasticsearch: ElasticsearchArgs,
+
+    #[command(flatten)]
+    pub partner: PartnerArgs,
 
     /// Page size of a connection when the client gives no `first`.
     #[arg(long, env = "OGROM_DEFAULT_PAGE_SIZE", default_value_t = 20,

@@ -3,7 +3,8 @@
 //! layer and the tests call `Api::execute`.
 //!
 //! Modules: `catalog` (products, brands, shops, categories), `search` (full-text search,
-//! facets, similar products, autocomplete) and `node` (Relay refetching).
+//! facets, similar products, autocomplete), `offers` (live partner prices and stock) and
+//! `node` (Relay refetching).
 //! Each module owns its loaders; `RequestData` builds them per request, so no cache or
 //! viewer state outlives one operation.
 
@@ -11,6 +12,7 @@ pub mod catalog;
 pub mod errors;
 pub mod ids;
 pub mod node;
+pub mod offers;
 pub mod pagination;
 pub mod search;
 
@@ -23,9 +25,11 @@ use tracing::Instrument;
 use self::catalog::{CatalogLoaders, CatalogQuery};
 use self::errors::{ApiError, ApiResult};
 use self::node::NodeQuery;
+use self::offers::{OffersCache, RequestOffers};
 use self::pagination::PageLimits;
 use self::search::{SearchLoaders, SearchQuery};
 use crate::protocols::CatalogSource;
+use crate::protocols::offers::{CallContext, OfferSource};
 use crate::protocols::search::SearchSource;
 
 /// Everything the API reads from: one protocol implementation per kind of data. `run`
@@ -34,6 +38,7 @@ use crate::protocols::search::SearchSource;
 pub struct Sources {
     pub catalog: Arc<dyn CatalogSource>,
     pub search: Arc<dyn SearchSource>,
+    pub offers: Arc<dyn OfferSource>,
 }
 
 /// Tunables of the API, from configuration.
@@ -47,6 +52,12 @@ pub struct ApiConfig {
     pub max_depth: usize,
     /// Highest static complexity a query may have (connections multiply by page size).
     pub max_complexity: usize,
+    /// How long partner offers are served from cache.
+    pub offers_cache_ttl: Duration,
+    /// How old cached offers may be and still stand in (marked stale) when the partner fails.
+    pub offers_stale_for: Duration,
+    /// The whole time offers may take in one request, retries included.
+    pub offers_budget: Duration,
 }
 
 impl Default for ApiConfig {
@@ -56,6 +67,9 @@ impl Default for ApiConfig {
             loader_delay: Duration::from_millis(1),
             max_depth: 12,
             max_complexity: 20_000,
+            offers_cache_ttl: Duration::from_secs(30),
+            offers_stale_for: Duration::from_secs(600),
+            offers_budget: Duration::from_secs(2),
         }
     }
 }
@@ -73,6 +87,15 @@ pub struct Api {
     schema: ApiSchema,
     sources: Sources,
     config: ApiConfig,
+    offers_cache: Arc<OffersCache>,
+}
+
+/// What the HTTP layer knows of a request that the API needs: when it must be answered by,
+/// and the id that ties its log lines (and the partner's) together.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub deadline: std::time::Instant,
+    pub request_id: Option<String>,
 }
 
 fn schema_builder(
@@ -87,10 +110,15 @@ fn schema_builder(
 /// Builds the API over the given sources.
 pub fn build_schema(sources: Sources, config: ApiConfig) -> Api {
     let schema = schema_builder(&config).data(sources.clone()).finish();
+    let offers_cache = Arc::new(OffersCache::new(
+        config.offers_cache_ttl,
+        config.offers_stale_for,
+    ));
     Api {
         schema,
         sources,
         config,
+        offers_cache,
     }
 }
 
@@ -100,10 +128,33 @@ pub fn sdl() -> String {
 }
 
 impl Api {
+    /// Executes one GraphQL request with no deadline of its own (tests, tools).
+    pub async fn execute(&self, request: async_graphql::Request) -> async_graphql::Response {
+        let context = RequestContext {
+            deadline: std::time::Instant::now() + Duration::from_secs(3600),
+            request_id: None,
+        };
+        self.execute_with(request, context).await
+    }
+
     /// Executes one GraphQL request with fresh per-request loaders. Call it inside the
     /// request's tracing span: loaders log backend failures under it.
-    pub async fn execute(&self, request: async_graphql::Request) -> async_graphql::Response {
+    pub async fn execute_with(
+        &self,
+        request: async_graphql::Request,
+        context: RequestContext,
+    ) -> async_graphql::Response {
         let span = tracing::Span::current();
+        let offers = offers::loader(
+            &self.sources.offers,
+            &self.offers_cache,
+            CallContext {
+                deadline: offers::call_deadline(context.deadline, self.config.offers_budget),
+                request_id: context.request_id,
+            },
+            &span,
+            self.config.loader_delay,
+        );
         let loaders = Arc::new(CatalogLoaders::new(
             &self.sources.catalog,
             &span,
@@ -115,7 +166,12 @@ impl Api {
             self.config.loader_delay,
         ));
         self.schema
-            .execute(request.data(loaders).data(search))
+            .execute(
+                request
+                    .data(loaders)
+                    .data(search)
+                    .data(RequestOffers(offers)),
+            )
             .instrument(span)
             .await
     }

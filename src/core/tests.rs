@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::{ApiConfig, Sources, build_schema};
 use crate::protocols::{BrandRecord, CategoryRecord, ProductRecord, ShopRecord, SourceError};
-use crate::sources::memory::{MemoryCatalog, MemorySearch};
+use crate::sources::memory::{MemoryCatalog, MemoryOffers, MemorySearch};
 
 fn catalog(products: i32) -> MemoryCatalog {
     let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
@@ -85,6 +85,7 @@ async fn run_with_search(
         Sources {
             catalog: catalog.clone(),
             search: search.clone(),
+            offers: Arc::new(MemoryOffers::default()),
         },
         ApiConfig::default(),
     );
@@ -342,6 +343,7 @@ async fn a_failing_search_nulls_only_the_search_fields() {
         Sources {
             catalog: catalog.clone(),
             search: Arc::new(Down),
+            offers: Arc::new(MemoryOffers::default()),
         },
         ApiConfig::default(),
     );
@@ -358,4 +360,118 @@ async fn a_failing_search_nulls_only_the_search_fields() {
     assert_eq!(response["data"]["product"]["name"], "Product 1");
     assert_eq!(response["data"]["product"]["similar"], Value::Null);
     assert!(!response.to_string().contains("es-3.internal"));
+}
+
+async fn run_with_offers(
+    catalog: &Arc<MemoryCatalog>,
+    offers: &Arc<MemoryOffers>,
+    config: ApiConfig,
+    query: &str,
+) -> Value {
+    let api = build_schema(
+        Sources {
+            catalog: catalog.clone(),
+            search: Arc::new(MemorySearch::new(catalog.clone())),
+            offers: offers.clone(),
+        },
+        config,
+    );
+    serde_json::to_value(api.execute(async_graphql::Request::new(query)).await).unwrap()
+}
+
+#[tokio::test]
+async fn offers_of_a_page_are_one_partner_call_of_at_most_fifty_ids() {
+    let catalog = Arc::new(catalog(120));
+    let offers = Arc::new(MemoryOffers::default());
+    // A generous batch window: this proves how keys are cut into calls, not how fast a debug
+    // build registers 100 keys (the default 1 ms window can split them).
+    let config = ApiConfig {
+        loader_delay: std::time::Duration::from_millis(20),
+        ..ApiConfig::default()
+    };
+    let response = run_with_offers(
+        &catalog,
+        &offers,
+        config,
+        "{ category(slug: \"women\") { products(first: 100) { nodes { databaseId offers { stale offers { price { minorUnits } } } } } } }",
+    )
+    .await;
+    assert!(response.get("errors").is_none(), "{response}");
+    let calls = offers.calls();
+    assert_eq!(
+        calls.iter().map(Vec::len).collect::<Vec<_>>(),
+        [50, 50],
+        "two calls of 50 for 100 products"
+    );
+    for node in response["data"]["category"]["products"]["nodes"]
+        .as_array()
+        .unwrap()
+    {
+        let id = node["databaseId"].as_i64().unwrap();
+        let list = node["offers"]["offers"].as_array().unwrap();
+        assert_eq!(list.len(), usize::from(id % 10 != 0), "{node}");
+        if let Some(offer) = list.first() {
+            assert_eq!(offer["price"]["minorUnits"], id * 100);
+        }
+    }
+}
+
+#[tokio::test]
+async fn cached_offers_spare_the_partner_and_stand_in_marked_stale_when_it_fails() {
+    let catalog = Arc::new(catalog(5));
+    let offers = Arc::new(MemoryOffers::default());
+    let config = ApiConfig {
+        offers_cache_ttl: std::time::Duration::from_millis(50),
+        ..ApiConfig::default()
+    };
+    let api = build_schema(
+        Sources {
+            catalog: catalog.clone(),
+            search: Arc::new(MemorySearch::new(catalog.clone())),
+            offers: offers.clone(),
+        },
+        config,
+    );
+    let query = "{ product(databaseId: 3) { offers { stale offers { shop } } } }";
+    let run = || async {
+        serde_json::to_value(api.execute(async_graphql::Request::new(query)).await).unwrap()
+    };
+    assert_eq!(run().await["data"]["product"]["offers"]["stale"], false);
+    assert_eq!(run().await["data"]["product"]["offers"]["stale"], false);
+    assert_eq!(
+        offers.calls().len(),
+        1,
+        "the second answer came from the cache"
+    );
+
+    tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+    offers.fail(Some(SourceError::Timeout {
+        backend: "partner",
+        millis: 800,
+    }));
+    let response = run().await;
+    assert!(response.get("errors").is_none(), "{response}");
+    assert_eq!(response["data"]["product"]["offers"]["stale"], true);
+    assert_eq!(
+        response["data"]["product"]["offers"]["offers"][0]["shop"],
+        "memory-shop"
+    );
+    assert_eq!(
+        offers.calls().len(),
+        2,
+        "an expired entry asks the partner first"
+    );
+
+    // A product never fetched has nothing to stand in: null with the partner's error code.
+    let response = serde_json::to_value(
+        api.execute(async_graphql::Request::new(
+            "{ product(databaseId: 4) { name offers { stale } } }",
+        ))
+        .await,
+    )
+    .unwrap();
+    assert_eq!(codes(&response), ["UPSTREAM_TIMEOUT"]);
+    assert_eq!(response["data"]["product"]["name"], "Product 4");
+    assert_eq!(response["data"]["product"]["offers"], Value::Null);
+    assert_eq!(response["errors"][0]["path"], json!(["product", "offers"]));
 }

@@ -15,11 +15,13 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::time::Instant;
 use tracing::Instrument;
 
 use super::HttpState;
 use super::media::{Media, check_content_type, negotiate};
 use super::request_id::{self, RequestId};
+use crate::core::RequestContext;
 use crate::core::errors::code;
 
 /// The parameters of a GraphQL request, from a JSON body or a query string.
@@ -210,7 +212,14 @@ async fn execute(
 
     let span = tracing::info_span!("graphql", request_id = %id);
     let limit = state.limits.request_timeout;
-    let execution = state.api.execute(request).instrument(span.clone());
+    let context = RequestContext {
+        deadline: Instant::now() + limit,
+        request_id: Some(id.as_str().to_owned()),
+    };
+    let execution = state
+        .api
+        .execute_with(request, context)
+        .instrument(span.clone());
     let Ok(mut response) = tokio::time::timeout(limit, execution).await else {
         let refusal = Refusal::new(
             StatusCode::GATEWAY_TIMEOUT,

@@ -5,6 +5,7 @@
 //! adapter over it and one query level costs one backend call per entity type.
 
 pub mod catalog;
+pub mod offers;
 pub mod search;
 
 pub use catalog::{

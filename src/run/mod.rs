@@ -3,6 +3,7 @@
 //! binary's subcommands.
 
 pub mod index;
+pub mod partner_stub;
 pub mod seed;
 mod telemetry;
 
@@ -18,12 +19,13 @@ use tokio::net::TcpListener;
 
 pub use telemetry::init as init_telemetry;
 
-use crate::config::{Cli, Command, DatabaseArgs, SeedArgs, ServeArgs};
+use crate::config::{Cli, Command, DatabaseArgs, PartnerArgs, SeedArgs, ServeArgs};
 use crate::core::pagination::PageLimits;
 use crate::core::{self, ApiConfig, Sources};
 use crate::http::{self, HttpLimits, HttpState, Readiness};
 use crate::sources::elasticsearch::Elasticsearch;
 use crate::sources::mysql::{MySql, MySqlSettings};
+use crate::sources::partner::{PartnerClient, PartnerSettings};
 
 /// The migrations, compiled into the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -40,6 +42,15 @@ pub async fn main(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate(args) => migrate(&args).await,
         Command::Seed(args) => seed(&args).await,
         Command::Index(args) => index::run(&args).await,
+        Command::PartnerStub(args) => {
+            let listener = TcpListener::bind(args.listen).await.with_context(|| {
+                format!(
+                    "cannot listen on {} (OGROM_PARTNER_STUB_LISTEN)",
+                    args.listen
+                )
+            })?;
+            partner_stub::serve(&args, listener, shutdown_signal()).await
+        }
         Command::Schema => {
             print!("{}", core::sdl());
             Ok(())
@@ -47,11 +58,25 @@ pub async fn main(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// A built gateway: the router and handles on its backends (tests read the MySQL counters).
+/// A built gateway: the router and handles on its backends (tests read their counters).
 pub struct Gateway {
     pub router: Router,
     pub mysql: MySql,
     pub elasticsearch: Elasticsearch,
+    pub partner: PartnerClient,
+}
+
+/// The partner client's settings from configuration.
+pub fn partner_settings(args: &PartnerArgs) -> PartnerSettings {
+    PartnerSettings {
+        base_url: args.partner_url.clone(),
+        api_key: args.partner_api_key.clone(),
+        call_timeout: Duration::from_millis(args.partner_timeout_ms),
+        retries: args.partner_retries,
+        max_in_flight: args.partner_max_in_flight,
+        breaker_failures: args.partner_breaker_failures,
+        breaker_open_for: Duration::from_millis(args.partner_breaker_open_ms),
+    }
 }
 
 impl Gateway {
@@ -70,14 +95,22 @@ impl Gateway {
             ServeArgs::duration(args.elasticsearch.elasticsearch_timeout_ms),
         )
         .context("cannot build the Elasticsearch client (OGROM_ELASTICSEARCH_URL)")?;
-        Ok(Self::from_parts(args, mysql, elasticsearch))
+        let partner = PartnerClient::new(partner_settings(&args.partner))
+            .context("cannot build the partner client")?;
+        Ok(Self::from_parts(args, mysql, elasticsearch, partner))
     }
 
     /// Builds the router over given backends (tests pass their own pools).
-    pub fn from_parts(args: &ServeArgs, mysql: MySql, elasticsearch: Elasticsearch) -> Self {
+    pub fn from_parts(
+        args: &ServeArgs,
+        mysql: MySql,
+        elasticsearch: Elasticsearch,
+        partner: PartnerClient,
+    ) -> Self {
         let sources = Sources {
             catalog: Arc::new(mysql.catalog()),
             search: Arc::new(elasticsearch.search(&args.elasticsearch.elasticsearch_index)),
+            offers: Arc::new(partner.clone()),
         };
         let config = ApiConfig {
             pages: PageLimits {
@@ -87,6 +120,9 @@ impl Gateway {
             loader_delay: Duration::from_micros(args.loader_delay_us),
             max_depth: args.max_depth as usize,
             max_complexity: args.max_complexity as usize,
+            offers_cache_ttl: Duration::from_millis(args.partner.offers_cache_ttl_ms),
+            offers_stale_for: Duration::from_millis(args.partner.offers_stale_ms),
+            offers_budget: Duration::from_millis(args.partner.partner_deadline_ms),
         };
         let readiness = Readiness::new(
             vec![Arc::new(mysql.clone()), Arc::new(elasticsearch.clone())],
@@ -111,6 +147,7 @@ impl Gateway {
             router,
             mysql,
             elasticsearch,
+            partner,
         }
     }
 }

@@ -459,3 +459,59 @@ impl crate::protocols::search::SearchSource for MemorySearch {
             .collect())
     }
 }
+
+/// Live offers made up from product ids: one offer per product whose id is not a multiple
+/// of 10. Counts calls and the ids asked; `fail` makes every call fail.
+#[derive(Default)]
+pub struct MemoryOffers {
+    calls: Mutex<Vec<Vec<i32>>>,
+    failure: Mutex<Option<SourceError>>,
+}
+
+impl MemoryOffers {
+    /// The id batches of every call so far.
+    pub fn calls(&self) -> Vec<Vec<i32>> {
+        self.calls.lock().expect("calls poisoned").clone()
+    }
+
+    pub fn fail(&self, error: Option<SourceError>) {
+        *self.failure.lock().expect("failure poisoned") = error;
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::protocols::offers::OfferSource for MemoryOffers {
+    async fn offers(
+        &self,
+        product_ids: &[i32],
+        _context: &crate::protocols::offers::CallContext,
+    ) -> Result<HashMap<i32, Vec<crate::protocols::offers::Offer>>, SourceError> {
+        use crate::protocols::offers::{Availability, Offer};
+        self.calls
+            .lock()
+            .expect("calls poisoned")
+            .push(product_ids.to_vec());
+        if let Some(error) = self.failure.lock().expect("failure poisoned").clone() {
+            return Err(error);
+        }
+        Ok(product_ids
+            .iter()
+            .map(|&id| {
+                let offers = (id % 10 != 0)
+                    .then(|| Offer {
+                        product_id: id,
+                        shop: "memory-shop".to_owned(),
+                        price_minor: i64::from(id) * 100,
+                        currency: "EUR".to_owned(),
+                        availability: Availability::InStock,
+                        sizes: vec!["M".to_owned()],
+                        url: format!("https://shop.example/{id}"),
+                        updated_at: chrono::DateTime::UNIX_EPOCH,
+                    })
+                    .into_iter()
+                    .collect();
+                (id, offers)
+            })
+            .collect())
+    }
+}

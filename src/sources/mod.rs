@@ -5,3 +5,4 @@ pub mod elasticsearch;
 #[cfg(test)]
 pub mod memory;
 pub mod mysql;
+pub mod partner;

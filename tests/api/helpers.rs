@@ -11,9 +11,10 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use clap::Parser;
 use ogrom::config::{Cli, Command, ServeArgs};
-use ogrom::run::Gateway;
+use ogrom::run::{Gateway, partner_settings};
 use ogrom::sources::elasticsearch::Elasticsearch;
 use ogrom::sources::mysql::MySql;
+use ogrom::sources::partner::PartnerClient;
 use serde_json::{Value, json};
 use sqlx::MySqlPool;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
@@ -166,7 +167,18 @@ impl TestApp {
 
     /// Over given backends (a pool of one connection, a proxy, …).
     pub fn with_parts(args: &ServeArgs, mysql: MySql, elasticsearch: Elasticsearch) -> Self {
-        let gateway = Gateway::from_parts(args, mysql, elasticsearch);
+        let partner = PartnerClient::new(partner_settings(&args.partner)).expect("partner client");
+        Self::with_all(args, mysql, elasticsearch, partner)
+    }
+
+    /// Over given backends, the partner client included.
+    pub fn with_all(
+        args: &ServeArgs,
+        mysql: MySql,
+        elasticsearch: Elasticsearch,
+        partner: PartnerClient,
+    ) -> Self {
+        let gateway = Gateway::from_parts(args, mysql, elasticsearch, partner);
         Self {
             router: gateway.router,
             database: String::new(),

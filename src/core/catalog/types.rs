@@ -142,6 +142,14 @@ impl Product {
     ) -> async_graphql::Result<Vec<Product>> {
         Ok(crate::core::search::similar(ctx, self.0.id, first).await?)
     }
+    /// Live offers from partner shops; null when the partner cannot be reached and no recent
+    /// answer is cached (the error at this path says why).
+    async fn offers(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<crate::core::offers::ProductOffers>> {
+        Ok(crate::core::offers::offers(ctx, self.0.id).await?)
+    }
     /// The most specific category it belongs to; `path` gives its ancestors.
     async fn category(&self, ctx: &Context<'_>) -> async_graphql::Result<Category> {
         let loaders = ctx.catalog_loaders()?;

@@ -6,11 +6,11 @@
 
 use std::time::Duration;
 
+use elasticsearch::http::headers::HeaderMap;
+use elasticsearch::http::request::JsonBody;
 use elasticsearch::http::response::Response;
-use elasticsearch::indices::{
-    IndicesCreateParts, IndicesDeleteParts, IndicesGetAliasParts, IndicesRefreshParts,
-};
-use elasticsearch::{BulkOperation, BulkOperations, BulkParts, CountParts};
+use elasticsearch::http::{Method, StatusCode};
+use elasticsearch::{BulkOperation, BulkOperations, BulkParts};
 use serde_json::{Value, json};
 
 use super::document::{ProductDocument, index_body};
@@ -85,8 +85,10 @@ impl IndexBuild {
     /// Creates a new, empty versioned index for `alias`. Refuses when `alias` names a real
     /// index, before any work is done.
     pub async fn start(es: &Elasticsearch, alias: &str) -> Result<Self, IndexError> {
-        let (status, holders) = get(es, IndicesGetAliasParts::Index(&[alias])).await?;
-        if status.is_success() && holders.get(alias).is_some() {
+        // `GET /{name}/_alias` lists the indices a name resolves to: an alias resolves to
+        // the indices behind it, a concrete index to itself.
+        let resolved = look_up(es, &format!("/{alias}/_alias"), "looking up the alias").await?;
+        if resolved.is_some_and(|indices| indices.get(alias).is_some()) {
             return Err(IndexError::AliasIsIndex {
                 alias: alias.to_owned(),
             });
@@ -96,15 +98,8 @@ impl IndexBuild {
         let newest = versions(es, alias).await?.first().map_or(0, |v| v.1 + 1);
         let millis = chrono::Utc::now().timestamp_millis().max(newest);
         let index = format!("{alias}_v{millis}");
-        let response = es
-            .client()
-            .indices()
-            .create(IndicesCreateParts::Index(&index))
-            .body(index_body())
-            .request_timeout(LIFECYCLE_TIMEOUT)
-            .send()
-            .await;
-        expect_success(response, &format!("creating index {index}")).await?;
+        let (path, what) = (format!("/{index}"), format!("creating index {index}"));
+        call(es, Method::Put, &path, Some(index_body()), &what).await?;
         Ok(Self {
             es: es.clone(),
             alias: alias.to_owned(),
@@ -147,8 +142,7 @@ impl IndexBuild {
             .request_timeout(LIFECYCLE_TIMEOUT)
             .send()
             .await;
-        let answer =
-            expect_success(response, &format!("bulk indexing into {}", self.index)).await?;
+        let answer = success(response, &format!("bulk indexing into {}", self.index)).await?;
         if answer["errors"].as_bool() == Some(true) {
             let items = answer["items"].as_array().map(Vec::as_slice).unwrap_or(&[]);
             let failed: Vec<&Value> = items
@@ -180,7 +174,7 @@ impl IndexBuild {
                 return Err(error);
             }
         };
-        let deleted = match self.prune(keep).await {
+        let deleted = match self.prune(keep, &previous).await {
             Ok(deleted) => deleted,
             Err(error) => {
                 tracing::warn!(message = "could not delete old index versions", %error);
@@ -205,23 +199,11 @@ impl IndexBuild {
 
     /// Returns the indices the alias left.
     async fn verify_and_move(&self) -> Result<Vec<String>, IndexError> {
-        let response = self
-            .es
-            .client()
-            .indices()
-            .refresh(IndicesRefreshParts::Index(&[&self.index]))
-            .request_timeout(LIFECYCLE_TIMEOUT)
-            .send()
-            .await;
-        expect_success(response, &format!("refreshing {}", self.index)).await?;
-        let response = self
-            .es
-            .client()
-            .count(CountParts::Index(&[&self.index]))
-            .request_timeout(LIFECYCLE_TIMEOUT)
-            .send()
-            .await;
-        let counted = expect_success(response, &format!("counting {}", self.index)).await?;
+        let (es, index) = (&self.es, &self.index);
+        let (path, what) = (format!("/{index}/_refresh"), format!("refreshing {index}"));
+        call(es, Method::Post, &path, None, &what).await?;
+        let (path, what) = (format!("/{index}/_count"), format!("counting {index}"));
+        let counted = call(es, Method::Get, &path, None, &what).await?;
         let found = counted["count"].as_u64().unwrap_or(0);
         if found != self.sent {
             return Err(IndexError::CountMismatch {
@@ -234,9 +216,10 @@ impl IndexBuild {
         // The holders are looked up first so each removal can say `must_exist`: if the
         // alias moved meanwhile (another build), the whole request fails instead of leaving
         // the alias on two indices. One request makes the move atomic for searches.
-        let (status, holders) = get(&self.es, IndicesGetAliasParts::Name(&[&self.alias])).await?;
-        let previous: Vec<String> = match holders.as_object() {
-            Some(holders) if status.is_success() => holders.keys().cloned().collect(),
+        let path = format!("/_alias/{}", self.alias);
+        let holders = look_up(es, &path, "looking up the alias").await?;
+        let previous: Vec<String> = match holders {
+            Some(Value::Object(holders)) => holders.keys().cloned().collect(),
             _ => Vec::new(),
         };
         let mut actions: Vec<Value> = previous
@@ -244,17 +227,9 @@ impl IndexBuild {
             .map(|index| json!({"remove": {"index": index, "alias": self.alias, "must_exist": true}}))
             .collect();
         actions.push(json!({"add": {"index": self.index, "alias": self.alias}}));
-        let response = self
-            .es
-            .client()
-            .indices()
-            .update_aliases()
-            .body(json!({ "actions": actions }))
-            .request_timeout(LIFECYCLE_TIMEOUT)
-            .send()
-            .await;
-        let what = format!("moving alias {} to {}", self.alias, self.index);
-        let answer = expect_success(response, &what).await?;
+        let what = format!("moving alias {} to {index}", self.alias);
+        let body = json!({ "actions": actions });
+        let answer = call(es, Method::Post, "/_aliases", Some(body), &what).await?;
         // An action can fail inside a 200 answer (`errors: true`); the alias may then be
         // wrong, so it must not pass for success.
         if answer["errors"].as_bool() == Some(true) {
@@ -264,7 +239,7 @@ impl IndexBuild {
     }
 
     /// Deletes versions beyond the newest `keep`, never the new (live) one.
-    async fn prune(&self, keep: u32) -> Result<Vec<String>, SourceError> {
+    async fn prune(&self, keep: u32, previous: &[String]) -> Result<Vec<String>, SourceError> {
         let stale: Vec<String> = versions(&self.es, &self.alias)
             .await?
             .into_iter()
@@ -272,22 +247,29 @@ impl IndexBuild {
             .skip(keep as usize)
             .filter(|name| *name != self.index)
             .collect();
-        if !stale.is_empty() {
-            let names: Vec<&str> = stale.iter().map(String::as_str).collect();
-            delete(&self.es, &names).await?;
+        if stale.is_empty() {
+            return Ok(stale);
         }
+        // With `keep` 1 the index the alias just left is deleted, and searches that resolved
+        // the alias a moment ago may still run on it: give them the search timeout to finish.
+        if stale.iter().any(|name| previous.contains(name)) {
+            tokio::time::sleep(self.es.timeout()).await;
+        }
+        let names: Vec<&str> = stale.iter().map(String::as_str).collect();
+        delete(&self.es, &names).await?;
         Ok(stale)
     }
 }
 
 /// The versioned indices of `alias` (`{alias}_v{millis}`, open or closed), newest first.
 pub async fn versions(es: &Elasticsearch, alias: &str) -> Result<Vec<(String, i64)>, SourceError> {
-    let pattern = format!("{alias}_v*");
-    let (_, indices) = get(es, IndicesGetAliasParts::Index(&[&pattern])).await?;
+    // A wildcard that matches nothing answers `{}`; closed indices are listed too.
+    let path = format!("/{alias}_v*/_alias");
+    let indices = look_up(es, &path, "listing index versions").await?;
     let prefix = format!("{alias}_v");
     let mut versions: Vec<(String, i64)> = indices
-        .as_object()
-        .into_iter()
+        .iter()
+        .filter_map(Value::as_object)
         .flat_map(|indices| indices.keys())
         // Only digits after the prefix: `products_vintage` is not ours to delete.
         .filter_map(|name| {
@@ -302,42 +284,50 @@ pub async fn versions(es: &Elasticsearch, alias: &str) -> Result<Vec<(String, i6
     Ok(versions)
 }
 
-/// A get-alias request whose 404 is an answer ("no such index or alias"), not an error.
-async fn get(
-    es: &Elasticsearch,
-    parts: IndicesGetAliasParts<'_>,
-) -> Result<(elasticsearch::http::StatusCode, Value), SourceError> {
-    let response = es
-        .client()
-        .indices()
-        .get_alias(parts)
-        .request_timeout(LIFECYCLE_TIMEOUT)
-        .send()
-        .await
-        .map_err(|error| map_error(error, LIFECYCLE_TIMEOUT))?;
-    let status = response.status_code();
-    if status.as_u16() == 404 {
-        return Ok((status, Value::Null));
-    }
-    let body = expect_success(Ok(response), "looking up aliases").await?;
-    Ok((status, body))
+async fn delete(es: &Elasticsearch, indices: &[&str]) -> Result<(), SourceError> {
+    let names = indices.join(",");
+    let what = format!("deleting {names}");
+    call(es, Method::Delete, &format!("/{names}"), None, &what).await?;
+    Ok(())
 }
 
-async fn delete(es: &Elasticsearch, indices: &[&str]) -> Result<(), SourceError> {
-    let response = es
-        .client()
-        .indices()
-        .delete(IndicesDeleteParts::Index(indices))
-        .request_timeout(LIFECYCLE_TIMEOUT)
-        .send()
-        .await;
-    expect_success(response, &format!("deleting {}", indices.join(", "))).await?;
-    Ok(())
+/// One request (index names need no escaping: Elasticsearch allows no reserved characters
+/// in them); `what` names it in errors.
+async fn call(
+    es: &Elasticsearch,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+    what: &str,
+) -> Result<Value, SourceError> {
+    success(send(es, method, path, body).await, what).await
+}
+
+/// A GET whose 404 ("no such index or alias") is an answer, `None`, not an error.
+async fn look_up(es: &Elasticsearch, path: &str, what: &str) -> Result<Option<Value>, SourceError> {
+    let response = send(es, Method::Get, path, None).await;
+    match response {
+        Ok(response) if response.status_code() == StatusCode::NOT_FOUND => Ok(None),
+        response => success(response, what).await.map(Some),
+    }
+}
+
+async fn send(
+    es: &Elasticsearch,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> Result<Response, elasticsearch::Error> {
+    let body = body.map(JsonBody::new);
+    let timeout = Some(LIFECYCLE_TIMEOUT);
+    es.client()
+        .send(method, path, HeaderMap::new(), None::<&()>, body, timeout)
+        .await
 }
 
 /// The JSON body of a 2xx answer; anything else becomes an error that says what was being
 /// done and what Elasticsearch answered.
-async fn expect_success(
+async fn success(
     response: Result<Response, elasticsearch::Error>,
     what: &str,
 ) -> Result<Value, SourceError> {
@@ -349,10 +339,10 @@ async fn expect_success(
         .map_err(|error| map_error(error, LIFECYCLE_TIMEOUT))?;
     match serde_json::from_str::<Value>(&text) {
         Ok(body) if status.is_success() => Ok(body),
-        Ok(body) => Err(backend(format!(
-            "{what}: {status}: {}",
-            describe(&body["error"])
-        ))),
+        Ok(body) => {
+            let error = describe(&body["error"]);
+            Err(backend(format!("{what}: {status}: {error}")))
+        }
         // A proxy or a distribution without the endpoint may answer with something else.
         Err(_) if status.is_success() => Err(contract(format!("{what}: not JSON: {text:.200}"))),
         Err(_) => Err(backend(format!("{what}: {status}: {text:.200}"))),

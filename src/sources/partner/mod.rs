@@ -1,0 +1,242 @@
+//! The partner offers API client: connection reuse, a per-call timeout inside the request's
+//! deadline, retries with jittered backoff for timeouts and 5xx (the call is an idempotent
+//! GET), `Retry-After` honoured when it fits the deadline, a circuit breaker, a bulkhead on
+//! calls in flight, and the request id forwarded.
+
+mod breaker;
+mod wire;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use reqwest::{StatusCode, Url, header};
+use tokio::sync::Semaphore;
+
+pub use breaker::{BreakerState, CircuitBreaker};
+
+use crate::protocols::SourceError;
+use crate::protocols::offers::{CallContext, Offer, OfferSource};
+
+const BACKEND: &str = "partner";
+
+/// How the client treats the partner; from configuration.
+#[derive(Debug, Clone)]
+pub struct PartnerSettings {
+    pub base_url: Url,
+    /// A secret: never logged (this struct's `Debug` is not used in logs).
+    pub api_key: String,
+    pub call_timeout: Duration,
+    pub retries: u32,
+    pub max_in_flight: u32,
+    pub breaker_failures: u32,
+    pub breaker_open_for: Duration,
+}
+
+/// The partner API client. Cheap to clone; clones share the connection pool, the breaker,
+/// the bulkhead and the counters.
+#[derive(Clone)]
+pub struct PartnerClient {
+    http: reqwest::Client,
+    settings: Arc<PartnerSettings>,
+    breaker: Arc<CircuitBreaker>,
+    in_flight: Arc<Semaphore>,
+    calls: Arc<AtomicU64>,
+}
+
+/// How one attempt ended.
+enum Attempt {
+    Done(HashMap<i32, Vec<Offer>>),
+    /// Worth another try after the given pause (or a backoff when `None`).
+    Retry(SourceError, Option<Duration>),
+    /// Another try would not help.
+    Fail(SourceError),
+}
+
+impl PartnerClient {
+    pub fn new(settings: PartnerSettings) -> Result<Self, SourceError> {
+        let http = reqwest::Client::builder()
+            .pool_idle_timeout(Duration::from_secs(60))
+            .no_proxy()
+            .build()
+            .map_err(|e| unavailable(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self {
+            http,
+            breaker: Arc::new(CircuitBreaker::new(
+                settings.breaker_failures,
+                settings.breaker_open_for,
+            )),
+            in_flight: Arc::new(Semaphore::new(settings.max_in_flight as usize)),
+            calls: Arc::default(),
+            settings: Arc::new(settings),
+        })
+    }
+
+    /// Attempts sent to the partner (retries included).
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    pub fn breaker_state(&self) -> BreakerState {
+        self.breaker.state()
+    }
+
+    async fn attempt(&self, url: &Url, context: &CallContext, budget: Duration) -> Attempt {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let mut request = self
+            .http
+            .get(url.clone())
+            .bearer_auth(&self.settings.api_key)
+            .timeout(budget);
+        if let Some(id) = &context.request_id {
+            request = request.header("x-request-id", id);
+        }
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) if error.is_timeout() => {
+                return Attempt::Retry(timeout(budget), None);
+            }
+            Err(error) => {
+                return Attempt::Retry(unavailable(error.without_url().to_string()), None);
+            }
+        };
+        let status = response.status();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            let wait = response
+                .headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs)
+                .unwrap_or(Duration::from_secs(1));
+            return Attempt::Retry(unavailable("rate limited (429)".to_owned()), Some(wait));
+        }
+        if status.is_server_error() {
+            return Attempt::Retry(unavailable(format!("answered {status}")), None);
+        }
+        if !status.is_success() {
+            // 4xx: our request is wrong (or our key is); repeating it will not help.
+            return Attempt::Fail(SourceError::Contract {
+                backend: BACKEND,
+                detail: format!("answered {status}"),
+            });
+        }
+        match response.bytes().await {
+            Ok(body) => match wire::parse(&body) {
+                Ok(offers) => Attempt::Done(offers),
+                Err(detail) => Attempt::Fail(SourceError::Backend {
+                    backend: BACKEND,
+                    detail,
+                }),
+            },
+            Err(error) if error.is_timeout() => Attempt::Retry(timeout(budget), None),
+            Err(error) => Attempt::Retry(unavailable(error.without_url().to_string()), None),
+        }
+    }
+
+    /// Every attempt of one call, within the deadline; the breaker sees the call's outcome.
+    async fn call(
+        &self,
+        url: &Url,
+        context: &CallContext,
+    ) -> Result<HashMap<i32, Vec<Offer>>, SourceError> {
+        let mut last = timeout(self.settings.call_timeout);
+        for attempt in 0..=self.settings.retries {
+            let left = context.deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            let budget = left.min(self.settings.call_timeout);
+            match self.attempt(url, context, budget).await {
+                Attempt::Done(offers) => return Ok(offers),
+                Attempt::Fail(error) => return Err(error),
+                Attempt::Retry(error, pause) => {
+                    let pause = pause.unwrap_or_else(|| backoff(attempt));
+                    let left = context.deadline.saturating_duration_since(Instant::now());
+                    if attempt == self.settings.retries || pause >= left {
+                        return Err(error);
+                    }
+                    tracing::info!(message = "retrying the partner", attempt, pause_ms = pause.as_millis() as u64, %error);
+                    last = error;
+                    tokio::time::sleep(pause).await;
+                }
+            }
+        }
+        Err(last)
+    }
+}
+
+/// Exponential backoff from 50 ms with full jitter, so retries of many requests spread out.
+fn backoff(attempt: u32) -> Duration {
+    let ceiling = 50u64.saturating_mul(1 << attempt.min(6));
+    Duration::from_millis(jitter(ceiling / 2, ceiling))
+}
+
+/// A pseudo-random number in `[low, high]`; quality does not matter, spread does.
+fn jitter(low: u64, high: u64) -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    let noise = RandomState::new().hash_one(Instant::now());
+    low + noise % (high - low + 1)
+}
+
+fn unavailable(detail: String) -> SourceError {
+    SourceError::Unavailable {
+        backend: BACKEND,
+        detail,
+    }
+}
+
+fn timeout(budget: Duration) -> SourceError {
+    SourceError::Timeout {
+        backend: BACKEND,
+        millis: budget.as_millis() as u64,
+    }
+}
+
+#[async_trait::async_trait]
+impl OfferSource for PartnerClient {
+    async fn offers(
+        &self,
+        product_ids: &[i32],
+        context: &CallContext,
+    ) -> Result<HashMap<i32, Vec<Offer>>, SourceError> {
+        if product_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let Some(_permit) = self.breaker.permit() else {
+            return Err(unavailable(
+                "circuit open: the partner failed repeatedly".to_owned(),
+            ));
+        };
+        // The bulkhead: wait for a slot only as long as the request can afford.
+        let left = context.deadline.saturating_duration_since(Instant::now());
+        let slot = match tokio::time::timeout(left, self.in_flight.acquire()).await {
+            Ok(Ok(slot)) => slot,
+            _ => {
+                // Not the partner's fault: leave the breaker as it is.
+                self.breaker.abandon();
+                return Err(unavailable("too many partner calls in flight".to_owned()));
+            }
+        };
+        let ids: Vec<String> = product_ids.iter().map(i32::to_string).collect();
+        let mut url = self.settings.base_url.clone();
+        url.set_path(&format!("{}/v1/offers", url.path().trim_end_matches('/')));
+        url.query_pairs_mut()
+            .append_pair("product_ids", &ids.join(","));
+        let result = self.call(&url, context).await;
+        drop(slot);
+        match &result {
+            Ok(_) => self.breaker.success(),
+            Err(_) => self.breaker.failure(),
+        }
+        result.map(|mut offers| {
+            // Products without offers are absent from the answer: they have none.
+            for id in product_ids {
+                offers.entry(*id).or_default();
+            }
+            offers.retain(|id, _| product_ids.contains(id));
+            offers
+        })
+    }
+}
