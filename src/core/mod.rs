@@ -170,7 +170,7 @@ impl Api {
                 request
                     .data(loaders)
                     .data(search)
-                    .data(RequestOffers(offers)),
+                    .data(RequestOffers::new(offers)),
             )
             .instrument(span)
             .await

@@ -475,3 +475,39 @@ async fn cached_offers_spare_the_partner_and_stand_in_marked_stale_when_it_fails
     assert_eq!(response["data"]["product"]["offers"], Value::Null);
     assert_eq!(response["errors"][0]["path"], json!(["product", "offers"]));
 }
+
+#[tokio::test]
+async fn a_product_and_its_similar_products_get_their_offers_in_one_partner_call() {
+    let catalog = Arc::new(catalog(40));
+    let offers = Arc::new(MemoryOffers::default());
+    let config = ApiConfig {
+        loader_delay: std::time::Duration::from_millis(20),
+        ..ApiConfig::default()
+    };
+    let response = run_with_offers(
+        &catalog,
+        &offers,
+        config,
+        "{ product(databaseId: 1) { offers { stale } brand { name }
+             similar(first: 8) { databaseId brand { name } offers { stale } } } }",
+    )
+    .await;
+    assert!(response.get("errors").is_none(), "{response}");
+    let similar = response["data"]["product"]["similar"].as_array().unwrap();
+    assert_eq!(similar.len(), 8);
+    let calls = offers.calls();
+    assert_eq!(
+        calls.len(),
+        1,
+        "one call for the product and its similar products: {calls:?}"
+    );
+    let mut asked = calls[0].clone();
+    asked.sort();
+    let mut expected: Vec<i32> = similar
+        .iter()
+        .map(|p| p["databaseId"].as_i64().unwrap() as i32)
+        .collect();
+    expected.push(1);
+    expected.sort();
+    assert_eq!(asked, expected);
+}

@@ -35,6 +35,8 @@ async fn setup(flags: &[&str]) -> (TestApp, StubHandle) {
         "0",
         "--loader-delay-us",
         "20000",
+        "--elasticsearch-index",
+        crate::search::fixture_alias(),
     ];
     argv.extend_from_slice(flags);
     let args = serve_args(&database_url(database), &argv);
@@ -417,4 +419,34 @@ async fn the_bulkhead_bounds_calls_in_flight() {
         "at most 2 calls at once, saw {}",
         stats.max_in_flight
     );
+}
+
+#[tokio::test]
+async fn a_product_page_with_eight_similar_products_makes_one_partner_call() {
+    let (app, stub) = setup(&[]).await;
+    let id = product_ids(1).await[0];
+    let data = app
+        .query(
+            "query($id: Int!) { product(databaseId: $id) { name offers { stale }
+               brand { name } category { path { name } }
+               similar(first: 8) { databaseId name brand { name } offers { offers { shop } } } } }",
+            json!({"id": id}),
+        )
+        .await;
+    let similar = data["product"]["similar"].as_array().unwrap();
+    assert_eq!(similar.len(), 8, "{data}");
+    let stats = stub.stats();
+    assert_eq!(
+        stats.calls, 1,
+        "one partner call for the product and its similar products"
+    );
+    let mut asked = stats.last_ids.clone();
+    asked.sort();
+    let mut expected: Vec<u64> = similar
+        .iter()
+        .map(|p| p["databaseId"].as_u64().unwrap())
+        .collect();
+    expected.push(id as u64);
+    expected.sort();
+    assert_eq!(asked, expected);
 }

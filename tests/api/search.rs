@@ -13,7 +13,7 @@ use crate::helpers::{
 };
 
 /// This process's search alias over the fixture database, built once on first use.
-fn fixture_alias() -> &'static str {
+pub(crate) fn fixture_alias() -> &'static str {
     static ALIAS: OnceLock<String> = OnceLock::new();
     ALIAS.get_or_init(|| {
         let alias = format!("ogrom_test_{}_search", std::process::id());

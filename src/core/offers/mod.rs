@@ -10,11 +10,12 @@ mod cache;
 mod types;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_graphql::Context;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use tokio::sync::watch;
 use tracing::Instrument;
 
 pub use cache::OffersCache;
@@ -85,13 +86,67 @@ pub fn loader(
         .max_batch_size(max_batch)
 }
 
-/// The request's offers loader, as request data.
-pub struct RequestOffers(pub DataLoader<OffersLoader, HashMapCache>);
+/// The request's offers loader, as request data, and the products whose `similar` list
+/// will ask for offers too.
+pub struct RequestOffers {
+    loader: DataLoader<OffersLoader, HashMapCache>,
+    similar_pending: Mutex<HashMap<i32, watch::Receiver<bool>>>,
+}
+
+impl RequestOffers {
+    pub fn new(loader: DataLoader<OffersLoader, HashMapCache>) -> Self {
+        Self {
+            loader,
+            similar_pending: Mutex::default(),
+        }
+    }
+}
+
+/// Held by `Product.similar` while it loads products whose offers are selected; dropping it
+/// (on success or failure) lets the product's own offers go.
+pub struct SimilarOffersGuard(watch::Sender<bool>);
+
+impl Drop for SimilarOffersGuard {
+    fn drop(&mut self) {
+        self.0.send_replace(true);
+    }
+}
+
+/// Called by `Product.similar` before it awaits anything: the similar products' offers will
+/// be asked for, so the product's own offers wait and join their partner call. A product
+/// page with its similar products then costs one partner call, not one per level.
+pub(crate) fn announce_similar_offers(
+    ctx: &Context<'_>,
+    product_id: i32,
+) -> Option<SimilarOffersGuard> {
+    let offers = ctx.typed_data::<RequestOffers>().ok()?;
+    let (ready, waiting) = watch::channel(false);
+    let mut pending = offers
+        .similar_pending
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    pending.insert(product_id, waiting);
+    Some(SimilarOffersGuard(ready))
+}
 
 /// `Product.offers`.
 pub(crate) async fn offers(ctx: &Context<'_>, product_id: i32) -> ApiResult<Option<ProductOffers>> {
-    let loader = &ctx.typed_data::<RequestOffers>()?.0;
-    match loader.load_one(product_id).await? {
+    let offers = ctx.typed_data::<RequestOffers>()?;
+    // Sibling fields get their first poll before this one goes on, so `similar` can say
+    // that it will ask for offers.
+    tokio::task::yield_now().await;
+    let waiting = {
+        let mut pending = offers
+            .similar_pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        pending.remove(&product_id)
+    };
+    if let Some(mut similar_ready) = waiting {
+        // An error means the guard is gone, which also means "go".
+        let _ = similar_ready.wait_for(|ready| *ready).await;
+    }
+    match offers.loader.load_one(product_id).await? {
         Some(answer) => answer.map(Some),
         // The loader answers every id it is given; a gap is a broken invariant.
         None => Err(ApiError::Internal(format!(

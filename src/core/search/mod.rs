@@ -169,6 +169,14 @@ pub(crate) async fn similar(
     product_id: i32,
     first: i32,
 ) -> ApiResult<Vec<Product>> {
+    // Before any await: if the similar products' offers are selected, the product's own
+    // offers wait for them and share their partner call (released when this returns).
+    let _offers_wait = ctx
+        .look_ahead()
+        .field("offers")
+        .exists()
+        .then(|| super::offers::announce_similar_offers(ctx, product_id))
+        .flatten();
     let first = small_list(first)?;
     if first == 0 {
         return Ok(Vec::new());
