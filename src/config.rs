@@ -159,9 +159,10 @@ pub struct PartnerArgs {
         env = "OGROM_PARTNER_API_KEY",
         default_value = "dev-partner-key",
         hide_env_values = true,
-        hide_default_value = true
+        hide_default_value = true,
+        value_parser = Secret::parse
     )]
-    pub partner_api_key: String,
+    pub partner_api_key: Secret,
     /// How long one call to the partner may take, in milliseconds.
     #[arg(long, env = "OGROM_PARTNER_TIMEOUT_MS", default_value_t = 800, value_parser = millis())]
     pub partner_timeout_ms: u64,
@@ -196,6 +197,36 @@ pub struct PartnerArgs {
     pub offers_stale_ms: u64,
 }
 
+/// A secret value (an API key): its `Debug` never shows it, so logging a config is safe.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret given in code (tests, tools).
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    fn parse(value: &str) -> Result<Secret, String> {
+        if value.trim().is_empty() {
+            Err("must not be empty".to_owned())
+        } else {
+            Ok(Secret(value.to_owned()))
+        }
+    }
+
+    /// The secret itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
 /// `ogrom partner-stub`.
 #[derive(Debug, Args)]
 pub struct PartnerStubArgs {
@@ -212,9 +243,10 @@ pub struct PartnerStubArgs {
         env = "OGROM_PARTNER_API_KEY",
         default_value = "dev-partner-key",
         hide_env_values = true,
-        hide_default_value = true
+        hide_default_value = true,
+        value_parser = Secret::parse
     )]
-    pub api_key: String,
+    pub api_key: Secret,
 }
 
 /// `ogrom seed`.

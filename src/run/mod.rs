@@ -70,7 +70,7 @@ pub struct Gateway {
 pub fn partner_settings(args: &PartnerArgs) -> PartnerSettings {
     PartnerSettings {
         base_url: args.partner_url.clone(),
-        api_key: args.partner_api_key.clone(),
+        api_key: args.partner_api_key.expose().to_owned(),
         call_timeout: Duration::from_millis(args.partner_timeout_ms),
         retries: args.partner_retries,
         max_in_flight: args.partner_max_in_flight,

@@ -81,3 +81,20 @@ fn the_schema_subcommand_prints_the_sdl() {
         ogrom::core::sdl()
     );
 }
+
+#[test]
+fn secrets_never_show_in_a_debug_dump_of_the_configuration() {
+    use clap::Parser;
+    let cli = ogrom::config::Cli::try_parse_from([
+        "ogrom",
+        "serve",
+        "--partner-api-key",
+        "pk-very-secret",
+        "--database-url",
+        "mysql://u:db-very-secret@127.0.0.1/x",
+    ])
+    .unwrap();
+    let dump = format!("{cli:?}");
+    assert!(!dump.contains("pk-very-secret"), "{dump}");
+    assert!(!dump.contains("db-very-secret"), "{dump}");
+}

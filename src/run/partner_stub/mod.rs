@@ -98,10 +98,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     anyhow::ensure!(
-        !args.api_key.is_empty(),
+        !args.api_key.expose().is_empty(),
         "the API key is empty (OGROM_PARTNER_API_KEY)"
     );
-    let (router, handle) = router(args.api_key.clone());
+    let (router, handle) = router(args.api_key.expose().to_owned());
     let address = listener.local_addr()?;
     tracing::info!(message = "partner stub serving", %address);
     axum::serve(listener, router)

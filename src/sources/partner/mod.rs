@@ -22,16 +22,27 @@ use crate::protocols::offers::{CallContext, Offer, OfferSource};
 const BACKEND: &str = "partner";
 
 /// How the client treats the partner; from configuration.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PartnerSettings {
     pub base_url: Url,
-    /// A secret: never logged (this struct's `Debug` is not used in logs).
+    /// A secret: `Debug` leaves it out.
     pub api_key: String,
     pub call_timeout: Duration,
     pub retries: u32,
     pub max_in_flight: u32,
     pub breaker_failures: u32,
     pub breaker_open_for: Duration,
+}
+
+impl std::fmt::Debug for PartnerSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartnerSettings")
+            .field("base_url", &self.base_url.as_str())
+            .field("api_key", &"<redacted>")
+            .field("call_timeout", &self.call_timeout)
+            .field("retries", &self.retries)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The partner API client. Cheap to clone; clones share the connection pool, the breaker,
