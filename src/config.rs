@@ -35,6 +35,8 @@ pub enum Command {
     Seed(SeedArgs),
     /// Build a new search index from MySQL and move the search alias to it.
     Index(IndexArgs),
+    /// Mint a development token for a user (needs OGROM_JWT_HS256_SECRET).
+    Token(TokenArgs),
     /// Serve a stand-in for the partner offers API, with injectable faults (development and
     /// tests only).
     PartnerStub(PartnerStubArgs),
@@ -197,6 +199,49 @@ pub struct PartnerArgs {
     pub offers_stale_ms: u64,
 }
 
+/// How viewers are authenticated: JWT bearer tokens, HS256 with a shared secret
+/// (development) and/or RS256/ES256 with keys from a JWKS URL (production). With neither
+/// configured, every request is anonymous and any token is refused.
+#[derive(Debug, Clone, Args)]
+pub struct AuthArgs {
+    /// Shared secret for HS256 tokens (development; a secret: never logged).
+    #[arg(long, env = "OGROM_JWT_HS256_SECRET", hide_env_values = true, value_parser = Secret::parse)]
+    pub jwt_hs256_secret: Option<Secret>,
+    /// URL of the identity provider's JWKS, for RS256 and ES256 tokens.
+    #[arg(long, env = "OGROM_JWT_JWKS_URL", value_parser = parse_http_url)]
+    pub jwt_jwks_url: Option<Url>,
+    /// Required `iss` claim.
+    #[arg(long, env = "OGROM_JWT_ISSUER", default_value = "ogrom-dev")]
+    pub jwt_issuer: String,
+    /// Required `aud` claim.
+    #[arg(long, env = "OGROM_JWT_AUDIENCE", default_value = "ogrom")]
+    pub jwt_audience: String,
+    /// Clock skew tolerated on `exp` and `nbf`, in seconds.
+    #[arg(long, env = "OGROM_JWT_LEEWAY_S", default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(0..=600))]
+    pub jwt_leeway_s: u64,
+    /// How long fetched JWKS keys are trusted before they are fetched again, in seconds
+    /// (an unknown `kid` also triggers a fetch, at most once a minute).
+    #[arg(long, env = "OGROM_JWT_JWKS_TTL_S", default_value_t = 600,
+        value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub jwt_jwks_ttl_s: u64,
+}
+
+/// `ogrom token`.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+    /// The user the token identifies.
+    #[arg(long)]
+    pub user: String,
+    /// How long the token is valid, in seconds.
+    #[arg(long, default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
+    pub ttl_s: u64,
+}
+
 /// A secret value (an API key): its `Debug` never shows it, so logging a config is safe.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -295,6 +340,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub partner: PartnerArgs,
+
+    #[command(flatten)]
+    pub auth: AuthArgs,
 
     /// Page size of a connection when the client gives no `first`.
     #[arg(long, env = "OGROM_DEFAULT_PAGE_SIZE", default_value_t = 20,

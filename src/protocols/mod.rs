@@ -4,6 +4,7 @@
 //! Every data method is batch-shaped (`&[K] -> HashMap<K, V>`), so a DataLoader is a thin
 //! adapter over it and one query level costs one backend call per entity type.
 
+pub mod auth;
 pub mod catalog;
 pub mod offers;
 pub mod search;

@@ -6,6 +6,7 @@ pub mod index;
 pub mod partner_stub;
 pub mod seed;
 mod telemetry;
+mod token;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -42,6 +43,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate(args) => migrate(&args).await,
         Command::Seed(args) => seed(&args).await,
         Command::Index(args) => index::run(&args).await,
+        Command::Token(args) => token::run(&args).await,
         Command::PartnerStub(args) => {
             let listener = TcpListener::bind(args.listen).await.with_context(|| {
                 format!(
