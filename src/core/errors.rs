@@ -12,6 +12,10 @@ pub mod code {
     pub const NOT_FOUND: &str = "NOT_FOUND";
     /// An argument is malformed or out of range.
     pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+    /// The request needs an authenticated viewer, or its token was refused.
+    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    /// The viewer may not do this.
+    pub const FORBIDDEN: &str = "FORBIDDEN";
     /// A backend could not be reached.
     pub const UPSTREAM_UNAVAILABLE: &str = "UPSTREAM_UNAVAILABLE";
     /// A backend did not answer in time.
@@ -44,6 +48,10 @@ pub enum ApiError {
     NotFound(String),
     /// An argument is malformed or out of range; the message says which and why.
     BadUserInput(String),
+    /// The operation needs a viewer and there is none.
+    Unauthenticated,
+    /// The viewer may not do this; the message says what.
+    Forbidden(String),
     /// A backend failed; the cause was logged when it happened.
     Upstream(SourceError),
     /// A fault of the gateway itself (a broken invariant); the detail is logged, not shown.
@@ -56,6 +64,8 @@ impl ApiError {
         match self {
             Self::NotFound(_) => code::NOT_FOUND,
             Self::BadUserInput(_) => code::BAD_USER_INPUT,
+            Self::Unauthenticated => code::UNAUTHENTICATED,
+            Self::Forbidden(_) => code::FORBIDDEN,
             Self::Upstream(SourceError::Timeout { .. }) => code::UPSTREAM_TIMEOUT,
             Self::Upstream(SourceError::Contract { .. }) => code::INTERNAL,
             Self::Upstream(_) => code::UPSTREAM_UNAVAILABLE,
@@ -66,7 +76,12 @@ impl ApiError {
     /// What the client is told: specific for its own mistakes, generic for ours.
     fn client_message(&self) -> String {
         match self {
-            Self::NotFound(message) | Self::BadUserInput(message) => message.clone(),
+            Self::NotFound(message) | Self::BadUserInput(message) | Self::Forbidden(message) => {
+                message.clone()
+            }
+            Self::Unauthenticated => {
+                "sign in first: this needs an `Authorization: Bearer` token".to_owned()
+            }
             Self::Upstream(SourceError::Timeout { backend, .. }) => {
                 format!("the {} backend did not answer in time", role(backend))
             }

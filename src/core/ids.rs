@@ -13,10 +13,19 @@ pub enum Kind {
     Brand,
     Shop,
     Category,
+    User,
+    Collage,
 }
 
 impl Kind {
-    const ALL: [Kind; 4] = [Kind::Product, Kind::Brand, Kind::Shop, Kind::Category];
+    const ALL: [Kind; 6] = [
+        Kind::Product,
+        Kind::Brand,
+        Kind::Shop,
+        Kind::Category,
+        Kind::User,
+        Kind::Collage,
+    ];
 
     /// The GraphQL type name, which is also the id's prefix.
     pub fn type_name(self) -> &'static str {
@@ -25,6 +34,8 @@ impl Kind {
             Kind::Brand => "Brand",
             Kind::Shop => "Shop",
             Kind::Category => "Category",
+            Kind::User => "User",
+            Kind::Collage => "Collage",
         }
     }
 }

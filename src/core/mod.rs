@@ -9,6 +9,7 @@
 //! viewer state outlives one operation.
 
 pub mod catalog;
+pub mod community;
 pub mod errors;
 pub mod ids;
 pub mod node;
@@ -19,16 +20,19 @@ pub mod search;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema};
+use async_graphql::{EmptySubscription, MergedObject, Schema};
 use tracing::Instrument;
 
 use self::catalog::{CatalogLoaders, CatalogQuery};
+use self::community::{CommunityLoaders, CommunityMutation, CommunityQuery};
 use self::errors::{ApiError, ApiResult};
 use self::node::NodeQuery;
 use self::offers::{OffersCache, RequestOffers};
 use self::pagination::PageLimits;
 use self::search::{SearchLoaders, SearchQuery};
 use crate::protocols::CatalogSource;
+use crate::protocols::auth::ViewerId;
+use crate::protocols::community::CommunitySource;
 use crate::protocols::offers::{CallContext, OfferSource};
 use crate::protocols::search::SearchSource;
 
@@ -39,6 +43,7 @@ pub struct Sources {
     pub catalog: Arc<dyn CatalogSource>,
     pub search: Arc<dyn SearchSource>,
     pub offers: Arc<dyn OfferSource>,
+    pub community: Arc<dyn CommunitySource>,
 }
 
 /// Tunables of the API, from configuration.
@@ -76,10 +81,14 @@ impl Default for ApiConfig {
 
 /// The root query type: the modules' root fields merged.
 #[derive(MergedObject, Default)]
-pub struct Query(CatalogQuery, SearchQuery, NodeQuery);
+pub struct Query(CatalogQuery, SearchQuery, CommunityQuery, NodeQuery);
+
+/// The root mutation type: the modules' mutations merged.
+#[derive(MergedObject, Default)]
+pub struct Mutation(CommunityMutation);
 
 /// The executable schema type.
-pub type ApiSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// The API as a value: the schema with its sources, executing one request at a time.
 #[derive(Clone)]
@@ -96,12 +105,14 @@ pub struct Api {
 pub struct RequestContext {
     pub deadline: std::time::Instant,
     pub request_id: Option<String>,
+    /// The authenticated viewer; `None` for anonymous requests.
+    pub viewer: Option<ViewerId>,
 }
 
 fn schema_builder(
     config: &ApiConfig,
-) -> async_graphql::SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
-    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+) -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
         .data(config.pages)
@@ -133,6 +144,7 @@ impl Api {
         let context = RequestContext {
             deadline: std::time::Instant::now() + Duration::from_secs(3600),
             request_id: None,
+            viewer: None,
         };
         self.execute_with(request, context).await
     }
@@ -145,6 +157,12 @@ impl Api {
         context: RequestContext,
     ) -> async_graphql::Response {
         let span = tracing::Span::current();
+        let community = Arc::new(CommunityLoaders::new(
+            &self.sources.community,
+            context.viewer.map(|v| v.0),
+            &span,
+            self.config.loader_delay,
+        ));
         let offers = offers::loader(
             &self.sources.offers,
             &self.offers_cache,
@@ -170,6 +188,7 @@ impl Api {
                 request
                     .data(loaders)
                     .data(search)
+                    .data(community)
                     .data(RequestOffers::new(offers)),
             )
             .instrument(span)

@@ -5,6 +5,7 @@
 use async_graphql::{Context, ID, Interface, Object};
 
 use super::catalog::{Brand, CatalogContext, Category, Product, Shop};
+use super::community::{Collage, CommunityContext, User};
 use super::errors::{ApiError, ApiResult};
 use super::ids::{GlobalId, Kind};
 use super::pagination::list_cost;
@@ -17,6 +18,8 @@ pub enum Node {
     Brand(Brand),
     Shop(Shop),
     Category(Category),
+    User(User),
+    Collage(Collage),
 }
 
 /// The `node` and `nodes` root fields.
@@ -60,7 +63,18 @@ impl NodeQuery {
 
 async fn load(ctx: &Context<'_>, id: GlobalId) -> ApiResult<Option<Node>> {
     let loaders = ctx.catalog_loaders()?;
+    let community = ctx.community_loaders()?;
     Ok(match id.kind {
+        Kind::User => community
+            .users
+            .load_one(id.id)
+            .await?
+            .map(|u| Node::User(User(u))),
+        Kind::Collage => community
+            .collages
+            .load_one(id.id)
+            .await?
+            .map(|c| Node::Collage(Collage(c))),
         Kind::Product => loaders
             .products
             .load_one(id.id)

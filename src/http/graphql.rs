@@ -23,6 +23,7 @@ use super::media::{Media, check_content_type, negotiate};
 use super::request_id::{self, RequestId};
 use crate::core::RequestContext;
 use crate::core::errors::code;
+use crate::protocols::auth::{AuthError, ViewerId};
 
 /// The parameters of a GraphQL request, from a JSON body or a query string.
 #[derive(Deserialize, Default)]
@@ -98,7 +99,7 @@ pub(super) async fn post_graphql(
             })
         });
     match params {
-        Ok(params) => execute(state, media, id, Method::POST, params).await,
+        Ok(params) => execute(state, media, id, Method::POST, params, headers).await,
         Err(refusal) => refuse(refusal, media, &id),
     }
 }
@@ -140,7 +141,7 @@ pub(super) async fn get_graphql(
             })
         });
     match params {
-        Ok(params) => execute(state, media, id, Method::GET, params).await,
+        Ok(params) => execute(state, media, id, Method::GET, params, headers).await,
         Err(refusal) => refuse(refusal, media, &id),
     }
 }
@@ -154,13 +155,64 @@ pub(super) async fn schema_sdl(State(state): State<HttpState>) -> Response {
         .into_response()
 }
 
+/// The viewer a request's bearer token names: none without a token; a refused token is a
+/// 401, never anonymous access.
+async fn authenticate(state: &HttpState, headers: &HeaderMap) -> Result<Option<ViewerId>, Refusal> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            Refusal::new(
+                StatusCode::UNAUTHORIZED,
+                code::UNAUTHENTICATED,
+                "the Authorization header must be `Bearer <token>`",
+            )
+        })?;
+    match state.authenticator.authenticate(token).await {
+        Ok(viewer) => Ok(Some(viewer)),
+        Err(error) => {
+            tracing::info!(message = "token refused", %error);
+            let message = match error {
+                AuthError::Expired => "the token has expired",
+                AuthError::Invalid(_) => "the token is invalid",
+                AuthError::Unavailable(_) => "the token cannot be checked now; try again",
+            };
+            Err(Refusal::new(
+                StatusCode::UNAUTHORIZED,
+                code::UNAUTHENTICATED,
+                message,
+            ))
+        }
+    }
+}
+
 async fn execute(
     state: HttpState,
     media: Media,
     id: RequestId,
     method: Method,
     params: Params,
+    headers: HeaderMap,
 ) -> Response {
+    let viewer = match authenticate(&state, &headers).await {
+        Ok(viewer) => viewer,
+        Err(refusal) => {
+            let mut response = refuse(refusal, media, &id);
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return response;
+        }
+    };
     let Some(query) = params.query.filter(|q| !q.trim().is_empty()) else {
         let refusal = Refusal::new(
             StatusCode::BAD_REQUEST,
@@ -215,6 +267,7 @@ async fn execute(
     let context = RequestContext {
         deadline: Instant::now() + limit,
         request_id: Some(id.as_str().to_owned()),
+        viewer,
     };
     let execution = state
         .api

@@ -8,6 +8,7 @@ mod health;
 mod media;
 mod request_id;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -18,6 +19,7 @@ pub use health::Readiness;
 pub use request_id::RequestId;
 
 use crate::core::Api;
+use crate::protocols::auth::{AuthError, Authenticator, ViewerId};
 
 /// Limits the HTTP layer enforces before and around GraphQL execution.
 #[derive(Debug, Clone, Copy)]
@@ -43,6 +45,21 @@ pub struct HttpState {
     pub api: Api,
     pub readiness: Readiness,
     pub limits: HttpLimits,
+    /// Checks bearer tokens.
+    pub authenticator: Arc<dyn Authenticator>,
+}
+
+/// Refuses every token: for a gateway with no token issuer configured (every request is
+/// then anonymous).
+pub struct NoTokens;
+
+#[async_trait::async_trait]
+impl Authenticator for NoTokens {
+    async fn authenticate(&self, _token: &str) -> Result<ViewerId, AuthError> {
+        Err(AuthError::Invalid(
+            "no token issuer is configured".to_owned(),
+        ))
+    }
 }
 
 /// The gateway's routes: `/graphql` (GET and POST), `/graphiql`, `/schema.graphql`,

@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod community;
 pub mod offers;
 pub mod search;
 

@@ -113,6 +113,7 @@ impl Gateway {
             catalog: Arc::new(mysql.catalog()),
             search: Arc::new(elasticsearch.search(&args.elasticsearch.elasticsearch_index)),
             offers: Arc::new(partner.clone()),
+            community: Arc::new(mysql.community()),
         };
         let config = ApiConfig {
             pages: PageLimits {
@@ -134,6 +135,7 @@ impl Gateway {
         let state = HttpState {
             api: core::build_schema(sources, config),
             readiness,
+            authenticator: Arc::new(http::NoTokens),
             limits: HttpLimits {
                 max_body_bytes: args.max_body_bytes as usize,
                 request_timeout: ServeArgs::duration(args.request_timeout_ms),

@@ -515,3 +515,431 @@ impl crate::protocols::offers::OfferSource for MemoryOffers {
             .collect())
     }
 }
+
+/// The community held in memory: users, collages with items, likes. Writes take one lock,
+/// as a transaction would.
+#[derive(Default)]
+pub struct MemoryCommunity {
+    pub users: Vec<crate::protocols::community::UserRecord>,
+    pub state: Mutex<CommunityState>,
+    calls: Mutex<HashMap<&'static str, usize>>,
+}
+
+/// The mutable part of the in-memory community.
+#[derive(Default)]
+pub struct CommunityState {
+    pub collages: Vec<crate::protocols::community::CollageRecord>,
+    pub items: Vec<crate::protocols::community::CollageItemRecord>,
+    pub product_likes: std::collections::HashSet<(i32, i32)>,
+    pub collage_likes: std::collections::HashSet<(i32, i32)>,
+    /// Products that exist, for the checks of collage writes.
+    pub product_ids: Vec<i32>,
+}
+
+impl MemoryCommunity {
+    /// How many times `method` was called.
+    pub fn calls(&self, method: &str) -> usize {
+        let calls = self.calls.lock().expect("call counter poisoned");
+        calls.get(method).copied().unwrap_or(0)
+    }
+
+    fn enter(&self, method: &'static str) {
+        *self
+            .calls
+            .lock()
+            .expect("call counter poisoned")
+            .entry(method)
+            .or_default() += 1;
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, CommunityState> {
+        self.state.lock().expect("community state poisoned")
+    }
+
+    fn collages_where(
+        &self,
+        keep: impl Fn(&crate::protocols::community::CollageRecord, &CommunityState) -> bool,
+        first: u32,
+        after: Option<i32>,
+    ) -> Page<crate::protocols::community::CollageRecord> {
+        let state = self.state();
+        let mut collages: Vec<_> = state
+            .collages
+            .iter()
+            .filter(|c| keep(c, &state) && after.is_none_or(|a| c.id < a))
+            .cloned()
+            .collect();
+        collages.sort_by_key(|c| std::cmp::Reverse(c.id));
+        take_page(collages, first)
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::protocols::community::CommunitySource for MemoryCommunity {
+    async fn users_by_ids(
+        &self,
+        ids: &[i32],
+    ) -> Result<HashMap<i32, crate::protocols::community::UserRecord>, SourceError> {
+        self.enter("users_by_ids");
+        Ok(index(&self.users, ids, |u| u.id))
+    }
+
+    async fn users_by_usernames(
+        &self,
+        usernames: &[String],
+    ) -> Result<HashMap<String, crate::protocols::community::UserRecord>, SourceError> {
+        self.enter("users_by_usernames");
+        Ok(index(&self.users, usernames, |u| u.username.clone()))
+    }
+
+    async fn collages_by_ids(
+        &self,
+        ids: &[i32],
+    ) -> Result<HashMap<i32, crate::protocols::community::CollageRecord>, SourceError> {
+        self.enter("collages_by_ids");
+        Ok(index(&self.state().collages, ids, |c| c.id))
+    }
+
+    async fn collage_items(
+        &self,
+        keys: &[(i32, u32)],
+    ) -> Result<HashMap<(i32, u32), Vec<crate::protocols::community::CollageItemRecord>>, SourceError>
+    {
+        self.enter("collage_items");
+        let state = self.state();
+        Ok(keys
+            .iter()
+            .map(|&(id, first)| {
+                let mut items: Vec<_> = state
+                    .items
+                    .iter()
+                    .filter(|i| i.collage_id == id)
+                    .cloned()
+                    .collect();
+                items.sort_by_key(|i| i.position);
+                items.truncate(first as usize);
+                ((id, first), items)
+            })
+            .collect())
+    }
+
+    async fn collage_tags(&self, _ids: &[i32]) -> Result<HashMap<i32, Vec<String>>, SourceError> {
+        self.enter("collage_tags");
+        Ok(HashMap::new())
+    }
+
+    async fn collages_page(
+        &self,
+        order: crate::protocols::community::CollageOrder,
+        _tag: Option<&str>,
+        page: PageRequest<crate::protocols::community::CollageCursor>,
+    ) -> Result<Page<crate::protocols::community::CollageRecord>, SourceError> {
+        use crate::protocols::community::CollageOrder;
+        self.enter("collages_page");
+        let mut collages = self.state().collages.clone();
+        match order {
+            CollageOrder::Newest => collages.sort_by_key(|c| std::cmp::Reverse(c.id)),
+            CollageOrder::Popular => {
+                collages.sort_by_key(|c| std::cmp::Reverse((c.like_count, c.id)))
+            }
+        }
+        if let Some(after) = page.after {
+            let at = collages
+                .iter()
+                .position(|c| c.id == after.id)
+                .map_or(0, |p| p + 1);
+            collages.drain(..at);
+        }
+        Ok(take_page(collages, page.first))
+    }
+
+    async fn collages_count(&self, _tag: Option<&str>) -> Result<i64, SourceError> {
+        self.enter("collages_count");
+        Ok(self.state().collages.len() as i64)
+    }
+
+    async fn user_collages(
+        &self,
+        keys: &[(i32, u32)],
+    ) -> Result<HashMap<(i32, u32), Page<crate::protocols::community::CollageRecord>>, SourceError>
+    {
+        self.enter("user_collages");
+        Ok(keys
+            .iter()
+            .map(|&(user, first)| {
+                (
+                    (user, first),
+                    self.collages_where(|c, _| c.user_id == user, first, None),
+                )
+            })
+            .collect())
+    }
+
+    async fn product_collages(
+        &self,
+        keys: &[(i32, u32)],
+    ) -> Result<HashMap<(i32, u32), Page<crate::protocols::community::CollageRecord>>, SourceError>
+    {
+        self.enter("product_collages");
+        Ok(keys
+            .iter()
+            .map(|&(product, first)| {
+                let uses = |c: &crate::protocols::community::CollageRecord, s: &CommunityState| {
+                    s.items
+                        .iter()
+                        .any(|i| i.collage_id == c.id && i.product_id == product)
+                };
+                ((product, first), self.collages_where(uses, first, None))
+            })
+            .collect())
+    }
+
+    async fn owner_collages_page(
+        &self,
+        owner: crate::protocols::community::CollageOwner,
+        page: PageRequest<i32>,
+    ) -> Result<Page<crate::protocols::community::CollageRecord>, SourceError> {
+        use crate::protocols::community::CollageOwner;
+        self.enter("owner_collages_page");
+        Ok(match owner {
+            CollageOwner::User(user) => {
+                self.collages_where(|c, _| c.user_id == user, page.first, page.after)
+            }
+            CollageOwner::Product(product) => self.collages_where(
+                |c, s| {
+                    s.items
+                        .iter()
+                        .any(|i| i.collage_id == c.id && i.product_id == product)
+                },
+                page.first,
+                page.after,
+            ),
+        })
+    }
+
+    async fn owner_collages_counts(
+        &self,
+        owner: crate::protocols::community::CollageOwnerKind,
+        ids: &[i32],
+    ) -> Result<HashMap<i32, i64>, SourceError> {
+        use crate::protocols::community::CollageOwnerKind;
+        self.enter("owner_collages_counts");
+        let state = self.state();
+        Ok(ids
+            .iter()
+            .map(|&id| {
+                let count = state
+                    .collages
+                    .iter()
+                    .filter(|c| match owner {
+                        CollageOwnerKind::User => c.user_id == id,
+                        CollageOwnerKind::Product => state
+                            .items
+                            .iter()
+                            .any(|i| i.collage_id == c.id && i.product_id == id),
+                    })
+                    .count();
+                (id, count as i64)
+            })
+            .collect())
+    }
+
+    async fn liked_products_page(
+        &self,
+        _user_id: i32,
+        _page: PageRequest<crate::protocols::community::LikeCursor>,
+    ) -> Result<Page<crate::protocols::community::LikedProduct>, SourceError> {
+        self.enter("liked_products_page");
+        Ok(Page::default())
+    }
+
+    async fn liked_products_counts(
+        &self,
+        user_ids: &[i32],
+    ) -> Result<HashMap<i32, i64>, SourceError> {
+        self.enter("liked_products_counts");
+        let state = self.state();
+        Ok(user_ids
+            .iter()
+            .map(|&u| {
+                (
+                    u,
+                    state.product_likes.iter().filter(|l| l.0 == u).count() as i64,
+                )
+            })
+            .collect())
+    }
+
+    async fn viewer_liked_products(
+        &self,
+        viewer: i32,
+        product_ids: &[i32],
+    ) -> Result<std::collections::HashSet<i32>, SourceError> {
+        self.enter("viewer_liked_products");
+        let state = self.state();
+        Ok(product_ids
+            .iter()
+            .copied()
+            .filter(|p| state.product_likes.contains(&(viewer, *p)))
+            .collect())
+    }
+
+    async fn viewer_liked_collages(
+        &self,
+        viewer: i32,
+        collage_ids: &[i32],
+    ) -> Result<std::collections::HashSet<i32>, SourceError> {
+        self.enter("viewer_liked_collages");
+        let state = self.state();
+        Ok(collage_ids
+            .iter()
+            .copied()
+            .filter(|c| state.collage_likes.contains(&(viewer, *c)))
+            .collect())
+    }
+
+    async fn like_product(
+        &self,
+        viewer: i32,
+        product_id: i32,
+    ) -> Result<i32, crate::protocols::community::WriteError> {
+        let mut state = self.state();
+        if !state.product_ids.contains(&product_id) {
+            return Err(crate::protocols::community::WriteError::NotFound);
+        }
+        state.product_likes.insert((viewer, product_id));
+        Ok(state
+            .product_likes
+            .iter()
+            .filter(|l| l.1 == product_id)
+            .count() as i32)
+    }
+
+    async fn unlike_product(
+        &self,
+        viewer: i32,
+        product_id: i32,
+    ) -> Result<i32, crate::protocols::community::WriteError> {
+        let mut state = self.state();
+        state.product_likes.remove(&(viewer, product_id));
+        Ok(state
+            .product_likes
+            .iter()
+            .filter(|l| l.1 == product_id)
+            .count() as i32)
+    }
+
+    async fn like_collage(
+        &self,
+        viewer: i32,
+        collage_id: i32,
+    ) -> Result<i32, crate::protocols::community::WriteError> {
+        let mut state = self.state();
+        let Some(index) = state.collages.iter().position(|c| c.id == collage_id) else {
+            return Err(crate::protocols::community::WriteError::NotFound);
+        };
+        if state.collage_likes.insert((viewer, collage_id)) {
+            state.collages[index].like_count += 1;
+        }
+        Ok(state.collages[index].like_count)
+    }
+
+    async fn unlike_collage(
+        &self,
+        viewer: i32,
+        collage_id: i32,
+    ) -> Result<i32, crate::protocols::community::WriteError> {
+        let mut state = self.state();
+        let Some(index) = state.collages.iter().position(|c| c.id == collage_id) else {
+            return Err(crate::protocols::community::WriteError::NotFound);
+        };
+        if state.collage_likes.remove(&(viewer, collage_id)) {
+            state.collages[index].like_count -= 1;
+        }
+        Ok(state.collages[index].like_count)
+    }
+
+    async fn create_collage(
+        &self,
+        viewer: i32,
+        draft: &crate::protocols::community::CollageDraft,
+    ) -> Result<crate::protocols::community::CollageRecord, crate::protocols::community::WriteError>
+    {
+        use crate::protocols::community::{CollageItemRecord, CollageRecord, WriteError};
+        let mut state = self.state();
+        let missing: Vec<i32> = draft
+            .items
+            .iter()
+            .map(|i| i.0)
+            .filter(|id| !state.product_ids.contains(id))
+            .collect();
+        if !missing.is_empty() {
+            return Err(WriteError::MissingProducts(missing));
+        }
+        let id = state.collages.iter().map(|c| c.id).max().unwrap_or(0) + 1;
+        let collage = CollageRecord {
+            id,
+            user_id: viewer,
+            title: draft.title.clone(),
+            description: draft.description.clone(),
+            like_count: 0,
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        };
+        state.collages.push(collage.clone());
+        for (position, (product_id, x, y, scale)) in draft.items.iter().enumerate() {
+            state.items.push(CollageItemRecord {
+                collage_id: id,
+                position: position as i32,
+                product_id: *product_id,
+                x: *x,
+                y: *y,
+                scale: *scale,
+            });
+        }
+        Ok(collage)
+    }
+
+    async fn update_collage(
+        &self,
+        viewer: i32,
+        id: i32,
+        patch: &crate::protocols::community::CollagePatch,
+    ) -> Result<crate::protocols::community::CollageRecord, crate::protocols::community::WriteError>
+    {
+        use crate::protocols::community::WriteError;
+        let mut state = self.state();
+        let collage = state
+            .collages
+            .iter_mut()
+            .find(|c| c.id == id)
+            .ok_or(WriteError::NotFound)?;
+        if collage.user_id != viewer {
+            return Err(WriteError::Forbidden);
+        }
+        if let Some(title) = &patch.title {
+            collage.title = title.clone();
+        }
+        Ok(collage.clone())
+    }
+
+    async fn delete_collage(
+        &self,
+        viewer: i32,
+        id: i32,
+    ) -> Result<(), crate::protocols::community::WriteError> {
+        use crate::protocols::community::WriteError;
+        let mut state = self.state();
+        let collage = state
+            .collages
+            .iter()
+            .find(|c| c.id == id)
+            .ok_or(WriteError::NotFound)?;
+        if collage.user_id != viewer {
+            return Err(WriteError::Forbidden);
+        }
+        state.collages.retain(|c| c.id != id);
+        state.items.retain(|i| i.collage_id != id);
+        Ok(())
+    }
+}

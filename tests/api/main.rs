@@ -1,6 +1,7 @@
 //! Integration tests of the gateway against the real MariaDB and Elasticsearch of the local
 //! stack (`scripts/stack up`), through the router in-process and through real listeners.
 
+mod auth;
 mod batching;
 mod browser;
 mod catalog;

@@ -142,6 +142,21 @@ impl Product {
     ) -> async_graphql::Result<Vec<Product>> {
         Ok(crate::core::search::similar(ctx, self.0.id, first).await?)
     }
+    /// Collages that use this product, newest first.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
+    async fn collages(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<crate::core::community::CollageConnection> {
+        let owner = crate::protocols::community::CollageOwner::Product(self.0.id);
+        Ok(crate::core::community::collage_page(ctx, owner, first, after.as_deref()).await?)
+    }
+    /// Whether the viewer likes it; false without a viewer.
+    async fn viewer_has_liked(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        Ok(crate::core::community::viewer_liked_product(ctx, self.0.id).await?)
+    }
     /// Live offers from partner shops; null when the partner cannot be reached and no recent
     /// answer is cached (the error at this path says why).
     async fn offers(

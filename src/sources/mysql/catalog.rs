@@ -2,14 +2,14 @@
 //! CTEs for the category tree so a whole level of paths or subtrees costs one query.
 
 use std::collections::HashMap;
-use std::hash::Hash;
 
-use sqlx::{FromRow, MySql as Db, QueryBuilder};
+use sqlx::{MySql as Db, QueryBuilder};
 
 use super::MySqlCatalog;
 use super::rows::{
     BrandRow, CategoryRow, KeyedCategoryRow, KeyedCount, KeyedProductRow, ProductRow, ShopRow,
 };
+use super::sql::{distinct, page_of, placeholders};
 use crate::protocols::{
     BrandCursor, BrandRecord, CatalogSource, CategoryRecord, Page, PageRequest, ProductRecord,
     ShopRecord, SourceError,
@@ -32,66 +32,7 @@ const SUBTREES_CTE: &str = "WITH RECURSIVE subtrees (root, id) AS ( \
 const SUBTREE_CTE: &str = "WITH RECURSIVE subtree (id) AS (SELECT id FROM categories WHERE id = ? \
     UNION SELECT c.id FROM categories c JOIN subtree s ON c.parent_id = s.id) ";
 
-/// `SELECT {columns} FROM {table} WHERE {column} IN (…)` for a batch of keys.
-fn select_in<'a, K>(sql: &str, keys: &'a [K]) -> QueryBuilder<'a, Db>
-where
-    K: sqlx::Encode<'a, Db> + sqlx::Type<Db> + Clone + Send + 'a,
-{
-    let mut query = QueryBuilder::new(sql);
-    query.push(" IN (");
-    let mut list = query.separated(", ");
-    for key in keys {
-        list.push_bind(key.clone());
-    }
-    query.push(")");
-    query
-}
-
-/// Keys in first-seen order without repeats, so a batch never asks twice.
-fn distinct<K: Clone + Eq + Hash>(keys: &[K]) -> Vec<K> {
-    let mut seen = std::collections::HashSet::new();
-    keys.iter().filter(|k| seen.insert(*k)).cloned().collect()
-}
-
-/// Splits one row past the requested page size off into `has_next_page`.
-fn page_of<R, T: From<R>>(mut rows: Vec<R>, first: u32) -> Page<T> {
-    let has_next_page = rows.len() > first as usize;
-    rows.truncate(first as usize);
-    Page {
-        items: rows.into_iter().map(T::from).collect(),
-        has_next_page,
-    }
-}
-
 impl MySqlCatalog {
-    /// Loads rows whose `column` is in `keys`, keyed by `key`.
-    async fn by_keys<K, R, T>(
-        &self,
-        table_sql: &str,
-        keys: &[K],
-        key: impl Fn(&T) -> K,
-    ) -> Result<HashMap<K, T>, SourceError>
-    where
-        K: for<'q> sqlx::Encode<'q, Db> + sqlx::Type<Db> + Clone + Eq + Hash + Send + Sync,
-        R: for<'r> FromRow<'r, sqlx::mysql::MySqlRow> + Send + Unpin,
-        T: From<R>,
-    {
-        if keys.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let keys = distinct(keys);
-        let mut query = select_in(table_sql, &keys);
-        let rows: Vec<R> = self
-            .db
-            .run(query.build_query_as().fetch_all(self.db.pool()))
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(T::from)
-            .map(|record| (key(&record), record))
-            .collect())
-    }
-
     async fn products_page(
         &self,
         sql: String,
@@ -192,10 +133,6 @@ impl MySqlCatalog {
     }
 }
 
-fn placeholders(n: usize) -> String {
-    vec!["?"; n].join(", ")
-}
-
 #[async_trait::async_trait]
 impl CatalogSource for MySqlCatalog {
     async fn products_by_ids(
@@ -203,13 +140,15 @@ impl CatalogSource for MySqlCatalog {
         ids: &[i32],
     ) -> Result<HashMap<i32, ProductRecord>, SourceError> {
         let sql = format!("SELECT {PRODUCT_COLUMNS} FROM products p WHERE p.id");
-        self.by_keys::<_, ProductRow, ProductRecord>(&sql, ids, |p| p.id)
+        self.db
+            .by_keys::<_, ProductRow, ProductRecord>(&sql, ids, |p| p.id)
             .await
     }
 
     async fn brands_by_ids(&self, ids: &[i32]) -> Result<HashMap<i32, BrandRecord>, SourceError> {
         let sql = format!("SELECT {BRAND_COLUMNS} FROM brands WHERE id");
-        self.by_keys::<_, BrandRow, BrandRecord>(&sql, ids, |b| b.id)
+        self.db
+            .by_keys::<_, BrandRow, BrandRecord>(&sql, ids, |b| b.id)
             .await
     }
 
@@ -218,13 +157,15 @@ impl CatalogSource for MySqlCatalog {
         slugs: &[String],
     ) -> Result<HashMap<String, BrandRecord>, SourceError> {
         let sql = format!("SELECT {BRAND_COLUMNS} FROM brands WHERE slug");
-        self.by_keys::<_, BrandRow, BrandRecord>(&sql, slugs, |b| b.slug.clone())
+        self.db
+            .by_keys::<_, BrandRow, BrandRecord>(&sql, slugs, |b| b.slug.clone())
             .await
     }
 
     async fn shops_by_ids(&self, ids: &[i32]) -> Result<HashMap<i32, ShopRecord>, SourceError> {
         let sql = format!("SELECT {SHOP_COLUMNS} FROM shops WHERE id");
-        self.by_keys::<_, ShopRow, ShopRecord>(&sql, ids, |s| s.id)
+        self.db
+            .by_keys::<_, ShopRow, ShopRecord>(&sql, ids, |s| s.id)
             .await
     }
 
@@ -233,7 +174,8 @@ impl CatalogSource for MySqlCatalog {
         slugs: &[String],
     ) -> Result<HashMap<String, ShopRecord>, SourceError> {
         let sql = format!("SELECT {SHOP_COLUMNS} FROM shops WHERE slug");
-        self.by_keys::<_, ShopRow, ShopRecord>(&sql, slugs, |s| s.slug.clone())
+        self.db
+            .by_keys::<_, ShopRow, ShopRecord>(&sql, slugs, |s| s.slug.clone())
             .await
     }
 
@@ -242,7 +184,8 @@ impl CatalogSource for MySqlCatalog {
         ids: &[i32],
     ) -> Result<HashMap<i32, CategoryRecord>, SourceError> {
         let sql = format!("SELECT {CATEGORY_COLUMNS} FROM categories WHERE id");
-        self.by_keys::<_, CategoryRow, CategoryRecord>(&sql, ids, |c| c.id)
+        self.db
+            .by_keys::<_, CategoryRow, CategoryRecord>(&sql, ids, |c| c.id)
             .await
     }
 
@@ -251,7 +194,8 @@ impl CatalogSource for MySqlCatalog {
         slugs: &[String],
     ) -> Result<HashMap<String, CategoryRecord>, SourceError> {
         let sql = format!("SELECT {CATEGORY_COLUMNS} FROM categories WHERE slug");
-        self.by_keys::<_, CategoryRow, CategoryRecord>(&sql, slugs, |c| c.slug.clone())
+        self.db
+            .by_keys::<_, CategoryRow, CategoryRecord>(&sql, slugs, |c| c.slug.clone())
             .await
     }
 

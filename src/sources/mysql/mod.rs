@@ -2,7 +2,9 @@
 //! with `sqlx::query_as`, so a clean clone builds without a database or an offline cache.
 
 mod catalog;
+pub mod community;
 mod rows;
+mod sql;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -78,6 +80,21 @@ impl MySql {
     /// Statements run through this handle since it was built.
     pub fn statements(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)
+    }
+
+    /// The community protocol over this pool.
+    pub fn community(&self) -> community::MySqlCommunity {
+        community::MySqlCommunity { db: self.clone() }
+    }
+
+    /// Counts a statement run outside `run` (a transaction's).
+    fn count(&self) {
+        self.statements.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Maps an error of a statement run outside `run`.
+    fn map(&self, error: sqlx::Error) -> SourceError {
+        map_error(error, self.statement_timeout)
     }
 
     /// The catalog protocol over this pool.

@@ -1,0 +1,446 @@
+//! The community's mutations. Each needs an authenticated viewer (`UNAUTHENTICATED`
+//! otherwise) and is one transaction in the source. Invalid input comes back as
+//! `userErrors` (nothing changed); acting on another user's collage is `FORBIDDEN`.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+
+use super::{Collage, CommunityContext};
+use crate::core::catalog::{CatalogContext, Product};
+use crate::core::errors::{ApiError, ApiResult};
+use crate::core::ids::{GlobalId, Kind};
+use crate::protocols::community::{CollageDraft, CollagePatch, WriteError};
+
+const MAX_TITLE: usize = 200;
+const MAX_DESCRIPTION: usize = 2000;
+const MAX_TAGS: usize = 10;
+const MAX_TAG: usize = 50;
+const MAX_ITEMS: usize = 50;
+
+/// Why a part of a mutation's input was refused.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum UserErrorCode {
+    /// Malformed or out of range.
+    Invalid,
+    /// Too short, too long or too many.
+    Length,
+    /// Names something that does not exist.
+    NotFound,
+}
+
+/// A problem with the input, for showing next to the form field it concerns.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct UserError {
+    /// The path of the input field, e.g. `["items", "2", "productId"]`.
+    pub field: Vec<String>,
+    pub message: String,
+    pub code: UserErrorCode,
+}
+
+fn user_error(field: &[&str], code: UserErrorCode, message: impl Into<String>) -> UserError {
+    UserError {
+        field: field.iter().map(|f| (*f).to_owned()).collect(),
+        message: message.into(),
+        code,
+    }
+}
+
+/// A product placed on the canvas.
+#[derive(InputObject, Debug)]
+pub struct CollageItemInput {
+    pub product_id: ID,
+    /// 0 (left) to 1 (right).
+    pub x: f64,
+    /// 0 (top) to 1 (bottom).
+    pub y: f64,
+    /// 0.1 to 10.
+    #[graphql(default = 1.0)]
+    pub scale: f64,
+}
+
+#[derive(InputObject, Debug)]
+pub struct CreateCollageInput {
+    /// 1 to 200 characters.
+    pub title: String,
+    /// Up to 2000 characters.
+    #[graphql(default)]
+    pub description: String,
+    /// Up to 10 tags of lowercase letters, digits and `-`.
+    #[graphql(default)]
+    pub tags: Vec<String>,
+    /// 1 to 50 products, in canvas order.
+    pub items: Vec<CollageItemInput>,
+}
+
+/// A change to a collage of the viewer's; absent fields stay as they are.
+#[derive(InputObject, Debug)]
+pub struct UpdateCollageInput {
+    pub id: ID,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub items: Option<Vec<CollageItemInput>>,
+}
+
+/// The result of a like or unlike of a product.
+#[derive(SimpleObject)]
+pub struct ProductLikePayload {
+    /// The product with its new like count; null when the input was refused.
+    pub product: Option<Product>,
+    pub user_errors: Vec<UserError>,
+}
+
+/// The result of a like or unlike of a collage.
+#[derive(SimpleObject)]
+pub struct CollageLikePayload {
+    pub collage: Option<Collage>,
+    pub user_errors: Vec<UserError>,
+}
+
+/// The result of creating or changing a collage.
+#[derive(SimpleObject)]
+pub struct CollagePayload {
+    pub collage: Option<Collage>,
+    pub user_errors: Vec<UserError>,
+}
+
+/// The result of deleting a collage.
+#[derive(SimpleObject)]
+pub struct DeleteCollagePayload {
+    /// The global id of the deleted collage.
+    pub deleted_collage_id: Option<ID>,
+    pub user_errors: Vec<UserError>,
+}
+
+fn text(value: &str, field: &str, min: usize, max: usize, errors: &mut Vec<UserError>) -> String {
+    let value = value.trim().to_owned();
+    let length = value.chars().count();
+    if length < min || length > max {
+        errors.push(user_error(
+            &[field],
+            UserErrorCode::Length,
+            format!("{field} must be {min} to {max} characters"),
+        ));
+    }
+    value
+}
+
+fn tags(tags: &[String], errors: &mut Vec<UserError>) -> Vec<String> {
+    if tags.len() > MAX_TAGS {
+        errors.push(user_error(
+            &["tags"],
+            UserErrorCode::Length,
+            format!("at most {MAX_TAGS} tags"),
+        ));
+    }
+    tags.iter()
+        .enumerate()
+        .map(|(i, tag)| {
+            let tag = tag.trim().to_lowercase();
+            let valid = !tag.is_empty()
+                && tag.len() <= MAX_TAG
+                && tag
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !valid {
+                errors.push(user_error(
+                    &["tags", &i.to_string()],
+                    UserErrorCode::Invalid,
+                    format!("a tag is 1 to {MAX_TAG} lowercase letters, digits or `-`"),
+                ));
+            }
+            tag
+        })
+        .collect()
+}
+
+fn items(items: &[CollageItemInput], errors: &mut Vec<UserError>) -> Vec<(i32, f64, f64, f64)> {
+    if items.is_empty() || items.len() > MAX_ITEMS {
+        errors.push(user_error(
+            &["items"],
+            UserErrorCode::Length,
+            format!("a collage has 1 to {MAX_ITEMS} items"),
+        ));
+    }
+    items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| {
+            let index = i.to_string();
+            let id = match GlobalId::decode_as(&item.product_id, Kind::Product) {
+                Ok(id) => Some(id),
+                Err(_) => {
+                    errors.push(user_error(
+                        &["items", &index, "productId"],
+                        UserErrorCode::Invalid,
+                        "not a product id",
+                    ));
+                    None
+                }
+            };
+            for (name, value, low, high) in [
+                ("x", item.x, 0.0, 1.0),
+                ("y", item.y, 0.0, 1.0),
+                ("scale", item.scale, 0.1, 10.0),
+            ] {
+                if !(low..=high).contains(&value) {
+                    errors.push(user_error(
+                        &["items", &index, name],
+                        UserErrorCode::Invalid,
+                        format!("{name} must be between {low} and {high}"),
+                    ));
+                }
+            }
+            id.map(|id| (id, item.x, item.y, item.scale))
+        })
+        .collect()
+}
+
+/// Maps a refused write: missing products point at their items; the rest are errors.
+fn write_error(error: WriteError, items: &[(i32, f64, f64, f64)]) -> ApiResult<Vec<UserError>> {
+    match error {
+        WriteError::MissingProducts(missing) => Ok(items
+            .iter()
+            .enumerate()
+            .filter(|(_, item)| missing.contains(&item.0))
+            .map(|(i, _)| {
+                user_error(
+                    &["items", &i.to_string(), "productId"],
+                    UserErrorCode::NotFound,
+                    "no such product",
+                )
+            })
+            .collect()),
+        WriteError::NotFound => Ok(vec![user_error(
+            &["id"],
+            UserErrorCode::NotFound,
+            "no such collage",
+        )]),
+        WriteError::Forbidden => Err(ApiError::Forbidden(
+            "only its author may change or delete a collage".to_owned(),
+        )),
+        WriteError::Source(error) => Err(ApiError::from(error)),
+    }
+}
+
+/// The community's mutations.
+#[derive(Default)]
+pub struct CommunityMutation;
+
+#[Object]
+impl CommunityMutation {
+    /// Likes a product; liking it again changes nothing.
+    async fn like_product(
+        &self,
+        ctx: &Context<'_>,
+        product_id: ID,
+    ) -> async_graphql::Result<ProductLikePayload> {
+        Ok(product_like(ctx, product_id, true).await?)
+    }
+    /// Takes back a like of a product; unliking again changes nothing.
+    async fn unlike_product(
+        &self,
+        ctx: &Context<'_>,
+        product_id: ID,
+    ) -> async_graphql::Result<ProductLikePayload> {
+        Ok(product_like(ctx, product_id, false).await?)
+    }
+    /// Likes a collage; liking it again changes nothing.
+    async fn like_collage(
+        &self,
+        ctx: &Context<'_>,
+        collage_id: ID,
+    ) -> async_graphql::Result<CollageLikePayload> {
+        Ok(collage_like(ctx, collage_id, true).await?)
+    }
+    /// Takes back a like of a collage.
+    async fn unlike_collage(
+        &self,
+        ctx: &Context<'_>,
+        collage_id: ID,
+    ) -> async_graphql::Result<CollageLikePayload> {
+        Ok(collage_like(ctx, collage_id, false).await?)
+    }
+
+    /// Creates a collage of the viewer's.
+    async fn create_collage(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateCollageInput,
+    ) -> async_graphql::Result<CollagePayload> {
+        let viewer = ctx.viewer()?;
+        let mut errors = Vec::new();
+        let draft = CollageDraft {
+            title: text(&input.title, "title", 1, MAX_TITLE, &mut errors),
+            description: text(
+                &input.description,
+                "description",
+                0,
+                MAX_DESCRIPTION,
+                &mut errors,
+            ),
+            tags: tags(&input.tags, &mut errors),
+            items: items(&input.items, &mut errors),
+        };
+        if !errors.is_empty() {
+            return Ok(CollagePayload {
+                collage: None,
+                user_errors: errors,
+            });
+        }
+        match ctx.community()?.create_collage(viewer, &draft).await {
+            Ok(collage) => Ok(CollagePayload {
+                collage: Some(Collage(collage)),
+                user_errors: Vec::new(),
+            }),
+            Err(error) => Ok(CollagePayload {
+                collage: None,
+                user_errors: write_error(error, &draft.items)?,
+            }),
+        }
+    }
+
+    /// Changes a collage of the viewer's.
+    async fn update_collage(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateCollageInput,
+    ) -> async_graphql::Result<CollagePayload> {
+        let viewer = ctx.viewer()?;
+        let id = GlobalId::decode_as(&input.id, Kind::Collage)?;
+        let mut errors = Vec::new();
+        let patch = CollagePatch {
+            title: input
+                .title
+                .as_deref()
+                .map(|t| text(t, "title", 1, MAX_TITLE, &mut errors)),
+            description: input
+                .description
+                .as_deref()
+                .map(|d| text(d, "description", 0, MAX_DESCRIPTION, &mut errors)),
+            tags: input.tags.as_deref().map(|t| tags(t, &mut errors)),
+            items: input.items.as_deref().map(|i| items(i, &mut errors)),
+        };
+        if !errors.is_empty() {
+            return Ok(CollagePayload {
+                collage: None,
+                user_errors: errors,
+            });
+        }
+        match ctx.community()?.update_collage(viewer, id, &patch).await {
+            Ok(collage) => Ok(CollagePayload {
+                collage: Some(Collage(collage)),
+                user_errors: Vec::new(),
+            }),
+            Err(error) => {
+                let items = patch.items.unwrap_or_default();
+                Ok(CollagePayload {
+                    collage: None,
+                    user_errors: write_error(error, &items)?,
+                })
+            }
+        }
+    }
+
+    /// Deletes a collage of the viewer's, with its items, tags and likes.
+    async fn delete_collage(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<DeleteCollagePayload> {
+        let viewer = ctx.viewer()?;
+        let database_id = GlobalId::decode_as(&id, Kind::Collage)?;
+        match ctx.community()?.delete_collage(viewer, database_id).await {
+            Ok(()) => Ok(DeleteCollagePayload {
+                deleted_collage_id: Some(id),
+                user_errors: Vec::new(),
+            }),
+            Err(error) => Ok(DeleteCollagePayload {
+                deleted_collage_id: None,
+                user_errors: write_error(error, &[])?,
+            }),
+        }
+    }
+}
+
+async fn product_like(
+    ctx: &Context<'_>,
+    product_id: ID,
+    like: bool,
+) -> ApiResult<ProductLikePayload> {
+    let viewer = ctx.viewer()?;
+    let Ok(id) = GlobalId::decode_as(&product_id, Kind::Product) else {
+        let error = user_error(&["productId"], UserErrorCode::Invalid, "not a product id");
+        return Ok(ProductLikePayload {
+            product: None,
+            user_errors: vec![error],
+        });
+    };
+    let community = ctx.community()?;
+    let result = if like {
+        community.like_product(viewer, id).await
+    } else {
+        community.unlike_product(viewer, id).await
+    };
+    match result {
+        Ok(_) => {
+            // Read back through the source, not the request's loader cache: the count moved.
+            let product = ctx.catalog()?.products_by_ids(&[id]).await?.remove(&id);
+            Ok(ProductLikePayload {
+                product: product.map(Product),
+                user_errors: Vec::new(),
+            })
+        }
+        Err(WriteError::NotFound) => Ok(ProductLikePayload {
+            product: None,
+            user_errors: vec![user_error(
+                &["productId"],
+                UserErrorCode::NotFound,
+                "no such product",
+            )],
+        }),
+        Err(error) => Err(write_error(error, &[])
+            .err()
+            .unwrap_or(ApiError::Internal("unexpected write outcome".to_owned()))),
+    }
+}
+
+async fn collage_like(
+    ctx: &Context<'_>,
+    collage_id: ID,
+    like: bool,
+) -> ApiResult<CollageLikePayload> {
+    let viewer = ctx.viewer()?;
+    let Ok(id) = GlobalId::decode_as(&collage_id, Kind::Collage) else {
+        let error = user_error(&["collageId"], UserErrorCode::Invalid, "not a collage id");
+        return Ok(CollageLikePayload {
+            collage: None,
+            user_errors: vec![error],
+        });
+    };
+    let community = ctx.community()?;
+    let result = if like {
+        community.like_collage(viewer, id).await
+    } else {
+        community.unlike_collage(viewer, id).await
+    };
+    match result {
+        Ok(_) => {
+            let collage = community.collages_by_ids(&[id]).await?.remove(&id);
+            Ok(CollageLikePayload {
+                collage: collage.map(Collage),
+                user_errors: Vec::new(),
+            })
+        }
+        Err(WriteError::NotFound) => Ok(CollageLikePayload {
+            collage: None,
+            user_errors: vec![user_error(
+                &["collageId"],
+                UserErrorCode::NotFound,
+                "no such collage",
+            )],
+        }),
+        Err(error) => Err(write_error(error, &[])
+            .err()
+            .unwrap_or(ApiError::Internal("unexpected write outcome".to_owned()))),
+    }
+}

@@ -1,0 +1,794 @@
+//! `CommunitySource` over MySQL. Writes run in one transaction each: a like inserts its row
+//! (or finds it there) and moves the count by exactly the rows it changed, under the row
+//! locks InnoDB takes, so concurrent likes and unlikes keep `like_count` equal to the rows.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::NaiveDateTime;
+use sqlx::{FromRow, MySql as Db, QueryBuilder, Transaction};
+
+use super::MySql;
+use super::rows::ProductRow;
+use super::sql::{distinct, page_of, placeholders};
+use crate::protocols::community::{
+    CollageCursor, CollageDraft, CollageItemRecord, CollageOrder, CollageOwner, CollageOwnerKind,
+    CollagePatch, CollageRecord, CommunitySource, LikeCursor, LikedProduct, UserRecord, WriteError,
+};
+use crate::protocols::{Page, PageRequest, SourceError};
+
+const COLLAGE_COLUMNS: &str =
+    "c.id, c.user_id, c.title, c.description, c.like_count, c.created_at, c.updated_at";
+const PRODUCT_COLUMNS: &str = "p.id, p.brand_id, p.shop_id, p.category_id, p.name, \
+    p.description, p.color, p.price_cents, p.sale_price_cents, p.currency, p.image_url, \
+    p.deeplink_url, p.like_count, p.created_at, p.updated_at";
+
+/// The community protocol over MySQL.
+#[derive(Clone)]
+pub struct MySqlCommunity {
+    pub(super) db: MySql,
+}
+
+#[derive(FromRow)]
+struct UserRow {
+    id: i32,
+    username: String,
+    display_name: String,
+    avatar_url: Option<String>,
+    created_at: NaiveDateTime,
+}
+
+impl From<UserRow> for UserRecord {
+    fn from(row: UserRow) -> Self {
+        Self {
+            id: row.id,
+            username: row.username,
+            display_name: row.display_name,
+            avatar_url: row.avatar_url,
+            created_at: row.created_at.and_utc(),
+        }
+    }
+}
+
+#[derive(FromRow)]
+struct CollageRow {
+    id: i32,
+    user_id: i32,
+    title: String,
+    description: String,
+    like_count: i32,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+impl From<CollageRow> for CollageRecord {
+    fn from(row: CollageRow) -> Self {
+        Self {
+            id: row.id,
+            user_id: row.user_id,
+            title: row.title,
+            description: row.description,
+            like_count: row.like_count,
+            created_at: row.created_at.and_utc(),
+            updated_at: row.updated_at.and_utc(),
+        }
+    }
+}
+
+#[derive(FromRow)]
+struct KeyedCollageRow {
+    key_id: i32,
+    #[sqlx(flatten)]
+    collage: CollageRow,
+}
+
+#[derive(FromRow)]
+struct ItemRow {
+    key_id: i32,
+    collage_id: i32,
+    position: i32,
+    product_id: i32,
+    x: f64,
+    y: f64,
+    scale: f64,
+}
+
+#[derive(FromRow)]
+struct LikedRow {
+    liked_at: NaiveDateTime,
+    #[sqlx(flatten)]
+    product: ProductRow,
+}
+
+fn source(error: SourceError) -> WriteError {
+    WriteError::Source(error)
+}
+
+impl MySqlCommunity {
+    /// One statement of `UNION ALL` branches, one per key; each branch selects its index as
+    /// `key_id` and binds `(index, owner, limit)`.
+    async fn keyed_branches<R>(
+        &self,
+        branch: &str,
+        keys: &[(i32, u32)],
+        limit_extra: u32,
+    ) -> Result<Vec<Vec<R>>, SourceError>
+    where
+        R: for<'r> FromRow<'r, sqlx::mysql::MySqlRow> + Send + Unpin + HasKey,
+    {
+        let sql = vec![branch; keys.len()].join(" UNION ALL ");
+        let mut query = sqlx::query_as::<_, R>(&sql);
+        for (index, (owner, first)) in keys.iter().enumerate() {
+            query = query
+                .bind(index as i32)
+                .bind(*owner)
+                .bind(first + limit_extra);
+        }
+        let rows = self.db.run(query.fetch_all(self.db.pool())).await?;
+        let mut by_branch: Vec<Vec<R>> = keys.iter().map(|_| Vec::new()).collect();
+        for row in rows {
+            if let Some(branch) = by_branch.get_mut(row.key() as usize) {
+                branch.push(row);
+            }
+        }
+        Ok(by_branch)
+    }
+
+    async fn collage_first_pages(
+        &self,
+        branch: &str,
+        keys: &[(i32, u32)],
+    ) -> Result<HashMap<(i32, u32), Page<CollageRecord>>, SourceError> {
+        let keys = distinct(keys);
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let pages = self
+            .keyed_branches::<KeyedCollageRow>(branch, &keys, 1)
+            .await?;
+        Ok(keys
+            .into_iter()
+            .zip(pages)
+            .map(|(key, rows)| {
+                let rows: Vec<CollageRow> = rows.into_iter().map(|r| r.collage).collect();
+                (key, page_of(rows, key.1))
+            })
+            .collect())
+    }
+
+    /// Likes or unlikes in one transaction; returns the new like count.
+    async fn set_like(
+        &self,
+        table: &str,
+        column: &str,
+        counted: &str,
+        viewer: i32,
+        id: i32,
+        like: bool,
+    ) -> Result<i32, WriteError> {
+        let mut tx = self.begin().await?;
+        // Lock the liked row first, so concurrent likes of one thing queue here.
+        let exists: Option<i32> =
+            sqlx::query_scalar(&format!("SELECT id FROM {counted} WHERE id = ? FOR UPDATE"))
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(|e| source(self.db.map(e)))?;
+        if exists.is_none() {
+            return Err(WriteError::NotFound);
+        }
+        let sql = if like {
+            format!("INSERT IGNORE INTO {table} (user_id, {column}) VALUES (?, ?)")
+        } else {
+            format!("DELETE FROM {table} WHERE user_id = ? AND {column} = ?")
+        };
+        let changed = sqlx::query(&sql)
+            .bind(viewer)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| source(self.db.map(e)))?
+            .rows_affected() as i32;
+        let delta = if like { changed } else { -changed };
+        if delta != 0 {
+            sqlx::query(&format!(
+                "UPDATE {counted} SET like_count = like_count + ? WHERE id = ?"
+            ))
+            .bind(delta)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| source(self.db.map(e)))?;
+        }
+        let count: i32 =
+            sqlx::query_scalar(&format!("SELECT like_count FROM {counted} WHERE id = ?"))
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| source(self.db.map(e)))?;
+        tx.commit().await.map_err(|e| source(self.db.map(e)))?;
+        Ok(count)
+    }
+
+    async fn begin(&self) -> Result<Transaction<'static, Db>, WriteError> {
+        self.db.count();
+        self.db
+            .pool()
+            .begin()
+            .await
+            .map_err(|e| source(self.db.map(e)))
+    }
+
+    /// Checks that every product exists, locking them against deletion until commit.
+    async fn check_products(
+        &self,
+        tx: &mut Transaction<'static, Db>,
+        items: &[(i32, f64, f64, f64)],
+    ) -> Result<(), WriteError> {
+        let ids = distinct(&items.iter().map(|i| i.0).collect::<Vec<_>>());
+        let sql = format!(
+            "SELECT id FROM products WHERE id IN ({}) LOCK IN SHARE MODE",
+            placeholders(ids.len())
+        );
+        let mut query = sqlx::query_scalar::<_, i32>(&sql);
+        for id in &ids {
+            query = query.bind(*id);
+        }
+        let found: HashSet<i32> = query
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(|e| source(self.db.map(e)))?
+            .into_iter()
+            .collect();
+        let missing: Vec<i32> = ids.into_iter().filter(|id| !found.contains(id)).collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(WriteError::MissingProducts(missing))
+        }
+    }
+
+    async fn write_items(
+        &self,
+        tx: &mut Transaction<'static, Db>,
+        collage: i32,
+        items: &[(i32, f64, f64, f64)],
+    ) -> Result<(), WriteError> {
+        let mut query = QueryBuilder::<Db>::new(
+            "INSERT INTO collage_items (collage_id, position, product_id, x, y, scale) ",
+        );
+        query.push_values(items.iter().enumerate(), |mut row, (position, item)| {
+            row.push_bind(collage)
+                .push_bind(position as i32)
+                .push_bind(item.0)
+                .push_bind(item.1)
+                .push_bind(item.2)
+                .push_bind(item.3);
+        });
+        query
+            .build()
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| source(self.db.map(e)))?;
+        Ok(())
+    }
+
+    async fn write_tags(
+        &self,
+        tx: &mut Transaction<'static, Db>,
+        collage: i32,
+        tags: &[String],
+    ) -> Result<(), WriteError> {
+        if tags.is_empty() {
+            return Ok(());
+        }
+        let mut query = QueryBuilder::<Db>::new("INSERT INTO collage_tags (collage_id, tag) ");
+        query.push_values(distinct(tags), |mut row, tag| {
+            row.push_bind(collage).push_bind(tag);
+        });
+        query
+            .build()
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| source(self.db.map(e)))?;
+        Ok(())
+    }
+
+    async fn fetch_collage(
+        &self,
+        tx: &mut Transaction<'static, Db>,
+        id: i32,
+    ) -> Result<CollageRecord, WriteError> {
+        let row: CollageRow = sqlx::query_as(&format!(
+            "SELECT {COLLAGE_COLUMNS} FROM collages c WHERE c.id = ?"
+        ))
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(|e| source(self.db.map(e)))?;
+        Ok(row.into())
+    }
+
+    /// Locks a collage of the viewer's for a change: missing is `NotFound`, another user's
+    /// is `Forbidden`.
+    async fn own_collage(
+        &self,
+        tx: &mut Transaction<'static, Db>,
+        viewer: i32,
+        id: i32,
+    ) -> Result<(), WriteError> {
+        let owner: Option<i32> =
+            sqlx::query_scalar("SELECT user_id FROM collages WHERE id = ? FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(|e| source(self.db.map(e)))?;
+        match owner {
+            None => Err(WriteError::NotFound),
+            Some(owner) if owner != viewer => Err(WriteError::Forbidden),
+            Some(_) => Ok(()),
+        }
+    }
+}
+
+/// Rows that carry the index of the batch branch they came from.
+trait HasKey {
+    fn key(&self) -> i32;
+}
+
+impl HasKey for KeyedCollageRow {
+    fn key(&self) -> i32 {
+        self.key_id
+    }
+}
+
+impl HasKey for ItemRow {
+    fn key(&self) -> i32 {
+        self.key_id
+    }
+}
+
+fn collage_cursor_sql(order: CollageOrder, after: &Option<CollageCursor>) -> (String, Vec<i32>) {
+    match (order, after) {
+        (CollageOrder::Newest, Some(after)) => ("c.id < ?".to_owned(), vec![after.id]),
+        (CollageOrder::Popular, Some(after)) => {
+            let likes = after.like_count.unwrap_or(i32::MAX);
+            (
+                "(c.like_count < ? OR (c.like_count = ? AND c.id < ?))".to_owned(),
+                vec![likes, likes, after.id],
+            )
+        }
+        (_, None) => ("TRUE".to_owned(), Vec::new()),
+    }
+}
+
+#[async_trait::async_trait]
+impl CommunitySource for MySqlCommunity {
+    async fn users_by_ids(&self, ids: &[i32]) -> Result<HashMap<i32, UserRecord>, SourceError> {
+        let sql = "SELECT id, username, display_name, avatar_url, created_at FROM users WHERE id";
+        self.db
+            .by_keys::<_, UserRow, UserRecord>(sql, ids, |u| u.id)
+            .await
+    }
+
+    async fn users_by_usernames(
+        &self,
+        usernames: &[String],
+    ) -> Result<HashMap<String, UserRecord>, SourceError> {
+        let sql =
+            "SELECT id, username, display_name, avatar_url, created_at FROM users WHERE username";
+        self.db
+            .by_keys::<_, UserRow, UserRecord>(sql, usernames, |u| u.username.clone())
+            .await
+    }
+
+    async fn collages_by_ids(
+        &self,
+        ids: &[i32],
+    ) -> Result<HashMap<i32, CollageRecord>, SourceError> {
+        let sql = format!("SELECT {COLLAGE_COLUMNS} FROM collages c WHERE c.id");
+        self.db
+            .by_keys::<_, CollageRow, CollageRecord>(&sql, ids, |c| c.id)
+            .await
+    }
+
+    async fn collage_items(
+        &self,
+        keys: &[(i32, u32)],
+    ) -> Result<HashMap<(i32, u32), Vec<CollageItemRecord>>, SourceError> {
+        let keys = distinct(keys);
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let branch = "(SELECT ? AS key_id, collage_id, position, product_id, x, y, scale \
+            FROM collage_items WHERE collage_id = ? ORDER BY position LIMIT ?)";
+        let items = self.keyed_branches::<ItemRow>(branch, &keys, 0).await?;
+        Ok(keys
+            .into_iter()
+            .zip(items)
+            .map(|(key, rows)| {
+                let items = rows
+                    .into_iter()
+                    .map(|r| CollageItemRecord {
+                        collage_id: r.collage_id,
+                        position: r.position,
+                        product_id: r.product_id,
+                        x: r.x,
+                        y: r.y,
+                        scale: r.scale,
+                    })
+                    .collect();
+                (key, items)
+            })
+            .collect())
+    }
+
+    async fn collage_tags(&self, ids: &[i32]) -> Result<HashMap<i32, Vec<String>>, SourceError> {
+        let ids = distinct(ids);
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let sql = format!(
+            "SELECT collage_id, tag FROM collage_tags WHERE collage_id IN ({}) ORDER BY collage_id, tag",
+            placeholders(ids.len())
+        );
+        let mut query = sqlx::query_as::<_, (i32, String)>(&sql);
+        for id in &ids {
+            query = query.bind(*id);
+        }
+        let rows = self.db.run(query.fetch_all(self.db.pool())).await?;
+        let mut tags: HashMap<i32, Vec<String>> = HashMap::new();
+        for (id, tag) in rows {
+            tags.entry(id).or_default().push(tag);
+        }
+        Ok(tags)
+    }
+
+    async fn collages_page(
+        &self,
+        order: CollageOrder,
+        tag: Option<&str>,
+        page: PageRequest<CollageCursor>,
+    ) -> Result<Page<CollageRecord>, SourceError> {
+        let (cursor, binds) = collage_cursor_sql(order, &page.after);
+        let order_by = match order {
+            CollageOrder::Newest => "c.id DESC",
+            CollageOrder::Popular => "c.like_count DESC, c.id DESC",
+        };
+        let tag_filter = if tag.is_some() {
+            "AND EXISTS (SELECT 1 FROM collage_tags t WHERE t.collage_id = c.id AND t.tag = ?)"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT {COLLAGE_COLUMNS} FROM collages c WHERE {cursor} {tag_filter} \
+             ORDER BY {order_by} LIMIT ?"
+        );
+        let mut query = sqlx::query_as::<_, CollageRow>(&sql);
+        for bind in binds {
+            query = query.bind(bind);
+        }
+        if let Some(tag) = tag {
+            query = query.bind(tag.to_owned());
+        }
+        let rows = self
+            .db
+            .run(query.bind(page.first + 1).fetch_all(self.db.pool()))
+            .await?;
+        Ok(page_of(rows, page.first))
+    }
+
+    async fn collages_count(&self, tag: Option<&str>) -> Result<i64, SourceError> {
+        match tag {
+            Some(tag) => {
+                let query = sqlx::query_scalar("SELECT COUNT(*) FROM collage_tags WHERE tag = ?")
+                    .bind(tag.to_owned());
+                self.db.run(query.fetch_one(self.db.pool())).await
+            }
+            None => {
+                let query = sqlx::query_scalar("SELECT COUNT(*) FROM collages");
+                self.db.run(query.fetch_one(self.db.pool())).await
+            }
+        }
+    }
+
+    async fn user_collages(
+        &self,
+        keys: &[(i32, u32)],
+    ) -> Result<HashMap<(i32, u32), Page<CollageRecord>>, SourceError> {
+        let branch = format!(
+            "(SELECT ? AS key_id, {COLLAGE_COLUMNS} FROM collages c WHERE c.user_id = ? \
+             ORDER BY c.id DESC LIMIT ?)"
+        );
+        self.collage_first_pages(&branch, keys).await
+    }
+
+    async fn product_collages(
+        &self,
+        keys: &[(i32, u32)],
+    ) -> Result<HashMap<(i32, u32), Page<CollageRecord>>, SourceError> {
+        let branch = format!(
+            "(SELECT ? AS key_id, {COLLAGE_COLUMNS} FROM collages c WHERE c.id IN \
+             (SELECT collage_id FROM collage_items WHERE product_id = ?) ORDER BY c.id DESC LIMIT ?)"
+        );
+        self.collage_first_pages(&branch, keys).await
+    }
+
+    async fn owner_collages_page(
+        &self,
+        owner: CollageOwner,
+        page: PageRequest<i32>,
+    ) -> Result<Page<CollageRecord>, SourceError> {
+        let (filter, id) = match owner {
+            CollageOwner::User(id) => ("c.user_id = ?", id),
+            CollageOwner::Product(id) => (
+                "c.id IN (SELECT collage_id FROM collage_items WHERE product_id = ?)",
+                id,
+            ),
+        };
+        let sql = format!(
+            "SELECT {COLLAGE_COLUMNS} FROM collages c WHERE {filter} AND c.id < ? \
+             ORDER BY c.id DESC LIMIT ?"
+        );
+        let query = sqlx::query_as::<_, CollageRow>(&sql)
+            .bind(id)
+            .bind(page.after.unwrap_or(i32::MAX))
+            .bind(page.first + 1);
+        let rows = self.db.run(query.fetch_all(self.db.pool())).await?;
+        Ok(page_of(rows, page.first))
+    }
+
+    async fn owner_collages_counts(
+        &self,
+        owner: CollageOwnerKind,
+        ids: &[i32],
+    ) -> Result<HashMap<i32, i64>, SourceError> {
+        let ids = distinct(ids);
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let sql = match owner {
+            CollageOwnerKind::User => format!(
+                "SELECT user_id, COUNT(*) FROM collages WHERE user_id IN ({}) GROUP BY user_id",
+                placeholders(ids.len())
+            ),
+            CollageOwnerKind::Product => format!(
+                "SELECT product_id, COUNT(DISTINCT collage_id) FROM collage_items \
+                 WHERE product_id IN ({}) GROUP BY product_id",
+                placeholders(ids.len())
+            ),
+        };
+        self.counts(&sql, &ids).await
+    }
+
+    async fn liked_products_page(
+        &self,
+        user_id: i32,
+        page: PageRequest<LikeCursor>,
+    ) -> Result<Page<LikedProduct>, SourceError> {
+        let (cursor, at, product) = match &page.after {
+            Some(after) => (
+                "AND (l.created_at < ? OR (l.created_at = ? AND l.product_id < ?))",
+                after.liked_at.naive_utc(),
+                after.product_id,
+            ),
+            None => ("", NaiveDateTime::default(), 0),
+        };
+        let sql = format!(
+            "SELECT l.created_at AS liked_at, {PRODUCT_COLUMNS} FROM product_likes l \
+             JOIN products p ON p.id = l.product_id WHERE l.user_id = ? {cursor} \
+             ORDER BY l.created_at DESC, l.product_id DESC LIMIT ?"
+        );
+        let mut query = sqlx::query_as::<_, LikedRow>(&sql).bind(user_id);
+        if page.after.is_some() {
+            query = query.bind(at).bind(at).bind(product);
+        }
+        let rows = self
+            .db
+            .run(query.bind(page.first + 1).fetch_all(self.db.pool()))
+            .await?;
+        let page = page_of::<LikedRow, LikedRow>(rows, page.first);
+        Ok(Page {
+            items: page
+                .items
+                .into_iter()
+                .map(|row| LikedProduct {
+                    liked_at: row.liked_at.and_utc(),
+                    product: row.product.into(),
+                })
+                .collect(),
+            has_next_page: page.has_next_page,
+        })
+    }
+
+    async fn liked_products_counts(
+        &self,
+        user_ids: &[i32],
+    ) -> Result<HashMap<i32, i64>, SourceError> {
+        let ids = distinct(user_ids);
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let sql = format!(
+            "SELECT user_id, COUNT(*) FROM product_likes WHERE user_id IN ({}) GROUP BY user_id",
+            placeholders(ids.len())
+        );
+        self.counts(&sql, &ids).await
+    }
+
+    async fn viewer_liked_products(
+        &self,
+        viewer: i32,
+        product_ids: &[i32],
+    ) -> Result<HashSet<i32>, SourceError> {
+        self.viewer_liked("product_likes", "product_id", viewer, product_ids)
+            .await
+    }
+
+    async fn viewer_liked_collages(
+        &self,
+        viewer: i32,
+        collage_ids: &[i32],
+    ) -> Result<HashSet<i32>, SourceError> {
+        self.viewer_liked("collage_likes", "collage_id", viewer, collage_ids)
+            .await
+    }
+
+    async fn like_product(&self, viewer: i32, product_id: i32) -> Result<i32, WriteError> {
+        self.set_like(
+            "product_likes",
+            "product_id",
+            "products",
+            viewer,
+            product_id,
+            true,
+        )
+        .await
+    }
+
+    async fn unlike_product(&self, viewer: i32, product_id: i32) -> Result<i32, WriteError> {
+        self.set_like(
+            "product_likes",
+            "product_id",
+            "products",
+            viewer,
+            product_id,
+            false,
+        )
+        .await
+    }
+
+    async fn like_collage(&self, viewer: i32, collage_id: i32) -> Result<i32, WriteError> {
+        self.set_like(
+            "collage_likes",
+            "collage_id",
+            "collages",
+            viewer,
+            collage_id,
+            true,
+        )
+        .await
+    }
+
+    async fn unlike_collage(&self, viewer: i32, collage_id: i32) -> Result<i32, WriteError> {
+        self.set_like(
+            "collage_likes",
+            "collage_id",
+            "collages",
+            viewer,
+            collage_id,
+            false,
+        )
+        .await
+    }
+
+    async fn create_collage(
+        &self,
+        viewer: i32,
+        draft: &CollageDraft,
+    ) -> Result<CollageRecord, WriteError> {
+        let mut tx = self.begin().await?;
+        self.check_products(&mut tx, &draft.items).await?;
+        let id = sqlx::query("INSERT INTO collages (user_id, title, description) VALUES (?, ?, ?)")
+            .bind(viewer)
+            .bind(&draft.title)
+            .bind(&draft.description)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| source(self.db.map(e)))?
+            .last_insert_id() as i32;
+        self.write_items(&mut tx, id, &draft.items).await?;
+        self.write_tags(&mut tx, id, &draft.tags).await?;
+        let collage = self.fetch_collage(&mut tx, id).await?;
+        tx.commit().await.map_err(|e| source(self.db.map(e)))?;
+        Ok(collage)
+    }
+
+    async fn update_collage(
+        &self,
+        viewer: i32,
+        id: i32,
+        patch: &CollagePatch,
+    ) -> Result<CollageRecord, WriteError> {
+        let mut tx = self.begin().await?;
+        self.own_collage(&mut tx, viewer, id).await?;
+        if let Some(items) = &patch.items {
+            self.check_products(&mut tx, items).await?;
+            sqlx::query("DELETE FROM collage_items WHERE collage_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| source(self.db.map(e)))?;
+            self.write_items(&mut tx, id, items).await?;
+        }
+        if let Some(tags) = &patch.tags {
+            sqlx::query("DELETE FROM collage_tags WHERE collage_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| source(self.db.map(e)))?;
+            self.write_tags(&mut tx, id, tags).await?;
+        }
+        sqlx::query(
+            "UPDATE collages SET title = COALESCE(?, title), description = COALESCE(?, description), \
+             updated_at = CURRENT_TIMESTAMP(3) WHERE id = ?",
+        )
+        .bind(patch.title.as_deref())
+        .bind(patch.description.as_deref())
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| source(self.db.map(e)))?;
+        let collage = self.fetch_collage(&mut tx, id).await?;
+        tx.commit().await.map_err(|e| source(self.db.map(e)))?;
+        Ok(collage)
+    }
+
+    async fn delete_collage(&self, viewer: i32, id: i32) -> Result<(), WriteError> {
+        let mut tx = self.begin().await?;
+        self.own_collage(&mut tx, viewer, id).await?;
+        // Items, tags and likes go with it (ON DELETE CASCADE).
+        sqlx::query("DELETE FROM collages WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| source(self.db.map(e)))?;
+        tx.commit().await.map_err(|e| source(self.db.map(e)))?;
+        Ok(())
+    }
+}
+
+impl MySqlCommunity {
+    async fn counts(&self, sql: &str, ids: &[i32]) -> Result<HashMap<i32, i64>, SourceError> {
+        let mut query = sqlx::query_as::<_, (i32, i64)>(sql);
+        for id in ids {
+            query = query.bind(*id);
+        }
+        let rows = self.db.run(query.fetch_all(self.db.pool())).await?;
+        let mut counts: HashMap<i32, i64> = ids.iter().map(|&id| (id, 0)).collect();
+        counts.extend(rows);
+        Ok(counts)
+    }
+
+    async fn viewer_liked(
+        &self,
+        table: &str,
+        column: &str,
+        viewer: i32,
+        ids: &[i32],
+    ) -> Result<HashSet<i32>, SourceError> {
+        let ids = distinct(ids);
+        if ids.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let sql = format!(
+            "SELECT {column} FROM {table} WHERE user_id = ? AND {column} IN ({})",
+            placeholders(ids.len())
+        );
+        let mut query = sqlx::query_scalar::<_, i32>(&sql).bind(viewer);
+        for id in &ids {
+            query = query.bind(*id);
+        }
+        let rows = self.db.run(query.fetch_all(self.db.pool())).await?;
+        Ok(rows.into_iter().collect())
+    }
+}

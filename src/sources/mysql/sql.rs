@@ -1,0 +1,73 @@
+//! SQL helpers shared by the MySQL sources: IN-lists, batch keys, keyed look-ups and pages.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use sqlx::{FromRow, MySql as Db, QueryBuilder};
+
+use super::MySql;
+use crate::protocols::{Page, SourceError};
+
+/// `SELECT {columns} FROM {table} WHERE {column} IN (…)` for a batch of keys.
+pub(super) fn select_in<'a, K>(sql: &str, keys: &'a [K]) -> QueryBuilder<'a, Db>
+where
+    K: sqlx::Encode<'a, Db> + sqlx::Type<Db> + Clone + Send + 'a,
+{
+    let mut query = QueryBuilder::new(sql);
+    query.push(" IN (");
+    let mut list = query.separated(", ");
+    for key in keys {
+        list.push_bind(key.clone());
+    }
+    query.push(")");
+    query
+}
+
+/// Keys in first-seen order without repeats, so a batch never asks twice.
+pub(super) fn distinct<K: Clone + Eq + Hash>(keys: &[K]) -> Vec<K> {
+    let mut seen = std::collections::HashSet::new();
+    keys.iter().filter(|k| seen.insert(*k)).cloned().collect()
+}
+
+/// Splits one row past the requested page size off into `has_next_page`.
+pub(super) fn page_of<R, T: From<R>>(mut rows: Vec<R>, first: u32) -> Page<T> {
+    let has_next_page = rows.len() > first as usize;
+    rows.truncate(first as usize);
+    Page {
+        items: rows.into_iter().map(T::from).collect(),
+        has_next_page,
+    }
+}
+
+pub(super) fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+impl MySql {
+    /// Loads rows whose `column` is in `keys`, keyed by `key`.
+    pub(super) async fn by_keys<K, R, T>(
+        &self,
+        table_sql: &str,
+        keys: &[K],
+        key: impl Fn(&T) -> K,
+    ) -> Result<HashMap<K, T>, SourceError>
+    where
+        K: for<'q> sqlx::Encode<'q, Db> + sqlx::Type<Db> + Clone + Eq + Hash + Send + Sync,
+        R: for<'r> FromRow<'r, sqlx::mysql::MySqlRow> + Send + Unpin,
+        T: From<R>,
+    {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let keys = distinct(keys);
+        let mut query = select_in(table_sql, &keys);
+        let rows: Vec<R> = self
+            .run(query.build_query_as().fetch_all(self.pool()))
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(T::from)
+            .map(|record| (key(&record), record))
+            .collect())
+    }
+}
