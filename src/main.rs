@@ -2,12 +2,13 @@
 
 use std::process::ExitCode;
 
-use ogrom::config::Cli;
+use ogrom::config::{Cli, Command};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse_or_exit();
-    if let Err(error) = ogrom::run::init_telemetry(&cli.log) {
+    let stdout_is_output = matches!(cli.command, Command::Schema | Command::Token(_));
+    if let Err(error) = ogrom::run::init_telemetry(&cli.log, stdout_is_output) {
         eprintln!("error: {error:#}");
         return ExitCode::from(2);
     }

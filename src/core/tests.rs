@@ -521,3 +521,151 @@ async fn a_product_and_its_similar_products_get_their_offers_in_one_partner_call
     expected.sort();
     assert_eq!(asked, expected);
 }
+
+fn community() -> Arc<MemoryCommunity> {
+    use crate::protocols::community::{CollageItemRecord, CollageRecord, UserRecord};
+    let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    let users = (1..=3)
+        .map(|id| UserRecord {
+            id,
+            username: format!("user{id}"),
+            display_name: format!("User {id}"),
+            avatar_url: None,
+            created_at: at,
+        })
+        .collect();
+    let community = MemoryCommunity::with_users(users);
+    {
+        let mut state = community.state.lock().unwrap();
+        state.product_ids = (1..=20).collect();
+        for id in 1..=6 {
+            state.collages.push(CollageRecord {
+                id,
+                user_id: id % 3 + 1,
+                title: format!("Look {id}"),
+                description: String::new(),
+                like_count: id,
+                created_at: at,
+                updated_at: at,
+            });
+            for position in 0..4 {
+                state.items.push(CollageItemRecord {
+                    collage_id: id,
+                    position,
+                    product_id: id + position,
+                    x: 0.5,
+                    y: 0.5,
+                    scale: 1.0,
+                });
+            }
+        }
+    }
+    Arc::new(community)
+}
+
+async fn run_as(community: &Arc<MemoryCommunity>, viewer: Option<i32>, query: &str) -> Value {
+    let catalog = Arc::new(catalog(20));
+    let api = build_schema(
+        Sources {
+            catalog: catalog.clone(),
+            search: Arc::new(MemorySearch::new(catalog)),
+            offers: Arc::new(MemoryOffers::default()),
+            community: community.clone(),
+        },
+        ApiConfig::default(),
+    );
+    let context = super::RequestContext {
+        deadline: std::time::Instant::now() + std::time::Duration::from_secs(10),
+        request_id: None,
+        viewer: viewer.map(crate::protocols::auth::ViewerId),
+    };
+    serde_json::to_value(
+        api.execute_with(async_graphql::Request::new(query), context)
+            .await,
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_feed_loads_authors_and_items_once_for_the_whole_page() {
+    let community = community();
+    let response = run_as(
+        &community,
+        None,
+        "{ collages(first: 5, orderBy: POPULAR) { nodes { databaseId author { username } items(first: 2) { position } } } }",
+    )
+    .await;
+    assert!(response.get("errors").is_none(), "{response}");
+    let ids: Vec<i64> = response["data"]["collages"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["databaseId"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [6, 5, 4, 3, 2], "most liked first");
+    assert_eq!(community.calls("users_by_ids"), 1);
+    assert_eq!(community.calls("collage_items"), 1);
+}
+
+#[tokio::test]
+async fn mutations_need_a_viewer_and_only_the_author_may_change_a_collage() {
+    use super::ids::{GlobalId, Kind};
+    let community = community();
+    let collage = GlobalId::new(Kind::Collage, 1).encode().0; // by user 2
+    let rename = format!(
+        "mutation {{ updateCollage(input: {{id: \"{collage}\", title: \"Mine\"}}) {{ collage {{ title }} }} }}"
+    );
+    assert_eq!(
+        codes(&run_as(&community, None, &rename).await),
+        ["UNAUTHENTICATED"]
+    );
+    assert_eq!(
+        codes(&run_as(&community, Some(3), &rename).await),
+        ["FORBIDDEN"]
+    );
+    let response = run_as(&community, Some(2), &rename).await;
+    assert_eq!(
+        response["data"]["updateCollage"]["collage"]["title"],
+        "Mine"
+    );
+}
+
+#[tokio::test]
+async fn invalid_collages_come_back_as_user_errors_and_are_not_written() {
+    let community = community();
+    let response = run_as(
+        &community,
+        Some(1),
+        "mutation { createCollage(input: {title: \"\", items: []}) { collage { id } userErrors { field code } } }",
+    )
+    .await;
+    assert_eq!(
+        response["data"]["createCollage"]["userErrors"],
+        json!([{"field": ["title"], "code": "LENGTH"}, {"field": ["items"], "code": "LENGTH"}])
+    );
+    assert_eq!(community.state.lock().unwrap().collages.len(), 6);
+}
+
+#[tokio::test]
+async fn each_viewer_sees_only_their_own_likes() {
+    let community = community();
+    let like = "mutation { likeCollage(collageId: \"Q29sbGFnZTox\") { collage { likeCount viewerHasLiked } } }";
+    let response = run_as(&community, Some(3), like).await;
+    assert_eq!(
+        response["data"]["likeCollage"]["collage"],
+        json!({"likeCount": 2, "viewerHasLiked": true})
+    );
+    let read = "{ collage(id: \"Q29sbGFnZTox\") { likeCount viewerHasLiked } }";
+    assert_eq!(
+        run_as(&community, Some(2), read).await["data"]["collage"]["viewerHasLiked"],
+        false
+    );
+    assert_eq!(
+        run_as(&community, None, read).await["data"]["collage"]["viewerHasLiked"],
+        false
+    );
+    assert_eq!(
+        run_as(&community, Some(3), read).await["data"]["collage"]["viewerHasLiked"],
+        true
+    );
+}

@@ -19,7 +19,7 @@ pub use health::Readiness;
 pub use request_id::RequestId;
 
 use crate::core::Api;
-use crate::protocols::auth::{AuthError, Authenticator, ViewerId};
+use crate::protocols::auth::Authenticator;
 
 /// Limits the HTTP layer enforces before and around GraphQL execution.
 #[derive(Debug, Clone, Copy)]
@@ -47,19 +47,6 @@ pub struct HttpState {
     pub limits: HttpLimits,
     /// Checks bearer tokens.
     pub authenticator: Arc<dyn Authenticator>,
-}
-
-/// Refuses every token: for a gateway with no token issuer configured (every request is
-/// then anonymous).
-pub struct NoTokens;
-
-#[async_trait::async_trait]
-impl Authenticator for NoTokens {
-    async fn authenticate(&self, _token: &str) -> Result<ViewerId, AuthError> {
-        Err(AuthError::Invalid(
-            "no token issuer is configured".to_owned(),
-        ))
-    }
 }
 
 /// The gateway's routes: `/graphql` (GET and POST), `/graphiql`, `/schema.graphql`,

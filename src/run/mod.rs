@@ -24,6 +24,7 @@ use crate::config::{Cli, Command, DatabaseArgs, PartnerArgs, SeedArgs, ServeArgs
 use crate::core::pagination::PageLimits;
 use crate::core::{self, ApiConfig, Sources};
 use crate::http::{self, HttpLimits, HttpState, Readiness};
+use crate::sources::auth;
 use crate::sources::elasticsearch::Elasticsearch;
 use crate::sources::mysql::{MySql, MySqlSettings};
 use crate::sources::partner::{PartnerClient, PartnerSettings};
@@ -127,6 +128,11 @@ impl Gateway {
             offers_stale_for: Duration::from_millis(args.partner.offers_stale_ms),
             offers_budget: Duration::from_millis(args.partner.partner_deadline_ms),
         };
+        // Without a token issuer configured, every request is anonymous and tokens refused.
+        let authenticator = auth::from_config(&args.auth).unwrap_or_else(|error| {
+            tracing::error!(message = "token checks disabled: every token is refused", %error);
+            Arc::new(auth::AnonymousOnly)
+        });
         let readiness = Readiness::new(
             vec![Arc::new(mysql.clone()), Arc::new(elasticsearch.clone())],
             ServeArgs::duration(args.readiness_timeout_ms),
@@ -135,7 +141,7 @@ impl Gateway {
         let state = HttpState {
             api: core::build_schema(sources, config),
             readiness,
-            authenticator: Arc::new(http::NoTokens),
+            authenticator,
             limits: HttpLimits {
                 max_body_bytes: args.max_body_bytes as usize,
                 request_timeout: ServeArgs::duration(args.request_timeout_ms),

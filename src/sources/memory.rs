@@ -537,6 +537,14 @@ pub struct CommunityState {
 }
 
 impl MemoryCommunity {
+    /// A community of these users and nothing else yet.
+    pub fn with_users(users: Vec<crate::protocols::community::UserRecord>) -> Self {
+        Self {
+            users,
+            ..Self::default()
+        }
+    }
+
     /// How many times `method` was called.
     pub fn calls(&self, method: &str) -> usize {
         let calls = self.calls.lock().expect("call counter poisoned");

@@ -5,6 +5,7 @@ mod auth;
 mod batching;
 mod browser;
 mod catalog;
+mod community;
 mod config;
 mod failures;
 mod helpers;
