@@ -531,3 +531,47 @@ async fn a_refused_token_is_a_401_never_anonymous_access() {
     assert_eq!(status, 200);
     assert_eq!(body["data"]["viewer"]["databaseId"], 1);
 }
+
+#[tokio::test]
+async fn the_feed_of_a_tag_holds_exactly_the_collages_with_it() {
+    let app = app_on(fixture_database());
+    let db = sql(fixture_database()).await;
+    let tag: String = sqlx::query_scalar(
+        "SELECT tag FROM collage_tags GROUP BY tag ORDER BY COUNT(*) DESC LIMIT 1",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    let expected: Vec<i64> = sqlx::query_scalar(
+        "SELECT collage_id FROM collage_tags WHERE tag = ? ORDER BY collage_id DESC",
+    )
+    .bind(&tag)
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    let mut seen = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let data = app
+            .query(
+                "query($t: String, $a: String) { collages(tag: $t, first: 3, after: $a) { totalCount
+                   nodes { databaseId tags } pageInfo { hasNextPage endCursor } } }",
+                json!({"t": tag, "a": after}),
+            )
+            .await;
+        let page = &data["collages"];
+        assert_eq!(page["totalCount"], expected.len());
+        for node in page["nodes"].as_array().unwrap() {
+            assert!(
+                node["tags"].as_array().unwrap().iter().any(|t| *t == tag),
+                "{node}"
+            );
+            seen.push(node["databaseId"].as_i64().unwrap());
+        }
+        if !page["pageInfo"]["hasNextPage"].as_bool().unwrap() {
+            break;
+        }
+        after = page["pageInfo"]["endCursor"].clone();
+    }
+    assert_eq!(seen, expected);
+}
