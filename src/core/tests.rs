@@ -430,7 +430,7 @@ async fn cached_offers_spare_the_partner_and_stand_in_marked_stale_when_it_fails
     let catalog = Arc::new(catalog(5));
     let offers = Arc::new(MemoryOffers::default());
     let config = ApiConfig {
-        offers_cache_ttl: std::time::Duration::from_millis(50),
+        offers_cache_ttl: std::time::Duration::from_millis(300),
         ..ApiConfig::default()
     };
     let api = build_schema(
@@ -454,7 +454,7 @@ async fn cached_offers_spare_the_partner_and_stand_in_marked_stale_when_it_fails
         "the second answer came from the cache"
     );
 
-    tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(350)).await;
     offers.fail(Some(SourceError::Timeout {
         backend: "partner",
         millis: 800,

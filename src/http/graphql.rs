@@ -181,16 +181,25 @@ async fn authenticate(state: &HttpState, headers: &HeaderMap) -> Result<Option<V
         Ok(viewer) => Ok(Some(viewer)),
         Err(error) => {
             tracing::info!(message = "token refused", %error);
-            let message = match error {
-                AuthError::Expired => "the token has expired",
-                AuthError::Invalid(_) => "the token is invalid",
-                AuthError::Unavailable(_) => "the token cannot be checked now; try again",
+            let (status, code, message) = match error {
+                AuthError::Expired => (
+                    StatusCode::UNAUTHORIZED,
+                    code::UNAUTHENTICATED,
+                    "the token has expired",
+                ),
+                AuthError::Invalid(_) => (
+                    StatusCode::UNAUTHORIZED,
+                    code::UNAUTHENTICATED,
+                    "the token is invalid",
+                ),
+                // Our identity provider is down: not the client's fault, worth a retry.
+                AuthError::Unavailable(_) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    code::UPSTREAM_UNAVAILABLE,
+                    "the token cannot be checked now; try again",
+                ),
             };
-            Err(Refusal::new(
-                StatusCode::UNAUTHORIZED,
-                code::UNAUTHENTICATED,
-                message,
-            ))
+            Err(Refusal::new(status, code, message))
         }
     }
 }
@@ -206,10 +215,13 @@ async fn execute(
     let viewer = match authenticate(&state, &headers).await {
         Ok(viewer) => viewer,
         Err(refusal) => {
+            let unauthorized = refusal.status == StatusCode::UNAUTHORIZED;
             let mut response = refuse(refusal, media, &id);
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            if unauthorized {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
             return response;
         }
     };

@@ -99,6 +99,9 @@ pub enum WriteError {
     /// The viewer may not change it.
     #[error("forbidden")]
     Forbidden,
+    /// The token's user does not exist (any more).
+    #[error("the viewer does not exist")]
+    UnknownViewer,
     /// These products do not exist (anymore).
     #[error("products do not exist: {0:?}")]
     MissingProducts(Vec<i32>),

@@ -311,7 +311,7 @@ async fn the_circuit_opens_after_repeated_failures_and_closes_after_recovery() {
         "--partner-breaker-failures",
         "3",
         "--partner-breaker-open-ms",
-        "400",
+        "2000",
     ])
     .await;
     let id = product_ids(1).await[0];
@@ -331,7 +331,7 @@ async fn the_circuit_opens_after_repeated_failures_and_closes_after_recovery() {
     assert_eq!(stub.stats().calls, 3, "an open circuit does not call");
 
     stub.reset();
-    tokio::time::sleep(Duration::from_millis(450)).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     let body = one(&app, id).await;
     assert!(body.get("errors").is_none(), "the probe succeeds: {body}");
     let body = one(&app, id).await;
@@ -359,7 +359,7 @@ async fn the_request_id_reaches_the_partner() {
 async fn cached_answers_spare_the_partner_and_stand_in_marked_stale() {
     let (app, stub) = setup(&[
         "--offers-cache-ttl-ms",
-        "200",
+        "1000",
         "--offers-stale-ms",
         "60000",
         "--partner-retries",
@@ -375,7 +375,7 @@ async fn cached_answers_spare_the_partner_and_stand_in_marked_stale() {
         "the second answer came from the cache"
     );
 
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     stub.set_faults(Faults {
         fail_status: Some(503),
         ..Faults::default()

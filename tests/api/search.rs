@@ -581,3 +581,35 @@ async fn elasticsearch_down_fails_only_the_search_fields() {
     assert!(body["data"]["product"]["name"].is_string());
     assert_eq!(body["data"]["product"]["similar"], Value::Null);
 }
+
+#[tokio::test]
+async fn words_spread_over_brand_and_name_find_the_product() {
+    let app = app();
+    let db = sql(&app.database).await;
+    // A brand name of one word and a word of one of its products' categories.
+    let (id, brand, category): (i32, String, String) = sqlx::query_as(
+        "SELECT p.id, b.name, c.name FROM products p JOIN brands b ON b.id = p.brand_id
+         JOIN categories c ON c.id = p.category_id
+         WHERE b.name NOT LIKE '% %' AND c.name NOT LIKE '% %' ORDER BY p.id LIMIT 1",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    let text = format!("{brand} {category}");
+    let data = app
+        .query(
+            "query($q: String) { searchProducts(query: $q, first: 100) { nodes { databaseId } } }",
+            json!({"q": text}),
+        )
+        .await;
+    let found: Vec<i64> = data["searchProducts"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["databaseId"].as_i64().unwrap())
+        .collect();
+    assert!(
+        found.contains(&(id as i64)),
+        "{text:?} finds product {id}: {found:?}"
+    );
+}

@@ -215,6 +215,7 @@ fn write_error(error: WriteError, items: &[(i32, f64, f64, f64)]) -> ApiResult<V
             UserErrorCode::NotFound,
             "no such collage",
         )]),
+        WriteError::UnknownViewer => Err(ApiError::Unauthenticated),
         WriteError::Forbidden => Err(ApiError::Forbidden(
             "only its author may change or delete a collage".to_owned(),
         )),

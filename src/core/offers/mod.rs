@@ -86,6 +86,9 @@ pub fn loader(
         .max_batch_size(max_batch)
 }
 
+/// How long a product's offers wait for its similar products before going alone.
+const SIMILAR_WAIT: Duration = Duration::from_millis(500);
+
 /// The request's offers loader, as request data, and the products whose `similar` list
 /// will ask for offers too.
 pub struct RequestOffers {
@@ -129,6 +132,16 @@ pub(crate) fn announce_similar_offers(
     Some(SimilarOffersGuard(ready))
 }
 
+/// Loads the offers of a product and its similar products in one batch, before the guard
+/// that holds the product's own offers is released: later look-ups hit the request's cache,
+/// so the page costs one partner call however the executor schedules the fields.
+pub(crate) async fn prefetch(ctx: &Context<'_>, ids: impl IntoIterator<Item = i32>) {
+    if let Ok(offers) = ctx.typed_data::<RequestOffers>() {
+        // Failures are answers too (cached per id): the fields report them.
+        let _ = offers.loader.load_many(ids).await;
+    }
+}
+
 /// `Product.offers`.
 pub(crate) async fn offers(ctx: &Context<'_>, product_id: i32) -> ApiResult<Option<ProductOffers>> {
     let offers = ctx.typed_data::<RequestOffers>()?;
@@ -143,8 +156,9 @@ pub(crate) async fn offers(ctx: &Context<'_>, product_id: i32) -> ApiResult<Opti
         pending.remove(&product_id)
     };
     if let Some(mut similar_ready) = waiting {
-        // An error means the guard is gone, which also means "go".
-        let _ = similar_ready.wait_for(|ready| *ready).await;
+        // An error means the guard is gone, which also means "go". The wait is bounded so a
+        // slow `similar` cannot eat the whole offers budget.
+        let _ = tokio::time::timeout(SIMILAR_WAIT, similar_ready.wait_for(|ready| *ready)).await;
     }
     match offers.loader.load_one(product_id).await? {
         Some(answer) => answer.map(Some),

@@ -171,7 +171,7 @@ pub(crate) async fn similar(
 ) -> ApiResult<Vec<Product>> {
     // Before any await: if the similar products' offers are selected, the product's own
     // offers wait for them and share their partner call (released when this returns).
-    let _offers_wait = ctx
+    let offers_wait = ctx
         .look_ahead()
         .field("offers")
         .exists()
@@ -192,6 +192,10 @@ pub(crate) async fn similar(
         .products
         .load_many(ids.iter().copied())
         .await?;
+    if offers_wait.is_some() {
+        let similar = ids.iter().copied().filter(|id| products.contains_key(id));
+        super::offers::prefetch(ctx, std::iter::once(product_id).chain(similar)).await;
+    }
     Ok(ids
         .iter()
         .filter_map(|id| products.remove(id))
@@ -279,11 +283,14 @@ fn decode_search_cursor(cursor: &str, sort: ProductSort) -> ApiResult<Vec<Value>
             "this cursor belongs to another sort order".to_owned(),
         ));
     }
-    match key["v"].as_array() {
-        Some(values)
-            if values.len() == 2 && values.iter().all(|v| v.is_number() || v.is_string()) =>
+    // Only what we issue: a finite sort value and a product id. Anything else would reach
+    // the search backend as a malformed query.
+    match key["v"].as_array().map(Vec::as_slice) {
+        Some([value, id])
+            if value.as_f64().is_some_and(f64::is_finite)
+                && id.as_i64().is_some_and(|id| i32::try_from(id).is_ok()) =>
         {
-            Ok(values.clone())
+            Ok(vec![value.clone(), id.clone()])
         }
         _ => Err(invalid()),
     }
@@ -303,8 +310,15 @@ mod tests {
         );
         let error = decode_search_cursor(&cursor, ProductSort::PriceAsc).unwrap_err();
         assert_eq!(error.code(), "BAD_USER_INPUT");
-        let forged = encode_cursor(SEARCH_CURSOR, r#"{"s":"Relevance","v":[{"script":1},2]}"#);
-        assert!(decode_search_cursor(&forged, ProductSort::Relevance).is_err());
+        for forged in [
+            r#"{"s":"Relevance","v":[{"script":1},2]}"#,
+            r#"{"s":"Relevance","v":["a",2]}"#,
+            r#"{"s":"Relevance","v":[1,99999999999]}"#,
+            r#"{"s":"Relevance","v":[1,2,3]}"#,
+        ] {
+            let forged = encode_cursor(SEARCH_CURSOR, forged);
+            assert!(decode_search_cursor(&forged, ProductSort::Relevance).is_err());
+        }
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub struct PriceRange {
 /// Orders of search results.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum ProductSort {
-    /// Best match first (newest first without a query).
+    /// Best match first (without a query: by id).
     Relevance,
     /// Cheapest first.
     PriceAsc,
@@ -199,7 +199,8 @@ pub struct ColorFacet {
     pub count: i64,
 }
 
-/// A price range `[min, max)` in minor units (open-ended where null) and its count.
+/// A price range `[min, max)` in minor units (open-ended where null) and its count. To
+/// filter on it, pass `price: { min: min, max: max - 1 }` (the filter's bounds are inclusive).
 #[derive(SimpleObject)]
 pub struct PriceRangeFacet {
     pub min: Option<i32>,

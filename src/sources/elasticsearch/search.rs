@@ -116,6 +116,12 @@ fn text_query(text: &str) -> Value {
     json!({
         "bool": {
             "should": [
+                // Every word somewhere across the fields ("acme sneakers": brand + name).
+                { "multi_match": {
+                    "query": text, "fields": TEXT_FIELDS, "type": "cross_fields",
+                    "operator": "and"
+                } },
+                // Every word in one field, with typos forgiven.
                 { "multi_match": {
                     "query": text, "fields": TEXT_FIELDS, "type": "best_fields",
                     "operator": "and", "fuzziness": "AUTO", "prefix_length": 1,

@@ -30,13 +30,39 @@ pub struct CircuitBreaker {
     inner: Mutex<Inner>,
 }
 
-/// Permission to make a call; report its outcome with `success` or `failure`.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Permit {
-    /// The circuit is closed: call normally.
-    Call,
-    /// The circuit is half-open and this call is the probe.
-    Probe,
+/// Permission to make a call; report its outcome with `success` or `failure`. Dropped
+/// without an outcome (the call was not made, or its request went away), a probe's permit
+/// lets the next call probe instead, so the circuit cannot stay open for good.
+#[derive(Debug)]
+pub struct Permit<'a> {
+    breaker: &'a CircuitBreaker,
+    probe: bool,
+    reported: bool,
+}
+
+impl Permit<'_> {
+    /// Whether this call is the half-open circuit's probe.
+    pub fn is_probe(&self) -> bool {
+        self.probe
+    }
+
+    pub fn success(mut self) {
+        self.reported = true;
+        self.breaker.success();
+    }
+
+    pub fn failure(mut self) {
+        self.reported = true;
+        self.breaker.failure();
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        if self.probe && !self.reported {
+            self.breaker.lock().probing = false;
+        }
+    }
 }
 
 impl CircuitBreaker {
@@ -60,37 +86,37 @@ impl CircuitBreaker {
     }
 
     /// May a call go out now? `None` means the circuit is open: fail without calling.
-    pub fn permit(&self) -> Option<Permit> {
+    pub fn permit(&self) -> Option<Permit<'_>> {
         let mut inner = self.lock();
-        match inner.opened_at {
-            None => Some(Permit::Call),
+        let probe = match inner.opened_at {
+            None => false,
             Some(at) if at.elapsed() >= self.open_for && !inner.probing => {
                 inner.probing = true;
-                Some(Permit::Probe)
+                true
             }
-            Some(_) => None,
-        }
+            Some(_) => return None,
+        };
+        Some(Permit {
+            breaker: self,
+            probe,
+            reported: false,
+        })
     }
 
-    pub fn success(&self) {
+    fn success(&self) {
         let mut inner = self.lock();
         inner.consecutive_failures = 0;
         inner.opened_at = None;
         inner.probing = false;
     }
 
-    pub fn failure(&self) {
+    fn failure(&self) {
         let mut inner = self.lock();
         inner.consecutive_failures = inner.consecutive_failures.saturating_add(1);
         if inner.probing || inner.consecutive_failures >= self.threshold {
             inner.opened_at = Some(Instant::now());
         }
         inner.probing = false;
-    }
-
-    /// The permitted call was not made (e.g. no slot was free): a probe may go again.
-    pub fn abandon(&self) {
-        self.lock().probing = false;
     }
 
     pub fn state(&self) -> BreakerState {
@@ -109,37 +135,42 @@ mod tests {
 
     #[test]
     fn opens_after_the_threshold_probes_once_and_closes_on_success() {
-        let breaker = CircuitBreaker::new(3, Duration::from_millis(30));
+        let breaker = CircuitBreaker::new(3, Duration::from_millis(200));
         for _ in 0..2 {
-            assert_eq!(breaker.permit(), Some(Permit::Call));
-            breaker.failure();
+            let permit = breaker.permit().expect("closed");
+            assert!(!permit.is_probe());
+            permit.failure();
         }
         assert_eq!(breaker.state(), BreakerState::Closed);
-        breaker.failure();
-        assert_eq!(breaker.state(), BreakerState::Open);
-        assert_eq!(breaker.permit(), None, "open: no calls");
-        std::thread::sleep(Duration::from_millis(40));
-        assert_eq!(breaker.permit(), Some(Permit::Probe));
-        assert_eq!(breaker.permit(), None, "one probe at a time");
-        breaker.failure();
-        assert_eq!(
-            breaker.state(),
-            BreakerState::Open,
-            "a failed probe reopens"
-        );
-        std::thread::sleep(Duration::from_millis(40));
-        assert_eq!(breaker.permit(), Some(Permit::Probe));
-        breaker.success();
+        breaker.permit().expect("closed").failure();
+        assert!(breaker.permit().is_none(), "open: no calls");
+        std::thread::sleep(Duration::from_millis(250));
+        let probe = breaker.permit().expect("half-open");
+        assert!(probe.is_probe());
+        assert!(breaker.permit().is_none(), "one probe at a time");
+        probe.failure();
+        assert!(breaker.permit().is_none(), "a failed probe reopens");
+        std::thread::sleep(Duration::from_millis(250));
+        breaker.permit().expect("half-open").success();
         assert_eq!(breaker.state(), BreakerState::Closed);
-        assert_eq!(breaker.permit(), Some(Permit::Call));
+        assert!(!breaker.permit().expect("closed").is_probe());
+    }
+
+    #[test]
+    fn a_probe_dropped_without_an_outcome_lets_the_next_call_probe() {
+        let breaker = CircuitBreaker::new(1, Duration::from_millis(50));
+        breaker.permit().expect("closed").failure();
+        std::thread::sleep(Duration::from_millis(80));
+        drop(breaker.permit().expect("half-open"));
+        assert!(breaker.permit().expect("the next call probes").is_probe());
     }
 
     #[test]
     fn a_success_resets_the_count_of_consecutive_failures() {
         let breaker = CircuitBreaker::new(2, Duration::from_secs(60));
-        breaker.failure();
-        breaker.success();
-        breaker.failure();
+        breaker.permit().unwrap().failure();
+        breaker.permit().unwrap().success();
+        breaker.permit().unwrap().failure();
         assert_eq!(breaker.state(), BreakerState::Closed);
     }
 }

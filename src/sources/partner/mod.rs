@@ -56,6 +56,16 @@ pub struct PartnerClient {
     calls: Arc<AtomicU64>,
 }
 
+/// The shortest attempt worth making: below it a call can only time out.
+const MIN_ATTEMPT: Duration = Duration::from_millis(20);
+
+/// How a call ended once the partner was asked.
+enum Answered {
+    Offers(HashMap<i32, Vec<Offer>>),
+    /// The partner failed (after retries): the breaker counts it.
+    Failed(SourceError),
+}
+
 /// How one attempt ended.
 enum Attempt {
     Done(HashMap<i32, Vec<Offer>>),
@@ -147,34 +157,35 @@ impl PartnerClient {
     }
 
     /// Every attempt of one call, within the deadline; the breaker sees the call's outcome.
-    async fn call(
-        &self,
-        url: &Url,
-        context: &CallContext,
-    ) -> Result<HashMap<i32, Vec<Offer>>, SourceError> {
-        let mut last = timeout(self.settings.call_timeout);
+    async fn call(&self, url: &Url, context: &CallContext) -> Result<Answered, SourceError> {
+        let mut last = None;
         for attempt in 0..=self.settings.retries {
             let left = context.deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+            // An attempt with almost no time left is bound to time out: not worth it.
+            if left < MIN_ATTEMPT {
                 break;
             }
             let budget = left.min(self.settings.call_timeout);
             match self.attempt(url, context, budget).await {
-                Attempt::Done(offers) => return Ok(offers),
-                Attempt::Fail(error) => return Err(error),
+                Attempt::Done(offers) => return Ok(Answered::Offers(offers)),
+                Attempt::Fail(error) => return Ok(Answered::Failed(error)),
                 Attempt::Retry(error, pause) => {
                     let pause = pause.unwrap_or_else(|| backoff(attempt));
                     let left = context.deadline.saturating_duration_since(Instant::now());
-                    if attempt == self.settings.retries || pause >= left {
-                        return Err(error);
+                    if attempt == self.settings.retries || pause + MIN_ATTEMPT >= left {
+                        return Ok(Answered::Failed(error));
                     }
                     tracing::info!(message = "retrying the partner", attempt, pause_ms = pause.as_millis() as u64, %error);
-                    last = error;
+                    last = Some(error);
                     tokio::time::sleep(pause).await;
                 }
             }
         }
-        Err(last)
+        match last {
+            Some(error) => Ok(Answered::Failed(error)),
+            // Our own deadline ran out before the partner was asked: not its failure.
+            None => Err(timeout(Duration::ZERO)),
+        }
     }
 }
 
@@ -215,32 +226,35 @@ impl OfferSource for PartnerClient {
         if product_ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let Some(_permit) = self.breaker.permit() else {
+        // Dropped without an outcome (the request went away), the permit hands a probe back.
+        let Some(permit) = self.breaker.permit() else {
             return Err(unavailable(
                 "circuit open: the partner failed repeatedly".to_owned(),
             ));
         };
         // The bulkhead: wait for a slot only as long as the request can afford.
         let left = context.deadline.saturating_duration_since(Instant::now());
-        let slot = match tokio::time::timeout(left, self.in_flight.acquire()).await {
-            Ok(Ok(slot)) => slot,
-            _ => {
-                // Not the partner's fault: leave the breaker as it is.
-                self.breaker.abandon();
-                return Err(unavailable("too many partner calls in flight".to_owned()));
-            }
+        let Ok(Ok(slot)) = tokio::time::timeout(left, self.in_flight.acquire()).await else {
+            // Not the partner's fault: the permit goes back unused.
+            return Err(unavailable("too many partner calls in flight".to_owned()));
         };
         let ids: Vec<String> = product_ids.iter().map(i32::to_string).collect();
         let mut url = self.settings.base_url.clone();
         url.set_path(&format!("{}/v1/offers", url.path().trim_end_matches('/')));
         url.query_pairs_mut()
             .append_pair("product_ids", &ids.join(","));
-        let result = self.call(&url, context).await;
+        let answered = self.call(&url, context).await;
         drop(slot);
-        match &result {
-            Ok(_) => self.breaker.success(),
-            Err(_) => self.breaker.failure(),
-        }
+        let result = match answered? {
+            Answered::Offers(offers) => {
+                permit.success();
+                Ok(offers)
+            }
+            Answered::Failed(error) => {
+                permit.failure();
+                Err(error)
+            }
+        };
         result.map(|mut offers| {
             // Products without offers are absent from the answer: they have none.
             for id in product_ids {

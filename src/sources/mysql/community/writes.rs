@@ -45,6 +45,7 @@ impl MySqlCommunity {
             counted,
         } = target;
         let mut tx = self.begin().await?;
+        self.ensure_viewer(&mut tx, viewer).await?;
         // Lock the liked row first, so concurrent likes of one thing queue here.
         let exists: Option<i32> =
             sqlx::query_scalar(&format!("SELECT id FROM {counted} WHERE id = ? FOR UPDATE"))
@@ -86,6 +87,22 @@ impl MySqlCommunity {
                 .map_err(|e| source(self.db.map(e)))?;
         tx.commit().await.map_err(|e| source(self.db.map(e)))?;
         Ok(count)
+    }
+
+    /// Locks the viewer's row: a token can outlive its user, and the user must not go away
+    /// before the write commits.
+    async fn ensure_viewer(
+        &self,
+        tx: &mut Transaction<'static, Db>,
+        viewer: i32,
+    ) -> Result<(), WriteError> {
+        let found: Option<i32> =
+            sqlx::query_scalar("SELECT id FROM users WHERE id = ? LOCK IN SHARE MODE")
+                .bind(viewer)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(|e| source(self.db.map(e)))?;
+        found.map(drop).ok_or(WriteError::UnknownViewer)
     }
 
     async fn begin(&self) -> Result<Transaction<'static, Db>, WriteError> {
@@ -214,6 +231,7 @@ impl MySqlCommunity {
         draft: &CollageDraft,
     ) -> Result<CollageRecord, WriteError> {
         let mut tx = self.begin().await?;
+        self.ensure_viewer(&mut tx, viewer).await?;
         self.check_products(&mut tx, &draft.items).await?;
         let id = sqlx::query("INSERT INTO collages (user_id, title, description) VALUES (?, ?, ?)")
             .bind(viewer)
