@@ -385,3 +385,24 @@ async fn an_unreachable_elasticsearch_fails_the_build_with_a_clear_error() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn a_half_built_index_of_a_killed_run_never_pushes_out_the_rollback_target() {
+    let alias = TestAlias::new("orphan").await;
+    let pool = sql(fixture_database()).await;
+    let first = build(&pool, &alias.0, 100, 2).await.expect("first build");
+    // A killed run leaves a newer, half-built version behind the alias's back.
+    let millis: u64 = first.index.rsplit("_v").next().unwrap().parse().unwrap();
+    let orphan = format!("{}_v{}", alias.0, millis + 1);
+    let (status, answer) = es(Method::PUT, &format!("/{orphan}"), None).await;
+    assert_eq!(status, 200, "{answer}");
+
+    let second = build(&pool, &alias.0, 100, 2).await.expect("second build");
+    assert_eq!(second.previous, vec![first.index.clone()]);
+    assert_eq!(
+        indices(&format!("{}_v*", alias.0)).await,
+        BTreeSet::from([first.index.clone(), second.index.clone()]),
+        "the new index and the rollback target stay; the orphan goes"
+    );
+    assert_eq!(second.deleted, vec![orphan]);
+}

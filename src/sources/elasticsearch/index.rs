@@ -170,8 +170,15 @@ impl IndexBuild {
         let previous = match self.verify_and_move().await {
             Ok(previous) => previous,
             Err(error) => {
-                self.discard().await;
-                return Err(error);
+                // A move whose answer was lost may have been applied: deleting the index the
+                // alias now points at would take search down. Look before deleting.
+                if self.alias_points_here().await {
+                    tracing::warn!(message = "the alias move was applied though its answer failed", index = %self.index, %error);
+                    Vec::new()
+                } else {
+                    self.discard().await;
+                    return Err(error);
+                }
             }
         };
         let deleted = match self.prune(keep, &previous).await {
@@ -194,6 +201,15 @@ impl IndexBuild {
     pub async fn discard(self) {
         if let Err(error) = delete(&self.es, &[self.index.as_str()]).await {
             tracing::warn!(message = "could not delete the failed index", index = %self.index, %error);
+        }
+    }
+
+    /// Whether the alias points at the new index now (an unreadable answer counts as no).
+    async fn alias_points_here(&self) -> bool {
+        let path = format!("/_alias/{}", self.alias);
+        match look_up(&self.es, &path, "looking up the alias").await {
+            Ok(Some(Value::Object(holders))) => holders.contains_key(&self.index),
+            _ => false,
         }
     }
 
@@ -240,12 +256,25 @@ impl IndexBuild {
 
     /// Deletes versions beyond the newest `keep`, never the new (live) one.
     async fn prune(&self, keep: u32, previous: &[String]) -> Result<Vec<String>, SourceError> {
-        let stale: Vec<String> = versions(&self.es, &self.alias)
+        // Keep the new index, then the one the alias left (the rollback target), then the
+        // newest others: a half-built index of a killed run must not push the rollback
+        // target out.
+        let all: Vec<String> = versions(&self.es, &self.alias)
             .await?
             .into_iter()
             .map(|(name, _)| name)
-            .skip(keep as usize)
-            .filter(|name| *name != self.index)
+            .collect();
+        let mut kept: Vec<&String> = all.iter().filter(|name| **name == self.index).collect();
+        kept.extend(all.iter().filter(|name| previous.contains(name)));
+        kept.extend(
+            all.iter()
+                .filter(|name| **name != self.index && !previous.contains(name)),
+        );
+        kept.truncate(keep.max(1) as usize);
+        let stale: Vec<String> = all
+            .iter()
+            .filter(|name| !kept.contains(name))
+            .cloned()
             .collect();
         if stale.is_empty() {
             return Ok(stale);
