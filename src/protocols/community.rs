@@ -163,6 +163,11 @@ pub trait CommunitySource: Send + Sync {
         user_id: i32,
         page: PageRequest<LikeCursor>,
     ) -> Result<Page<LikedProduct>, SourceError>;
+    /// First pages of several users' liked products: `(user id, page size)` to page.
+    async fn liked_products_first_pages(
+        &self,
+        keys: &[(i32, u32)],
+    ) -> Result<HashMap<(i32, u32), Page<LikedProduct>>, SourceError>;
     async fn liked_products_counts(
         &self,
         user_ids: &[i32],

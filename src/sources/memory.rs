@@ -761,6 +761,15 @@ impl crate::protocols::community::CommunitySource for MemoryCommunity {
         Ok(Page::default())
     }
 
+    async fn liked_products_first_pages(
+        &self,
+        keys: &[(i32, u32)],
+    ) -> Result<HashMap<(i32, u32), Page<crate::protocols::community::LikedProduct>>, SourceError>
+    {
+        self.enter("liked_products_first_pages");
+        Ok(keys.iter().map(|&key| (key, Page::default())).collect())
+    }
+
     async fn liked_products_counts(
         &self,
         user_ids: &[i32],

@@ -575,3 +575,58 @@ async fn the_feed_of_a_tag_holds_exactly_the_collages_with_it() {
     }
     assert_eq!(seen, expected);
 }
+
+/// Statements and data for `n` collages with their authors' latest likes.
+async fn authors_likes(n: i64) -> (u64, Value) {
+    let database = fixture_database();
+    let mysql = mysql_handle(database, 4);
+    let args = serve_args(&database_url(database), &["--loader-delay-us", "20000"]);
+    let app = TestApp::with_parts(
+        &args,
+        mysql.clone(),
+        elasticsearch_handle(&elasticsearch_url()),
+    );
+    let before = mysql.statements();
+    let data = app
+        .query(
+            "query($n: Int!) { collages(first: $n) { nodes { author { databaseId
+               likedProducts(first: 2) { totalCount nodes { databaseId } } } } } }",
+            json!({"n": n}),
+        )
+        .await;
+    (mysql.statements() - before, data)
+}
+
+#[tokio::test]
+async fn liked_products_of_a_list_of_users_cost_the_same_statements_for_any_length() {
+    let (five, _) = authors_likes(5).await;
+    let (twenty, data) = authors_likes(20).await;
+    // Collages, authors, liked first pages, like counts.
+    assert_eq!(twenty, 4);
+    assert_eq!(five, twenty);
+    let db = sql(fixture_database()).await;
+    for collage in data["collages"]["nodes"].as_array().unwrap() {
+        let author = &collage["author"];
+        let id = author["databaseId"].as_i64().unwrap();
+        let expected: Vec<i64> = sqlx::query_scalar(
+            "SELECT product_id FROM product_likes WHERE user_id = ? ORDER BY created_at DESC, product_id DESC",
+        )
+        .bind(id)
+        .fetch_all(&db)
+        .await
+        .unwrap();
+        let liked = &author["likedProducts"];
+        assert_eq!(liked["totalCount"], expected.len(), "user {id}");
+        let got: Vec<i64> = liked["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["databaseId"].as_i64().unwrap())
+            .collect();
+        assert_eq!(
+            got,
+            expected.into_iter().take(2).collect::<Vec<_>>(),
+            "user {id}"
+        );
+    }
+}

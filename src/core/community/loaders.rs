@@ -11,7 +11,7 @@ use tracing::Instrument;
 use crate::core::errors::ApiError;
 use crate::protocols::Page;
 use crate::protocols::community::{
-    CollageItemRecord, CollageOwnerKind, CollageRecord, CommunitySource, UserRecord,
+    CollageItemRecord, CollageOwnerKind, CollageRecord, CommunitySource, LikedProduct, UserRecord,
 };
 
 /// Defines a loader whose batch is one call of a `CommunitySource` method.
@@ -55,6 +55,10 @@ community_loader!(
     ProductCollageCount, i32 => i64, |s, k| s.owner_collages_counts(CollageOwnerKind::Product, k)
 );
 community_loader!(LikedProductCount, i32 => i64, |s, k| s.liked_products_counts(k));
+community_loader!(
+    /// First pages of users' liked products, by `(user id, page size)`.
+    LikedProductsFirstPage, (i32, u32) => Page<LikedProduct>, |s, k| s.liked_products_first_pages(k)
+);
 
 /// Whether the viewer liked products; empty without a viewer.
 pub struct ViewerLikedProducts {
@@ -111,6 +115,7 @@ pub struct CommunityLoaders {
     pub user_collage_counts: DataLoader<UserCollageCount, HashMapCache>,
     pub product_collage_counts: DataLoader<ProductCollageCount, HashMapCache>,
     pub liked_product_counts: DataLoader<LikedProductCount, HashMapCache>,
+    pub liked_first_pages: DataLoader<LikedProductsFirstPage, HashMapCache>,
     pub viewer_liked_products: DataLoader<ViewerLikedProducts, HashMapCache>,
     pub viewer_liked_collages: DataLoader<ViewerLikedCollages, HashMapCache>,
 }
@@ -148,6 +153,7 @@ impl CommunityLoaders {
             user_collage_counts: loader!(UserCollageCount),
             product_collage_counts: loader!(ProductCollageCount),
             liked_product_counts: loader!(LikedProductCount),
+            liked_first_pages: loader!(LikedProductsFirstPage),
             viewer_liked_products: loader!(ViewerLikedProducts),
             viewer_liked_collages: loader!(ViewerLikedCollages),
         }

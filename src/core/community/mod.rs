@@ -233,10 +233,20 @@ pub(crate) async fn liked_products(
         first: ctx.typed_data::<PageLimits>()?.first(first)?,
         after,
     };
-    let page = ctx
-        .community()?
-        .liked_products_page(user_id, request)
-        .await?;
+    // First pages go through a loader, so a list of users with their likes is one statement.
+    let page = match request.after {
+        None => ctx
+            .community_loaders()?
+            .liked_first_pages
+            .load_one((user_id, request.first))
+            .await?
+            .unwrap_or_default(),
+        Some(_) => {
+            ctx.community()?
+                .liked_products_page(user_id, request)
+                .await?
+        }
+    };
     let items = page
         .items
         .into_iter()

@@ -95,6 +95,13 @@ struct ItemRow {
 }
 
 #[derive(FromRow)]
+struct KeyedLikedRow {
+    key_id: i32,
+    #[sqlx(flatten)]
+    liked: LikedRow,
+}
+
+#[derive(FromRow)]
 struct LikedRow {
     liked_at: NaiveDateTime,
     #[sqlx(flatten)]
@@ -164,6 +171,12 @@ trait HasKey {
 }
 
 impl HasKey for KeyedCollageRow {
+    fn key(&self) -> i32 {
+        self.key_id
+    }
+}
+
+impl HasKey for KeyedLikedRow {
     fn key(&self) -> i32 {
         self.key_id
     }
@@ -426,6 +439,38 @@ impl CommunitySource for MySqlCommunity {
                 .collect(),
             has_next_page: page.has_next_page,
         })
+    }
+
+    async fn liked_products_first_pages(
+        &self,
+        keys: &[(i32, u32)],
+    ) -> Result<HashMap<(i32, u32), Page<LikedProduct>>, SourceError> {
+        let keys = distinct(keys);
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let branch = format!(
+            "(SELECT ? AS key_id, l.created_at AS liked_at, {PRODUCT_COLUMNS} FROM product_likes l \
+             JOIN products p ON p.id = l.product_id WHERE l.user_id = ? \
+             ORDER BY l.created_at DESC, l.product_id DESC LIMIT ?)"
+        );
+        let pages = self
+            .keyed_branches::<KeyedLikedRow>(&branch, &keys, 1)
+            .await?;
+        Ok(keys
+            .into_iter()
+            .zip(pages)
+            .map(|(key, rows)| {
+                let rows: Vec<LikedProduct> = rows
+                    .into_iter()
+                    .map(|row| LikedProduct {
+                        liked_at: row.liked.liked_at.and_utc(),
+                        product: row.liked.product.into(),
+                    })
+                    .collect();
+                (key, page_of(rows, key.1))
+            })
+            .collect())
     }
 
     async fn liked_products_counts(
