@@ -5,34 +5,17 @@
 
 use serde_json::json;
 
-use crate::helpers::{
-    TestApp, database_url, elasticsearch_handle, elasticsearch_url, fixture_database, mysql_handle,
-    serve_args, sql,
-};
+use crate::helpers::{counting_app, fixture_database, sql, statements_of};
 
 const QUERY: &str = "query($ids: [ID!]!) { nodes(ids: $ids) { ... on Product {
     name price { formatted } brand { name } shop { name country }
     category { name path { slug } } } } }";
 
-/// The loaders' batch window. A DataLoader waits this long after its first key; a debug
-/// build on a busy 2-core machine can take longer than the default 1 ms to register the keys
-/// of 50 items, which splits a batch in two or more. This test proves that keys are batched,
-/// so it gives them a generous window; the production window is chosen by measurement.
-const BATCH_WINDOW_US: &str = "20000";
-
 /// Statements counted by the gateway and by the server for one query over `n` products.
 async fn statements_for(n: usize) -> (u64, u64) {
     let database = fixture_database();
     // One connection, so the server's per-session counter sees every statement.
-    let mysql = mysql_handle(database, 1);
-    let app = TestApp::with_parts(
-        &serve_args(
-            &database_url(database),
-            &["--loader-delay-us", BATCH_WINDOW_US],
-        ),
-        mysql.clone(),
-        elasticsearch_handle(&elasticsearch_url()),
-    );
+    let (app, mysql) = counting_app(1, &[]);
     let db = sql(database).await;
     let ids: Vec<i32> = sqlx::query_scalar("SELECT id FROM products ORDER BY id LIMIT ?")
         .bind(n as i64)
@@ -93,25 +76,16 @@ async fn fifty_products_with_brand_shop_and_category_cost_the_same_statements_as
 
 /// Statements and data for a list of `brands` brands, each with its first products.
 async fn brand_list(brands: usize) -> (u64, serde_json::Value) {
-    let database = fixture_database();
-    let mysql = mysql_handle(database, 2);
-    let app = TestApp::with_parts(
-        &serve_args(
-            &database_url(database),
-            &["--loader-delay-us", BATCH_WINDOW_US],
-        ),
-        mysql.clone(),
-        elasticsearch_handle(&elasticsearch_url()),
-    );
-    let before = mysql.statements();
-    let data = app
-        .query(
-            "query($n: Int!) { brands(first: $n) { nodes { databaseId
+    let (app, mysql) = counting_app(2, &[]);
+    let (statements, data) = statements_of(
+        &app,
+        &mysql,
+        "query($n: Int!) { brands(first: $n) { nodes { databaseId
                products(first: 3) { totalCount nodes { databaseId shop { name } } } } } }",
-            json!({"n": brands}),
-        )
-        .await;
-    (mysql.statements() - before, data)
+        json!({"n": brands}),
+    )
+    .await;
+    (statements, data)
 }
 
 #[tokio::test]
@@ -156,21 +130,16 @@ async fn connections_inside_a_list_cost_the_same_statements_for_two_brands_or_tw
 #[tokio::test]
 async fn category_lists_count_their_subtrees_in_one_statement() {
     let database = fixture_database();
-    let mysql = mysql_handle(database, 2);
-    let app = TestApp::with_parts(
-        &serve_args(
-            &database_url(database),
-            &["--loader-delay-us", BATCH_WINDOW_US],
-        ),
-        mysql.clone(),
-        elasticsearch_handle(&elasticsearch_url()),
-    );
-    let before = mysql.statements();
-    let data = app
-        .query("{ categories { children { slug products(first: 2) { totalCount nodes { databaseId } } } } }", json!({}))
-        .await;
+    let (app, mysql) = counting_app(2, &[]);
+    let (statements, data) = statements_of(
+        &app,
+        &mysql,
+        "{ categories { children { slug products(first: 2) { totalCount nodes { databaseId } } } } }",
+        json!({}),
+    )
+    .await;
     // roots, children, first pages, counts.
-    assert_eq!(mysql.statements() - before, 4);
+    assert_eq!(statements, 4);
     let db = sql(database).await;
     for root in data["categories"].as_array().unwrap() {
         for child in root["children"].as_array().unwrap() {

@@ -11,8 +11,9 @@ use serde_json::{Value, json};
 use sqlx::MySqlPool;
 
 use crate::helpers::{
-    TestApp, create_seeded_database, database_url, elasticsearch_handle, elasticsearch_url,
-    error_codes, fixture_database, mysql_handle, private_database, serve_args, sql,
+    TestApp, counting_app, create_seeded_database, database_url, elasticsearch_handle,
+    elasticsearch_url, error_codes, fixture_database, mysql_handle, private_database, serve_args,
+    sql, statements_of,
 };
 
 const SECRET: &str = "community-tests-hs256-secret-0123456789";
@@ -176,23 +177,15 @@ async fn a_collage_shows_its_items_and_tags_as_stored() {
 
 /// Statements for the home feed with `n` collages.
 async fn home_feed(n: i64) -> (u64, Value) {
-    let database = fixture_database();
-    let mysql = mysql_handle(database, 4);
-    let args = serve_args(&database_url(database), &["--loader-delay-us", "20000"]);
-    let app = TestApp::with_parts(
-        &args,
-        mysql.clone(),
-        elasticsearch_handle(&elasticsearch_url()),
-    );
-    let before = mysql.statements();
-    let data = app
-        .query(
-            "query($n: Int!) { collages(first: $n, orderBy: POPULAR) { nodes { databaseId likeCount
+    let (app, mysql) = counting_app(4, &[]);
+    statements_of(
+        &app,
+        &mysql,
+        "query($n: Int!) { collages(first: $n, orderBy: POPULAR) { nodes { databaseId likeCount
                author { username } items(first: 6) { product { name brand { name } } } } } }",
-            json!({"n": n}),
-        )
-        .await;
-    (mysql.statements() - before, data)
+        json!({"n": n}),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -578,23 +571,15 @@ async fn the_feed_of_a_tag_holds_exactly_the_collages_with_it() {
 
 /// Statements and data for `n` collages with their authors' latest likes.
 async fn authors_likes(n: i64) -> (u64, Value) {
-    let database = fixture_database();
-    let mysql = mysql_handle(database, 4);
-    let args = serve_args(&database_url(database), &["--loader-delay-us", "20000"]);
-    let app = TestApp::with_parts(
-        &args,
-        mysql.clone(),
-        elasticsearch_handle(&elasticsearch_url()),
-    );
-    let before = mysql.statements();
-    let data = app
-        .query(
-            "query($n: Int!) { collages(first: $n) { nodes { author { databaseId
+    let (app, mysql) = counting_app(4, &[]);
+    statements_of(
+        &app,
+        &mysql,
+        "query($n: Int!) { collages(first: $n) { nodes { author { databaseId
                likedProducts(first: 2) { totalCount nodes { databaseId } } } } } }",
-            json!({"n": n}),
-        )
-        .await;
-    (mysql.statements() - before, data)
+        json!({"n": n}),
+    )
+    .await
 }
 
 #[tokio::test]
