@@ -615,3 +615,56 @@ async fn liked_products_of_a_list_of_users_cost_the_same_statements_for_any_leng
         );
     }
 }
+
+#[tokio::test]
+async fn expired_forged_and_unsigned_tokens_are_refused_at_the_door() {
+    use jsonwebtoken::{EncodingKey, Header, encode};
+    let app = app_on(fixture_database());
+    let now = chrono::Utc::now().timestamp();
+    let claims = |exp: i64, aud: &str| json!({"sub": "1", "iss": "ogrom-dev", "aud": aud, "iat": now - 7200, "exp": exp});
+    let sign = |claims: Value, secret: &str| {
+        encode(
+            &Header::default(),
+            &claims,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
+    };
+    let b64 = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let tokens = [
+        ("expired", sign(claims(now - 3600, "ogrom"), SECRET)),
+        (
+            "wrong signature",
+            sign(
+                claims(now + 3600, "ogrom"),
+                "another-secret-of-enough-length-000",
+            ),
+        ),
+        (
+            "wrong audience",
+            sign(claims(now + 3600, "someone-else"), SECRET),
+        ),
+        (
+            "alg none",
+            format!(
+                "{}.{}.",
+                b64(json!({"alg": "none", "typ": "JWT"})),
+                b64(claims(now + 3600, "ogrom"))
+            ),
+        ),
+    ];
+    for (what, token) in tokens {
+        let request = Request::post("/graphql")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::from(
+                json!({"query": "{ viewer { id } }"}).to_string(),
+            ))
+            .unwrap();
+        let (status, _, body) = app.send(request).await;
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(status, 401, "{what}: {body}");
+        assert_eq!(error_codes(&body), ["UNAUTHENTICATED"], "{what}");
+        assert!(body.get("data").is_none(), "{what}: no anonymous answer");
+    }
+}
