@@ -11,6 +11,27 @@ use crate::protocols::{
     ShopRecord, SourceError,
 };
 
+/// Calls counted by method name, shared by the in-memory sources.
+#[derive(Default)]
+pub struct CallCounter(Mutex<HashMap<&'static str, usize>>);
+
+impl CallCounter {
+    fn count(&self, method: &'static str) {
+        *self
+            .0
+            .lock()
+            .expect("call counter poisoned")
+            .entry(method)
+            .or_default() += 1;
+    }
+
+    /// How many times `method` was called.
+    pub fn get(&self, method: &str) -> usize {
+        let calls = self.0.lock().expect("call counter poisoned");
+        calls.get(method).copied().unwrap_or(0)
+    }
+}
+
 /// A catalog held in memory. `fail` makes one method fail, to test error paths.
 #[derive(Default)]
 pub struct MemoryCatalog {
@@ -19,7 +40,7 @@ pub struct MemoryCatalog {
     pub categories: Vec<CategoryRecord>,
     pub products: Vec<ProductRecord>,
     failures: Mutex<HashMap<&'static str, SourceError>>,
-    calls: Mutex<HashMap<&'static str, usize>>,
+    calls: CallCounter,
 }
 
 impl MemoryCatalog {
@@ -41,12 +62,7 @@ impl MemoryCatalog {
 
     /// How many times `method` was called.
     pub fn calls(&self, method: &str) -> usize {
-        self.calls
-            .lock()
-            .expect("call counter poisoned")
-            .get(method)
-            .copied()
-            .unwrap_or(0)
+        self.calls.get(method)
     }
 
     /// Makes every later call of `method` fail with `error`.
@@ -59,12 +75,7 @@ impl MemoryCatalog {
 
     /// Counts the call and fails it when told to.
     fn enter(&self, method: &'static str) -> Result<(), SourceError> {
-        *self
-            .calls
-            .lock()
-            .expect("call counter poisoned")
-            .entry(method)
-            .or_default() += 1;
+        self.calls.count(method);
         match self.failures.lock().expect("failures poisoned").get(method) {
             Some(error) => Err(error.clone()),
             None => Ok(()),
@@ -339,30 +350,24 @@ impl CatalogSource for MemoryCatalog {
 /// order. Enough to test how the core pages, hydrates and batches.
 pub struct MemorySearch {
     pub catalog: std::sync::Arc<MemoryCatalog>,
-    calls: Mutex<HashMap<&'static str, usize>>,
+    calls: CallCounter,
 }
 
 impl MemorySearch {
     pub fn new(catalog: std::sync::Arc<MemoryCatalog>) -> Self {
         Self {
             catalog,
-            calls: Mutex::default(),
+            calls: CallCounter::default(),
         }
     }
 
     /// How many times `method` was called.
     pub fn calls(&self, method: &str) -> usize {
-        let calls = self.calls.lock().expect("call counter poisoned");
-        calls.get(method).copied().unwrap_or(0)
+        self.calls.get(method)
     }
 
     fn enter(&self, method: &'static str) {
-        *self
-            .calls
-            .lock()
-            .expect("call counter poisoned")
-            .entry(method)
-            .or_default() += 1;
+        self.calls.count(method);
     }
 }
 
@@ -522,7 +527,7 @@ impl crate::protocols::offers::OfferSource for MemoryOffers {
 pub struct MemoryCommunity {
     pub users: Vec<crate::protocols::community::UserRecord>,
     pub state: Mutex<CommunityState>,
-    calls: Mutex<HashMap<&'static str, usize>>,
+    calls: CallCounter,
 }
 
 /// The mutable part of the in-memory community.
@@ -547,17 +552,11 @@ impl MemoryCommunity {
 
     /// How many times `method` was called.
     pub fn calls(&self, method: &str) -> usize {
-        let calls = self.calls.lock().expect("call counter poisoned");
-        calls.get(method).copied().unwrap_or(0)
+        self.calls.get(method)
     }
 
     fn enter(&self, method: &'static str) {
-        *self
-            .calls
-            .lock()
-            .expect("call counter poisoned")
-            .entry(method)
-            .or_default() += 1;
+        self.calls.count(method);
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, CommunityState> {
