@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{counting_app, fixture_database, sql, statements_of};
+use crate::helpers::{counting_app, database_ids, fixture_database, sql, statements_of};
 
 const QUERY: &str = "query($ids: [ID!]!) { nodes(ids: $ids) { ... on Product {
     name price { formatted } brand { name } shop { name country }
@@ -113,12 +113,7 @@ async fn connections_inside_a_list_cost_the_same_statements_for_two_brands_or_tw
                 .unwrap();
         let products = &brand["products"];
         assert_eq!(products["totalCount"], newest.len(), "brand {id}");
-        let got: Vec<i64> = products["nodes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|n| n["databaseId"].as_i64().unwrap())
-            .collect();
+        let got: Vec<i64> = database_ids(&products["nodes"]);
         assert_eq!(
             got,
             newest.into_iter().take(3).collect::<Vec<_>>(),

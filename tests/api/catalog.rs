@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use sqlx::Row;
 
-use crate::helpers::{TestApp, error_codes, sql};
+use crate::helpers::{TestApp, database_ids, error_codes, sql};
 
 #[tokio::test]
 async fn product_by_database_id_returns_what_mysql_holds() {
@@ -199,12 +199,7 @@ async fn a_category_lists_the_products_of_all_its_descendants() {
     let products = &data["category"]["products"];
     assert_eq!(data["category"]["parent"], Value::Null);
     assert_eq!(products["totalCount"], total);
-    let ids: Vec<i64> = products["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["databaseId"].as_i64().unwrap())
-        .collect();
+    let ids: Vec<i64> = database_ids(&products["nodes"]);
     assert_eq!(ids, newest.iter().map(|&i| i as i64).collect::<Vec<_>>());
     assert_eq!(products["pageInfo"]["hasNextPage"], total > 7);
 }

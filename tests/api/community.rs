@@ -11,9 +11,9 @@ use serde_json::{Value, json};
 use sqlx::MySqlPool;
 
 use crate::helpers::{
-    TestApp, counting_app, create_seeded_database, database_url, elasticsearch_handle,
-    elasticsearch_url, error_codes, fixture_database, mysql_handle, private_database, serve_args,
-    sql, statements_of,
+    TestApp, counting_app, create_seeded_database, database_ids, database_url,
+    elasticsearch_handle, elasticsearch_url, error_codes, fixture_database, mysql_handle,
+    private_database, serve_args, sql, statements_of,
 };
 
 const SECRET: &str = "community-tests-hs256-secret-0123456789";
@@ -108,12 +108,7 @@ async fn a_users_profile_matches_sql() {
     let user = &data["user"];
     assert_eq!(user["databaseId"], id);
     assert_eq!(user["collages"]["totalCount"], collages.len());
-    let got: Vec<i64> = user["collages"]["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["databaseId"].as_i64().unwrap())
-        .collect();
+    let got: Vec<i64> = database_ids(&user["collages"]["nodes"]);
     assert_eq!(got, collages.iter().take(3).copied().collect::<Vec<_>>());
     assert!(
         user["collages"]["nodes"]
@@ -602,12 +597,7 @@ async fn liked_products_of_a_list_of_users_cost_the_same_statements_for_any_leng
         .unwrap();
         let liked = &author["likedProducts"];
         assert_eq!(liked["totalCount"], expected.len(), "user {id}");
-        let got: Vec<i64> = liked["nodes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|n| n["databaseId"].as_i64().unwrap())
-            .collect();
+        let got: Vec<i64> = database_ids(&liked["nodes"]);
         assert_eq!(
             got,
             expected.into_iter().take(2).collect::<Vec<_>>(),

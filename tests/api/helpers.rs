@@ -293,3 +293,12 @@ pub async fn statements_of(
     let data = app.query(query, variables).await;
     (mysql.statements() - before, data)
 }
+
+/// The `databaseId`s of a JSON list of objects, in order.
+pub fn database_ids(list: &Value) -> Vec<i64> {
+    list.as_array()
+        .expect("a list")
+        .iter()
+        .map(|item| item["databaseId"].as_i64().expect("a databaseId"))
+        .collect()
+}

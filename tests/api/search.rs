@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 use sqlx::MySqlPool;
 
 use crate::helpers::{
-    TestApp, database_url, elasticsearch_handle, elasticsearch_url, error_codes, fixture_database,
-    mysql_handle, serve_args, sql,
+    TestApp, database_ids, database_url, elasticsearch_handle, elasticsearch_url, error_codes,
+    fixture_database, mysql_handle, serve_args, sql,
 };
 
 /// This process's search alias over the fixture database, built once on first use.
@@ -602,12 +602,7 @@ async fn words_spread_over_brand_and_name_find_the_product() {
             json!({"q": text}),
         )
         .await;
-    let found: Vec<i64> = data["searchProducts"]["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["databaseId"].as_i64().unwrap())
-        .collect();
+    let found: Vec<i64> = database_ids(&data["searchProducts"]["nodes"]);
     assert!(
         found.contains(&(id as i64)),
         "{text:?} finds product {id}: {found:?}"
