@@ -6,9 +6,7 @@ use std::collections::HashMap;
 use sqlx::{MySql as Db, QueryBuilder};
 
 use super::MySqlCatalog;
-use super::rows::{
-    BrandRow, CategoryRow, KeyedCategoryRow, KeyedCount, KeyedProductRow, ProductRow, ShopRow,
-};
+use super::rows::{BrandRow, CategoryRow, KeyedCategoryRow, KeyedProductRow, ProductRow, ShopRow};
 use super::sql::{distinct, page_of, placeholders};
 use crate::protocols::{
     BrandCursor, BrandRecord, CatalogSource, CategoryRecord, Page, PageRequest, ProductRecord,
@@ -88,22 +86,6 @@ impl MySqlCatalog {
             .zip(by_branch)
             .map(|(key, rows)| (key, page_of(rows, key.1)))
             .collect())
-    }
-
-    async fn counts(&self, sql: &str, ids: &[i32]) -> Result<HashMap<i32, i64>, SourceError> {
-        let ids = distinct(ids);
-        if ids.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let sql = sql.replace("{ids}", &placeholders(ids.len()));
-        let mut query = sqlx::query_as::<_, KeyedCount>(&sql);
-        for id in &ids {
-            query = query.bind(*id);
-        }
-        let rows = self.db.run(query.fetch_all(self.db.pool())).await?;
-        let mut counts: HashMap<i32, i64> = ids.iter().map(|&id| (id, 0)).collect();
-        counts.extend(rows.into_iter().map(|row| (row.key_id, row.count)));
-        Ok(counts)
     }
 
     /// Categories grouped by the key each row was selected for.
@@ -289,7 +271,7 @@ impl CatalogSource for MySqlCatalog {
             "{SUBTREES_CTE}SELECT s.root AS key_id, COUNT(p.id) AS count FROM subtrees s \
              JOIN products p ON p.category_id = s.id GROUP BY s.root"
         );
-        self.counts(&sql, category_ids).await
+        self.db.counts(&sql, category_ids).await
     }
 
     async fn brand_products_first_pages(
@@ -307,12 +289,13 @@ impl CatalogSource for MySqlCatalog {
         &self,
         brand_ids: &[i32],
     ) -> Result<HashMap<i32, i64>, SourceError> {
-        self.counts(
-            "SELECT brand_id AS key_id, COUNT(*) AS count FROM products \
+        self.db
+            .counts(
+                "SELECT brand_id AS key_id, COUNT(*) AS count FROM products \
              WHERE brand_id IN ({ids}) GROUP BY brand_id",
-            brand_ids,
-        )
-        .await
+                brand_ids,
+            )
+            .await
     }
 
     async fn category_products_page(

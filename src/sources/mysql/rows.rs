@@ -127,10 +127,3 @@ pub(super) struct KeyedProductRow {
     #[sqlx(flatten)]
     pub(super) product: ProductRow,
 }
-
-/// A count per batch key.
-#[derive(FromRow)]
-pub(super) struct KeyedCount {
-    pub(super) key_id: i32,
-    pub(super) count: i64,
-}

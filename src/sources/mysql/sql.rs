@@ -70,4 +70,26 @@ impl MySql {
             .map(|record| (key(&record), record))
             .collect())
     }
+
+    /// Counts per key: `sql` selects `(key, count)` rows with `{ids}` where the keys go;
+    /// keys without rows count 0.
+    pub(super) async fn counts(
+        &self,
+        sql: &str,
+        ids: &[i32],
+    ) -> Result<HashMap<i32, i64>, SourceError> {
+        let ids = distinct(ids);
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let sql = sql.replace("{ids}", &placeholders(ids.len()));
+        let mut query = sqlx::query_as::<_, (i32, i64)>(&sql);
+        for id in &ids {
+            query = query.bind(*id);
+        }
+        let rows = self.run(query.fetch_all(self.pool())).await?;
+        let mut counts: HashMap<i32, i64> = ids.iter().map(|&id| (id, 0)).collect();
+        counts.extend(rows);
+        Ok(counts)
+    }
 }

@@ -383,22 +383,16 @@ impl CommunitySource for MySqlCommunity {
         owner: CollageOwnerKind,
         ids: &[i32],
     ) -> Result<HashMap<i32, i64>, SourceError> {
-        let ids = distinct(ids);
-        if ids.is_empty() {
-            return Ok(HashMap::new());
-        }
         let sql = match owner {
-            CollageOwnerKind::User => format!(
-                "SELECT user_id, COUNT(*) FROM collages WHERE user_id IN ({}) GROUP BY user_id",
-                placeholders(ids.len())
-            ),
-            CollageOwnerKind::Product => format!(
+            CollageOwnerKind::User => {
+                "SELECT user_id, COUNT(*) FROM collages WHERE user_id IN ({ids}) GROUP BY user_id"
+            }
+            CollageOwnerKind::Product => {
                 "SELECT product_id, COUNT(DISTINCT collage_id) FROM collage_items \
-                 WHERE product_id IN ({}) GROUP BY product_id",
-                placeholders(ids.len())
-            ),
+                 WHERE product_id IN ({ids}) GROUP BY product_id"
+            }
         };
-        self.counts(&sql, &ids).await
+        self.db.counts(sql, ids).await
     }
 
     async fn liked_products_page(
@@ -477,15 +471,9 @@ impl CommunitySource for MySqlCommunity {
         &self,
         user_ids: &[i32],
     ) -> Result<HashMap<i32, i64>, SourceError> {
-        let ids = distinct(user_ids);
-        if ids.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let sql = format!(
-            "SELECT user_id, COUNT(*) FROM product_likes WHERE user_id IN ({}) GROUP BY user_id",
-            placeholders(ids.len())
-        );
-        self.counts(&sql, &ids).await
+        let sql =
+            "SELECT user_id, COUNT(*) FROM product_likes WHERE user_id IN ({ids}) GROUP BY user_id";
+        self.db.counts(sql, user_ids).await
     }
 
     async fn viewer_liked_products(
@@ -549,17 +537,6 @@ impl CommunitySource for MySqlCommunity {
 }
 
 impl MySqlCommunity {
-    async fn counts(&self, sql: &str, ids: &[i32]) -> Result<HashMap<i32, i64>, SourceError> {
-        let mut query = sqlx::query_as::<_, (i32, i64)>(sql);
-        for id in ids {
-            query = query.bind(*id);
-        }
-        let rows = self.db.run(query.fetch_all(self.db.pool())).await?;
-        let mut counts: HashMap<i32, i64> = ids.iter().map(|&id| (id, 0)).collect();
-        counts.extend(rows);
-        Ok(counts)
-    }
-
     async fn viewer_liked(
         &self,
         table: &str,
