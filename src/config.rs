@@ -53,6 +53,34 @@ pub struct LogArgs {
     /// Log filter, e.g. `info` or `ogrom=debug,sqlx=warn`.
     #[arg(long, env = "OGROM_LOG", default_value = "info", global = true)]
     pub log: String,
+    /// The service name every JSON log line carries (`service.name`).
+    #[arg(
+        long,
+        env = "OGROM_SERVICE_NAME",
+        default_value = "ogrom",
+        global = true
+    )]
+    pub service_name: String,
+    /// Ship JSON log lines to logstash at this `host:port` (its `tcp` input with the
+    /// `json_lines` codec), besides stdout. Unset: stdout only.
+    #[arg(long, env = "OGROM_LOGSTASH_ADDR", global = true, value_parser = parse_host_port)]
+    pub logstash_addr: Option<String>,
+    /// Log lines held for logstash while it is slow or down; lines beyond are dropped (and
+    /// counted), never waited for.
+    #[arg(long, env = "OGROM_LOGSTASH_QUEUE", default_value_t = 10_000, global = true,
+        value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub logstash_queue: u32,
+}
+
+fn parse_host_port(value: &str) -> Result<String, String> {
+    let valid = value.rsplit_once(':').is_some_and(|(host, port)| {
+        !host.is_empty() && !host.contains(['/', ' ']) && port.parse::<u16>().is_ok_and(|p| p > 0)
+    });
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err("must be host:port, e.g. logstash:5000".to_owned())
+    }
 }
 
 /// How log lines are written.
@@ -381,6 +409,16 @@ pub struct ServeArgs {
     #[arg(long, env = "OGROM_READINESS_CACHE_MS", default_value_t = 1000,
         value_parser = clap::value_parser!(u64).range(0..=60_000))]
     pub readiness_cache_ms: u64,
+    /// After SIGTERM: how long the gateway reports unready but keeps serving, so load
+    /// balancers stop sending before it stops accepting, in milliseconds.
+    #[arg(long, env = "OGROM_SHUTDOWN_DRAIN_MS", default_value_t = 5000,
+        value_parser = clap::value_parser!(u64).range(0..=600_000))]
+    pub shutdown_drain_ms: u64,
+    /// After the drain: how long requests in flight may take to finish before the process
+    /// exits anyway, in milliseconds.
+    #[arg(long, env = "OGROM_SHUTDOWN_TIMEOUT_MS", default_value_t = 10_000,
+        value_parser = millis())]
+    pub shutdown_timeout_ms: u64,
 }
 
 impl ServeArgs {

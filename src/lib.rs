@@ -11,11 +11,15 @@
 //! - [`run`]: configuration and wiring: builds sources from config, the API and the router,
 //!   serves and shuts down; the subcommands of the binary.
 //!
+//! - [`observe`]: metrics and per-request stats that every layer reports to.
+//!
 //! `core` and `sources` depend on `protocols`; `http` on `core`; only `run` knows everything.
+//! `observe` depends on nothing and anything may report to it.
 
 pub mod config;
 pub mod core;
 pub mod http;
+pub mod observe;
 pub mod protocols;
 pub mod run;
 pub mod sources;

@@ -215,13 +215,18 @@ def main():
             if check(drain, f"{where}: no preStop sleep (the drain)"):
                 grace = pod.get("terminationGracePeriodSeconds", 30)
                 request = millis_to_s(settings.get("OGROM_REQUEST_TIMEOUT_MS"), 10_000)
-                # Once the gateway has its own drain/shutdown delays, they add up too.
-                extra = sum(millis_to_s(v, 0) for k, v in settings.items()
-                            if re.match(r"OGROM_\w*(DRAIN|SHUTDOWN)\w*_MS$", k))
-                need = drain + request + extra + 5
+                # After SIGTERM the gateway drains on its own, then waits for requests in
+                # flight up to its shutdown timeout (defaults as in src/config.rs).
+                own_drain = millis_to_s(settings.get("OGROM_SHUTDOWN_DRAIN_MS"), 5_000)
+                in_flight = millis_to_s(settings.get("OGROM_SHUTDOWN_TIMEOUT_MS"), 10_000)
+                check(in_flight >= request,
+                      f"{owner}: OGROM_SHUTDOWN_TIMEOUT_MS ({in_flight:g} s) is below "
+                      f"OGROM_REQUEST_TIMEOUT_MS ({request:g} s): a shutdown would cut requests")
+                need = drain + own_drain + in_flight + 5
                 check(grace >= need,
-                      f"{owner}: terminationGracePeriodSeconds {grace} < drain {drain} + "
-                      f"request timeout {request:g} + gateway drain {extra:g} + 5 s margin = {need:g}")
+                      f"{owner}: terminationGracePeriodSeconds {grace} < preStop {drain} + "
+                      f"gateway drain {own_drain:g} + in-flight bound {in_flight:g} + 5 s margin "
+                      f"= {need:g}")
         # Services, the PDB and the HPA point at these pods.
         for svc in by_kind.get("Service", []):
             sel = svc["spec"].get("selector") or {}

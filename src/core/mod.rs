@@ -30,6 +30,7 @@ use self::node::NodeQuery;
 use self::offers::{OffersCache, RequestOffers};
 use self::pagination::PageLimits;
 use self::search::{SearchLoaders, SearchQuery};
+use crate::observe::{Metrics, RequestStats};
 use crate::protocols::CatalogSource;
 use crate::protocols::auth::ViewerId;
 use crate::protocols::community::CommunitySource;
@@ -107,6 +108,8 @@ pub struct RequestContext {
     pub request_id: Option<String>,
     /// The authenticated viewer; `None` for anonymous requests.
     pub viewer: Option<ViewerId>,
+    /// Where the request's backend calls and loader batches are counted.
+    pub stats: Arc<RequestStats>,
 }
 
 fn schema_builder(
@@ -145,6 +148,7 @@ impl Api {
             deadline: std::time::Instant::now() + Duration::from_secs(3600),
             request_id: None,
             viewer: None,
+            stats: RequestStats::new(Metrics::default()),
         };
         self.execute_with(request, context).await
     }
@@ -152,6 +156,17 @@ impl Api {
     /// Executes one GraphQL request with fresh per-request loaders. Call it inside the
     /// request's tracing span: loaders log backend failures under it.
     pub async fn execute_with(
+        &self,
+        request: async_graphql::Request,
+        context: RequestContext,
+    ) -> async_graphql::Response {
+        let stats = context.stats.clone();
+        stats.scope(self.execute_in_scope(request, context)).await
+    }
+
+    /// `execute_with` inside the request's stats scope: loaders built here hand the scope to
+    /// the tasks that run their batches.
+    async fn execute_in_scope(
         &self,
         request: async_graphql::Request,
         context: RequestContext,

@@ -578,6 +578,7 @@ async fn run_as(community: &Arc<MemoryCommunity>, viewer: Option<i32>, query: &s
         deadline: std::time::Instant::now() + std::time::Duration::from_secs(10),
         request_id: None,
         viewer: viewer.map(crate::protocols::auth::ViewerId),
+        stats: crate::observe::RequestStats::new(crate::observe::Metrics::default()),
     };
     serde_json::to_value(
         api.execute_with(async_graphql::Request::new(query), context)

@@ -9,7 +9,7 @@
 use async_graphql::parser::types::OperationType;
 use async_graphql::{ErrorExtensionValues, ServerError, Variables};
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -19,6 +19,7 @@ use std::time::Instant;
 use tracing::Instrument;
 
 use super::HttpState;
+use super::access::Access;
 use super::media::{Media, check_content_type, negotiate};
 use super::request_id::{self, RequestId};
 use crate::core::RequestContext;
@@ -66,10 +67,21 @@ pub(super) async fn post_graphql(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let id = RequestId::from_headers(&headers);
+    let mut access = Access::start(&state.metrics, &headers);
+    let response = post(state, headers, body, &mut access).await;
+    access.finish(response.status());
+    response
+}
+
+async fn post(
+    state: HttpState,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    access: &mut Access,
+) -> Response {
     let media = match negotiate(&headers) {
         Ok(media) => media,
-        Err(refusal) => return refuse(refusal, Media::Json, &id),
+        Err(refusal) => return refuse(refusal, Media::Json, access),
     };
     let params = check_content_type(&headers)
         .and_then(|()| read_body(body))
@@ -99,20 +111,31 @@ pub(super) async fn post_graphql(
             })
         });
     match params {
-        Ok(params) => execute(state, media, id, Method::POST, params, headers).await,
-        Err(refusal) => refuse(refusal, media, &id),
+        Ok(params) => execute(state, media, access, Method::POST, params, headers).await,
+        Err(refusal) => refuse(refusal, media, access),
     }
 }
 
 pub(super) async fn get_graphql(
     State(state): State<HttpState>,
     headers: HeaderMap,
-    query: Result<Query<GetParams>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<GetParams>, QueryRejection>,
 ) -> Response {
-    let id = RequestId::from_headers(&headers);
+    let mut access = Access::start(&state.metrics, &headers);
+    let response = get(state, headers, query, &mut access).await;
+    access.finish(response.status());
+    response
+}
+
+async fn get(
+    state: HttpState,
+    headers: HeaderMap,
+    query: Result<Query<GetParams>, QueryRejection>,
+    access: &mut Access,
+) -> Response {
     let media = match negotiate(&headers) {
         Ok(media) => media,
-        Err(refusal) => return refuse(refusal, Media::Json, &id),
+        Err(refusal) => return refuse(refusal, Media::Json, access),
     };
     let params = query
         .map_err(|e| {
@@ -141,8 +164,8 @@ pub(super) async fn get_graphql(
             })
         });
     match params {
-        Ok(params) => execute(state, media, id, Method::GET, params, headers).await,
-        Err(refusal) => refuse(refusal, media, &id),
+        Ok(params) => execute(state, media, access, Method::GET, params, headers).await,
+        Err(refusal) => refuse(refusal, media, access),
     }
 }
 
@@ -207,16 +230,17 @@ async fn authenticate(state: &HttpState, headers: &HeaderMap) -> Result<Option<V
 async fn execute(
     state: HttpState,
     media: Media,
-    id: RequestId,
+    access: &mut Access,
     method: Method,
     params: Params,
     headers: HeaderMap,
 ) -> Response {
+    access.operation(params.operation_name.as_deref(), None);
     let viewer = match authenticate(&state, &headers).await {
         Ok(viewer) => viewer,
         Err(refusal) => {
             let unauthorized = refusal.status == StatusCode::UNAUTHORIZED;
-            let mut response = refuse(refusal, media, &id);
+            let mut response = refuse(refusal, media, access);
             if unauthorized {
                 response
                     .headers_mut()
@@ -231,7 +255,7 @@ async fn execute(
             code::BAD_REQUEST,
             "`query` is missing",
         );
-        return refuse(refusal, media, &id);
+        return refuse(refusal, media, access);
     };
     let variables = match params.variables {
         None | Some(Value::Null) => Variables::default(),
@@ -242,7 +266,7 @@ async fn execute(
                 code::BAD_REQUEST,
                 "`variables` must be an object",
             );
-            return refuse(refusal, media, &id);
+            return refuse(refusal, media, access);
         }
     };
     let mut request = async_graphql::Request::new(query).variables(variables);
@@ -251,14 +275,18 @@ async fn execute(
     }
     let operation_name = request.operation_name.clone();
     let operation = match request.parsed_query() {
-        Ok(document) => operation_type(document, operation_name.as_deref()),
+        Ok(document) => {
+            let (name, kind) = operation(document, operation_name.as_deref()).unzip();
+            access.operation(name.flatten(), kind);
+            kind
+        }
         Err(error) => {
             let status = match media {
                 Media::GraphqlResponse => StatusCode::BAD_REQUEST,
                 Media::Json => StatusCode::OK,
             };
             let refusal = Refusal::new(status, code::GRAPHQL_PARSE_FAILED, error.message);
-            return refuse(refusal, media, &id);
+            return refuse(refusal, media, access);
         }
     };
     if method == Method::GET && operation.is_some_and(|op| op != OperationType::Query) {
@@ -267,19 +295,25 @@ async fn execute(
             code::METHOD_NOT_ALLOWED,
             "only queries may be sent with GET; send mutations with POST",
         );
-        let mut response = refuse(refusal, media, &id);
+        let mut response = refuse(refusal, media, access);
         response
             .headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
 
-    let span = tracing::info_span!("graphql", request_id = %id);
+    let id = access.id.clone();
+    let span = tracing::info_span!(
+        "graphql",
+        request_id = %id,
+        trace_id = access.trace_id.as_deref()
+    );
     let limit = state.limits.request_timeout;
     let context = RequestContext {
         deadline: Instant::now() + limit,
         request_id: Some(id.as_str().to_owned()),
         viewer,
+        stats: access.stats.clone(),
     };
     let execution = state
         .api
@@ -291,7 +325,7 @@ async fn execute(
             code::TIMEOUT,
             format!("the request took longer than {} ms", limit.as_millis()),
         );
-        return refuse(refusal, media, &id);
+        return refuse(refusal, media, access);
     };
     let before_execution = response.data == async_graphql::Value::Null
         && response.errors.iter().all(|e| e.path.is_empty());
@@ -301,6 +335,10 @@ async fn execute(
             extensions(error).set("requestId", id.as_str());
         }
     });
+    access.answered(
+        response.data != async_graphql::Value::Null,
+        response.errors.iter().filter_map(error_code),
+    );
     let status = match media {
         Media::GraphqlResponse if before_execution && response.is_err() => StatusCode::BAD_REQUEST,
         _ => StatusCode::OK,
@@ -342,16 +380,25 @@ fn extensions(error: &mut ServerError) -> &mut ErrorExtensionValues {
     error.extensions.get_or_insert_with(Default::default)
 }
 
-/// The type of the operation that will run, if the document names it unambiguously.
-fn operation_type(
-    document: &async_graphql::parser::types::ExecutableDocument,
+/// The name (none if anonymous) and type of the operation that will run, if the document
+/// names it unambiguously.
+fn operation<'a>(
+    document: &'a async_graphql::parser::types::ExecutableDocument,
     name: Option<&str>,
-) -> Option<OperationType> {
+) -> Option<(Option<&'a str>, OperationType)> {
     document
         .operations
         .iter()
         .find(|(op_name, _)| name.is_none() || op_name.map(|n| n.as_str()) == name)
-        .map(|(_, op)| op.node.ty)
+        .map(|(op_name, op)| (op_name.map(|n| n.as_str()), op.node.ty))
+}
+
+/// The `extensions.code` of an error, once `classify` has given it one.
+fn error_code(error: &ServerError) -> Option<String> {
+    match error.extensions.as_ref()?.get("code")? {
+        async_graphql::Value::String(code) => Some(code.clone()),
+        _ => None,
+    }
 }
 
 fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Refusal> {
@@ -372,13 +419,10 @@ fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Refusal> {
     })
 }
 
-fn refuse(refusal: Refusal, media: Media, id: &RequestId) -> Response {
-    tracing::info!(
-        message = "request refused",
-        request_id = %id,
-        status = refusal.status.as_u16(),
-        code = refusal.code,
-    );
+/// Answers with one error and no data; the access log line says why.
+fn refuse(refusal: Refusal, media: Media, access: &mut Access) -> Response {
+    access.refused(refusal.code);
+    let id = &access.id;
     let body = json!({
         "errors": [{
             "message": refusal.message,

@@ -1,8 +1,10 @@
 //! `/health/live` (the process answers) and `/health/ready` (its backends answer). Readiness
 //! probes run concurrently with a short bound and are cached briefly, so a probe storm from
-//! many load balancers costs the backends almost nothing.
+//! many load balancers costs the backends almost nothing. On shutdown, readiness fails at
+//! once (`drain`) while the gateway keeps serving, so load balancers stop sending first.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Json;
@@ -22,6 +24,8 @@ pub struct Readiness {
     timeout: Duration,
     cache_for: Duration,
     last: Arc<Mutex<Option<(Instant, Report)>>>,
+    /// Set on shutdown: unready from then on, whatever the backends say.
+    draining: Arc<AtomicBool>,
 }
 
 /// What each backend answered.
@@ -39,7 +43,23 @@ impl Readiness {
             timeout,
             cache_for,
             last: Arc::default(),
+            draining: Arc::default(),
         }
+    }
+
+    /// Fails readiness from now on: the process is shutting down.
+    pub fn drain(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether `drain` was called.
+    pub fn draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+
+    /// Whether the gateway is ready now (a cached answer if fresh).
+    pub async fn is_ready(&self) -> bool {
+        !self.draining() && self.report().await.ready
     }
 
     async fn report(&self) -> Report {
@@ -83,6 +103,10 @@ pub(super) async fn live() -> Response {
 }
 
 pub(super) async fn ready(State(state): State<HttpState>) -> Response {
+    if state.readiness.draining() {
+        let body = json!({"status": "draining"});
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    }
     let report = state.readiness.report().await;
     let status = if report.ready {
         StatusCode::OK

@@ -2,10 +2,12 @@
 //! in-process and that works unchanged when nested under any prefix, because every link it
 //! emits (GraphiQL's endpoint and assets) is relative.
 
+mod access;
 mod graphiql;
 mod graphql;
 mod health;
 mod media;
+mod metrics;
 mod request_id;
 
 use std::sync::Arc;
@@ -13,12 +15,14 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::middleware;
 use axum::routing::get;
 
 pub use health::Readiness;
 pub use request_id::RequestId;
 
 use crate::core::Api;
+use crate::observe::Metrics;
 use crate::protocols::auth::Authenticator;
 
 /// Limits the HTTP layer enforces before and around GraphQL execution.
@@ -47,10 +51,12 @@ pub struct HttpState {
     pub limits: HttpLimits,
     /// Checks bearer tokens.
     pub authenticator: Arc<dyn Authenticator>,
+    /// Where requests, operations and backend calls are counted.
+    pub metrics: Metrics,
 }
 
 /// The gateway's routes: `/graphql` (GET and POST), `/graphiql`, `/schema.graphql`,
-/// `/health/live` and `/health/ready`.
+/// `/health/live`, `/health/ready` and `/metrics`.
 pub fn router(state: HttpState) -> Router {
     let body_limit = state.limits.max_body_bytes;
     Router::new()
@@ -64,6 +70,11 @@ pub fn router(state: HttpState) -> Router {
         .route("/schema.graphql", get(graphql::schema_sdl))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
+        .route("/metrics", get(metrics::metrics))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }

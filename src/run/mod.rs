@@ -8,7 +8,7 @@ pub mod seed;
 mod telemetry;
 mod token;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,28 +18,42 @@ use sqlx::MySqlPool;
 use sqlx::mysql::MySqlPoolOptions;
 use tokio::net::TcpListener;
 
-pub use telemetry::init as init_telemetry;
+pub use telemetry::{Logs, init as init_telemetry};
 
 use crate::config::{Cli, Command, DatabaseArgs, PartnerArgs, SeedArgs, ServeArgs};
 use crate::core::pagination::PageLimits;
 use crate::core::{self, ApiConfig, Sources};
 use crate::http::{self, HttpLimits, HttpState, Readiness};
+use crate::observe::Metrics;
 use crate::sources::auth;
 use crate::sources::elasticsearch::Elasticsearch;
 use crate::sources::mysql::{MySql, MySqlSettings};
-use crate::sources::partner::{PartnerClient, PartnerSettings};
+use crate::sources::partner::{BreakerState, PartnerClient, PartnerSettings};
 
 /// The migrations, compiled into the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// Runs the subcommand the command line asked for.
-pub async fn main(cli: Cli) -> anyhow::Result<()> {
+/// Runs the subcommand the command line asked for, logs a failure, then flushes the logs
+/// (the failure is the line logstash most needs).
+pub async fn main(cli: Cli, logs: Logs) -> anyhow::Result<()> {
+    let result = command(cli, &logs).await;
+    if let Err(error) = &result {
+        tracing::error!(message = "ogrom failed", error = format!("{error:#}"));
+    }
+    logs.flush(LOG_FLUSH).await;
+    result
+}
+
+/// How long the process waits at exit for its last log lines to reach logstash.
+const LOG_FLUSH: Duration = Duration::from_secs(2);
+
+async fn command(cli: Cli, logs: &Logs) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let listener = TcpListener::bind(args.listen)
                 .await
                 .with_context(|| format!("cannot listen on {} (OGROM_LISTEN)", args.listen))?;
-            serve(&args, listener, shutdown_signal()).await
+            serve_with(&args, listener, shutdown_signal(), logs.clone()).await
         }
         Command::Migrate(args) => migrate(&args).await,
         Command::Seed(args) => seed(&args).await,
@@ -61,12 +75,15 @@ pub async fn main(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// A built gateway: the router and handles on its backends (tests read their counters).
+/// A built gateway: the router and handles on its backends (tests read their counters),
+/// its metrics and its readiness (which shutdown turns off).
 pub struct Gateway {
     pub router: Router,
     pub mysql: MySql,
     pub elasticsearch: Elasticsearch,
     pub partner: PartnerClient,
+    pub metrics: Metrics,
+    pub readiness: Readiness,
 }
 
 /// The partner client's settings from configuration.
@@ -138,9 +155,12 @@ impl Gateway {
             ServeArgs::duration(args.readiness_timeout_ms),
             Duration::from_millis(args.readiness_cache_ms),
         );
+        let metrics = Metrics::default();
+        collect_backends(&metrics, &mysql, &partner, &readiness);
         let state = HttpState {
             api: core::build_schema(sources, config),
-            readiness,
+            readiness: readiness.clone(),
+            metrics: metrics.clone(),
             authenticator,
             limits: HttpLimits {
                 max_body_bytes: args.max_body_bytes as usize,
@@ -158,33 +178,194 @@ impl Gateway {
             mysql,
             elasticsearch,
             partner,
+            metrics,
+            readiness,
         }
     }
 }
 
-/// Serves the gateway on `listener` until `shutdown` completes, then finishes the requests
-/// in flight. Taking both from the caller lets tests bind port 0 and stop the server.
+/// Gauges read at scrape time: pool usage, the partner's bulkhead and breaker, draining.
+fn collect_backends(
+    metrics: &Metrics,
+    mysql: &MySql,
+    partner: &PartnerClient,
+    readiness: &Readiness,
+) {
+    let (mysql, partner, readiness) = (mysql.clone(), partner.clone(), readiness.clone());
+    metrics.collect(move |out| {
+        let pool = mysql.pool();
+        let (open, idle) = (pool.size() as f64, pool.num_idle() as f64);
+        out.gauge(
+            "ogrom_mysql_pool_connections",
+            "MySQL connections open, by state.",
+            &[
+                (&[("state", "idle")], idle),
+                (&[("state", "in_use")], open - idle),
+            ],
+        );
+        out.gauge(
+            "ogrom_mysql_pool_max_connections",
+            "Most MySQL connections the pool opens.",
+            &[(&[], f64::from(pool.options().get_max_connections()))],
+        );
+        out.gauge(
+            "ogrom_partner_calls_in_flight",
+            "Partner calls in flight (the bulkhead's slots taken).",
+            &[(&[], partner.in_flight() as f64)],
+        );
+        let state = partner.breaker_state();
+        let is = |s: BreakerState| if state == s { 1.0 } else { 0.0 };
+        out.gauge(
+            "ogrom_partner_breaker_state",
+            "The partner circuit breaker: 1 for the state it is in.",
+            &[
+                (&[("state", "closed")], is(BreakerState::Closed)),
+                (&[("state", "open")], is(BreakerState::Open)),
+                (&[("state", "half_open")], is(BreakerState::HalfOpen)),
+            ],
+        );
+        out.gauge(
+            "ogrom_draining",
+            "1 once shutdown began: unready, still serving.",
+            &[(&[], if readiness.draining() { 1.0 } else { 0.0 })],
+        );
+    });
+}
+
+/// Counters of the log pipeline.
+fn collect_logs(metrics: &Metrics, logs: Logs) {
+    metrics.collect(move |out| {
+        out.counter(
+            "ogrom_log_lines_dropped_total",
+            "Log lines dropped because the logstash queue was full.",
+            &[(&[], logs.dropped() as f64)],
+        );
+        out.counter(
+            "ogrom_log_lines_shipped_total",
+            "Log lines written to logstash.",
+            &[(&[], logs.shipped() as f64)],
+        );
+        out.gauge(
+            "ogrom_log_queue_lines",
+            "Log lines waiting for logstash.",
+            &[(&[], logs.queued() as f64)],
+        );
+        out.gauge(
+            "ogrom_logstash_connected",
+            "1 while connected to logstash (0 when not configured).",
+            &[(&[], if logs.connected() { 1.0 } else { 0.0 })],
+        );
+    });
+}
+
+/// Serves the gateway on `listener` until `shutdown` completes, then shuts down gracefully
+/// (see `serve_with`), without shipping logs anywhere. Taking the listener and the shutdown
+/// signal from the caller lets tests bind port 0 and stop the server.
 pub async fn serve(
     args: &ServeArgs,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    serve_with(args, listener, shutdown, Logs::default()).await
+}
+
+/// Serves until `shutdown` completes, then: readiness fails at once while the gateway keeps
+/// serving for the drain delay (load balancers notice and stop sending); then the listener
+/// closes and requests in flight get up to the shutdown timeout to finish; then the pool
+/// closes (`main` flushes the logs last). A rolling restart behind a load balancer loses
+/// nothing.
+pub async fn serve_with(
+    args: &ServeArgs,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    logs: Logs,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     let gateway = Gateway::build(args)?;
+    collect_logs(&gateway.metrics, logs.clone());
     let address = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let mut server = tokio::spawn(
+        axum::serve(listener, gateway.router.clone())
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .into_future(),
+    );
     tracing::info!(
-        message = "serving",
+        message = "listening",
         %address,
         prefix = %args.path_prefix,
-        startup_ms = started.elapsed().as_secs_f64() * 1000.0,
+        startup_ms = millis(started.elapsed()),
     );
-    axum::serve(listener, gateway.router)
-        .with_graceful_shutdown(shutdown)
+    tokio::spawn(report_ready(gateway.readiness.clone(), started));
+
+    tokio::select! {
+        result = &mut server => return server_ended(result),
+        () = shutdown => {}
+    }
+    gateway.readiness.drain();
+    let drain = Duration::from_millis(args.shutdown_drain_ms);
+    tracing::info!(
+        message = "draining: unready, still serving",
+        drain_ms = args.shutdown_drain_ms,
+        in_flight = gateway.metrics.in_flight(),
+    );
+    tokio::select! {
+        result = &mut server => return server_ended(result),
+        () = tokio::time::sleep(drain) => {}
+    }
+
+    let _ = stop.send(());
+    tracing::info!(
+        message = "no longer accepting; finishing requests in flight",
+        in_flight = gateway.metrics.in_flight(),
+    );
+    let bound = Duration::from_millis(args.shutdown_timeout_ms);
+    match tokio::time::timeout(bound, &mut server).await {
+        Ok(result) => server_ended(result)?,
+        Err(_) => {
+            tracing::warn!(
+                message = "requests still in flight at the shutdown timeout; exiting anyway",
+                in_flight = gateway.metrics.in_flight(),
+                timeout_ms = args.shutdown_timeout_ms,
+            );
+            server.abort();
+        }
+    }
+    if tokio::time::timeout(Duration::from_secs(2), gateway.mysql.pool().close())
         .await
-        .context("the HTTP server failed")?;
-    gateway.mysql.pool().close().await;
-    tracing::info!(message = "stopped");
+        .is_err()
+    {
+        tracing::warn!(message = "MySQL connections did not close in time");
+    }
+    tracing::info!(message = "stopped", uptime_s = started.elapsed().as_secs());
     Ok(())
+}
+
+fn server_ended(result: Result<std::io::Result<()>, tokio::task::JoinError>) -> anyhow::Result<()> {
+    result
+        .context("the HTTP server task failed")?
+        .context("the HTTP server failed")
+}
+
+/// Logs the time from start to the first moment the backends answered, and opens a first
+/// MySQL connection on the way, so early requests do not pay for it.
+async fn report_ready(readiness: Readiness, started: Instant) {
+    loop {
+        if readiness.draining() {
+            return;
+        }
+        if readiness.is_ready().await {
+            tracing::info!(message = "ready", ready_ms = millis(started.elapsed()));
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
 }
 
 /// Completes on SIGTERM or Ctrl-C.

@@ -8,7 +8,7 @@ use crate::helpers::{database_url, fixture_database, serve_args, sql};
 #[tokio::test]
 async fn serve_answers_on_a_real_socket_and_shuts_down_cleanly() {
     let database = fixture_database();
-    let args = serve_args(&database_url(database), &[]);
+    let args = serve_args(&database_url(database), &["--shutdown-drain-ms", "0"]);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

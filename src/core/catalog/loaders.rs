@@ -10,6 +10,7 @@ use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use tracing::Instrument;
 
 use crate::core::errors::ApiError;
+use crate::observe::{self, request::spawner};
 use crate::protocols::{
     BrandRecord, CatalogSource, CategoryRecord, Page, ProductRecord, ShopRecord,
 };
@@ -28,6 +29,7 @@ macro_rules! catalog_loader {
             type Error = ApiError;
 
             async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, $value>, ApiError> {
+                observe::loader_batch(stringify!($name), keys.len());
                 let load = async { self.source.$method(keys).await.map_err(ApiError::from) };
                 load.instrument(self.span.clone()).await
             }
@@ -110,7 +112,7 @@ impl CatalogLoaders {
     /// Loaders for one request; `delay` is how long a loader waits to gather keys.
     pub fn new(source: &Arc<dyn CatalogSource>, span: &tracing::Span, delay: Duration) -> Self {
         fn build<L>(loader: L, delay: Duration) -> DataLoader<L, HashMapCache> {
-            DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default()).delay(delay)
+            DataLoader::with_cache(loader, spawner(), HashMapCache::default()).delay(delay)
         }
         macro_rules! loader {
             ($name:ident) => {

@@ -9,6 +9,7 @@ use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use tracing::Instrument;
 
 use crate::core::errors::ApiError;
+use crate::observe::{self, request::spawner};
 use crate::protocols::Page;
 use crate::protocols::community::{
     CollageItemRecord, CollageOwnerKind, CollageRecord, CommunitySource, LikedProduct, UserRecord,
@@ -29,6 +30,7 @@ macro_rules! community_loader {
             type Error = ApiError;
 
             async fn load(&self, $keys: &[$key]) -> Result<HashMap<$key, $value>, ApiError> {
+                observe::loader_batch(stringify!($name), $keys.len());
                 let $source = &self.source;
                 let _viewer = self.viewer;
                 let load = async { $call.await.map_err(ApiError::from) };
@@ -75,6 +77,7 @@ impl Loader<i32> for ViewerLikedProducts {
         let Some(viewer) = self.viewer else {
             return Ok(keys.iter().map(|&k| (k, false)).collect());
         };
+        observe::loader_batch("ViewerLikedProducts", keys.len());
         let load = async { self.source.viewer_liked_products(viewer, keys).await };
         let liked = load.instrument(self.span.clone()).await?;
         Ok(keys.iter().map(|&k| (k, liked.contains(&k))).collect())
@@ -96,6 +99,7 @@ impl Loader<i32> for ViewerLikedCollages {
         let Some(viewer) = self.viewer else {
             return Ok(keys.iter().map(|&k| (k, false)).collect());
         };
+        observe::loader_batch("ViewerLikedCollages", keys.len());
         let load = async { self.source.viewer_liked_collages(viewer, keys).await };
         let liked = load.instrument(self.span.clone()).await?;
         Ok(keys.iter().map(|&k| (k, liked.contains(&k))).collect())
@@ -135,7 +139,7 @@ impl CommunityLoaders {
                         span: span.clone(),
                         viewer,
                     },
-                    tokio::spawn,
+                    spawner(),
                     HashMapCache::default(),
                 )
                 .delay(delay)

@@ -23,6 +23,7 @@ pub use types::{OfferView, ProductOffers};
 
 use super::ContextExt;
 use super::errors::{ApiError, ApiResult};
+use crate::observe::{self, request::spawner};
 use crate::protocols::offers::{CallContext, OfferSource};
 
 /// What one product's offers resolve to: an answer (fresh or stale) or the failure.
@@ -41,6 +42,7 @@ impl Loader<i32> for OffersLoader {
     type Error = ApiError;
 
     async fn load(&self, ids: &[i32]) -> Result<HashMap<i32, OffersAnswer>, ApiError> {
+        observe::loader_batch("Offers", ids.len());
         let load = async {
             let (mut answers, missing) = self.cache.fresh(ids);
             if missing.is_empty() {
@@ -81,7 +83,7 @@ pub fn loader(
         context,
         span: span.clone(),
     };
-    DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
+    DataLoader::with_cache(loader, spawner(), HashMapCache::default())
         .delay(delay)
         .max_batch_size(max_batch)
 }

@@ -25,6 +25,7 @@ use super::errors::{ApiError, ApiResult};
 use super::ids::{GlobalId, Kind};
 use super::pagination::{PageInfo, PageLimits, decode_cursor, encode_cursor, page_cost};
 use super::{ContextExt, Sources};
+use crate::observe::{self, request::spawner};
 use crate::protocols::search::{SearchFilter, SearchQuery as Query, SearchSource};
 
 /// Longest search text accepted, in characters.
@@ -46,6 +47,7 @@ impl Loader<(i32, u32)> for SimilarLoader {
     type Error = ApiError;
 
     async fn load(&self, keys: &[(i32, u32)]) -> Result<HashMap<(i32, u32), Vec<i32>>, ApiError> {
+        observe::loader_batch("Similar", keys.len());
         let load = async { self.source.similar(keys).await.map_err(ApiError::from) };
         load.instrument(self.span.clone()).await
     }
@@ -63,7 +65,7 @@ impl SearchLoaders {
             span: span.clone(),
         };
         Self {
-            similar: DataLoader::with_cache(similar, tokio::spawn, HashMapCache::default())
+            similar: DataLoader::with_cache(similar, spawner(), HashMapCache::default())
                 .delay(delay),
         }
     }

@@ -57,8 +57,10 @@ impl Elasticsearch {
         self.requests.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn count_request(&self) {
+    /// Counts a request about to be sent and returns when it was sent.
+    pub(crate) fn count_request(&self) -> std::time::Instant {
         self.requests.fetch_add(1, Ordering::Relaxed);
+        std::time::Instant::now()
     }
 
     /// The search protocol over the alias `index`.

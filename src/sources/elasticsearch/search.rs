@@ -4,6 +4,7 @@
 //! every filter but its own.
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use elasticsearch::http::request::JsonBody;
 use elasticsearch::http::response::Response;
@@ -11,6 +12,7 @@ use elasticsearch::{MsearchParts, SearchParts};
 use serde_json::{Value, json};
 
 use super::{BACKEND, Elasticsearch, map_error};
+use crate::observe::{self, Backend};
 use crate::protocols::SourceError;
 use crate::protocols::search::{
     FacetValue, Facets, PRICE_BUCKETS, PriceBucket, SearchFilter, SearchHit, SearchPage,
@@ -51,7 +53,19 @@ impl ElasticsearchSearch {
         }
     }
 
+    /// Reads the answer of a request sent at `sent` (see `Elasticsearch::count_request`) and
+    /// reports the call.
     async fn read(
+        &self,
+        sent: Instant,
+        response: Result<Response, elasticsearch::Error>,
+    ) -> Result<Value, SourceError> {
+        let result = self.read_body(response).await;
+        observe::backend_call(Backend::Elasticsearch, sent, result.is_ok());
+        result
+    }
+
+    async fn read_body(
         &self,
         response: Result<Response, elasticsearch::Error>,
     ) -> Result<Value, SourceError> {
@@ -258,7 +272,7 @@ fn read_facets(aggregations: &Value) -> Facets {
 #[async_trait::async_trait]
 impl SearchSource for ElasticsearchSearch {
     async fn search(&self, query: &SearchQuery) -> Result<SearchPage, SourceError> {
-        self.es.count_request();
+        let sent = self.es.count_request();
         let request = self
             .es
             .client()
@@ -267,7 +281,7 @@ impl SearchSource for ElasticsearchSearch {
             .body(search_body(query))
             .send()
             .await;
-        let body = self.read(request).await?;
+        let body = self.read(sent, request).await?;
         let mut hits = hit_ids(&body["hits"]["hits"])?;
         let has_next_page = hits.len() > query.first as usize;
         hits.truncate(query.first as usize);
@@ -310,7 +324,7 @@ impl SearchSource for ElasticsearchSearch {
                 .into(),
             );
         }
-        self.es.count_request();
+        let sent = self.es.count_request();
         let request = self
             .es
             .client()
@@ -319,7 +333,7 @@ impl SearchSource for ElasticsearchSearch {
             .body(lines)
             .send()
             .await;
-        let body = self.read(request).await?;
+        let body = self.read(sent, request).await?;
         let responses = body["responses"]
             .as_array()
             .ok_or_else(|| contract("msearch answered without responses"))?;
@@ -358,7 +372,7 @@ impl SearchSource for ElasticsearchSearch {
                 "products": completion("suggest")
             }
         });
-        self.es.count_request();
+        let sent = self.es.count_request();
         let request = self
             .es
             .client()
@@ -367,7 +381,7 @@ impl SearchSource for ElasticsearchSearch {
             .body(body)
             .send()
             .await;
-        let body = self.read(request).await?;
+        let body = self.read(sent, request).await?;
         let mut suggestions = Vec::new();
         for (name, kind, id_field) in [
             ("brands", SuggestionKind::Brand, "brand_id"),

@@ -9,11 +9,12 @@ mod sql;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::MySqlPool;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 
+use crate::observe::{self, Backend};
 use crate::protocols::{HealthCheck, SourceError};
 
 const BACKEND: &str = "mysql";
@@ -87,9 +88,11 @@ impl MySql {
         community::MySqlCommunity { db: self.clone() }
     }
 
-    /// Counts a statement run outside `run` (a transaction's).
-    fn count(&self) {
+    /// Counts and reports a statement run outside `run` (a transaction's), begun at
+    /// `started`.
+    fn report(&self, started: Instant, ok: bool) {
         self.statements.fetch_add(1, Ordering::Relaxed);
+        observe::backend_call(Backend::MySql, started, ok);
     }
 
     /// Maps an error of a statement run outside `run`.
@@ -109,15 +112,17 @@ impl MySql {
         &self,
         statement: impl Future<Output = Result<T, sqlx::Error>>,
     ) -> Result<T, SourceError> {
-        self.statements.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
         let bound = self.statement_timeout + Duration::from_millis(250);
-        match tokio::time::timeout(bound, statement).await {
+        let result = match tokio::time::timeout(bound, statement).await {
             Ok(result) => result.map_err(|e| map_error(e, self.statement_timeout)),
             Err(_) => Err(SourceError::Timeout {
                 backend: BACKEND,
                 millis: self.statement_timeout.as_millis() as u64,
             }),
-        }
+        };
+        self.report(started, result.is_ok());
+        result
     }
 }
 

@@ -16,6 +16,7 @@ use tokio::sync::Semaphore;
 
 pub use breaker::{BreakerState, CircuitBreaker};
 
+use crate::observe::{self, Backend};
 use crate::protocols::SourceError;
 use crate::protocols::offers::{CallContext, Offer, OfferSource};
 
@@ -99,6 +100,11 @@ impl PartnerClient {
         self.calls.load(Ordering::Relaxed)
     }
 
+    /// Calls in flight now (the bulkhead's slots taken).
+    pub fn in_flight(&self) -> usize {
+        self.settings.max_in_flight as usize - self.in_flight.available_permits()
+    }
+
     pub fn breaker_state(&self) -> BreakerState {
         self.breaker.state()
     }
@@ -166,7 +172,14 @@ impl PartnerClient {
                 break;
             }
             let budget = left.min(self.settings.call_timeout);
-            match self.attempt(url, context, budget).await {
+            let started = Instant::now();
+            let outcome = self.attempt(url, context, budget).await;
+            observe::backend_call(
+                Backend::Partner,
+                started,
+                matches!(outcome, Attempt::Done(_)),
+            );
+            match outcome {
                 Attempt::Done(offers) => return Ok(Answered::Offers(offers)),
                 Attempt::Fail(error) => return Ok(Answered::Failed(error)),
                 Attempt::Retry(error, pause) => {

@@ -106,12 +106,10 @@ impl MySqlCommunity {
     }
 
     async fn begin(&self) -> Result<Transaction<'static, Db>, WriteError> {
-        self.db.count();
-        self.db
-            .pool()
-            .begin()
-            .await
-            .map_err(|e| source(self.db.map(e)))
+        let started = std::time::Instant::now();
+        let begun = self.db.pool().begin().await;
+        self.db.report(started, begun.is_ok());
+        begun.map_err(|e| source(self.db.map(e)))
     }
 
     /// Checks that every product exists, locking them against deletion until commit.

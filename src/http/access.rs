@@ -1,0 +1,191 @@
+//! One access-log line and the operation metrics for every GraphQL request, answered or
+//! refused: operation name and type, the client's name and version (the headers Apollo's
+//! clients send), status, duration, error codes, and the backend calls the request made.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_graphql::parser::types::OperationType;
+use axum::http::{HeaderMap, StatusCode};
+
+use super::RequestId;
+use crate::observe::{Backend, Metrics, RequestStats};
+
+/// Headers that name the calling client and its version.
+const CLIENT_NAME: &str = "apollographql-client-name";
+const CLIENT_VERSION: &str = "apollographql-client-version";
+
+/// What is known of one GraphQL request as it is answered.
+pub(super) struct Access {
+    started: Instant,
+    /// The request id the client receives and every log line carries.
+    pub id: RequestId,
+    /// The W3C trace id of the caller's `traceparent`, if it sent a valid one.
+    pub trace_id: Option<String>,
+    client_name: Option<String>,
+    client_version: Option<String>,
+    operation: Option<String>,
+    kind: Option<OperationType>,
+    codes: Vec<String>,
+    has_data: bool,
+    /// The request's backend calls and loader batches, counted as they happen.
+    pub stats: Arc<RequestStats>,
+}
+
+impl Access {
+    pub fn start(metrics: &Metrics, headers: &HeaderMap) -> Self {
+        Self {
+            started: Instant::now(),
+            id: RequestId::from_headers(headers),
+            trace_id: headers
+                .get("traceparent")
+                .and_then(|v| v.to_str().ok())
+                .and_then(trace_id),
+            client_name: label_header(headers, CLIENT_NAME),
+            client_version: label_header(headers, CLIENT_VERSION),
+            operation: None,
+            kind: None,
+            codes: Vec::new(),
+            has_data: false,
+            stats: RequestStats::new(metrics.clone()),
+        }
+    }
+
+    /// The operation the request runs (its name as the document or the client gave it).
+    pub fn operation(&mut self, name: Option<&str>, kind: Option<OperationType>) {
+        self.operation = name.filter(|n| is_name(n)).map(str::to_owned);
+        self.kind = kind;
+    }
+
+    /// The request was refused with `code` before anything ran.
+    pub fn refused(&mut self, code: &str) {
+        self.codes.push(code.to_owned());
+    }
+
+    /// The request ran; `codes` are its errors' codes.
+    pub fn answered(&mut self, has_data: bool, codes: impl IntoIterator<Item = String>) {
+        self.has_data = has_data;
+        self.codes.extend(codes);
+    }
+
+    /// Writes the access-log line and counts the operation.
+    pub fn finish(self, status: StatusCode) {
+        let took = self.started.elapsed();
+        let outcome = match (self.codes.is_empty(), self.has_data) {
+            (true, _) => "ok",
+            (false, true) => "partial",
+            (false, false) => "error",
+        };
+        let name = match (&self.operation, self.kind) {
+            (Some(name), _) => name.as_str(),
+            (None, Some(_)) => "anonymous",
+            (None, None) => "unknown",
+        };
+        let kind = match self.kind {
+            Some(OperationType::Query) => "query",
+            Some(OperationType::Mutation) => "mutation",
+            Some(OperationType::Subscription) => "subscription",
+            None => "unknown",
+        };
+        let stats = &self.stats;
+        let codes = (!self.codes.is_empty()).then(|| self.codes.join(","));
+        tracing::info!(
+            target: "ogrom::access",
+            message = "graphql operation",
+            request_id = %self.id,
+            trace_id = self.trace_id.as_deref(),
+            graphql.operation.name = name,
+            graphql.operation.type = kind,
+            client.name = self.client_name.as_deref(),
+            client.version = self.client_version.as_deref(),
+            http.response.status_code = status.as_u16(),
+            duration_ms = took.as_secs_f64() * 1000.0,
+            outcome,
+            error.codes = codes.as_deref(),
+            calls.mysql = stats.calls(Backend::MySql),
+            calls.elasticsearch = stats.calls(Backend::Elasticsearch),
+            calls.partner = stats.calls(Backend::Partner),
+            loader_batches = stats.batches(),
+        );
+        stats
+            .metrics()
+            .operation(name, kind, outcome, &self.codes, took);
+    }
+}
+
+/// A GraphQL name (what an operation name must be), short enough for a metric label.
+fn is_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    name.len() <= 100
+        && bytes
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// A header value fit for a log field: short, printable ASCII.
+fn label_header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| {
+            !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+        })
+        .map(str::to_owned)
+}
+
+/// The trace id of a W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`), if valid and not
+/// all zeros.
+fn trace_id(traceparent: &str) -> Option<String> {
+    let mut parts = traceparent.trim().split('-');
+    let (version, trace, parent, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let hex = |s: &str, len: usize| {
+        s.len() == len
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    let valid = hex(version, 2)
+        && version != "ff"
+        && hex(trace, 32)
+        && hex(parent, 16)
+        && hex(flags, 2)
+        && trace.bytes().any(|b| b != b'0')
+        && parent.bytes().any(|b| b != b'0')
+        && (version != "00" || parts.next().is_none());
+    valid.then(|| trace.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_ids_come_only_from_valid_traceparents() {
+        let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+        let good = format!("00-{trace}-00f067aa0ba902b7-01");
+        assert_eq!(trace_id(&good).as_deref(), Some(trace));
+        for bad in [
+            "",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+        ] {
+            assert_eq!(trace_id(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn operation_names_that_are_not_graphql_names_are_not_logged() {
+        assert!(is_name("ProductPage"));
+        assert!(is_name("_private2"));
+        assert!(!is_name(""));
+        assert!(!is_name("2fast"));
+        assert!(!is_name("a b"));
+        assert!(!is_name(&"x".repeat(101)));
+    }
+}

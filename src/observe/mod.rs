@@ -1,0 +1,9 @@
+//! Observation shared by every layer: the Prometheus metrics registry, and the per-request
+//! stats that sources and loaders report to (backend calls, loader batches). It depends on
+//! no other module of the crate, so sources and core can report without knowing HTTP.
+
+mod metrics;
+pub mod request;
+
+pub use metrics::{Exposition, Metrics};
+pub use request::{Backend, RequestStats, backend_call, loader_batch};

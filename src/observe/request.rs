@@ -1,0 +1,168 @@
+//! What one request cost: backend calls by backend, and loader batches. Sources report each
+//! call with [`backend_call`] and loaders each batch with [`loader_batch`]; both land in the
+//! stats of the request being served (found through a task-local that the request's
+//! execution and its loader tasks run inside) and in the gateway's metrics. Outside a
+//! request (readiness probes, subcommands) a report goes nowhere.
+//!
+//! A task-local rather than a parameter: a call's cost is an observation, not a dependency,
+//! and threading it through every protocol method would put metrics into the protocols.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Instant;
+
+use super::Metrics;
+
+tokio::task_local! {
+    static CURRENT: Arc<RequestStats>;
+}
+
+/// A backend the gateway calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    MySql,
+    Elasticsearch,
+    Partner,
+}
+
+impl Backend {
+    /// Every backend, in the order logs and metrics list them.
+    pub const ALL: [Backend; 3] = [Backend::MySql, Backend::Elasticsearch, Backend::Partner];
+
+    /// The name in logs and metric labels.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::MySql => "mysql",
+            Backend::Elasticsearch => "elasticsearch",
+            Backend::Partner => "partner",
+        }
+    }
+}
+
+/// One request's counts, reported to `metrics` as they happen.
+pub struct RequestStats {
+    metrics: Metrics,
+    calls: [AtomicU32; 3],
+    batches: AtomicU32,
+}
+
+impl RequestStats {
+    /// Stats of a new request, reporting to `metrics`.
+    pub fn new(metrics: Metrics) -> Arc<Self> {
+        Arc::new(Self {
+            metrics,
+            calls: Default::default(),
+            batches: AtomicU32::new(0),
+        })
+    }
+
+    /// Runs `future` as part of this request: the calls it makes are counted here.
+    pub fn scope<F: Future>(
+        self: &Arc<Self>,
+        future: F,
+    ) -> impl Future<Output = F::Output> + use<F> {
+        CURRENT.scope(self.clone(), future)
+    }
+
+    /// The stats of the request this task serves, if any (loaders hand them to the tasks
+    /// they spawn).
+    pub fn current() -> Option<Arc<Self>> {
+        CURRENT.try_with(Arc::clone).ok()
+    }
+
+    /// Calls made to `backend` so far.
+    pub fn calls(&self, backend: Backend) -> u32 {
+        self.calls[backend as usize].load(Ordering::Relaxed)
+    }
+
+    /// Loader batches run so far.
+    pub fn batches(&self) -> u32 {
+        self.batches.load(Ordering::Relaxed)
+    }
+
+    /// The metrics this request reports to.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+}
+
+impl std::fmt::Debug for RequestStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut out = f.debug_struct("RequestStats");
+        for backend in Backend::ALL {
+            out.field(backend.name(), &self.calls(backend));
+        }
+        out.field("batches", &self.batches()).finish()
+    }
+}
+
+/// Reports one call to `backend` that began at `started`.
+pub fn backend_call(backend: Backend, started: Instant, ok: bool) {
+    let _ = CURRENT.try_with(|stats| {
+        stats.calls[backend as usize].fetch_add(1, Ordering::Relaxed);
+        stats
+            .metrics
+            .backend_call(backend.name(), ok, started.elapsed());
+    });
+}
+
+/// Reports one loader batch of `keys` keys.
+pub fn loader_batch(loader: &'static str, keys: usize) {
+    let _ = CURRENT.try_with(|stats| {
+        stats.batches.fetch_add(1, Ordering::Relaxed);
+        stats.metrics.loader_batch(loader, keys);
+    });
+}
+
+/// A DataLoader spawner that runs each batch inside the current request's scope, so the
+/// batch's backend calls are counted for that request.
+pub fn spawner() -> impl Fn(futures::future::BoxFuture<'static, ()>) + Send + Sync + 'static {
+    let stats = RequestStats::current();
+    move |batch| {
+        match &stats {
+            Some(stats) => drop(tokio::spawn(stats.scope(batch))),
+            None => drop(tokio::spawn(batch)),
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn calls_count_for_the_request_they_run_in_and_its_loader_tasks() {
+        let metrics = Metrics::default();
+        let first = RequestStats::new(metrics.clone());
+        let second = RequestStats::new(metrics.clone());
+        first
+            .scope(async {
+                backend_call(Backend::MySql, Instant::now(), true);
+                let (done, wait) = tokio::sync::oneshot::channel();
+                spawner()(Box::pin(async move {
+                    backend_call(Backend::Partner, Instant::now(), false);
+                    loader_batch("Offers", 7);
+                    let _ = done.send(());
+                }));
+                wait.await.unwrap();
+            })
+            .await;
+        second
+            .scope(async { backend_call(Backend::MySql, Instant::now(), true) })
+            .await;
+        backend_call(Backend::MySql, Instant::now(), true);
+
+        assert_eq!(first.calls(Backend::MySql), 1);
+        assert_eq!(first.calls(Backend::Partner), 1);
+        assert_eq!(first.batches(), 1);
+        assert_eq!(second.calls(Backend::MySql), 1);
+        assert_eq!(second.calls(Backend::Partner), 0);
+        let text = metrics.render();
+        assert!(text.contains("ogrom_backend_calls_total{backend=\"mysql\",outcome=\"ok\"} 2\n"));
+        assert!(
+            text.contains("ogrom_backend_calls_total{backend=\"partner\",outcome=\"error\"} 1\n")
+        );
+        assert!(text.contains("ogrom_loader_batch_size_count{loader=\"Offers\"} 1\n"));
+    }
+}
