@@ -1,0 +1,454 @@
+//! An open-loop HTTP load driver for the GraphQL endpoint (a tool, not part of the gateway):
+//! it sends GraphQL request bodies at a fixed rate and reports, per phase of the run, how
+//! many failed and how long they took. `scripts/rolling-deploy` uses it to prove that a
+//! rolling restart behind a load balancer loses no request.
+//!
+//! ```text
+//! cargo run --example load -- --url http://127.0.0.1:18080/graphql --rate 50 --duration 40 \
+//!     --requests requests.jsonl --phase before=0 --phase during=8 [--json out.json]
+//! ```
+//!
+//! Open loop: request `i` is scheduled at `start + i / rate` and spawned on its own task the
+//! moment it is due, whether or not earlier requests have answered, the way independent users
+//! arrive. Its latency is measured from that scheduled time, not from when it was actually
+//! sent, so a stall (in the server, the proxy or this driver) counts against every request
+//! that should have gone out meanwhile instead of silently lowering the rate: this corrects
+//! coordinated omission. Latencies include failed requests (a timeout counts as its full
+//! wait).
+//!
+//! A request fails on a transport error (connect, reset, timeout), a status other than 200,
+//! a body that is not JSON, or a body with an `errors` entry or without `data`. The exit
+//! status is 1 when any request failed, 0 when none did, 2 when the load could not run.
+//! Connections are HTTP/1.1 and kept alive in reqwest's pool, as real clients do.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail, ensure};
+use clap::Parser;
+use serde::Serialize;
+use serde_json::Value;
+use tokio::time::Instant;
+
+/// Sends GraphQL requests at a fixed rate (open loop) and reports failures and latency per
+/// phase; exits 1 if any request failed.
+#[derive(Debug, Parser)]
+struct Args {
+    /// The GraphQL endpoint.
+    #[arg(long, default_value = "http://127.0.0.1:18080/graphql")]
+    url: String,
+    /// Requests per second.
+    #[arg(long, default_value_t = 40.0)]
+    rate: f64,
+    /// How long to send, in seconds.
+    #[arg(long, default_value_t = 40.0)]
+    duration: f64,
+    /// A file of GraphQL request bodies (`{"operationName", "query", "variables"}`), one JSON
+    /// object a line; they are sent in turn, from the top again after the last.
+    #[arg(long)]
+    requests: PathBuf,
+    /// A phase as `name=seconds`: requests scheduled from that many seconds after the start
+    /// (until the next phase) are reported under that name. Repeatable; one must start at 0.
+    /// Without any, the whole run is one phase.
+    #[arg(long = "phase", value_parser = parse_phase)]
+    phases: Vec<(String, f64)>,
+    /// How long one request may take before it counts as failed (timeout), in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    timeout: f64,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+fn parse_phase(value: &str) -> Result<(String, f64), String> {
+    let (name, at) = value
+        .split_once('=')
+        .ok_or("must be name=seconds, e.g. during=8")?;
+    let at: f64 = at.parse().map_err(|_| "seconds must be a number")?;
+    if name.is_empty() || !at.is_finite() || at < 0.0 {
+        return Err("must be name=seconds with a name and seconds >= 0".to_owned());
+    }
+    Ok((name.to_owned(), at))
+}
+
+/// One request body to send.
+struct Body {
+    operation: String,
+    json: String,
+}
+
+/// What became of one request.
+struct Outcome {
+    /// Seconds after the start at which it was scheduled (decides its phase).
+    scheduled_s: f64,
+    /// From its scheduled time to the end of its response (or its failure).
+    latency: Duration,
+    failure: Option<Failure>,
+}
+
+/// What went wrong with one answer.
+struct Problem {
+    kind: &'static str,
+    status: Option<u16>,
+    detail: String,
+}
+
+impl Problem {
+    fn new(kind: &'static str, status: Option<u16>, detail: String) -> Self {
+        Self {
+            kind,
+            status,
+            detail,
+        }
+    }
+}
+
+/// Why a request failed, with enough detail to diagnose it from a CI log.
+#[derive(Debug, Serialize)]
+struct Failure {
+    kind: &'static str,
+    operation: String,
+    scheduled_s: f64,
+    status: Option<u16>,
+    detail: String,
+}
+
+/// The report of one phase (or of the whole run).
+#[derive(Debug, Serialize)]
+struct PhaseReport {
+    name: String,
+    starts_at_s: f64,
+    requests: usize,
+    failures: usize,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    url: String,
+    rate: f64,
+    duration_s: f64,
+    phases: Vec<PhaseReport>,
+    total: PhaseReport,
+    failure_kinds: BTreeMap<&'static str, usize>,
+    first_failures: Vec<Failure>,
+}
+
+/// Failures shown in detail (and kept in the JSON report); the rest are only counted.
+const SHOWN_FAILURES: usize = 5;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match drive(Args::parse()).await {
+        Ok(report) if report.total.failures == 0 => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(1),
+        // Could not run at all (bad arguments or file): told apart from failed requests.
+        Err(error) => {
+            eprintln!("load: error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs the load, prints the report (and writes it as JSON when asked) and returns it.
+async fn drive(args: Args) -> anyhow::Result<Report> {
+    ensure!(
+        args.rate > 0.0 && args.rate.is_finite(),
+        "--rate must be above 0"
+    );
+    ensure!(
+        args.duration > 0.0 && args.duration.is_finite(),
+        "--duration must be above 0"
+    );
+    ensure!(
+        args.timeout > 0.0 && args.timeout.is_finite(),
+        "--timeout must be above 0"
+    );
+    let phases = phases(&args.phases)?;
+    let bodies = read_bodies(&args.requests)?;
+    // No `http2` feature in this crate's reqwest: HTTP/1.1 with a keep-alive pool.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs_f64(args.timeout))
+        .build()
+        .context("cannot build the HTTP client")?;
+
+    let total = (args.rate * args.duration).round() as usize;
+    println!(
+        "load: {total} requests at {}/s over {} s to {} ({} request bodies)",
+        args.rate,
+        args.duration,
+        args.url,
+        bodies.len()
+    );
+    let outcomes = run(&client, &args, &bodies, total).await?;
+    let report = report(&args, &phases, outcomes);
+    print_report(&report);
+    if let Some(path) = &args.json {
+        let json = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(report)
+}
+
+/// The phases sorted by start; the first must start at 0 so every request has one.
+fn phases(given: &[(String, f64)]) -> anyhow::Result<Vec<(String, f64)>> {
+    if given.is_empty() {
+        return Ok(vec![("all".to_owned(), 0.0)]);
+    }
+    let mut phases = given.to_vec();
+    phases.sort_by(|a, b| a.1.total_cmp(&b.1));
+    ensure!(
+        phases[0].1 == 0.0,
+        "one --phase must start at 0 (e.g. --phase before=0)"
+    );
+    Ok(phases)
+}
+
+fn read_bodies(path: &Path) -> anyhow::Result<Vec<Body>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut bodies = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value: Value = serde_json::from_str(line)
+            .with_context(|| format!("{}:{}: not JSON", path.display(), number + 1))?;
+        if value.get("query").and_then(Value::as_str).is_none() {
+            bail!(
+                "{}:{}: a request body needs a \"query\" string",
+                path.display(),
+                number + 1
+            );
+        }
+        let operation = value
+            .get("operationName")
+            .and_then(Value::as_str)
+            .unwrap_or("(anonymous)")
+            .to_owned();
+        bodies.push(Body {
+            operation,
+            json: line.to_owned(),
+        });
+    }
+    ensure!(!bodies.is_empty(), "{} holds no requests", path.display());
+    Ok(bodies)
+}
+
+/// Sends `total` requests on schedule and gathers what became of each.
+async fn run(
+    client: &reqwest::Client,
+    args: &Args,
+    bodies: &[Body],
+    total: usize,
+) -> anyhow::Result<Vec<Outcome>> {
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(total);
+    for i in 0..total {
+        let offset = Duration::from_secs_f64(i as f64 / args.rate);
+        let scheduled = start + offset;
+        tokio::time::sleep_until(scheduled).await;
+        let body = &bodies[i % bodies.len()];
+        let request = client
+            .post(&args.url)
+            .header("content-type", "application/json")
+            .body(body.json.clone());
+        let operation = body.operation.clone();
+        // Spawned, never awaited here: a slow answer must not delay the next request.
+        tasks.push(tokio::spawn(async move {
+            let failure = send(request).await.err().map(|problem| Failure {
+                kind: problem.kind,
+                operation,
+                scheduled_s: offset.as_secs_f64(),
+                status: problem.status,
+                detail: problem.detail,
+            });
+            Outcome {
+                scheduled_s: offset.as_secs_f64(),
+                latency: scheduled.elapsed(),
+                failure,
+            }
+        }));
+    }
+    let mut outcomes = Vec::with_capacity(total);
+    for task in futures::future::join_all(tasks).await {
+        outcomes.push(task.context("a request task panicked")?);
+    }
+    Ok(outcomes)
+}
+
+/// Sends one request and judges its answer.
+async fn send(request: reqwest::RequestBuilder) -> Result<(), Problem> {
+    let response = request
+        .send()
+        .await
+        .map_err(|error| Problem::new(transport_kind(&error), None, error_chain(&error)))?;
+    let status = response.status().as_u16();
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|error| Problem::new("body-read", Some(status), error_chain(&error)))?;
+    let problem = |kind, detail: &[u8]| Err(Problem::new(kind, Some(status), snippet(detail)));
+    if status != 200 {
+        return problem("status", &bytes);
+    }
+    let Ok(body) = serde_json::from_slice::<Value>(&bytes) else {
+        return problem("not-json", &bytes);
+    };
+    if let Some(errors) = body.get("errors")
+        && errors.as_array().is_none_or(|list| !list.is_empty())
+    {
+        // The errors say why; the data before them would fill the snippet.
+        return problem("graphql-errors", errors.to_string().as_bytes());
+    }
+    if body.get("data").is_none_or(Value::is_null) {
+        return problem("no-data", &bytes);
+    }
+    Ok(())
+}
+
+fn transport_kind(error: &reqwest::Error) -> &'static str {
+    if error.is_timeout() {
+        "timeout"
+    } else if error.is_connect() {
+        "connect"
+    } else {
+        "transport"
+    }
+}
+
+/// The error and its causes on one line ("error sending request: connection reset").
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The start of a body on one line (an HTML error page spans many).
+fn snippet(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.is_empty() {
+        return "(empty body)".to_owned();
+    }
+    match text.char_indices().nth(300).map(|(end, _)| end) {
+        Some(end) => format!("{}…", &text[..end]),
+        None => text,
+    }
+}
+
+fn report(args: &Args, phases: &[(String, f64)], mut outcomes: Vec<Outcome>) -> Report {
+    outcomes.sort_by(|a, b| a.scheduled_s.total_cmp(&b.scheduled_s));
+    let mut failure_kinds = BTreeMap::new();
+    for failure in outcomes.iter().filter_map(|o| o.failure.as_ref()) {
+        *failure_kinds.entry(failure.kind).or_insert(0) += 1;
+    }
+    let phase_reports = phases
+        .iter()
+        .enumerate()
+        .map(|(index, (name, starts_at))| {
+            let ends_at = phases.get(index + 1).map_or(f64::INFINITY, |next| next.1);
+            let members = outcomes
+                .iter()
+                .filter(|o| o.scheduled_s >= *starts_at && o.scheduled_s < ends_at);
+            summarise(name, *starts_at, members)
+        })
+        .collect();
+    let total = summarise("total", 0.0, outcomes.iter());
+    let first_failures = outcomes
+        .into_iter()
+        .filter_map(|o| o.failure)
+        .take(SHOWN_FAILURES)
+        .collect();
+    Report {
+        url: args.url.clone(),
+        rate: args.rate,
+        duration_s: args.duration,
+        phases: phase_reports,
+        total,
+        failure_kinds,
+        first_failures,
+    }
+}
+
+fn summarise<'a>(
+    name: &str,
+    starts_at_s: f64,
+    outcomes: impl Iterator<Item = &'a Outcome>,
+) -> PhaseReport {
+    let mut latencies = Vec::new();
+    let mut failures = 0;
+    for outcome in outcomes {
+        latencies.push(outcome.latency);
+        failures += usize::from(outcome.failure.is_some());
+    }
+    latencies.sort_unstable();
+    PhaseReport {
+        name: name.to_owned(),
+        starts_at_s,
+        requests: latencies.len(),
+        failures,
+        p50_ms: percentile_ms(&latencies, 0.50),
+        p99_ms: percentile_ms(&latencies, 0.99),
+        max_ms: latencies.last().map_or(0.0, millis),
+    }
+}
+
+/// The nearest-rank percentile of sorted latencies, in milliseconds (0 when there are none).
+fn percentile_ms(sorted: &[Duration], quantile: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = (quantile * sorted.len() as f64).ceil() as usize;
+    millis(&sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+fn millis(duration: &Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+fn print_report(report: &Report) {
+    println!(
+        "{:<10} {:>6} {:>8} {:>8} {:>9} {:>9} {:>9}",
+        "phase", "from s", "requests", "failures", "p50 ms", "p99 ms", "max ms"
+    );
+    for phase in report.phases.iter().chain([&report.total]) {
+        println!(
+            "{:<10} {:>6} {:>8} {:>8} {:>9.1} {:>9.1} {:>9.1}",
+            phase.name,
+            phase.starts_at_s,
+            phase.requests,
+            phase.failures,
+            phase.p50_ms,
+            phase.p99_ms,
+            phase.max_ms
+        );
+    }
+    if report.failure_kinds.is_empty() {
+        return;
+    }
+    let kinds: Vec<String> = report
+        .failure_kinds
+        .iter()
+        .map(|(kind, count)| format!("{kind} {count}"))
+        .collect();
+    println!("failures by kind: {}", kinds.join(", "));
+    for failure in &report.first_failures {
+        let status = failure
+            .status
+            .map_or_else(|| "-".to_owned(), |s| s.to_string());
+        println!(
+            "  at {:.3}s {} {}: status {status}: {}",
+            failure.scheduled_s, failure.operation, failure.kind, failure.detail
+        );
+    }
+}
