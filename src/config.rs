@@ -338,6 +338,117 @@ pub struct SeedArgs {
     pub if_empty: bool,
 }
 
+/// What clients may send and spend: limits checked before a document runs, cost budgets,
+/// persisted queries, browser safety and load shedding. Every limit refuses with its own
+/// `extensions.code`.
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// Largest GraphQL document, in bytes.
+    #[arg(long, env = "OGROM_MAX_DOCUMENT_BYTES", default_value_t = 32_768,
+        value_parser = clap::value_parser!(u32).range(256..=1_048_576))]
+    pub max_document_bytes: u32,
+    /// Most lexical tokens in a document.
+    #[arg(long, env = "OGROM_MAX_TOKENS", default_value_t = 5_000,
+        value_parser = clap::value_parser!(u32).range(10..=1_000_000))]
+    pub max_tokens: u32,
+    /// Most brackets open at once in a document (bounds the parser's recursion).
+    #[arg(long, env = "OGROM_MAX_NESTING", default_value_t = 48,
+        value_parser = clap::value_parser!(u32).range(4..=128))]
+    pub max_nesting: u32,
+    /// Deepest nesting of lists and objects inside an argument value or a variable.
+    #[arg(long, env = "OGROM_MAX_VALUE_DEPTH", default_value_t = 8,
+        value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub max_value_depth: u32,
+    /// Most fields an operation may expand to once fragments are spread.
+    #[arg(long, env = "OGROM_MAX_FIELDS", default_value_t = 2_000,
+        value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_fields: u32,
+    /// Most aliased fields in a document.
+    #[arg(long, env = "OGROM_MAX_ALIASES", default_value_t = 30,
+        value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    pub max_aliases: u32,
+    /// Most fields at the root of an operation.
+    #[arg(long, env = "OGROM_MAX_ROOT_FIELDS", default_value_t = 20,
+        value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_root_fields: u32,
+    /// Most directives on one field or fragment.
+    #[arg(long, env = "OGROM_MAX_DIRECTIVES", default_value_t = 4,
+        value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub max_directives: u32,
+    /// Most operations defined in one document.
+    #[arg(long, env = "OGROM_MAX_OPERATIONS", default_value_t = 10,
+        value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    pub max_operations: u32,
+    /// Each client's cost budget, in points (0: no budgets). Budgets are per instance.
+    #[arg(long, env = "OGROM_COST_BUDGET", default_value_t = 100_000,
+        value_parser = clap::value_parser!(u64).range(0..=1_000_000_000))]
+    pub cost_budget: u64,
+    /// Points a client's budget regains each second.
+    #[arg(long, env = "OGROM_COST_REFILL_PER_S", default_value_t = 10_000,
+        value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+    pub cost_refill_per_s: u64,
+    /// Header holding the client address for anonymous budgets, e.g. `x-forwarded-for`
+    /// (its first address). Set it only behind a proxy that sets it; unset: the peer address.
+    #[arg(long, env = "OGROM_CLIENT_ADDRESS_HEADER")]
+    pub client_address_header: Option<String>,
+    /// Requests served at once; more get 503 with `Retry-After` at once (load shedding).
+    #[arg(long, env = "OGROM_MAX_CONCURRENT_REQUESTS", default_value_t = 256,
+        value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_concurrent_requests: u32,
+    /// Whether clients may introspect the schema (client teams generate code from it).
+    #[arg(long, env = "OGROM_INTROSPECTION", default_value_t = true,
+        action = clap::ArgAction::Set)]
+    pub introspection: bool,
+    /// Whether validation errors suggest field names ("did you mean …").
+    #[arg(long, env = "OGROM_FIELD_SUGGESTIONS", default_value_t = true,
+        action = clap::ArgAction::Set)]
+    pub field_suggestions: bool,
+    /// Refuse requests a browser could send cross-site without a preflight (GET, or a
+    /// non-JSON body) unless they carry `x-apollo-operation-name`,
+    /// `apollo-require-preflight` or `graphql-require-preflight`.
+    #[arg(long, env = "OGROM_CSRF_PREVENTION", default_value_t = true,
+        action = clap::ArgAction::Set)]
+    pub csrf_prevention: bool,
+    /// Origins browsers may call from (CORS), comma-separated, e.g.
+    /// `https://www.example.com,https://admin.example.com`; empty: no cross-origin calls.
+    #[arg(long, env = "OGROM_CORS_ORIGINS", default_value = "", value_parser = parse_origins)]
+    pub cors_origins: Origins,
+    /// Automatic persisted queries (Apollo's protocol): clients may send a query's SHA-256
+    /// instead of its text once the gateway has seen it.
+    #[arg(long, env = "OGROM_APQ", default_value_t = true, action = clap::ArgAction::Set)]
+    pub apq: bool,
+    /// Most queries remembered for automatic persisted queries.
+    #[arg(long, env = "OGROM_APQ_CAPACITY", default_value_t = 10_000,
+        value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub apq_capacity: u32,
+    /// A persisted-query manifest (Apollo's format): when set, only its operations run.
+    #[arg(long, env = "OGROM_TRUSTED_DOCUMENTS")]
+    pub trusted_documents: Option<std::path::PathBuf>,
+}
+
+/// Allowed CORS origins.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origins(pub Vec<String>);
+
+fn parse_origins(value: &str) -> Result<Origins, String> {
+    let mut origins = Vec::new();
+    for origin in value.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        let url = Url::parse(origin).map_err(|_| format!("{origin:?} is not an origin"))?;
+        let plain = matches!(url.scheme(), "http" | "https")
+            && url.host().is_some()
+            && url.path() == "/"
+            && !origin.ends_with('/')
+            && url.query().is_none();
+        if !plain {
+            return Err(format!(
+                "{origin:?} is not an origin like https://www.example.com"
+            ));
+        }
+        origins.push(origin.to_owned());
+    }
+    Ok(Origins(origins))
+}
+
 /// `ogrom serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -372,6 +483,9 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub auth: AuthArgs,
 
+    #[command(flatten)]
+    pub limits: LimitArgs,
+
     /// Page size of a connection when the client gives no `first`.
     #[arg(long, env = "OGROM_DEFAULT_PAGE_SIZE", default_value_t = 20,
         value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -384,7 +498,8 @@ pub struct ServeArgs {
     #[arg(long, env = "OGROM_MAX_DEPTH", default_value_t = 12,
         value_parser = clap::value_parser!(u32).range(2..=64))]
     pub max_depth: u32,
-    /// Highest static complexity a query may have (a connection multiplies by its page size).
+    /// Highest static cost an operation may have, in points (every field 1; a connection or
+    /// list multiplies by its page size).
     #[arg(long, env = "OGROM_MAX_COMPLEXITY", default_value_t = 20_000,
         value_parser = clap::value_parser!(u32).range(10..=10_000_000))]
     pub max_complexity: u32,
@@ -424,6 +539,13 @@ pub struct ServeArgs {
 impl ServeArgs {
     /// Checks that depend on more than one value.
     pub fn validate(&self) -> Result<(), String> {
+        if self.limits.cost_budget > 0 && u64::from(self.max_complexity) > self.limits.cost_budget {
+            return Err(format!(
+                "OGROM_MAX_COMPLEXITY ({}) is above OGROM_COST_BUDGET ({}): such an operation \
+                 could never be paid for",
+                self.max_complexity, self.limits.cost_budget
+            ));
+        }
         if self.default_page_size > self.max_page_size {
             return Err(format!(
                 "OGROM_DEFAULT_PAGE_SIZE ({}) is above OGROM_MAX_PAGE_SIZE ({})",

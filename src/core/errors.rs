@@ -38,6 +38,24 @@ pub mod code {
     pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
     /// The request took longer than the gateway allows.
     pub const TIMEOUT: &str = "TIMEOUT";
+    /// The operation's static cost is above the maximum per operation.
+    pub const COST_LIMIT_EXCEEDED: &str = "COST_LIMIT_EXCEEDED";
+    /// The client's cost budget is spent; HTTP 429 with `Retry-After`.
+    pub const BUDGET_EXHAUSTED: &str = "BUDGET_EXHAUSTED";
+    /// The gateway is at its concurrency limit; HTTP 503 with `Retry-After`.
+    pub const OVERLOADED: &str = "OVERLOADED";
+    /// A request a browser could send cross-site without a preflight (CSRF prevention).
+    pub const CSRF_PREVENTED: &str = "CSRF_PREVENTED";
+    /// A persisted-query hash the gateway does not know: send the query with it.
+    pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
+    /// Persisted queries are turned off.
+    pub const PERSISTED_QUERY_NOT_SUPPORTED: &str = "PERSISTED_QUERY_NOT_SUPPORTED";
+    /// The persisted-query hash is not the SHA-256 of the query sent with it.
+    pub const PERSISTED_QUERY_HASH_MISMATCH: &str = "PERSISTED_QUERY_HASH_MISMATCH";
+    /// Only trusted documents run here, and this is not one of them.
+    pub const OPERATION_NOT_TRUSTED: &str = "OPERATION_NOT_TRUSTED";
+    /// More operations in one batched request than allowed (or batching is off).
+    pub const BATCH_NOT_ALLOWED: &str = "BATCH_NOT_ALLOWED";
 }
 
 /// A failure of a resolver. It deliberately does not implement `Display`, so it can only

@@ -10,6 +10,7 @@
 
 pub mod catalog;
 pub mod community;
+pub mod cost;
 pub mod errors;
 pub mod ids;
 pub mod node;
@@ -25,6 +26,7 @@ use tracing::Instrument;
 
 use self::catalog::{CatalogLoaders, CatalogQuery};
 use self::community::{CommunityLoaders, CommunityMutation, CommunityQuery};
+use self::cost::{CostGuard, CostTicket};
 use self::errors::{ApiError, ApiResult};
 use self::node::NodeQuery;
 use self::offers::{OffersCache, RequestOffers};
@@ -56,8 +58,12 @@ pub struct ApiConfig {
     pub loader_delay: Duration,
     /// Deepest nesting of selections a query may have.
     pub max_depth: usize,
-    /// Highest static complexity a query may have (connections multiply by page size).
+    /// Highest static cost an operation may have (connections multiply by page size).
     pub max_complexity: usize,
+    /// Whether clients may introspect the schema (client teams generate code from it).
+    pub introspection: bool,
+    /// Whether validation errors suggest field names ("did you mean …").
+    pub field_suggestions: bool,
     /// How long partner offers are served from cache.
     pub offers_cache_ttl: Duration,
     /// How old cached offers may be and still stand in (marked stale) when the partner fails.
@@ -73,6 +79,8 @@ impl Default for ApiConfig {
             loader_delay: Duration::from_millis(1),
             max_depth: 12,
             max_complexity: 20_000,
+            introspection: true,
+            field_suggestions: true,
             offers_cache_ttl: Duration::from_secs(30),
             offers_stale_for: Duration::from_secs(600),
             offers_budget: Duration::from_secs(2),
@@ -110,15 +118,29 @@ pub struct RequestContext {
     pub viewer: Option<ViewerId>,
     /// Where the request's backend calls and loader batches are counted.
     pub stats: Arc<RequestStats>,
+    /// Who pays for the operation's cost (none: only the maximum per operation applies).
+    pub cost: Option<Arc<CostTicket>>,
 }
 
 fn schema_builder(
     config: &ApiConfig,
 ) -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(config.max_depth)
-        .limit_complexity(config.max_complexity)
-        .data(config.pages)
+        .extension(CostGuard {
+            maximum: config.max_complexity,
+        });
+    let builder = if config.introspection {
+        builder
+    } else {
+        builder.disable_introspection()
+    };
+    let builder = if config.field_suggestions {
+        builder
+    } else {
+        builder.disable_suggestions()
+    };
+    builder.data(config.pages)
 }
 
 /// Builds the API over the given sources.
@@ -149,6 +171,7 @@ impl Api {
             request_id: None,
             viewer: None,
             stats: RequestStats::new(Metrics::default()),
+            cost: None,
         };
         self.execute_with(request, context).await
     }
@@ -198,16 +221,15 @@ impl Api {
             &span,
             self.config.loader_delay,
         ));
-        self.schema
-            .execute(
-                request
-                    .data(loaders)
-                    .data(search)
-                    .data(community)
-                    .data(RequestOffers::new(offers)),
-            )
-            .instrument(span)
-            .await
+        let mut request = request
+            .data(loaders)
+            .data(search)
+            .data(community)
+            .data(RequestOffers::new(offers));
+        if let Some(ticket) = context.cost {
+            request = request.data(ticket);
+        }
+        self.schema.execute(request).instrument(span).await
     }
 
     /// The schema, for SDL and introspection.

@@ -6,34 +6,45 @@
 //! The handler is ours rather than async-graphql-axum's extractor, which answers malformed
 //! requests with plain-text bodies and cannot set the spec's status codes.
 
-use async_graphql::parser::types::OperationType;
-use async_graphql::{ErrorExtensionValues, ServerError, Variables};
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_graphql::{ErrorExtensionValues, ServerError};
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures::FutureExt as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::time::Instant;
+use tokio::sync::OwnedSemaphorePermit;
 use tracing::Instrument;
 
 use super::HttpState;
 use super::access::Access;
 use super::media::{Media, check_content_type, negotiate};
+use super::prepare::prepare;
 use super::request_id::{self, RequestId};
 use crate::core::RequestContext;
+use crate::core::cost::CostTicket;
 use crate::core::errors::code;
 use crate::protocols::auth::{AuthError, ViewerId};
 
 /// The parameters of a GraphQL request, from a JSON body or a query string.
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
-struct Params {
-    query: Option<String>,
-    operation_name: Option<String>,
+pub(super) struct Params {
+    pub query: Option<String>,
+    pub operation_name: Option<String>,
     #[serde(default)]
-    variables: Option<Value>,
+    pub variables: Option<Value>,
+    /// Protocol extensions; `persistedQuery` is the one the gateway reads.
+    #[serde(default)]
+    pub extensions: Option<Value>,
 }
 
 /// GET query parameters: `variables` arrives JSON-encoded.
@@ -43,11 +54,12 @@ pub(super) struct GetParams {
     query: Option<String>,
     operation_name: Option<String>,
     variables: Option<String>,
+    extensions: Option<String>,
 }
 
 /// An error before or around execution, answered with a status and one GraphQL error.
 pub(super) struct Refusal {
-    status: StatusCode,
+    pub status: StatusCode,
     code: &'static str,
     message: String,
 }
@@ -62,19 +74,31 @@ impl Refusal {
     }
 }
 
+/// The client's address, when the server was started with connection info.
+type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
+
 pub(super) async fn post_graphql(
     State(state): State<HttpState>,
+    peer: Peer,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let mut access = Access::start(&state.metrics, &headers);
-    let response = post(state, headers, body, &mut access).await;
+    let response = match admit(&state, &mut access) {
+        Ok(_admitted) => post(state, peer_address(peer), headers, body, &mut access).await,
+        Err(overloaded) => *overloaded,
+    };
     access.finish(response.status());
     response
 }
 
+fn peer_address(peer: Peer) -> Option<SocketAddr> {
+    peer.map(|Extension(ConnectInfo(address))| address)
+}
+
 async fn post(
     state: HttpState,
+    peer: Option<SocketAddr>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
     access: &mut Access,
@@ -111,24 +135,58 @@ async fn post(
             })
         });
     match params {
-        Ok(params) => execute(state, media, access, Method::POST, params, headers).await,
+        Ok(params) => execute(state, media, access, Method::POST, params, headers, peer).await,
         Err(refusal) => refuse(refusal, media, access),
     }
 }
 
 pub(super) async fn get_graphql(
     State(state): State<HttpState>,
+    peer: Peer,
     headers: HeaderMap,
     query: Result<Query<GetParams>, QueryRejection>,
 ) -> Response {
     let mut access = Access::start(&state.metrics, &headers);
-    let response = get(state, headers, query, &mut access).await;
+    let response = match admit(&state, &mut access) {
+        Ok(_admitted) => get(state, peer_address(peer), headers, query, &mut access).await,
+        Err(overloaded) => *overloaded,
+    };
     access.finish(response.status());
     response
 }
 
+/// Load shedding: a request beyond the concurrency limit is answered at once with 503, so
+/// an overload costs clients a retry, not a queue that grows until everything times out.
+fn admit(state: &HttpState, access: &mut Access) -> Result<OwnedSemaphorePermit, Box<Response>> {
+    state
+        .protection
+        .concurrency
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| {
+            let refusal = Refusal::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                code::OVERLOADED,
+                "the gateway is at capacity; retry shortly",
+            );
+            let mut response = refuse(refusal, Media::Json, access);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            Box::new(response)
+        })
+}
+
+/// Headers only a script can set, which make a browser send a CORS preflight first.
+const PREFLIGHT_HEADERS: [&str; 3] = [
+    "x-apollo-operation-name",
+    "apollo-require-preflight",
+    "graphql-require-preflight",
+];
+
 async fn get(
     state: HttpState,
+    peer: Option<SocketAddr>,
     headers: HeaderMap,
     query: Result<Query<GetParams>, QueryRejection>,
     access: &mut Access,
@@ -137,6 +195,20 @@ async fn get(
         Ok(media) => media,
         Err(refusal) => return refuse(refusal, Media::Json, access),
     };
+    // A GET is a "simple" request a page on any site can make a browser send (with the
+    // user's network position): CSRF prevention asks for a header that forces a preflight.
+    // POST needs a JSON body, which forces one already.
+    if state.protection.csrf_prevention
+        && !PREFLIGHT_HEADERS.iter().any(|h| headers.contains_key(*h))
+    {
+        let refusal = Refusal::new(
+            StatusCode::BAD_REQUEST,
+            code::CSRF_PREVENTED,
+            "a GET request must carry an `apollo-require-preflight`, \
+             `x-apollo-operation-name` or `graphql-require-preflight` header",
+        );
+        return refuse(refusal, media, access);
+    }
     let params = query
         .map_err(|e| {
             Refusal::new(
@@ -157,14 +229,26 @@ async fn get(
                         format!("`variables` is not valid JSON: {e}"),
                     )
                 })?;
+            let extensions = get
+                .extensions
+                .map(|v| serde_json::from_str(&v))
+                .transpose()
+                .map_err(|e| {
+                    Refusal::new(
+                        StatusCode::BAD_REQUEST,
+                        code::BAD_REQUEST,
+                        format!("`extensions` is not valid JSON: {e}"),
+                    )
+                })?;
             Ok(Params {
                 query: get.query,
                 operation_name: get.operation_name,
                 variables,
+                extensions,
             })
         });
     match params {
-        Ok(params) => execute(state, media, access, Method::GET, params, headers).await,
+        Ok(params) => execute(state, media, access, Method::GET, params, headers, peer).await,
         Err(refusal) => refuse(refusal, media, access),
     }
 }
@@ -234,8 +318,21 @@ async fn execute(
     method: Method,
     params: Params,
     headers: HeaderMap,
+    peer: Option<SocketAddr>,
 ) -> Response {
-    access.operation(params.operation_name.as_deref(), None);
+    let prepared = match prepare(&state.protection, media, &method, params, access) {
+        Ok(prepared) => prepared,
+        Err(refusal) => {
+            let not_allowed = refusal.status == StatusCode::METHOD_NOT_ALLOWED;
+            let mut response = refuse(refusal, media, access);
+            if not_allowed {
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            }
+            return response;
+        }
+    };
     let viewer = match authenticate(&state, &headers).await {
         Ok(viewer) => viewer,
         Err(refusal) => {
@@ -249,58 +346,11 @@ async fn execute(
             return response;
         }
     };
-    let Some(query) = params.query.filter(|q| !q.trim().is_empty()) else {
-        let refusal = Refusal::new(
-            StatusCode::BAD_REQUEST,
-            code::BAD_REQUEST,
-            "`query` is missing",
-        );
-        return refuse(refusal, media, access);
-    };
-    let variables = match params.variables {
-        None | Some(Value::Null) => Variables::default(),
-        Some(value @ Value::Object(_)) => Variables::from_json(value),
-        Some(_) => {
-            let refusal = Refusal::new(
-                StatusCode::BAD_REQUEST,
-                code::BAD_REQUEST,
-                "`variables` must be an object",
-            );
-            return refuse(refusal, media, access);
-        }
-    };
-    let mut request = async_graphql::Request::new(query).variables(variables);
-    if let Some(name) = params.operation_name {
-        request = request.operation_name(name);
-    }
-    let operation_name = request.operation_name.clone();
-    let operation = match request.parsed_query() {
-        Ok(document) => {
-            let (name, kind) = operation(document, operation_name.as_deref()).unzip();
-            access.operation(name.flatten(), kind);
-            kind
-        }
-        Err(error) => {
-            let status = match media {
-                Media::GraphqlResponse => StatusCode::BAD_REQUEST,
-                Media::Json => StatusCode::OK,
-            };
-            let refusal = Refusal::new(status, code::GRAPHQL_PARSE_FAILED, error.message);
-            return refuse(refusal, media, access);
-        }
-    };
-    if method == Method::GET && operation.is_some_and(|op| op != OperationType::Query) {
-        let refusal = Refusal::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            code::METHOD_NOT_ALLOWED,
-            "only queries may be sent with GET; send mutations with POST",
-        );
-        let mut response = refuse(refusal, media, access);
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return response;
-    }
+    let ticket = Arc::new(CostTicket::new(
+        client_key(&state, viewer, &headers, peer),
+        state.protection.budgets.clone(),
+    ));
+    let prepared_hash = prepared.hash;
 
     let id = access.id.clone();
     let span = tracing::info_span!(
@@ -314,12 +364,15 @@ async fn execute(
         request_id: Some(id.as_str().to_owned()),
         viewer,
         stats: access.stats.clone(),
+        cost: Some(ticket.clone()),
     };
     let execution = state
         .api
-        .execute_with(request, context)
+        .execute_with(prepared.request, context)
         .instrument(span.clone());
-    let Ok(mut response) = tokio::time::timeout(limit, execution).await else {
+    // A panic in a resolver is a bug of ours: the client gets INTERNAL, the log the detail.
+    let execution = AssertUnwindSafe(execution).catch_unwind();
+    let Ok(executed) = tokio::time::timeout(limit, execution).await else {
         let refusal = Refusal::new(
             StatusCode::GATEWAY_TIMEOUT,
             code::TIMEOUT,
@@ -327,6 +380,20 @@ async fn execute(
         );
         return refuse(refusal, media, access);
     };
+    let Ok(mut response) = executed else {
+        span.in_scope(|| tracing::error!(message = "a resolver panicked"));
+        let refusal = Refusal::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            code::INTERNAL,
+            "internal error",
+        );
+        return refuse(refusal, media, access);
+    };
+    if let Some(cost) = ticket.settle(&response.data, state.protection.max_cost)
+        && let Ok(cost) = async_graphql::Value::from_json(cost)
+    {
+        response.extensions.insert("cost".to_owned(), cost);
+    }
     let before_execution = response.data == async_graphql::Value::Null
         && response.errors.iter().all(|e| e.path.is_empty());
     span.in_scope(|| {
@@ -339,7 +406,19 @@ async fn execute(
         response.data != async_graphql::Value::Null,
         response.errors.iter().filter_map(error_code),
     );
+    let retry_after = response.errors.iter().find_map(|e| {
+        let extensions = e.extensions.as_ref()?;
+        match (extensions.get("code")?, extensions.get("retryAfter")?) {
+            (async_graphql::Value::String(c), async_graphql::Value::Number(n))
+                if c == code::BUDGET_EXHAUSTED =>
+            {
+                n.as_u64()
+            }
+            _ => None,
+        }
+    });
     let status = match media {
+        _ if retry_after.is_some() => StatusCode::TOO_MANY_REQUESTS,
         Media::GraphqlResponse if before_execution && response.is_err() => StatusCode::BAD_REQUEST,
         _ => StatusCode::OK,
     };
@@ -349,12 +428,58 @@ async fn execute(
     } else {
         serde_json::to_vec(&response)
     };
-    reply(
+    let mut reply = reply(
         status,
         media,
         &id,
         body.unwrap_or_else(|_| internal_body(&id)),
-    )
+    );
+    if let Some(seconds) = retry_after {
+        reply
+            .headers_mut()
+            .insert(header::RETRY_AFTER, seconds.into());
+    }
+    // A query sent by hash over GET, anonymous, without errors, is the same for everyone:
+    // a CDN may keep it as long as the schema's cache hints allow.
+    let cacheable = method == Method::GET
+        && prepared_hash.is_some()
+        && viewer.is_none()
+        && response.errors.is_empty()
+        && response.cache_control.public;
+    if cacheable
+        && let Some(value) = response.cache_control.value()
+        && let Ok(value) = HeaderValue::from_str(&format!("public, {value}"))
+    {
+        reply.headers_mut().insert(header::CACHE_CONTROL, value);
+    }
+    reply
+}
+
+/// Who pays for an operation: the viewer, else the client's address (from the configured
+/// header when a trusted proxy sets it, else the peer), else everyone unnamed together.
+fn client_key(
+    state: &HttpState,
+    viewer: Option<ViewerId>,
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+) -> String {
+    if let Some(viewer) = viewer {
+        return format!("user:{}", viewer.0);
+    }
+    let forwarded = state
+        .protection
+        .client_address_header
+        .as_ref()
+        .and_then(|name| headers.get(name))
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && v.len() <= 64);
+    match (forwarded, peer) {
+        (Some(address), _) => format!("address:{address}"),
+        (None, Some(peer)) => format!("address:{}", peer.ip()),
+        (None, None) => "address:unknown".to_owned(),
+    }
 }
 
 /// Gives an error without a code the one it must have. Errors before execution come from
@@ -378,19 +503,6 @@ fn classify(error: &mut ServerError, before_execution: bool) {
 
 fn extensions(error: &mut ServerError) -> &mut ErrorExtensionValues {
     error.extensions.get_or_insert_with(Default::default)
-}
-
-/// The name (none if anonymous) and type of the operation that will run, if the document
-/// names it unambiguously.
-fn operation<'a>(
-    document: &'a async_graphql::parser::types::ExecutableDocument,
-    name: Option<&str>,
-) -> Option<(Option<&'a str>, OperationType)> {
-    document
-        .operations
-        .iter()
-        .find(|(op_name, _)| name.is_none() || op_name.map(|n| n.as_str()) == name)
-        .map(|(op_name, op)| (op_name.map(|n| n.as_str()), op.node.ty))
 }
 
 /// The `extensions.code` of an error, once `classify` has given it one.

@@ -3,11 +3,15 @@
 //! emits (GraphiQL's endpoint and assets) is relative.
 
 mod access;
+mod cors;
+pub mod document;
 mod graphiql;
 mod graphql;
 mod health;
 mod media;
 mod metrics;
+pub mod persisted;
+mod prepare;
 mod request_id;
 
 use std::sync::Arc;
@@ -15,13 +19,19 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue};
 use axum::middleware;
 use axum::routing::get;
 
 pub use health::Readiness;
 pub use request_id::RequestId;
 
+use tokio::sync::Semaphore;
+
+use self::document::DocumentLimits;
+use self::persisted::PersistedQueries;
 use crate::core::Api;
+use crate::core::cost::Budgets;
 use crate::observe::Metrics;
 use crate::protocols::auth::Authenticator;
 
@@ -43,6 +53,42 @@ impl Default for HttpLimits {
     }
 }
 
+/// What protects the gateway from what clients send (see `config::LimitArgs`).
+#[derive(Clone)]
+pub struct Protection {
+    /// Limits on documents and variables, checked before parsing and before execution.
+    pub document: DocumentLimits,
+    /// Queries known by hash: automatic persisted queries and trusted documents.
+    pub persisted: Arc<PersistedQueries>,
+    /// Clients' cost budgets (none: only the maximum per operation applies).
+    pub budgets: Option<Arc<Budgets>>,
+    /// The maximum cost of one operation, reported in `extensions.cost`.
+    pub max_cost: u64,
+    /// Requests served at once; beyond it, 503 at once.
+    pub concurrency: Arc<Semaphore>,
+    /// Refuse GETs without a preflight-forcing header.
+    pub csrf_prevention: bool,
+    /// Origins allowed to call cross-origin.
+    pub cors_origins: Vec<HeaderValue>,
+    /// Header with the client address, when a trusted proxy sets one.
+    pub client_address_header: Option<HeaderName>,
+}
+
+impl Default for Protection {
+    fn default() -> Self {
+        Self {
+            document: DocumentLimits::default(),
+            persisted: Arc::new(PersistedQueries::off()),
+            budgets: None,
+            max_cost: 20_000,
+            concurrency: Arc::new(Semaphore::new(256)),
+            csrf_prevention: true,
+            cors_origins: Vec::new(),
+            client_address_header: None,
+        }
+    }
+}
+
 /// What the handlers share.
 #[derive(Clone)]
 pub struct HttpState {
@@ -53,6 +99,8 @@ pub struct HttpState {
     pub authenticator: Arc<dyn Authenticator>,
     /// Where requests, operations and backend calls are counted.
     pub metrics: Metrics,
+    /// Limits, budgets, persisted queries, browser safety, load shedding.
+    pub protection: Protection,
 }
 
 /// The gateway's routes: `/graphql` (GET and POST), `/graphiql`, `/schema.graphql`,
@@ -75,6 +123,7 @@ pub fn router(state: HttpState) -> Router {
             state.clone(),
             metrics::track,
         ))
+        .layer(middleware::from_fn_with_state(state.clone(), cors::cors))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }

@@ -14,16 +14,21 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use axum::Router;
+use axum::http::{HeaderName, HeaderValue};
 use sqlx::MySqlPool;
 use sqlx::mysql::MySqlPoolOptions;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 pub use telemetry::{Logs, init as init_telemetry};
 
 use crate::config::{Cli, Command, DatabaseArgs, PartnerArgs, SeedArgs, ServeArgs};
+use crate::core::cost::Budgets;
 use crate::core::pagination::PageLimits;
 use crate::core::{self, ApiConfig, Sources};
-use crate::http::{self, HttpLimits, HttpState, Readiness};
+use crate::http::document::DocumentLimits;
+use crate::http::persisted::PersistedQueries;
+use crate::http::{self, HttpLimits, HttpState, Protection, Readiness};
 use crate::observe::Metrics;
 use crate::sources::auth;
 use crate::sources::elasticsearch::Elasticsearch;
@@ -117,6 +122,7 @@ impl Gateway {
         .context("cannot build the Elasticsearch client (OGROM_ELASTICSEARCH_URL)")?;
         let partner = PartnerClient::new(partner_settings(&args.partner))
             .context("cannot build the partner client")?;
+        protection(args)?;
         Ok(Self::from_parts(args, mysql, elasticsearch, partner))
     }
 
@@ -141,6 +147,8 @@ impl Gateway {
             loader_delay: Duration::from_micros(args.loader_delay_us),
             max_depth: args.max_depth as usize,
             max_complexity: args.max_complexity as usize,
+            introspection: args.limits.introspection,
+            field_suggestions: args.limits.field_suggestions,
             offers_cache_ttl: Duration::from_millis(args.partner.offers_cache_ttl_ms),
             offers_stale_for: Duration::from_millis(args.partner.offers_stale_ms),
             offers_budget: Duration::from_millis(args.partner.partner_deadline_ms),
@@ -161,6 +169,18 @@ impl Gateway {
             api: core::build_schema(sources, config),
             readiness: readiness.clone(),
             metrics: metrics.clone(),
+            protection: protection(args).unwrap_or_else(|error| {
+                // Fail closed: with a trusted-documents manifest that cannot be read,
+                // nothing runs (`build` refuses to start instead).
+                tracing::error!(
+                    message = "no document will run",
+                    error = format!("{error:#}")
+                );
+                Protection {
+                    persisted: Arc::new(PersistedQueries::new(None, Some(Default::default()))),
+                    ..Protection::default()
+                }
+            }),
             authenticator,
             limits: HttpLimits {
                 max_body_bytes: args.max_body_bytes as usize,
@@ -182,6 +202,54 @@ impl Gateway {
             readiness,
         }
     }
+}
+
+/// The protections configured by `OGROM_MAX_*`, budgets, persisted queries and CORS.
+fn protection(args: &ServeArgs) -> anyhow::Result<Protection> {
+    let limits = &args.limits;
+    let trusted = limits
+        .trusted_documents
+        .as_deref()
+        .map(http::persisted::load_manifest)
+        .transpose()?;
+    let cors_origins = limits
+        .cors_origins
+        .0
+        .iter()
+        .map(|origin| HeaderValue::from_str(origin))
+        .collect::<Result<_, _>>()
+        .context("OGROM_CORS_ORIGINS")?;
+    let client_address_header = limits
+        .client_address_header
+        .as_deref()
+        .map(|name| HeaderName::from_bytes(name.as_bytes()))
+        .transpose()
+        .context("OGROM_CLIENT_ADDRESS_HEADER is not a header name")?;
+    Ok(Protection {
+        document: DocumentLimits {
+            max_bytes: limits.max_document_bytes as usize,
+            max_tokens: limits.max_tokens as usize,
+            max_nesting: limits.max_nesting as usize,
+            max_value_depth: limits.max_value_depth as usize,
+            max_depth: args.max_depth as usize,
+            max_fields: limits.max_fields as usize,
+            max_aliases: limits.max_aliases as usize,
+            max_root_fields: limits.max_root_fields as usize,
+            max_directives: limits.max_directives as usize,
+            max_operations: limits.max_operations as usize,
+        },
+        persisted: Arc::new(PersistedQueries::new(
+            limits.apq.then_some(limits.apq_capacity as usize),
+            trusted,
+        )),
+        budgets: (limits.cost_budget > 0)
+            .then(|| Arc::new(Budgets::new(limits.cost_budget, limits.cost_refill_per_s))),
+        max_cost: u64::from(args.max_complexity),
+        concurrency: Arc::new(Semaphore::new(limits.max_concurrent_requests as usize)),
+        csrf_prevention: limits.csrf_prevention,
+        cors_origins,
+        client_address_header,
+    })
 }
 
 /// Gauges read at scrape time: pool usage, the partner's bulkhead and breaker, draining.
@@ -286,11 +354,17 @@ pub async fn serve_with(
     let address = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let mut server = tokio::spawn(
-        axum::serve(listener, gateway.router.clone())
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .into_future(),
+        axum::serve(
+            listener,
+            gateway
+                .router
+                .clone()
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = stopped.await;
+        })
+        .into_future(),
     );
     tracing::info!(
         message = "listening",

@@ -93,9 +93,14 @@ async fn graphiql_runs_a_query_in_headless_chromium_under_a_prefix() {
     );
     let response: Value = serde_json::from_str(&result).expect("the result pane holds JSON");
     assert_eq!(
-        response,
-        json!({"data": {"brands": {"totalCount": brand_count, "nodes": [{"name": first_brand}]}}}),
-        "the whole response"
+        response["data"],
+        json!({"brands": {"totalCount": brand_count, "nodes": [{"name": first_brand}]}}),
+        "the whole of the data"
+    );
+    assert!(response.get("errors").is_none(), "{response}");
+    assert!(
+        response["extensions"]["cost"]["requested"].is_u64(),
+        "{response}"
     );
 
     // Everything the page loaded (scripts, styles, the introspection and the query) came

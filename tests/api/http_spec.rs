@@ -179,7 +179,10 @@ async fn get_runs_queries_and_refuses_mutations() {
     let get = |query: &str| {
         let mut url = "/graphql?".to_owned();
         url.push_str(&serde_urlencoded_pair("query", query));
-        Request::get(url).body(Body::empty()).unwrap()
+        Request::get(url)
+            .header("apollo-require-preflight", "true")
+            .body(Body::empty())
+            .unwrap()
     };
     let (status, _, body) = app.send(get("{ brands { totalCount } }")).await;
     assert_eq!(status, 200);
@@ -199,6 +202,7 @@ async fn get_runs_queries_and_refuses_mutations() {
             Request::get(
                 "/graphql?query=%7B%20brands%20%7B%20totalCount%20%7D%20%7D&variables=%7Bnope",
             )
+            .header("apollo-require-preflight", "true")
             .body(Body::empty())
             .unwrap(),
         )

@@ -1,0 +1,295 @@
+//! Cost: what an operation may ask for, and what a client may spend. An operation's
+//! requested cost is its static complexity as validation computes it (every field weighs 1
+//! unless it says otherwise; a connection or list costs its page size times its children,
+//! see `pagination`). An operation above the maximum is refused before it runs. A client
+//! (the viewer, or the client address when anonymous) has a budget of points that refills
+//! at a steady rate: the requested cost is taken before execution, and what the operation
+//! did not use (its actual cost is the number of fields it returned) is given back after.
+//! Budgets live in each instance's memory: with N instances behind a load balancer, a client
+//! can spend up to N budgets.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextValidation};
+use async_graphql::{ServerError, ValidationResult, Value};
+
+use super::errors::code;
+
+/// Buckets kept before full ones (no different from a new bucket) are forgotten.
+const MAX_BUCKETS: usize = 100_000;
+
+/// Every client's budget, refilled continuously.
+pub struct Budgets {
+    capacity: f64,
+    refill_per_s: f64,
+    buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    points: f64,
+    at: Instant,
+}
+
+impl Budgets {
+    /// Budgets of `capacity` points that refill at `refill_per_s` points a second.
+    pub fn new(capacity: u64, refill_per_s: u64) -> Self {
+        Self {
+            capacity: capacity as f64,
+            refill_per_s: refill_per_s.max(1) as f64,
+            buckets: Mutex::default(),
+        }
+    }
+
+    pub fn capacity(&self) -> u64 {
+        self.capacity as u64
+    }
+
+    pub fn refill_per_s(&self) -> u64 {
+        self.refill_per_s as u64
+    }
+
+    /// Runs `change` on `key`'s bucket, refilled up to now.
+    fn with_bucket<T>(&self, key: &str, change: impl FnOnce(&mut Bucket) -> T) -> T {
+        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        if buckets.len() >= MAX_BUCKETS && !buckets.contains_key(key) {
+            let now = Instant::now();
+            buckets.retain(|_, b| self.refilled(*b, now).points < self.capacity);
+        }
+        let now = Instant::now();
+        let bucket = buckets.entry(key.to_owned()).or_insert(Bucket {
+            points: self.capacity,
+            at: now,
+        });
+        *bucket = self.refilled(*bucket, now);
+        change(bucket)
+    }
+
+    fn refilled(&self, bucket: Bucket, now: Instant) -> Bucket {
+        let gained = now.saturating_duration_since(bucket.at).as_secs_f64() * self.refill_per_s;
+        Bucket {
+            points: (bucket.points + gained).min(self.capacity),
+            at: now,
+        }
+    }
+
+    /// Takes `cost` points: the points left, or how long until there are enough.
+    pub fn take(&self, key: &str, cost: u64) -> Result<u64, Duration> {
+        let cost = cost as f64;
+        self.with_bucket(key, |bucket| {
+            if bucket.points >= cost {
+                bucket.points -= cost;
+                Ok(bucket.points as u64)
+            } else {
+                let missing = cost - bucket.points;
+                Err(Duration::from_secs_f64(missing / self.refill_per_s))
+            }
+        })
+    }
+
+    /// Gives `points` back; returns the points left.
+    pub fn refund(&self, key: &str, points: u64) -> u64 {
+        self.with_bucket(key, |bucket| {
+            bucket.points = (bucket.points + points as f64).min(self.capacity);
+            bucket.points as u64
+        })
+    }
+}
+
+/// One request's account: who pays, and what its operation was charged.
+pub struct CostTicket {
+    key: String,
+    budgets: Option<Arc<Budgets>>,
+    charged: Mutex<Option<Charge>>,
+}
+
+impl std::fmt::Debug for CostTicket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CostTicket")
+            .field("key", &self.key)
+            .field("charge", &self.charge())
+            .finish()
+    }
+}
+
+/// What validation found and the budget said.
+#[derive(Debug, Clone, Copy)]
+pub struct Charge {
+    pub requested: u64,
+    /// Points left after the charge (`None` without budgets).
+    pub remaining: Option<u64>,
+}
+
+impl CostTicket {
+    /// A ticket for client `key`, paid from `budgets` (none: only the maximum applies).
+    pub fn new(key: String, budgets: Option<Arc<Budgets>>) -> Self {
+        Self {
+            key,
+            budgets,
+            charged: Mutex::default(),
+        }
+    }
+
+    /// What validation charged, if the operation got that far.
+    pub fn charge(&self) -> Option<Charge> {
+        *self.charged.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// After execution: gives back what the operation did not use; returns the summary
+    /// for `extensions.cost`.
+    pub fn settle(&self, data: &Value, maximum: u64) -> Option<serde_json::Value> {
+        let charge = self.charge()?;
+        let actual = returned_fields(data);
+        let remaining = match &self.budgets {
+            Some(budgets) if actual < charge.requested => {
+                Some(budgets.refund(&self.key, charge.requested - actual))
+            }
+            _ => charge.remaining,
+        };
+        let budget = self.budgets.as_ref().map(|b| {
+            serde_json::json!({
+                "capacity": b.capacity(),
+                "remaining": remaining,
+                "refillPerSecond": b.refill_per_s(),
+            })
+        });
+        Some(serde_json::json!({
+            "requested": charge.requested,
+            "actual": actual,
+            "maximum": maximum,
+            "budget": budget,
+        }))
+    }
+}
+
+/// The actual cost: the fields the response holds, list items counted one by one.
+fn returned_fields(data: &Value) -> u64 {
+    let mut count = 0u64;
+    let mut stack = vec![data];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Object(fields) => {
+                count += fields.len() as u64;
+                stack.extend(fields.values());
+            }
+            Value::List(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    count
+}
+
+/// The schema extension that refuses operations above the maximum and charges budgets,
+/// between validation (which computes the cost) and execution.
+pub struct CostGuard {
+    pub maximum: usize,
+}
+
+impl ExtensionFactory for CostGuard {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(CostCheck {
+            maximum: self.maximum,
+        })
+    }
+}
+
+struct CostCheck {
+    maximum: usize,
+}
+
+#[async_trait::async_trait]
+impl Extension for CostCheck {
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await?;
+        let requested = result.complexity as u64;
+        if result.complexity > self.maximum {
+            return Err(vec![refusal(
+                format!(
+                    "the operation costs {requested} points; at most {} are allowed",
+                    self.maximum
+                ),
+                code::COST_LIMIT_EXCEEDED,
+                None,
+            )]);
+        }
+        let Ok(ticket) = ctx.data::<Arc<CostTicket>>() else {
+            return Ok(result);
+        };
+        let remaining = match &ticket.budgets {
+            None => None,
+            Some(budgets) => match budgets.take(&ticket.key, requested) {
+                Ok(left) => Some(left),
+                Err(wait) => {
+                    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+                    return Err(vec![refusal(
+                        format!(
+                            "the cost budget is spent: this operation costs {requested} \
+                             points; retry in {seconds} s"
+                        ),
+                        code::BUDGET_EXHAUSTED,
+                        Some(seconds),
+                    )]);
+                }
+            },
+        };
+        *ticket
+            .charged
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Charge {
+            requested,
+            remaining,
+        });
+        Ok(result)
+    }
+}
+
+fn refusal(message: String, code: &str, retry_after_s: Option<u64>) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    extensions.set("code", code);
+    if let Some(seconds) = retry_after_s {
+        extensions.set("retryAfter", seconds);
+    }
+    error
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_budget_is_spent_refunded_and_refilled() {
+        let budgets = Budgets::new(100, 1000);
+        assert_eq!(budgets.take("a", 60), Ok(40));
+        let wait = budgets.take("a", 60).expect_err("only about 40 left");
+        assert!(wait <= Duration::from_millis(25), "{wait:?}");
+        assert!(
+            budgets.take("b", 60).is_ok(),
+            "another client has its own budget"
+        );
+        assert!(budgets.refund("a", 50) >= 90);
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(
+            budgets.take("a", 100),
+            Ok(0),
+            "refilled to capacity, not beyond"
+        );
+    }
+
+    #[test]
+    fn the_actual_cost_counts_returned_fields_and_list_items() {
+        let data = Value::from_json(serde_json::json!({
+            "a": {"b": 1, "c": [{"d": 1}, {"d": 2}, {"d": null}]},
+            "e": null
+        }))
+        .unwrap();
+        // a, e; b, c; three d.
+        assert_eq!(returned_fields(&data), 7);
+    }
+}

@@ -1,0 +1,125 @@
+//! From a GraphQL request's parameters to a request ready to execute, refusing on the way
+//! whatever must not run: a persisted query the gateway cannot find (or may not run), a
+//! document or variables over a limit (scanned before parsing), a document that does not
+//! parse, a mutation over GET. Each refusal is cheap; nothing here recurses on client input
+//! that the scan has not bounded.
+
+use async_graphql::Variables;
+use async_graphql::parser::types::{ExecutableDocument, OperationType};
+use axum::http::{Method, StatusCode};
+use serde_json::Value;
+
+use super::Protection;
+use super::access::Access;
+use super::document::{self, LimitExceeded};
+use super::graphql::{Params, Refusal};
+use super::media::Media;
+use crate::core::errors::code;
+
+/// A request that passed every check before execution.
+pub(super) struct Prepared {
+    pub request: async_graphql::Request,
+    /// The persisted-query hash the client sent, if any (a GET with one may be cached).
+    pub hash: Option<String>,
+}
+
+pub(super) fn prepare(
+    protection: &Protection,
+    media: Media,
+    method: &Method,
+    params: Params,
+    access: &mut Access,
+) -> Result<Prepared, Refusal> {
+    access.operation(params.operation_name.as_deref(), None);
+    // Errors about the document are GraphQL request errors: 200 with application/json,
+    // 400 with application/graphql-response+json (the GraphQL-over-HTTP spec).
+    let document_status = match media {
+        Media::GraphqlResponse => StatusCode::BAD_REQUEST,
+        Media::Json => StatusCode::OK,
+    };
+    let hash = persisted_hash(params.extensions.as_ref())?;
+    let query = params.query.filter(|q| !q.trim().is_empty());
+    let (query, remember) = protection
+        .persisted
+        .resolve(query, hash.as_deref())
+        .map_err(|missing| {
+            let status = match missing.code {
+                code::BAD_REQUEST | code::PERSISTED_QUERY_HASH_MISMATCH => StatusCode::BAD_REQUEST,
+                _ => document_status,
+            };
+            Refusal::new(status, missing.code, missing.message)
+        })?;
+    let limits = &protection.document;
+    let over = |e: LimitExceeded| Refusal::new(document_status, e.code, e.message);
+    document::scan(&query, limits).map_err(over)?;
+    let variables = match params.variables {
+        None | Some(Value::Null) => Variables::default(),
+        Some(value @ Value::Object(_)) => {
+            document::check_variables(&value, limits).map_err(over)?;
+            Variables::from_json(value)
+        }
+        Some(_) => {
+            return Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                code::BAD_REQUEST,
+                "`variables` must be an object",
+            ));
+        }
+    };
+    let mut request = async_graphql::Request::new(query).variables(variables);
+    if let Some(name) = params.operation_name {
+        request = request.operation_name(name);
+    }
+    let operation_name = request.operation_name.clone();
+    let document = request.parsed_query().map_err(|error| {
+        Refusal::new(document_status, code::GRAPHQL_PARSE_FAILED, error.message)
+    })?;
+    document::check_document(document, limits).map_err(over)?;
+    let (name, kind) = operation(document, operation_name.as_deref()).unzip();
+    access.operation(name.flatten(), kind);
+    if *method == Method::GET && kind.is_some_and(|op| op != OperationType::Query) {
+        return Err(Refusal::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            code::METHOD_NOT_ALLOWED,
+            "only queries may be sent with GET; send mutations with POST",
+        ));
+    }
+    if remember && let Some(hash) = &hash {
+        protection.persisted.remember(hash, &request.query);
+    }
+    Ok(Prepared { request, hash })
+}
+
+/// `extensions.persistedQuery.sha256Hash`, when the client sent a persisted query.
+fn persisted_hash(extensions: Option<&Value>) -> Result<Option<String>, Refusal> {
+    let Some(persisted) = extensions.and_then(|e| e.get("persistedQuery")) else {
+        return Ok(None);
+    };
+    let hash = persisted.get("sha256Hash").and_then(Value::as_str);
+    let version = persisted.get("version").and_then(Value::as_u64);
+    match (hash, version) {
+        (Some(hash), Some(1))
+            if hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            Ok(Some(hash.to_ascii_lowercase()))
+        }
+        _ => Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            code::BAD_REQUEST,
+            "`extensions.persistedQuery` must be {\"version\": 1, \"sha256Hash\": <64 hex digits>}",
+        )),
+    }
+}
+
+/// The name (none if anonymous) and type of the operation that will run, if the document
+/// names it unambiguously.
+fn operation<'a>(
+    document: &'a ExecutableDocument,
+    name: Option<&str>,
+) -> Option<(Option<&'a str>, OperationType)> {
+    document
+        .operations
+        .iter()
+        .find(|(op_name, _)| name.is_none() || op_name.map(|n| n.as_str()) == name)
+        .map(|(op_name, op)| (op_name.map(|n| n.as_str()), op.node.ty))
+}
