@@ -52,6 +52,8 @@ pub mod code {
     pub const PERSISTED_QUERY_NOT_SUPPORTED: &str = "PERSISTED_QUERY_NOT_SUPPORTED";
     /// The persisted-query hash is not the SHA-256 of the query sent with it.
     pub const PERSISTED_QUERY_HASH_MISMATCH: &str = "PERSISTED_QUERY_HASH_MISMATCH";
+    /// Introspection is turned off on this deployment.
+    pub const INTROSPECTION_DISABLED: &str = "INTROSPECTION_DISABLED";
     /// Only trusted documents run here, and this is not one of them.
     pub const OPERATION_NOT_TRUSTED: &str = "OPERATION_NOT_TRUSTED";
     /// More operations in one batched request than allowed (or batching is off).

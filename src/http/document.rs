@@ -291,6 +291,37 @@ pub fn check_document(
     Ok(())
 }
 
+/// Whether the document asks for the schema (`__schema` or `__type`), anywhere.
+pub fn selects_introspection(document: &ExecutableDocument) -> bool {
+    let mut sets: Vec<&SelectionSet> = document
+        .operations
+        .iter()
+        .map(|(_, op)| &op.node.selection_set.node)
+        .chain(
+            document
+                .fragments
+                .values()
+                .map(|f| &f.node.selection_set.node),
+        )
+        .collect();
+    while let Some(set) = sets.pop() {
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(field) => {
+                    let name = field.node.name.node.as_str();
+                    if name == "__schema" || name == "__type" {
+                        return true;
+                    }
+                    sets.push(&field.node.selection_set.node);
+                }
+                Selection::InlineFragment(inline) => sets.push(&inline.node.selection_set.node),
+                Selection::FragmentSpread(_) => {}
+            }
+        }
+    }
+    false
+}
+
 struct Walk<'a> {
     fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
     sizes: HashMap<&'a str, Size>,

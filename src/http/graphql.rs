@@ -122,8 +122,8 @@ async fn post(
             if value.is_array() {
                 return Err(Refusal::new(
                     StatusCode::BAD_REQUEST,
-                    code::BAD_REQUEST,
-                    "batched requests are not supported: send one operation per request",
+                    code::BATCH_NOT_ALLOWED,
+                    "batched requests are not accepted: send one operation per request",
                 ));
             }
             serde_json::from_value::<Params>(value).map_err(|e| {
@@ -255,6 +255,9 @@ async fn get(
 
 /// `GET /schema.graphql`: the SDL that client teams generate code from.
 pub(super) async fn schema_sdl(State(state): State<HttpState>) -> Response {
+    if !state.protection.introspection {
+        return StatusCode::NOT_FOUND.into_response();
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
         state.api.schema().sdl(),

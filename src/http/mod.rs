@@ -72,6 +72,8 @@ pub struct Protection {
     pub cors_origins: Vec<HeaderValue>,
     /// Header with the client address, when a trusted proxy sets one.
     pub client_address_header: Option<HeaderName>,
+    /// Whether the schema may be read: introspection and `/schema.graphql`.
+    pub introspection: bool,
 }
 
 impl Default for Protection {
@@ -85,6 +87,7 @@ impl Default for Protection {
             csrf_prevention: true,
             cors_origins: Vec::new(),
             client_address_header: None,
+            introspection: true,
         }
     }
 }

@@ -75,6 +75,13 @@ pub(super) fn prepare(
         Refusal::new(document_status, code::GRAPHQL_PARSE_FAILED, error.message)
     })?;
     document::check_document(document, limits).map_err(over)?;
+    if !protection.introspection && document::selects_introspection(document) {
+        return Err(Refusal::new(
+            document_status,
+            code::INTROSPECTION_DISABLED,
+            "introspection is turned off here; the schema is published to client teams",
+        ));
+    }
     let (name, kind) = operation(document, operation_name.as_deref()).unzip();
     access.operation(name.flatten(), kind);
     if *method == Method::GET && kind.is_some_and(|op| op != OperationType::Query) {

@@ -249,6 +249,7 @@ fn protection(args: &ServeArgs) -> anyhow::Result<Protection> {
         csrf_prevention: limits.csrf_prevention,
         cors_origins,
         client_address_header,
+        introspection: limits.introspection,
     })
 }
 

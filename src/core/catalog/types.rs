@@ -58,7 +58,8 @@ impl Money {
 pub struct Product(pub ProductRecord);
 
 /// A product that a partner shop sells.
-#[Object]
+// Public catalog and community data: a CDN may keep it a minute (see `Cache-Control`).
+#[Object(cache_control(max_age = 60))]
 impl Product {
     /// The global id.
     pub async fn id(&self) -> ID {
@@ -154,6 +155,7 @@ impl Product {
         Ok(crate::core::community::collage_page(ctx, owner, first, after.as_deref()).await?)
     }
     /// Whether the viewer likes it; false without a viewer.
+    #[graphql(cache_control(private))]
     async fn viewer_has_liked(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
         Ok(crate::core::community::viewer_liked_product(ctx, self.0.id).await?)
     }
@@ -186,7 +188,8 @@ fn dangling(what: &str, id: i32) -> ApiError {
 pub struct Brand(pub BrandRecord);
 
 /// A brand.
-#[Object]
+// Public catalog and community data: a CDN may keep it a minute (see `Cache-Control`).
+#[Object(cache_control(max_age = 60))]
 impl Brand {
     /// The global id.
     pub async fn id(&self) -> ID {
@@ -222,7 +225,8 @@ impl Brand {
 pub struct Shop(pub ShopRecord);
 
 /// A partner shop.
-#[Object]
+// Public catalog and community data: a CDN may keep it a minute (see `Cache-Control`).
+#[Object(cache_control(max_age = 60))]
 impl Shop {
     /// The global id.
     pub async fn id(&self) -> ID {
@@ -256,7 +260,8 @@ impl Shop {
 pub struct Category(pub CategoryRecord);
 
 /// A node of the category tree ("Women › Shoes › Sneakers").
-#[Object]
+// Public catalog and community data: a CDN may keep it a minute (see `Cache-Control`).
+#[Object(cache_control(max_age = 60))]
 impl Category {
     /// The global id.
     pub async fn id(&self) -> ID {

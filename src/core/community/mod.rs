@@ -86,6 +86,7 @@ impl CommunityQuery {
     }
 
     /// The authenticated user; null for anonymous requests.
+    #[graphql(cache_control(private))]
     async fn viewer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         let loaders = ctx.community_loaders()?;
         let Some(id) = loaders.viewer else {

@@ -17,7 +17,8 @@ pub const MAX_ITEMS: i32 = 50;
 pub struct User(pub UserRecord);
 
 /// A member of the site.
-#[Object]
+// Public catalog and community data: a CDN may keep it a minute (see `Cache-Control`).
+#[Object(cache_control(max_age = 60))]
 impl User {
     /// The global id.
     pub async fn id(&self) -> ID {
@@ -66,7 +67,8 @@ impl User {
 pub struct Collage(pub CollageRecord);
 
 /// A styled outfit: products placed on a canvas.
-#[Object]
+// Public catalog and community data: a CDN may keep it a minute (see `Cache-Control`).
+#[Object(cache_control(max_age = 60))]
 impl Collage {
     /// The global id.
     pub async fn id(&self) -> ID {
@@ -135,6 +137,7 @@ impl Collage {
         Ok(tags?.unwrap_or_default())
     }
     /// Whether the viewer likes it; false without a viewer.
+    #[graphql(cache_control(private))]
     async fn viewer_has_liked(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
         let loaders = ctx.community_loaders()?;
         let liked: ApiResult<_> = loaders.viewer_liked_collages.load_one(self.0.id).await;
@@ -146,7 +149,8 @@ impl Collage {
 pub struct CollageItem(CollageItemRecord);
 
 /// A product placed on a collage's canvas.
-#[Object]
+// Public catalog and community data: a CDN may keep it a minute (see `Cache-Control`).
+#[Object(cache_control(max_age = 60))]
 impl CollageItem {
     async fn product(&self, ctx: &Context<'_>) -> async_graphql::Result<Product> {
         let product = ctx

@@ -15,7 +15,8 @@ pub struct ProductOffers {
 }
 
 /// A product's live offers from partner shops.
-#[Object]
+// Live prices change: cached half a minute at most, here and in a CDN.
+#[Object(cache_control(max_age = 30))]
 impl ProductOffers {
     /// The shops' offers; empty when no shop offers the product now.
     async fn offers(&self) -> Vec<OfferView<'_>> {

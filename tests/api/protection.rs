@@ -1,0 +1,358 @@
+//! What protects the gateway, each switch and budget from the outside: `extensions.cost`
+//! and budgets that run out (429) and refill, automatic persisted queries and trusted
+//! documents, CORS, introspection and suggestions turned off, and load shedding. Expected
+//! costs are counted by hand from the documented rule, hashes computed here with SHA-256.
+
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::helpers::{TestApp, database_url, fixture_database, serve_args};
+
+fn sha256(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn code(body: &Value) -> Option<&str> {
+    body["errors"][0]["extensions"]["code"].as_str()
+}
+
+/// Three brands' names: `brands` costs 3 × its children + 1 = 3 × (nodes 1 + name 1) + 1 = 7
+/// points requested; the answer holds brands, nodes and three names: 5 fields.
+const THREE_BRANDS: &str = "{ brands(first: 3) { nodes { name } } }";
+
+#[tokio::test]
+async fn extensions_cost_reports_requested_actual_and_the_budget_left() {
+    let app = TestApp::new(&[
+        "--max-complexity",
+        "50",
+        "--cost-budget",
+        "100",
+        "--cost-refill-per-s",
+        "1",
+    ]);
+    let (status, body) = app.post("/graphql", json!({"query": THREE_BRANDS})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.get("errors").is_none(), "{body}");
+    let cost = &body["extensions"]["cost"];
+    assert_eq!(cost["requested"], 7, "{cost}");
+    assert_eq!(cost["actual"], 5, "{cost}");
+    assert_eq!(cost["maximum"], 50);
+    assert_eq!(cost["budget"]["capacity"], 100);
+    assert_eq!(cost["budget"]["refillPerSecond"], 1);
+    // 100 - 7 charged + 2 unused given back; at 1 point a second, at most one more refilled.
+    let remaining = cost["budget"]["remaining"].as_u64().unwrap();
+    assert!((95..=96).contains(&remaining), "{cost}");
+}
+
+#[tokio::test]
+async fn a_spent_budget_is_a_429_with_retry_after_and_it_refills() {
+    let app = TestApp::new(&[
+        "--max-complexity",
+        "100",
+        "--cost-budget",
+        "100",
+        "--cost-refill-per-s",
+        "40",
+    ]);
+    // 24 brands: 24 × 2 + 1 = 49 points each time, mostly given back only if there are
+    // fewer brands; a few in a row spend the budget faster than 40 points a second refill.
+    let query = "{ brands(first: 24) { nodes { name } } }";
+    let mut refused = None;
+    for _ in 0..30 {
+        let request = Request::post("/graphql")
+            .header("content-type", "application/json")
+            .body(Body::from(json!({"query": query}).to_string()))
+            .unwrap();
+        let (status, headers, body) = app.send(request).await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some((headers, serde_json::from_slice::<Value>(&body).unwrap()));
+            break;
+        }
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (headers, body) = refused.expect("the budget runs out");
+    assert_eq!(code(&body), Some("BUDGET_EXHAUSTED"), "{body}");
+    assert!(body.get("data").is_none(), "nothing ran: {body}");
+    let retry_after: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry_after), "{retry_after}");
+    assert_eq!(body["errors"][0]["extensions"]["retryAfter"], retry_after);
+
+    tokio::time::sleep(Duration::from_secs(retry_after)).await;
+    let (status, body) = app.post("/graphql", json!({"query": query})).await;
+    assert_eq!(status, StatusCode::OK, "refilled after Retry-After: {body}");
+    assert!(body.get("errors").is_none(), "{body}");
+}
+
+fn persisted_get(hash: &str) -> Request<Body> {
+    let extensions = json!({"persistedQuery": {"version": 1, "sha256Hash": hash}}).to_string();
+    let encoded: String = extensions
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    Request::get(format!("/graphql?extensions={encoded}"))
+        .header("apollo-require-preflight", "true")
+        .body(Body::empty())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn automatic_persisted_queries_miss_register_and_hit_with_cache_headers() {
+    let app = TestApp::new(&[]);
+    let hash = sha256(THREE_BRANDS);
+    let (status, _, body) = app.send(persisted_get(&hash)).await;
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(code(&body), Some("PERSISTED_QUERY_NOT_FOUND"), "{body}");
+    assert_eq!(body["errors"][0]["message"], "PersistedQueryNotFound");
+
+    let extensions = json!({"persistedQuery": {"version": 1, "sha256Hash": hash}});
+    let (status, registered) = app
+        .post(
+            "/graphql",
+            json!({"query": THREE_BRANDS, "extensions": extensions}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(registered.get("errors").is_none(), "{registered}");
+
+    let (status, headers, body) = app.send(persisted_get(&hash)).await;
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body["data"], registered["data"],
+        "the hash runs the registered query"
+    );
+    // Brands are public data, hinted for a minute.
+    assert_eq!(headers["cache-control"], "public, max-age=60");
+}
+
+#[tokio::test]
+async fn trusted_documents_run_and_anything_else_is_refused() {
+    let dir = std::env::temp_dir().join(format!("ogrom-trusted-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let manifest = dir.join("manifest.json");
+    let body = "query Brands { brands(first: 3) { nodes { name } } }";
+    std::fs::write(
+        &manifest,
+        json!({"format": "apollo-persisted-query-manifest", "version": 1, "operations": [
+            {"id": sha256(body), "name": "Brands", "type": "query", "body": body}
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    let app = TestApp::new(&["--trusted-documents", manifest.to_str().unwrap()]);
+
+    let (status, _, by_hash) = app.send(persisted_get(&sha256(body))).await;
+    let by_hash: Value = serde_json::from_slice(&by_hash).unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert!(by_hash["data"]["brands"]["nodes"].is_array(), "{by_hash}");
+    let (_, by_text) = app.post("/graphql", json!({"query": body})).await;
+    assert_eq!(by_text["data"], by_hash["data"]);
+
+    let (_, other) = app.post("/graphql", json!({"query": THREE_BRANDS})).await;
+    assert_eq!(code(&other), Some("OPERATION_NOT_TRUSTED"), "{other}");
+    let (_, _, unknown) = app.send(persisted_get(&sha256(THREE_BRANDS))).await;
+    let unknown: Value = serde_json::from_slice(&unknown).unwrap();
+    assert_eq!(code(&unknown), Some("OPERATION_NOT_TRUSTED"), "{unknown}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn cors_answers_the_allowed_origins_only() {
+    let app = TestApp::new(&[
+        "--cors-origins",
+        "https://shop.example,https://admin.example",
+    ]);
+    let preflight = |origin: &str| {
+        Request::options("/graphql")
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "content-type, authorization",
+            )
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (status, headers, _) = app.send(preflight("https://admin.example")).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "https://admin.example"
+    );
+    assert!(
+        headers["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .contains("authorization")
+    );
+    let (status, headers, _) = app.send(preflight("https://evil.example")).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(!headers.contains_key("access-control-allow-origin"));
+
+    let request = Request::post("/graphql")
+        .header("origin", "https://shop.example")
+        .header("content-type", "application/json")
+        .body(Body::from(json!({"query": "{ __typename }"}).to_string()))
+        .unwrap();
+    let (status, headers, _) = app.send(request).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "https://shop.example"
+    );
+}
+
+#[tokio::test]
+async fn introspection_and_suggestions_can_be_turned_off() {
+    let open = TestApp::new(&[]);
+    let (_, body) = open
+        .post(
+            "/graphql",
+            json!({"query": "{ __schema { queryType { name } } }"}),
+        )
+        .await;
+    assert_eq!(body["data"]["__schema"]["queryType"]["name"], "Query");
+    let (_, body) = open.post("/graphql", json!({"query": "{ brandz }"})).await;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Did you mean"),
+        "{body}"
+    );
+
+    let closed = TestApp::new(&["--introspection", "false", "--field-suggestions", "false"]);
+    let (_, body) = closed
+        .post(
+            "/graphql",
+            json!({"query": "{ __schema { queryType { name } } }"}),
+        )
+        .await;
+    assert_eq!(code(&body), Some("INTROSPECTION_DISABLED"), "{body}");
+    assert!(body.get("data").is_none(), "{body}");
+    let (status, _, _) = closed
+        .send(Request::get("/schema.graphql").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nor the SDL");
+    let (_, body) = closed
+        .post("/graphql", json!({"query": "{ brandz }"}))
+        .await;
+    assert_eq!(code(&body), Some("GRAPHQL_VALIDATION_FAILED"));
+    assert!(
+        !body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Did you mean"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn requests_beyond_the_concurrency_limit_are_shed_at_once() {
+    use ogrom::run::partner_stub::{self, Faults};
+    let (router, stub) = partner_stub::router("shed-key".to_owned());
+    let partner = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let partner_url = format!("http://{}", partner.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(partner, router).await });
+    stub.set_faults(Faults {
+        latency_ms: 1500,
+        ..Faults::default()
+    })
+    .unwrap();
+    let args = serve_args(
+        &database_url(fixture_database()),
+        &[
+            "--partner-url",
+            &partner_url,
+            "--partner-api-key",
+            "shed-key",
+            "--partner-timeout-ms",
+            "5000",
+            "--partner-deadline-ms",
+            "5000",
+            "--offers-cache-ttl-ms",
+            "0",
+            "--max-concurrent-requests",
+            "1",
+            "--shutdown-drain-ms",
+            "0",
+        ],
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        ogrom::run::serve(&args, listener, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let url = format!("http://{address}/graphql");
+    let id: i64 = sqlx::query_scalar("SELECT MIN(id) FROM products")
+        .fetch_one(&crate::helpers::sql(fixture_database()).await)
+        .await
+        .unwrap();
+    let slow = tokio::spawn({
+        let (client, url) = (client.clone(), url.clone());
+        let query = format!("{{ product(databaseId: {id}) {{ offers {{ stale }} }} }}");
+        async move {
+            client
+                .post(url)
+                .json(&json!({ "query": query }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while stub.stats().in_flight == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the slow request never reached the partner"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let shed = client
+        .post(&url)
+        .json(&json!({"query": "{ __typename }"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shed.status(), 503);
+    assert_eq!(shed.headers()["retry-after"], "1");
+    let body: Value = shed.json().await.unwrap();
+    assert_eq!(code(&body), Some("OVERLOADED"), "{body}");
+    assert!(!slow.is_finished(), "answered while the slot was taken");
+    // Health checks are not shed: the instance is busy, not broken.
+    let ready = client
+        .get(format!("http://{address}/health/live"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+
+    assert_eq!(slow.await.unwrap(), 200, "the admitted request completes");
+    let after = client
+        .post(&url)
+        .json(&json!({"query": "{ __typename }"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 200, "the slot is free again");
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
