@@ -348,7 +348,7 @@ pub struct LimitArgs {
         value_parser = clap::value_parser!(u32).range(256..=1_048_576))]
     pub max_document_bytes: u32,
     /// Most lexical tokens in a document.
-    #[arg(long, env = "OGROM_MAX_TOKENS", default_value_t = 5_000,
+    #[arg(long, env = "OGROM_MAX_TOKENS", default_value_t = 3_000,
         value_parser = clap::value_parser!(u32).range(10..=1_000_000))]
     pub max_tokens: u32,
     /// Most brackets open at once in a document (bounds the parser's recursion).

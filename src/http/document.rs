@@ -46,7 +46,7 @@ impl Default for DocumentLimits {
     fn default() -> Self {
         Self {
             max_bytes: 32 * 1024,
-            max_tokens: 5_000,
+            max_tokens: 3_000,
             max_nesting: 48,
             max_value_depth: 8,
             max_depth: 12,

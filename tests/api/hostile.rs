@@ -83,7 +83,7 @@ fn cases() -> Vec<Case> {
         .collect();
     let aliases: String = (0..200).map(|i| format!("a{i}: totalCount ")).collect();
     let root_fields = "__typename ".repeat(25);
-    let duplicated = format!("{{ categories {{ {} }} }}", "slug ".repeat(3000));
+    let duplicated = format!("{{ categories {{ {} }} }}", "slug ".repeat(2500));
     let directives = format!(
         "{{ brands {} {{ totalCount }} }}",
         "@include(if: true) ".repeat(50)
