@@ -1,11 +1,14 @@
 //! An open-loop HTTP load driver for the GraphQL endpoint (a tool, not part of the gateway):
 //! it sends GraphQL request bodies at a fixed rate and reports, per phase of the run, how
-//! many failed and how long they took. `scripts/rolling-deploy` uses it to prove that a
-//! rolling restart behind a load balancer loses no request.
+//! many failed and how long they took, then the same per HTTP status. `scripts/rolling-deploy`
+//! uses it to prove that a rolling restart behind a load balancer loses no request;
+//! `bench/overload.sh` to show that load shedding answers the excess fast (503) while the
+//! admitted requests keep their latency.
 //!
 //! ```text
 //! cargo run --example load -- --url http://127.0.0.1:18080/graphql --rate 50 --duration 40 \
-//!     --requests requests.jsonl --phase before=0 --phase during=8 [--json out.json]
+//!     --requests requests.jsonl --phase before=0 --phase during=8 [--json out.json] \
+//!     [--allow-status 503]
 //! ```
 //!
 //! Open loop: request `i` is scheduled at `start + i / rate` and spawned on its own task the
@@ -16,9 +19,12 @@
 //! coordinated omission. Latencies include failed requests (a timeout counts as its full
 //! wait).
 //!
-//! A request fails on a transport error (connect, reset, timeout), a status other than 200,
-//! a body that is not JSON, or a body with an `errors` entry or without `data`. The exit
-//! status is 1 when any request failed, 0 when none did, 2 when the load could not run.
+//! A request fails on a transport error (connect, reset, timeout), a status other than 200
+//! (and than those given with `--allow-status`), or a 200 whose body is not JSON, has an
+//! `errors` entry or lacks `data`. An answer with an allowed status is not judged further:
+//! it is no failure, and shows in the per-status report with its latency and its GraphQL
+//! error codes. The exit status is 1 when any request failed, 0 when none did, 2 when the
+//! load could not run.
 //! Connections are HTTP/1.1 and kept alive in reqwest's pool, as real clients do.
 
 use std::collections::BTreeMap;
@@ -60,6 +66,10 @@ struct Args {
     /// Also write the report as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// An HTTP status that is an expected answer, not a failure (e.g. 503 from load
+    /// shedding): counted and reported on its own. Repeatable; 200 is always judged by its body.
+    #[arg(long = "allow-status", value_parser = clap::value_parser!(u16).range(100..=599))]
+    allow_statuses: Vec<u16>,
 }
 
 fn parse_phase(value: &str) -> Result<(String, f64), String> {
@@ -85,7 +95,18 @@ struct Outcome {
     scheduled_s: f64,
     /// From its scheduled time to the end of its response (or its failure).
     latency: Duration,
+    answer: Answer,
     failure: Option<Failure>,
+}
+
+/// What came back, whether or not it counts as a failure: the per-status report's key.
+#[derive(Default)]
+struct Answer {
+    /// The HTTP status; none when no answer came (a transport error).
+    status: Option<u16>,
+    /// The first GraphQL error's `extensions.code`, when the body has one: tells a shed
+    /// request (`OVERLOADED`) from another 503.
+    error_code: Option<String>,
 }
 
 /// What went wrong with one answer.
@@ -115,6 +136,14 @@ struct Failure {
     detail: String,
 }
 
+/// Latency percentiles of a set of requests, in milliseconds (0 for an empty set).
+#[derive(Debug, Serialize)]
+struct Latency {
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+}
+
 /// The report of one phase (or of the whole run).
 #[derive(Debug, Serialize)]
 struct PhaseReport {
@@ -122,9 +151,23 @@ struct PhaseReport {
     starts_at_s: f64,
     requests: usize,
     failures: usize,
-    p50_ms: f64,
-    p99_ms: f64,
-    max_ms: f64,
+    /// Answers with a status given by `--allow-status`: in `requests`, not in `failures`.
+    allowed: usize,
+    #[serde(flatten)]
+    latency: Latency,
+}
+
+/// The requests of the whole run that got one HTTP status (or none).
+#[derive(Debug, Serialize)]
+struct StatusReport {
+    /// None for the requests that got no answer (transport errors).
+    status: Option<u16>,
+    requests: usize,
+    failures: usize,
+    #[serde(flatten)]
+    latency: Latency,
+    /// Answers by their first GraphQL error's `extensions.code` (those without errors left out).
+    error_codes: BTreeMap<String, usize>,
 }
 
 #[derive(Debug, Serialize)]
@@ -132,8 +175,10 @@ struct Report {
     url: String,
     rate: f64,
     duration_s: f64,
+    allowed_statuses: Vec<u16>,
     phases: Vec<PhaseReport>,
     total: PhaseReport,
+    statuses: Vec<StatusReport>,
     failure_kinds: BTreeMap<&'static str, usize>,
     first_failures: Vec<Failure>,
 }
@@ -167,6 +212,10 @@ async fn drive(args: Args) -> anyhow::Result<Report> {
     ensure!(
         args.timeout > 0.0 && args.timeout.is_finite(),
         "--timeout must be above 0"
+    );
+    ensure!(
+        !args.allow_statuses.contains(&200),
+        "--allow-status 200 means nothing: a 200 is always judged by its body"
     );
     let phases = phases(&args.phases)?;
     let bodies = read_bodies(&args.requests)?;
@@ -258,9 +307,11 @@ async fn run(
             .header("content-type", "application/json")
             .body(body.json.clone());
         let operation = body.operation.clone();
+        let allowed = args.allow_statuses.clone();
         // Spawned, never awaited here: a slow answer must not delay the next request.
         tasks.push(tokio::spawn(async move {
-            let failure = send(request).await.err().map(|problem| Failure {
+            let (answer, verdict) = send(request, &allowed).await;
+            let failure = verdict.err().map(|problem| Failure {
                 kind: problem.kind,
                 operation,
                 scheduled_s: offset.as_secs_f64(),
@@ -270,6 +321,7 @@ async fn run(
             Outcome {
                 scheduled_s: offset.as_secs_f64(),
                 latency: scheduled.elapsed(),
+                answer,
                 failure,
             }
         }));
@@ -281,23 +333,53 @@ async fn run(
     Ok(outcomes)
 }
 
-/// Sends one request and judges its answer.
-async fn send(request: reqwest::RequestBuilder) -> Result<(), Problem> {
-    let response = request
-        .send()
-        .await
-        .map_err(|error| Problem::new(transport_kind(&error), None, error_chain(&error)))?;
+/// Sends one request: what came back, and its verdict.
+async fn send(request: reqwest::RequestBuilder, allowed: &[u16]) -> (Answer, Result<(), Problem>) {
+    let response = match request.send().await {
+        Ok(response) => response,
+        Err(error) => {
+            let problem = Problem::new(transport_kind(&error), None, error_chain(&error));
+            return (Answer::default(), Err(problem));
+        }
+    };
     let status = response.status().as_u16();
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|error| Problem::new("body-read", Some(status), error_chain(&error)))?;
+    let mut answer = Answer {
+        status: Some(status),
+        error_code: None,
+    };
+    let bytes = match response.bytes().await {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            let problem = Problem::new("body-read", Some(status), error_chain(&error));
+            return (answer, Err(problem));
+        }
+    };
+    let body = serde_json::from_slice::<Value>(&bytes).ok();
+    answer.error_code = body.as_ref().and_then(first_error_code);
+    let verdict = judge(status, &bytes, body, allowed);
+    (answer, verdict)
+}
+
+/// The `extensions.code` of a GraphQL body's first error.
+fn first_error_code(body: &Value) -> Option<String> {
+    let code = body.pointer("/errors/0/extensions/code")?;
+    Some(
+        code.as_str()
+            .map_or_else(|| code.to_string(), str::to_owned),
+    )
+}
+
+/// Whether an answer is a success: an allowed status, or a 200 with data and no errors.
+fn judge(status: u16, bytes: &[u8], body: Option<Value>, allowed: &[u16]) -> Result<(), Problem> {
     let problem = |kind, detail: &[u8]| Err(Problem::new(kind, Some(status), snippet(detail)));
     if status != 200 {
-        return problem("status", &bytes);
+        if allowed.contains(&status) {
+            return Ok(());
+        }
+        return problem("status", bytes);
     }
-    let Ok(body) = serde_json::from_slice::<Value>(&bytes) else {
-        return problem("not-json", &bytes);
+    let Some(body) = body else {
+        return problem("not-json", bytes);
     };
     if let Some(errors) = body.get("errors")
         && errors.as_array().is_none_or(|list| !list.is_empty())
@@ -306,7 +388,7 @@ async fn send(request: reqwest::RequestBuilder) -> Result<(), Problem> {
         return problem("graphql-errors", errors.to_string().as_bytes());
     }
     if body.get("data").is_none_or(Value::is_null) {
-        return problem("no-data", &bytes);
+        return problem("no-data", bytes);
     }
     Ok(())
 }
@@ -364,6 +446,7 @@ fn report(args: &Args, phases: &[(String, f64)], mut outcomes: Vec<Outcome>) -> 
         })
         .collect();
     let total = summarise("total", 0.0, outcomes.iter());
+    let statuses = by_status(&outcomes);
     let first_failures = outcomes
         .into_iter()
         .filter_map(|o| o.failure)
@@ -373,8 +456,10 @@ fn report(args: &Args, phases: &[(String, f64)], mut outcomes: Vec<Outcome>) -> 
         url: args.url.clone(),
         rate: args.rate,
         duration_s: args.duration,
+        allowed_statuses: args.allow_statuses.clone(),
         phases: phase_reports,
         total,
+        statuses,
         failure_kinds,
         first_failures,
     }
@@ -387,16 +472,53 @@ fn summarise<'a>(
 ) -> PhaseReport {
     let mut latencies = Vec::new();
     let mut failures = 0;
+    let mut allowed = 0;
     for outcome in outcomes {
         latencies.push(outcome.latency);
         failures += usize::from(outcome.failure.is_some());
+        // Every answer that is not a 200 and did not fail had an allowed status.
+        allowed += usize::from(outcome.failure.is_none() && outcome.answer.status != Some(200));
     }
-    latencies.sort_unstable();
     PhaseReport {
         name: name.to_owned(),
         starts_at_s,
         requests: latencies.len(),
         failures,
+        allowed,
+        latency: latency(latencies),
+    }
+}
+
+/// The whole run by HTTP status, in status order (no answer first).
+fn by_status(outcomes: &[Outcome]) -> Vec<StatusReport> {
+    let mut groups: BTreeMap<Option<u16>, Vec<&Outcome>> = BTreeMap::new();
+    for outcome in outcomes {
+        groups
+            .entry(outcome.answer.status)
+            .or_default()
+            .push(outcome);
+    }
+    groups
+        .into_iter()
+        .map(|(status, members)| {
+            let mut error_codes = BTreeMap::new();
+            for code in members.iter().filter_map(|o| o.answer.error_code.clone()) {
+                *error_codes.entry(code).or_insert(0) += 1;
+            }
+            StatusReport {
+                status,
+                requests: members.len(),
+                failures: members.iter().filter(|o| o.failure.is_some()).count(),
+                latency: latency(members.iter().map(|o| o.latency).collect()),
+                error_codes,
+            }
+        })
+        .collect()
+}
+
+fn latency(mut latencies: Vec<Duration>) -> Latency {
+    latencies.sort_unstable();
+    Latency {
         p50_ms: percentile_ms(&latencies, 0.50),
         p99_ms: percentile_ms(&latencies, 0.99),
         max_ms: latencies.last().map_or(0.0, millis),
@@ -428,11 +550,12 @@ fn print_report(report: &Report) {
             phase.starts_at_s,
             phase.requests,
             phase.failures,
-            phase.p50_ms,
-            phase.p99_ms,
-            phase.max_ms
+            phase.latency.p50_ms,
+            phase.latency.p99_ms,
+            phase.latency.max_ms
         );
     }
+    print_statuses(&report.statuses);
     if report.failure_kinds.is_empty() {
         return;
     }
@@ -450,5 +573,33 @@ fn print_report(report: &Report) {
             "  at {:.3}s {} {}: status {status}: {}",
             failure.scheduled_s, failure.operation, failure.kind, failure.detail
         );
+    }
+}
+
+/// The per-status table, under the phase table and aligned with it.
+fn print_statuses(statuses: &[StatusReport]) {
+    println!(
+        "{:<17} {:>8} {:>8} {:>9} {:>9} {:>9}  error codes",
+        "status", "requests", "failures", "p50 ms", "p99 ms", "max ms"
+    );
+    for row in statuses {
+        let status = row
+            .status
+            .map_or_else(|| "no answer".to_owned(), |s| s.to_string());
+        let codes: Vec<String> = row
+            .error_codes
+            .iter()
+            .map(|(code, count)| format!("{code} {count}"))
+            .collect();
+        let line = format!(
+            "{status:<17} {:>8} {:>8} {:>9.1} {:>9.1} {:>9.1}  {}",
+            row.requests,
+            row.failures,
+            row.latency.p50_ms,
+            row.latency.p99_ms,
+            row.latency.max_ms,
+            codes.join(", ")
+        );
+        println!("{}", line.trim_end());
     }
 }
