@@ -375,6 +375,11 @@ pub struct LimitArgs {
     #[arg(long, env = "OGROM_MAX_DIRECTIVES", default_value_t = 4,
         value_parser = clap::value_parser!(u32).range(0..=100))]
     pub max_directives: u32,
+    /// Most operations in one batched request (a JSON array of requests); 0 turns batching
+    /// off. Each operation is checked, charged and logged on its own.
+    #[arg(long, env = "OGROM_MAX_BATCH", default_value_t = 0,
+        value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub max_batch: u32,
     /// Most operations defined in one document.
     #[arg(long, env = "OGROM_MAX_OPERATIONS", default_value_t = 10,
         value_parser = clap::value_parser!(u32).range(1..=1_000))]

@@ -43,6 +43,16 @@ impl PageLimits {
     }
 }
 
+/// Extra points of fields that reach a slow or rate-limited backend, on top of what their
+/// shape costs: an operation's cost says what it asks of the backends, not only how big its
+/// answer is.
+pub mod weight {
+    /// A search request (`searchProducts`, `similar`, `suggest`).
+    pub const SEARCH: usize = 10;
+    /// A partner call (`offers`), from a rate-limited third party.
+    pub const PARTNER: usize = 5;
+}
+
 /// The static cost of a list of `size` items that each cost `child`: saturating and capped,
 /// so a client-chosen size can neither overflow the limit check nor slip past it.
 pub fn list_cost(size: usize, child: usize) -> usize {

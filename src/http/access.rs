@@ -28,6 +28,8 @@ pub(super) struct Access {
     kind: Option<OperationType>,
     codes: Vec<String>,
     has_data: bool,
+    /// A batch logs its operations, not itself.
+    silent: bool,
     /// The request's backend calls and loader batches, counted as they happen.
     pub stats: Arc<RequestStats>,
 }
@@ -47,6 +49,7 @@ impl Access {
             kind: None,
             codes: Vec::new(),
             has_data: false,
+            silent: false,
             stats: RequestStats::new(metrics.clone()),
         }
     }
@@ -68,8 +71,16 @@ impl Access {
         self.codes.extend(codes);
     }
 
+    /// No line for this request: it was a batch, whose operations have their own.
+    pub fn silence(&mut self) {
+        self.silent = true;
+    }
+
     /// Writes the access-log line and counts the operation.
     pub fn finish(self, status: StatusCode) {
+        if self.silent {
+            return;
+        }
         let took = self.started.elapsed();
         let outcome = match (self.codes.is_empty(), self.has_data) {
             (true, _) => "ok",

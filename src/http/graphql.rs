@@ -26,6 +26,7 @@ use tracing::Instrument;
 
 use super::HttpState;
 use super::access::Access;
+use super::batch;
 use super::media::{Media, check_content_type, negotiate};
 use super::prepare::prepare;
 use super::request_id::{self, RequestId};
@@ -74,6 +75,17 @@ impl Refusal {
     }
 }
 
+/// One operation's parameters from its JSON object.
+pub(super) fn params_of(value: Value) -> Result<Params, Refusal> {
+    serde_json::from_value::<Params>(value).map_err(|e| {
+        Refusal::new(
+            StatusCode::BAD_REQUEST,
+            code::BAD_REQUEST,
+            format!("the body is not a GraphQL request: {e}"),
+        )
+    })
+}
+
 /// The client's address, when the server was started with connection info.
 type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
 
@@ -118,22 +130,17 @@ async fn post(
                 )
             })
         })
-        .and_then(|value| {
-            if value.is_array() {
-                return Err(Refusal::new(
-                    StatusCode::BAD_REQUEST,
-                    code::BATCH_NOT_ALLOWED,
-                    "batched requests are not accepted: send one operation per request",
-                ));
-            }
-            serde_json::from_value::<Params>(value).map_err(|e| {
-                Refusal::new(
-                    StatusCode::BAD_REQUEST,
-                    code::BAD_REQUEST,
-                    format!("the body is not a GraphQL request: {e}"),
-                )
-            })
+        .map(|value| match value {
+            Value::Array(operations) => Err(operations),
+            single => Ok(single),
         });
+    let params = match params {
+        Ok(Err(operations)) => {
+            return batch::run(state, peer, headers, media, operations, access).await;
+        }
+        Ok(Ok(single)) => params_of(single),
+        Err(refusal) => Err(refusal),
+    };
     match params {
         Ok(params) => execute(state, media, access, Method::POST, params, headers, peer).await,
         Err(refusal) => refuse(refusal, media, access),
@@ -314,7 +321,7 @@ async fn authenticate(state: &HttpState, headers: &HeaderMap) -> Result<Option<V
     }
 }
 
-async fn execute(
+pub(super) async fn execute(
     state: HttpState,
     media: Media,
     access: &mut Access,
@@ -535,7 +542,7 @@ fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Refusal> {
 }
 
 /// Answers with one error and no data; the access log line says why.
-fn refuse(refusal: Refusal, media: Media, access: &mut Access) -> Response {
+pub(super) fn refuse(refusal: Refusal, media: Media, access: &mut Access) -> Response {
     access.refused(refusal.code);
     let id = &access.id;
     let body = json!({
@@ -554,7 +561,7 @@ fn internal_body(id: &RequestId) -> Vec<u8> {
     .into_bytes()
 }
 
-fn reply(status: StatusCode, media: Media, id: &RequestId, body: Vec<u8>) -> Response {
+pub(super) fn reply(status: StatusCode, media: Media, id: &RequestId, body: Vec<u8>) -> Response {
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
     headers.insert(

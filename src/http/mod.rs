@@ -3,6 +3,7 @@
 //! emits (GraphiQL's endpoint and assets) is relative.
 
 mod access;
+mod batch;
 mod cors;
 pub mod document;
 mod graphiql;
@@ -74,6 +75,8 @@ pub struct Protection {
     pub client_address_header: Option<HeaderName>,
     /// Whether the schema may be read: introspection and `/schema.graphql`.
     pub introspection: bool,
+    /// Most operations in one batched request; 0: batching off.
+    pub max_batch: usize,
 }
 
 impl Default for Protection {
@@ -88,6 +91,7 @@ impl Default for Protection {
             cors_origins: Vec::new(),
             client_address_header: None,
             introspection: true,
+            max_batch: 0,
         }
     }
 }

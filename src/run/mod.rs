@@ -250,6 +250,7 @@ fn protection(args: &ServeArgs) -> anyhow::Result<Protection> {
         cors_origins,
         client_address_header,
         introspection: limits.introspection,
+        max_batch: limits.max_batch as usize,
     })
 }
 

@@ -356,3 +356,49 @@ async fn requests_beyond_the_concurrency_limit_are_shed_at_once() {
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn batches_run_each_operation_when_turned_on_and_are_bounded() {
+    let off = TestApp::new(&[]);
+    let batch = json!([{"query": "{ __typename }"}, {"query": THREE_BRANDS}]);
+    let request = |app_batch: &Value| {
+        Request::post("/graphql")
+            .header("content-type", "application/json")
+            .body(Body::from(app_batch.to_string()))
+            .unwrap()
+    };
+    let (status, _, body) = off.send(request(&batch)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(code(&body), Some("BATCH_NOT_ALLOWED"), "off by default");
+
+    let on = TestApp::new(&["--max-batch", "2"]);
+    let (status, _, body) = on.send(request(&batch)).await;
+    assert_eq!(status, StatusCode::OK);
+    let answers: Value = serde_json::from_slice(&body).unwrap();
+    let answers = answers.as_array().expect("an array of answers");
+    assert_eq!(answers.len(), 2);
+    assert_eq!(answers[0]["data"]["__typename"], "Query");
+    assert_eq!(
+        answers[1]["data"]["brands"]["nodes"]
+            .as_array()
+            .map(Vec::len),
+        Some(3)
+    );
+    assert_eq!(
+        answers[1]["extensions"]["cost"]["requested"], 7,
+        "each is charged"
+    );
+
+    // One bad operation spoils only its own answer; three are over the limit.
+    let mixed = json!([{"query": "{ nope }"}, {"query": "{ __typename }"}]);
+    let (_, _, body) = on.send(request(&mixed)).await;
+    let answers: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(code(&answers[0]), Some("GRAPHQL_VALIDATION_FAILED"));
+    assert_eq!(answers[1]["data"]["__typename"], "Query");
+    let three = json!([{"query": "{ __typename }"}, {"query": "{ __typename }"}, {"query": "{ __typename }"}]);
+    let (status, _, body) = on.send(request(&three)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(code(&body), Some("BATCH_NOT_ALLOWED"));
+}

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::{CatalogContext, brand_products, category_products};
 use crate::core::errors::{ApiError, ApiResult};
 use crate::core::ids::{GlobalId, Kind};
-use crate::core::pagination::{list_cost, page_cost};
+use crate::core::pagination::{list_cost, page_cost, weight};
 use crate::protocols::{BrandRecord, CategoryRecord, ProductRecord, ShopRecord};
 
 /// An amount of money in one currency.
@@ -135,7 +135,7 @@ impl Product {
     }
     /// Products like this one (more-like-this on the search index), best first. Asked for
     /// on many products at once, it costs one search request for all of them.
-    #[graphql(complexity = "list_cost(first.max(0) as usize, child_complexity)")]
+    #[graphql(complexity = "list_cost(first.max(0) as usize, child_complexity) + weight::SEARCH")]
     async fn similar(
         &self,
         ctx: &Context<'_>,
@@ -161,6 +161,7 @@ impl Product {
     }
     /// Live offers from partner shops; null when the partner cannot be reached and no recent
     /// answer is cached (the error at this path says why).
+    #[graphql(complexity = "weight::PARTNER + child_complexity")]
     async fn offers(
         &self,
         ctx: &Context<'_>,

@@ -23,7 +23,7 @@ pub use types::{ProductFilter, ProductSearchConnection, ProductSort, Suggestion}
 use super::catalog::{CatalogContext, Product, ProductEdge};
 use super::errors::{ApiError, ApiResult};
 use super::ids::{GlobalId, Kind};
-use super::pagination::{PageInfo, PageLimits, decode_cursor, encode_cursor, page_cost};
+use super::pagination::{PageInfo, PageLimits, decode_cursor, encode_cursor, page_cost, weight};
 use super::{ContextExt, Sources};
 use crate::observe::{self, request::spawner};
 use crate::protocols::search::{SearchFilter, SearchQuery as Query, SearchSource};
@@ -78,7 +78,7 @@ pub struct SearchQuery;
 #[Object]
 impl SearchQuery {
     /// Full-text product search with filters, sorting, facets and cursor pagination.
-    #[graphql(complexity = "page_cost(first, child_complexity)")]
+    #[graphql(complexity = "page_cost(first, child_complexity) + weight::SEARCH")]
     #[allow(clippy::too_many_arguments)]
     async fn search_products(
         &self,
@@ -141,6 +141,7 @@ impl SearchQuery {
     }
 
     /// Autocomplete: brands and products whose names start with `prefix`.
+    #[graphql(complexity = "weight::SEARCH + child_complexity")]
     async fn suggest(
         &self,
         ctx: &Context<'_>,
