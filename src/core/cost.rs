@@ -75,8 +75,9 @@ impl Budgets {
         }
     }
 
-    /// Takes `cost` points: the points left, or how long until there are enough.
-    pub fn take(&self, key: &str, cost: u64) -> Result<u64, Duration> {
+    /// Takes `cost` points: the points left, or the points there are and how long until
+    /// there are enough.
+    pub fn take(&self, key: &str, cost: u64) -> Result<u64, (u64, Duration)> {
         let cost = cost as f64;
         self.with_bucket(key, |bucket| {
             if bucket.points >= cost {
@@ -84,7 +85,8 @@ impl Budgets {
                 Ok(bucket.points as u64)
             } else {
                 let missing = cost - bucket.points;
-                Err(Duration::from_secs_f64(missing / self.refill_per_s))
+                let wait = Duration::from_secs_f64(missing / self.refill_per_s);
+                Err((bucket.points as u64, wait))
             }
         })
     }
@@ -120,6 +122,8 @@ pub struct Charge {
     pub requested: u64,
     /// Points left after the charge (`None` without budgets).
     pub remaining: Option<u64>,
+    /// Whether the points were taken (not when the budget could not pay).
+    pub taken: bool,
 }
 
 impl CostTicket {
@@ -143,7 +147,7 @@ impl CostTicket {
         let charge = self.charge()?;
         let actual = returned_fields(data);
         let remaining = match &self.budgets {
-            Some(budgets) if actual < charge.requested => {
+            Some(budgets) if charge.taken && actual < charge.requested => {
                 Some(budgets.refund(&self.key, charge.requested - actual))
             }
             _ => charge.remaining,
@@ -221,11 +225,23 @@ impl Extension for CostCheck {
         let Ok(ticket) = ctx.data::<Arc<CostTicket>>() else {
             return Ok(result);
         };
+        let mut charge = |remaining, taken| {
+            *ticket
+                .charged
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(Charge {
+                requested,
+                remaining,
+                taken,
+            });
+        };
         let remaining = match &ticket.budgets {
             None => None,
             Some(budgets) => match budgets.take(&ticket.key, requested) {
                 Ok(left) => Some(left),
-                Err(wait) => {
+                Err((left, wait)) => {
+                    // The refusal still reports the cost and what is left.
+                    charge(Some(left), false);
                     let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
                     return Err(vec![refusal(
                         format!(
@@ -238,13 +254,7 @@ impl Extension for CostCheck {
                 }
             },
         };
-        *ticket
-            .charged
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(Charge {
-            requested,
-            remaining,
-        });
+        charge(remaining, true);
         Ok(result)
     }
 }
@@ -267,7 +277,8 @@ mod tests {
     fn a_budget_is_spent_refunded_and_refilled() {
         let budgets = Budgets::new(100, 1000);
         assert_eq!(budgets.take("a", 60), Ok(40));
-        let wait = budgets.take("a", 60).expect_err("only about 40 left");
+        let (left, wait) = budgets.take("a", 60).expect_err("only about 40 left");
+        assert_eq!(left, 40);
         assert!(wait <= Duration::from_millis(25), "{wait:?}");
         assert!(
             budgets.take("b", 60).is_ok(),

@@ -433,8 +433,11 @@ pub(super) async fn execute(
         _ => StatusCode::OK,
     };
     // A request error (nothing executed) has no `data` entry at all, per the spec.
-    let body = if before_execution {
+    let body = if before_execution && response.extensions.is_empty() {
         serde_json::to_vec(&json!({ "errors": response.errors }))
+    } else if before_execution {
+        // A refused budget still says what the operation costs and what is left.
+        serde_json::to_vec(&json!({ "errors": response.errors, "extensions": response.extensions }))
     } else {
         serde_json::to_vec(&response)
     };

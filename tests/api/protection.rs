@@ -83,6 +83,9 @@ async fn a_spent_budget_is_a_429_with_retry_after_and_it_refills() {
     let retry_after: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=2).contains(&retry_after), "{retry_after}");
     assert_eq!(body["errors"][0]["extensions"]["retryAfter"], retry_after);
+    let cost = &body["extensions"]["cost"];
+    assert_eq!(cost["requested"], 49, "{body}");
+    assert!(cost["budget"]["remaining"].as_u64().unwrap() < 49, "{body}");
 
     tokio::time::sleep(Duration::from_secs(retry_after)).await;
     let (status, body) = app.post("/graphql", json!({"query": query})).await;
