@@ -134,3 +134,6 @@ pub fn router(state: HttpState) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }
+
+#[cfg(test)]
+mod tests;

@@ -40,6 +40,8 @@ pub struct MemoryCatalog {
     pub categories: Vec<CategoryRecord>,
     pub products: Vec<ProductRecord>,
     failures: Mutex<HashMap<&'static str, SourceError>>,
+    /// Methods that panic, to test that a bug in a source cannot take a request down.
+    panics: Mutex<Vec<&'static str>>,
     calls: CallCounter,
 }
 
@@ -73,9 +75,22 @@ impl MemoryCatalog {
             .insert(method, error);
     }
 
+    /// Makes every later call of `method` panic.
+    pub fn panic_on(&self, method: &'static str) {
+        self.panics.lock().expect("panics poisoned").push(method);
+    }
+
     /// Counts the call and fails it when told to.
     fn enter(&self, method: &'static str) -> Result<(), SourceError> {
         self.calls.count(method);
+        if self
+            .panics
+            .lock()
+            .expect("panics poisoned")
+            .contains(&method)
+        {
+            panic!("{method} panics, as the test asked");
+        }
         match self.failures.lock().expect("failures poisoned").get(method) {
             Some(error) => Err(error.clone()),
             None => Ok(()),
