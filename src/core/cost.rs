@@ -225,7 +225,7 @@ impl Extension for CostCheck {
         let Ok(ticket) = ctx.data::<Arc<CostTicket>>() else {
             return Ok(result);
         };
-        let mut charge = |remaining, taken| {
+        let charge = |remaining, taken| {
             *ticket
                 .charged
                 .lock()
