@@ -17,6 +17,7 @@ pub mod node;
 pub mod offers;
 pub mod pagination;
 pub mod search;
+pub mod usage;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -129,7 +130,8 @@ fn schema_builder(
         .limit_depth(config.max_depth)
         .extension(CostGuard {
             maximum: config.max_complexity,
-        });
+        })
+        .extension(usage::FieldUsage);
     let builder = if config.introspection {
         builder
     } else {

@@ -118,9 +118,12 @@ impl Access {
             calls.partner = stats.calls(Backend::Partner),
             loader_batches = stats.batches(),
         );
-        stats
-            .metrics()
-            .operation(name, kind, outcome, &self.codes, took);
+        let metrics = stats.metrics();
+        metrics.operation(name, kind, outcome, &self.codes, took);
+        let client = self.client_name.as_deref().unwrap_or("unknown");
+        for (parent, field) in stats.fields_used() {
+            metrics.field_used(&parent, &field, client);
+        }
     }
 }
 

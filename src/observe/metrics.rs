@@ -15,6 +15,8 @@ const LATENCY_BUCKETS: &[f64] = &[
 ];
 /// Upper bounds of loader batch-size buckets, in keys.
 const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0];
+/// Label sets of field usage: every field of the schema times a few clients.
+const MAX_FIELD_SERIES: usize = 5_000;
 /// Most label sets one family keeps; beyond it (operation names are chosen by clients) new
 /// sets are counted under `_other`, so a client cannot grow the registry without bound.
 const MAX_SERIES: usize = 500;
@@ -37,6 +39,7 @@ struct Registry {
     backend_calls: Family<f64>,
     backend_duration: Family<Histogram>,
     loader_batches: Family<Histogram>,
+    field_usage: Family<f64>,
     collectors: Mutex<Vec<Collector>>,
 }
 
@@ -95,6 +98,15 @@ impl Default for Metrics {
                     &["loader"],
                     || Histogram::new(BATCH_BUCKETS),
                 ),
+                field_usage: Family {
+                    max_series: MAX_FIELD_SERIES,
+                    ..Family::counter(
+                        "ogrom_graphql_field_usage_total",
+                        "Requests that asked for a field, by type, field and client name \
+                         (apollographql-client-name): a deprecated field nobody asks for can go.",
+                        &["type", "field", "client"],
+                    )
+                },
                 collectors: Mutex::default(),
             }),
         }
@@ -172,6 +184,13 @@ impl Metrics {
             .update(&[loader], |h| h.observe(keys as f64));
     }
 
+    /// A request asked for `field` of `parent`, from `client`.
+    pub fn field_used(&self, parent: &str, field: &str, client: &str) {
+        self.inner
+            .field_usage
+            .update(&[parent, field, client], |c| *c += 1.0);
+    }
+
     /// Adds values read at scrape time (gauges of pools, breakers, queues).
     pub fn collect(&self, collector: impl Fn(&mut Exposition) + Send + Sync + 'static) {
         lock(&self.inner.collectors).push(Box::new(collector));
@@ -194,6 +213,7 @@ impl Metrics {
         registry.backend_calls.render(&mut out);
         registry.backend_duration.render(&mut out);
         registry.loader_batches.render(&mut out);
+        registry.field_usage.render(&mut out);
         for collector in lock(&registry.collectors).iter() {
             collector(&mut out);
         }
@@ -268,6 +288,8 @@ struct Family<M> {
     name: &'static str,
     help: &'static str,
     labels: &'static [&'static str],
+    /// Label sets kept before new ones are counted under `_other`.
+    max_series: usize,
     make: fn() -> M,
     series: Mutex<BTreeMap<Vec<String>, M>>,
 }
@@ -278,6 +300,7 @@ impl Family<f64> {
             name,
             help,
             labels,
+            max_series: MAX_SERIES,
             make: || 0.0,
             series: Mutex::default(),
         }
@@ -302,6 +325,7 @@ impl Family<Histogram> {
             name,
             help,
             labels,
+            max_series: MAX_SERIES,
             make,
             series: Mutex::default(),
         }
@@ -331,7 +355,7 @@ impl<M> Family<M> {
     fn update(&self, values: &[&str], change: impl FnOnce(&mut M)) {
         let mut series = lock(&self.series);
         let key: Vec<String> = values.iter().map(|v| (*v).to_owned()).collect();
-        let key = if series.len() >= MAX_SERIES && !series.contains_key(&key) {
+        let key = if series.len() >= self.max_series && !series.contains_key(&key) {
             vec![OTHER.to_owned(); values.len()]
         } else {
             key

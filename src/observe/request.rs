@@ -7,9 +7,10 @@
 //! A task-local rather than a parameter: a call's cost is an observation, not a dependency,
 //! and threading it through every protocol method would put metrics into the protocols.
 
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use super::Metrics;
@@ -45,6 +46,8 @@ pub struct RequestStats {
     metrics: Metrics,
     calls: [AtomicU32; 3],
     batches: AtomicU32,
+    /// The fields resolved, by type, once each.
+    fields: Mutex<HashMap<String, HashSet<String>>>,
 }
 
 impl RequestStats {
@@ -54,6 +57,7 @@ impl RequestStats {
             metrics,
             calls: Default::default(),
             batches: AtomicU32::new(0),
+            fields: Mutex::default(),
         })
     }
 
@@ -79,6 +83,33 @@ impl RequestStats {
     /// Loader batches run so far.
     pub fn batches(&self) -> u32 {
         self.batches.load(Ordering::Relaxed)
+    }
+
+    /// Notes that the request resolved `field` of `parent`.
+    pub fn field_used(&self, parent: &str, field: &str) {
+        let mut fields = self.fields.lock().unwrap_or_else(PoisonError::into_inner);
+        // Most fields are seen many times (list items): look before allocating.
+        if fields
+            .get(parent)
+            .is_some_and(|names| names.contains(field))
+        {
+            return;
+        }
+        fields
+            .entry(parent.to_owned())
+            .or_default()
+            .insert(field.to_owned());
+    }
+
+    /// The fields the request resolved, as `(type, field)`.
+    pub fn fields_used(&self) -> Vec<(String, String)> {
+        let fields = self.fields.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut used: Vec<(String, String)> = fields
+            .iter()
+            .flat_map(|(parent, names)| names.iter().map(|n| (parent.clone(), n.clone())))
+            .collect();
+        used.sort();
+        used
     }
 
     /// The metrics this request reports to.

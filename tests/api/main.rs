@@ -17,6 +17,7 @@ mod listener;
 mod logs;
 mod metrics;
 mod offers;
+mod operations;
 mod protection;
 mod schema;
 mod search;

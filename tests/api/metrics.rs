@@ -240,6 +240,20 @@ async fn metrics_parse_as_prometheus_text_and_move_when_requests_run() {
         ),
         1.0
     );
+    // Field usage counts requests, not list items: three products' names are one use.
+    let usage = |t: &'static str, f: &'static str| {
+        moved(
+            "ogrom_graphql_field_usage_total",
+            &[("type", t), ("field", f), ("client", "unknown")],
+        )
+    };
+    assert_eq!(
+        usage("Query", "brand"),
+        1.0,
+        "the refused request resolved nothing"
+    );
+    assert_eq!(usage("Brand", "name"), 1.0);
+    assert_eq!(usage("Product", "name"), 1.0);
     let families: BTreeSet<&str> = after.keys().map(|(name, _)| name.as_str()).collect();
     for family in [
         "ogrom_http_request_duration_seconds_bucket",

@@ -1,0 +1,266 @@
+// A typed client for two of the web app's pages. Every type comes from src/generated/, which
+// `npm run generate` derives from schema.graphql and operations/*.graphql: a schema change
+// that breaks an operation fails generation, and one that changes a field this code reads
+// fails `tsc`.
+import {
+  ProductPageDocument,
+  SearchPageDocument,
+  type Availability,
+  type ProductFilter,
+  type ProductPageQuery,
+  type ProductSort,
+  type SearchPageQuery,
+  type TypedDocumentString,
+} from "./generated/graphql.js";
+
+/** Sent on every request; the gateway logs them in its access log and metrics. */
+const CLIENT_NAME = "ogrom-typescript-example";
+const CLIENT_VERSION = "0.1.0";
+
+/** The `extensions.code` values a client acts on (the gateway sends others too). */
+export type ErrorCode =
+  | "NOT_FOUND"
+  | "BAD_USER_INPUT"
+  | "UNAUTHENTICATED"
+  | "FORBIDDEN"
+  | "UPSTREAM_UNAVAILABLE"
+  | "UPSTREAM_TIMEOUT"
+  | "GRAPHQL_PARSE_FAILED"
+  | "GRAPHQL_VALIDATION_FAILED"
+  | "COST_LIMIT_EXCEEDED"
+  | "BUDGET_EXHAUSTED"
+  | "OVERLOADED"
+  | "TIMEOUT"
+  | "INTERNAL";
+
+/** One entry of a response's `errors`. Every error from the gateway carries a code. */
+export interface GatewayErrorEntry {
+  message: string;
+  path?: ReadonlyArray<string | number>;
+  extensions?: {
+    code?: ErrorCode | (string & {});
+    requestId?: string;
+    /** Seconds until the budget refills, with BUDGET_EXHAUSTED. */
+    retryAfter?: number;
+  };
+}
+
+/** A request that returned no data: the whole page cannot be shown. */
+export class GatewayError extends Error {
+  constructor(
+    readonly status: number,
+    readonly errors: readonly GatewayErrorEntry[],
+  ) {
+    const first = errors[0];
+    super(first ? `${first.extensions?.code ?? "UNKNOWN"}: ${first.message}` : `HTTP ${status}`);
+    this.name = "GatewayError";
+  }
+
+  /** The codes of all errors, for branching (retry, sign in, show a 404). */
+  get codes(): string[] {
+    return this.errors.flatMap((e) => (e.extensions?.code ? [e.extensions.code] : []));
+  }
+
+  /** Worth retrying later: the gateway or a backend is busy, or the budget ran out. */
+  get retryable(): boolean {
+    const transient = ["OVERLOADED", "BUDGET_EXHAUSTED", "UPSTREAM_TIMEOUT", "TIMEOUT"];
+    return this.codes.some((c) => transient.includes(c)) || this.status === 503;
+  }
+
+  /** Seconds to wait before retrying, when the gateway said so. */
+  get retryAfter(): number | undefined {
+    return this.errors.find((e) => e.extensions?.retryAfter !== undefined)?.extensions?.retryAfter;
+  }
+}
+
+/** The data of a request plus the errors of the parts that failed (a partial result). */
+export interface Result<TData> {
+  data: TData;
+  errors: readonly GatewayErrorEntry[];
+}
+
+export interface Gateway {
+  /** The gateway's GraphQL endpoint, e.g. "http://127.0.0.1:8080/graphql". */
+  url: string;
+  /** A bearer token for the signed-in user, if any. */
+  token?: string;
+  signal?: AbortSignal;
+}
+
+/**
+ * POSTs one operation and returns its typed data. Throws GatewayError when the response has
+ * no data (a request or validation error, a refusal); returns the data with the errors when
+ * only part of it failed (an unreachable partner's offers).
+ */
+export async function execute<TData, TVariables>(
+  gateway: Gateway,
+  operationName: string,
+  document: TypedDocumentString<TData, TVariables>,
+  variables: TVariables,
+): Promise<Result<TData>> {
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    accept: "application/graphql-response+json, application/json;q=0.9",
+    "apollographql-client-name": CLIENT_NAME,
+    "apollographql-client-version": CLIENT_VERSION,
+  };
+  if (gateway.token) headers["authorization"] = `Bearer ${gateway.token}`;
+  const response = await fetch(gateway.url, {
+    method: "POST",
+    headers,
+    body: JSON.stringify({ query: document.toString(), operationName, variables }),
+    ...(gateway.signal ? { signal: gateway.signal } : {}),
+  });
+  const type = response.headers.get("content-type") ?? "";
+  if (!type.includes("json")) {
+    // Not the gateway answering (a proxy's error page): no GraphQL errors to read.
+    throw new GatewayError(response.status, []);
+  }
+  const body = (await response.json()) as {
+    data?: TData | null;
+    errors?: GatewayErrorEntry[];
+  };
+  const errors = body.errors ?? [];
+  if (body.data === undefined || body.data === null) {
+    throw new GatewayError(response.status, errors);
+  }
+  return { data: body.data, errors };
+}
+
+// ---------------------------------------------------------------------------------------
+// The product page
+
+type Product = NonNullable<ProductPageQuery["product"]>;
+
+export interface ProductPageView {
+  title: string;
+  brand: string;
+  breadcrumbs: string[];
+  /** The current price, formatted ("59,95 €"). */
+  price: string;
+  /** The struck-through regular price while on sale. */
+  wasPrice: string | null;
+  /** Partner offers, cheapest first; null when unavailable (show `buyUrl` alone). */
+  offers: Array<{ shop: string; price: string; inStock: boolean; sizes: string[] }> | null;
+  /** The offers are from the cache because the partner did not answer in time. */
+  offersStale: boolean;
+  buyUrl: string;
+  similar: Array<{ id: number; name: string; brand: string; price: string }>;
+  styledIn: Array<{ title: string; author: string }>;
+  /** The codes of the parts that failed, e.g. UPSTREAM_UNAVAILABLE for the offers. */
+  degraded: string[];
+}
+
+const IN_STOCK: readonly Availability[] = ["IN_STOCK", "LOW_STOCK"];
+
+/** The product page's data, or null for an unknown product (the page shows a 404). */
+export async function loadProductPage(
+  gateway: Gateway,
+  databaseId: number,
+): Promise<ProductPageView | null> {
+  const { data, errors } = await execute(gateway, "ProductPage", ProductPageDocument, {
+    databaseId,
+  });
+  const product: Product | null = data.product;
+  if (!product) return null;
+  const offers = product.offers?.offers
+    .map((offer) => ({
+      shop: offer.shop,
+      price: offer.price.formatted,
+      // A decimal string in major units; the offers of one product share a currency.
+      amount: Number(offer.price.amount),
+      inStock: IN_STOCK.includes(offer.availability),
+      sizes: offer.sizes,
+    }))
+    .sort((a, b) => a.amount - b.amount)
+    .map(({ amount: _amount, ...offer }) => offer);
+  return {
+    title: product.name,
+    brand: product.brand.name,
+    breadcrumbs: product.category.path.map((c) => c.name),
+    price: product.currentPrice.formatted,
+    wasPrice: product.onSale ? product.price.formatted : null,
+    offers: offers ?? null,
+    offersStale: product.offers?.stale ?? false,
+    buyUrl: product.deeplinkUrl,
+    similar: product.similar.map((p) => ({
+      id: p.databaseId,
+      name: p.name,
+      brand: p.brand.name,
+      price: p.currentPrice.formatted,
+    })),
+    styledIn: product.collages.edges.map(({ node }) => ({
+      title: node.title,
+      author: node.author.displayName,
+    })),
+    degraded: errors.flatMap((e) => (e.extensions?.code ? [e.extensions.code] : [])),
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// The search page
+
+type Search = SearchPageQuery["searchProducts"];
+
+export interface SearchRequest {
+  query?: string;
+  filter?: ProductFilter;
+  sort?: ProductSort;
+  /** The `next` cursor of the previous page. */
+  after?: string;
+}
+
+export interface SearchPageView {
+  total: number;
+  results: Array<{ id: number; name: string; brand: string; price: string; onSale: boolean }>;
+  brandFacets: Array<{ id: string; name: string; count: number }>;
+  colorFacets: Search["facets"]["colors"];
+  /** Pass as `after` for the next page; null on the last page. */
+  next: string | null;
+}
+
+export async function loadSearchPage(
+  gateway: Gateway,
+  request: SearchRequest,
+): Promise<SearchPageView> {
+  const { data } = await execute(gateway, "SearchPage", SearchPageDocument, {
+    query: request.query ?? null,
+    filter: request.filter ?? null,
+    sort: request.sort ?? "RELEVANCE",
+    after: request.after ?? null,
+  });
+  const search: Search = data.searchProducts;
+  return {
+    total: search.totalCount,
+    results: search.edges.map(({ node }) => ({
+      id: node.databaseId,
+      name: node.name,
+      brand: node.brand.name,
+      price: node.currentPrice.formatted,
+      onSale: node.onSale,
+    })),
+    // A facet's brand is null when it was deleted since the index was built.
+    brandFacets: search.facets.brands.flatMap((f) =>
+      f.brand ? [{ id: f.brand.id, name: f.brand.name, count: f.count }] : [],
+    ),
+    colorFacets: search.facets.colors,
+    next: search.pageInfo.hasNextPage ? search.pageInfo.endCursor : null,
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// How a page uses them
+
+export async function renderProductPage(gateway: Gateway, databaseId: number): Promise<string> {
+  try {
+    const page = await loadProductPage(gateway, databaseId);
+    if (!page) return "404";
+    const offers = page.offers?.map((o) => `${o.shop} ${o.price}`).join(", ") ?? "see shop";
+    return `${page.brand} ${page.title}: ${page.price} (${offers})`;
+  } catch (error) {
+    if (error instanceof GatewayError && error.retryable) {
+      return `busy, retry in ${error.retryAfter ?? 1}s`;
+    }
+    throw error;
+  }
+}
