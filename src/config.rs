@@ -3,6 +3,7 @@
 //! bad value stops the process with a message naming the variable.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -40,8 +41,9 @@ pub enum Command {
     /// Serve a stand-in for the partner offers API, with injectable faults (development and
     /// tests only).
     PartnerStub(PartnerStubArgs),
-    /// Print the GraphQL schema (SDL), as `schema.graphql` holds it.
-    Schema,
+    /// Print the GraphQL schema (SDL), as `schema.graphql` holds it; `schema diff` compares
+    /// two schemas.
+    Schema(SchemaArgs),
 }
 
 /// Logging.
@@ -268,6 +270,30 @@ pub struct TokenArgs {
     /// How long the token is valid, in seconds.
     #[arg(long, default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
     pub ttl_s: u64,
+}
+
+/// `ogrom schema`: without a subcommand, prints the SDL.
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    #[command(subcommand)]
+    pub command: Option<SchemaCommand>,
+}
+
+/// What `ogrom schema` does besides printing the SDL.
+#[derive(Debug, Subcommand)]
+pub enum SchemaCommand {
+    /// Compare two schemas and classify each change as breaking, dangerous or safe for
+    /// clients. Exits 1 when a change is breaking, 2 when a schema cannot be read.
+    Diff(SchemaDiffArgs),
+}
+
+/// `ogrom schema diff`.
+#[derive(Debug, Args)]
+pub struct SchemaDiffArgs {
+    /// The schema clients know: an SDL file, e.g. the released `schema.graphql`.
+    pub old: PathBuf,
+    /// The schema to compare with it: an SDL file. Without it, the schema of this binary.
+    pub new: Option<PathBuf>,
 }
 
 /// A secret value (an API key): its `Debug` never shows it, so logging a config is safe.

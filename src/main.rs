@@ -7,7 +7,12 @@ use ogrom::config::{Cli, Command};
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse_or_exit();
-    let stdout_is_output = matches!(cli.command, Command::Schema | Command::Token(_));
+    // `schema` is offline and logs nothing: its stdout is the product, and the exit status of
+    // `schema diff` is its verdict.
+    if let Command::Schema(args) = &cli.command {
+        return ogrom::run::schema::main(args);
+    }
+    let stdout_is_output = matches!(cli.command, Command::Token(_));
     let logs = match ogrom::run::init_telemetry(&cli.log, stdout_is_output) {
         Ok(logs) => logs,
         Err(error) => {

@@ -4,6 +4,7 @@
 
 pub mod index;
 pub mod partner_stub;
+pub mod schema;
 pub mod seed;
 mod telemetry;
 mod token;
@@ -73,10 +74,11 @@ async fn command(cli: Cli, logs: &Logs) -> anyhow::Result<()> {
             })?;
             partner_stub::serve(&args, listener, shutdown_signal()).await
         }
-        Command::Schema => {
-            print!("{}", core::sdl());
-            Ok(())
-        }
+        // `main` runs `schema` before logging starts; this serves other callers.
+        Command::Schema(args) => match schema::run(&args)? {
+            schema::Verdict::Compatible => Ok(()),
+            schema::Verdict::Breaking => anyhow::bail!("the schema has breaking changes"),
+        },
     }
 }
 

@@ -1,5 +1,8 @@
 //! `schema.graphql` is the contract client teams generate code from: it must equal the SDL
-//! of the code, and the gateway must serve exactly it.
+//! of the code, the gateway must serve exactly it, and `ogrom schema diff` tells which
+//! changes to it break clients.
+
+use std::process::Command;
 
 use axum::body::Body;
 use axum::http::Request;
@@ -36,4 +39,244 @@ async fn the_gateway_serves_the_committed_schema() {
         String::from_utf8(body).unwrap() == committed(),
         "{REGENERATE}"
     );
+}
+
+// `ogrom schema diff`: what CI gates on. The expected lines are the changes each fixture
+// makes to `base.graphql`, as its header comment describes them.
+
+fn fixture(name: &str) -> String {
+    format!(
+        "{}/tests/fixtures/schema/{name}.graphql",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+/// Runs `ogrom schema diff` with these arguments: the exit status and the lines of stdout.
+fn schema_diff(args: &[&str]) -> (Option<i32>, Vec<String>) {
+    let output = Command::new(env!("CARGO_BIN_EXE_ogrom"))
+        .args(["schema", "diff"])
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    (
+        output.status.code(),
+        stdout.lines().map(str::to_owned).collect(),
+    )
+}
+
+#[test]
+fn a_breaking_change_fails_the_diff_and_names_each_change() {
+    let (status, lines) = schema_diff(&[&fixture("base"), &fixture("breaking")]);
+    assert_eq!(status, Some(1), "{lines:#?}");
+    assert_eq!(
+        lines,
+        [
+            "BREAKING  Brand.name: field removed without deprecation",
+            "BREAKING  Query.brand: argument slug removed",
+            "BREAKING  Query.brand: required argument id added",
+            "3 changes: 3 breaking, 0 dangerous, 0 safe",
+        ]
+    );
+}
+
+#[test]
+fn dangerous_changes_are_listed_but_pass() {
+    let (status, lines) = schema_diff(&[&fixture("base"), &fixture("dangerous")]);
+    assert_eq!(status, Some(0), "{lines:#?}");
+    assert_eq!(
+        lines,
+        [
+            "DANGEROUS ProductSort.NEWEST: enum value added",
+            "DANGEROUS Query.products: argument first default value changed from 20 to 24",
+            "DANGEROUS Query.products: optional argument inStock added",
+            "3 changes: 0 breaking, 3 dangerous, 0 safe",
+        ]
+    );
+}
+
+#[test]
+fn safe_changes_pass() {
+    let (status, lines) = schema_diff(&[&fixture("base"), &fixture("safe")]);
+    assert_eq!(status, Some(0), "{lines:#?}");
+    assert_eq!(
+        lines,
+        [
+            "SAFE      Brand: description changed",
+            "SAFE      Product.brand: type changed from Brand to Brand!",
+            "SAFE      Product.description: field added",
+            "3 changes: 0 breaking, 0 dangerous, 3 safe",
+        ]
+    );
+}
+
+#[test]
+fn without_a_new_schema_the_diff_compares_with_the_code() {
+    let committed = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql");
+    let (status, lines) = schema_diff(&[committed]);
+    assert_eq!(status, Some(0), "{lines:#?}");
+    assert_eq!(lines, ["no changes"]);
+}
+
+#[test]
+fn a_schema_that_cannot_be_read_is_a_usage_error() {
+    let missing = fixture("missing");
+    let (status, lines) = schema_diff(&[&fixture("base"), &missing]);
+    assert_eq!(status, Some(2));
+    assert!(lines.is_empty(), "{lines:#?}");
+    let not_sdl = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+    assert_eq!(schema_diff(&[not_sdl]).0, Some(2));
+}
+
+// `scripts/schema-check`, run in a scratch git repository whose released `schema.graphql`
+// had one more field on Query than the code has: the code removed it.
+
+const NEVER_DEPRECATED: &str = "legacyBrands: Int";
+const DEPRECATED: &str = "legacyBrands: Int @deprecated(reason: \"Use brands.\")";
+const DECLARED: &str =
+    "# Changelog\n\n## Unreleased\n\n- Breaking: Query.legacyBrands (use brands)\n";
+
+/// A git repository with a copy of `scripts/schema-check`, deleted when dropped.
+struct Repository(std::path::PathBuf);
+
+impl Repository {
+    fn new(name: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("ogrom-schema-check-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("scripts")).unwrap();
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/schema-check");
+        std::fs::copy(script, dir.join("scripts/schema-check")).unwrap();
+        let repository = Repository(dir);
+        repository.git(&["init", "--quiet"]);
+        repository
+    }
+
+    /// Commits these files (name, content) with everything else already there.
+    fn commit(&self, files: &[(&str, &str)]) {
+        for (name, content) in files {
+            std::fs::write(self.0.join(name), content).unwrap();
+        }
+        self.git(&["add", "--all"]);
+        self.git(&["commit", "--quiet", "--message", "a change"]);
+    }
+
+    fn git(&self, args: &[&str]) {
+        let status = Command::new("git")
+            // Whoever runs the tests: no identity or signing key needed.
+            .args([
+                "-c",
+                "user.name=test",
+                "-c",
+                "user.email=test@example.invalid",
+            ])
+            .args(["-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"])
+            .args(args)
+            .current_dir(&self.0)
+            .env_remove("GIT_DIR")
+            .env_remove("GIT_WORK_TREE")
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    }
+
+    /// Runs the check with the binary under test: the exit status, and stdout then stderr.
+    fn check(&self) -> (Option<i32>, String) {
+        let output = Command::new("bash")
+            .arg(self.0.join("scripts/schema-check"))
+            .env("OGROM_BIN", env!("CARGO_BIN_EXE_ogrom"))
+            .env_remove("OGROM_SCHEMA_BASE")
+            .env_remove("GIT_DIR")
+            .env_remove("GIT_WORK_TREE")
+            .output()
+            .unwrap();
+        let text =
+            String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
+        (output.status.code(), text.into_owned())
+    }
+}
+
+impl Drop for Repository {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The committed schema with one more field on Query.
+fn released_with(field: &str) -> String {
+    let schema = committed();
+    assert!(
+        schema.contains("type Query {\n"),
+        "schema.graphql has a Query type"
+    );
+    schema.replacen("type Query {\n", &format!("type Query {{\n\t{field}\n"), 1)
+}
+
+/// A repository whose previous commit released `released` and whose last commit has the
+/// code's schema and `changelog`.
+fn repository_after(name: &str, released: &str, changelog: &str) -> Repository {
+    let repository = Repository::new(name);
+    repository.commit(&[("schema.graphql", released)]);
+    repository.commit(&[
+        ("schema.graphql", &committed()),
+        ("CHANGELOG.md", changelog),
+    ]);
+    repository
+}
+
+#[test]
+fn schema_check_passes_a_declared_removal_of_a_deprecated_field() {
+    let repository = repository_after("declared", &released_with(DEPRECATED), DECLARED);
+    let (status, output) = repository.check();
+    assert_eq!(status, Some(0), "{output}");
+    assert!(
+        output.contains("BREAKING  Query.legacyBrands: deprecated field removed"),
+        "{output}"
+    );
+}
+
+#[test]
+fn schema_check_refuses_an_undeclared_breaking_change() {
+    // Declared, but in a released section: it does not cover this change.
+    let changelog = "# Changelog\n\n## Unreleased\n\n## 1.0\n\nBreaking: Query.legacyBrands\n";
+    let repository = repository_after("undeclared", &released_with(DEPRECATED), changelog);
+    let (status, output) = repository.check();
+    assert_eq!(status, Some(1), "{output}");
+    assert!(
+        output.contains("undeclared breaking change to Query.legacyBrands"),
+        "{output}"
+    );
+}
+
+#[test]
+fn schema_check_refuses_removing_a_field_that_was_never_deprecated_even_when_declared() {
+    let repository = repository_after("not-deprecated", &released_with(NEVER_DEPRECATED), DECLARED);
+    let (status, output) = repository.check();
+    assert_eq!(status, Some(1), "{output}");
+    assert!(
+        output.contains(
+            "Query.legacyBrands was not deprecated in the released schema: deprecate it first"
+        ),
+        "{output}"
+    );
+}
+
+#[test]
+fn schema_check_compares_with_the_newest_schema_release_tag_over_the_previous_commit() {
+    let repository = Repository::new("tag");
+    repository.commit(&[("schema.graphql", &released_with(DEPRECATED))]);
+    repository.git(&["tag", "schema-v1"]);
+    repository.commit(&[("schema.graphql", &committed())]);
+    repository.commit(&[("CHANGELOG.md", "# Changelog\n\n## Unreleased\n")]);
+    let (status, output) = repository.check();
+    assert_eq!(status, Some(1), "{output}");
+    assert!(output.contains("schema.graphql at schema-v1"), "{output}");
+}
+
+#[test]
+fn schema_check_passes_when_nothing_was_released() {
+    let repository = Repository::new("first");
+    repository.commit(&[("schema.graphql", &committed())]);
+    let (status, output) = repository.check();
+    assert_eq!(status, Some(0), "{output}");
 }

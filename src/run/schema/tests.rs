@@ -1,0 +1,360 @@
+//! One pair of small schemas per kind of change, and the line `schema diff` prints for it.
+
+use async_graphql::parser::parse_schema;
+
+use super::diff;
+
+/// The report lines from `old` to `new`.
+fn changes(old: &str, new: &str) -> Vec<String> {
+    let (old, new) = (parse_schema(old).unwrap(), parse_schema(new).unwrap());
+    diff(&old, &new).iter().map(ToString::to_string).collect()
+}
+
+#[track_caller]
+fn assert_changes(old: &str, new: &str, expected: &[&str]) {
+    assert_eq!(changes(old, new), expected, "\nold:\n{old}\nnew:\n{new}");
+}
+
+// Breaking: operations that were valid fail, or get values their client cannot read.
+
+#[test]
+fn removing_a_type_is_breaking() {
+    let old = "type Query { a: Int } type Brand { id: ID }";
+    assert_changes(
+        old,
+        "type Query { a: Int }",
+        &["BREAKING  Brand: type removed"],
+    );
+}
+
+#[test]
+fn changing_the_kind_of_a_type_is_breaking() {
+    assert_changes(
+        "type Brand { id: ID }",
+        "input Brand { id: ID }",
+        &["BREAKING  Brand: kind changed from object to input object"],
+    );
+}
+
+#[test]
+fn removing_a_field_that_was_not_deprecated_is_breaking_and_says_so() {
+    assert_changes(
+        "type Brand { id: ID name: String }",
+        "type Brand { id: ID }",
+        &["BREAKING  Brand.name: field removed without deprecation"],
+    );
+}
+
+#[test]
+fn removing_a_deprecated_field_is_breaking() {
+    assert_changes(
+        r#"type Brand { id: ID name: String @deprecated(reason: "Use title") }"#,
+        "type Brand { id: ID }",
+        &["BREAKING  Brand.name: deprecated field removed"],
+    );
+}
+
+#[test]
+fn an_output_field_that_may_now_be_null_is_breaking() {
+    assert_changes(
+        "type Brand { name: String! }",
+        "type Brand { name: String }",
+        &["BREAKING  Brand.name: type changed from String! to String"],
+    );
+}
+
+#[test]
+fn an_output_field_of_another_type_or_list_depth_is_breaking() {
+    assert_changes(
+        "type Brand { name: String tags: [String] }",
+        "type Brand { name: Int tags: String }",
+        &[
+            "BREAKING  Brand.name: type changed from String to Int",
+            "BREAKING  Brand.tags: type changed from [String] to String",
+        ],
+    );
+}
+
+#[test]
+fn removing_an_argument_is_breaking() {
+    assert_changes(
+        "type Query { brand(id: ID, slug: String): Int }",
+        "type Query { brand(id: ID): Int }",
+        &["BREAKING  Query.brand: argument slug removed"],
+    );
+}
+
+#[test]
+fn an_argument_that_becomes_required_is_breaking() {
+    assert_changes(
+        "type Query { brand(id: ID): Int }",
+        "type Query { brand(id: ID!): Int }",
+        &["BREAKING  Query.brand: argument id type changed from ID to ID!"],
+    );
+}
+
+#[test]
+fn an_argument_whose_list_items_become_non_null_is_breaking() {
+    assert_changes(
+        "type Query { brands(ids: [ID]): Int }",
+        "type Query { brands(ids: [ID!]): Int }",
+        &["BREAKING  Query.brands: argument ids type changed from [ID] to [ID!]"],
+    );
+}
+
+#[test]
+fn adding_a_required_argument_is_breaking() {
+    assert_changes(
+        "type Query { brand: Int }",
+        "type Query { brand(id: ID!): Int }",
+        &["BREAKING  Query.brand: required argument id added"],
+    );
+}
+
+#[test]
+fn adding_a_required_input_field_is_breaking() {
+    assert_changes(
+        "input Filter { q: String }",
+        "input Filter { q: String color: String! }",
+        &["BREAKING  Filter.color: required input field added"],
+    );
+}
+
+#[test]
+fn removing_an_input_field_is_breaking() {
+    assert_changes(
+        "input Filter { q: String color: String }",
+        "input Filter { q: String }",
+        &["BREAKING  Filter.color: input field removed"],
+    );
+}
+
+#[test]
+fn an_input_field_that_becomes_required_is_breaking() {
+    assert_changes(
+        "input Filter { q: String }",
+        "input Filter { q: String! }",
+        &["BREAKING  Filter.q: input field type changed from String to String!"],
+    );
+}
+
+#[test]
+fn removing_an_enum_value_is_breaking() {
+    assert_changes(
+        "enum Color { RED BLUE }",
+        "enum Color { RED }",
+        &["BREAKING  Color.BLUE: enum value removed without deprecation"],
+    );
+}
+
+#[test]
+fn removing_a_union_member_is_breaking() {
+    assert_changes(
+        "type A { a: Int } type B { b: Int } union Hit = A | B",
+        "type A { a: Int } type B { b: Int } union Hit = A",
+        &["BREAKING  Hit: member B removed"],
+    );
+}
+
+#[test]
+fn an_object_that_no_longer_implements_an_interface_is_breaking() {
+    assert_changes(
+        "interface Node { id: ID } type Brand implements Node { id: ID }",
+        "interface Node { id: ID } type Brand { id: ID }",
+        &["BREAKING  Brand: interface Node removed"],
+    );
+}
+
+#[test]
+fn removing_a_directive_or_its_argument_or_location_is_breaking() {
+    let old = "directive @a(x: Int) on FIELD | FRAGMENT_SPREAD directive @b on FIELD";
+    assert_changes(
+        old,
+        "directive @a on FIELD",
+        &[
+            "BREAKING  @a: argument x removed",
+            "BREAKING  @a: location FRAGMENT_SPREAD removed",
+            "BREAKING  @b: directive removed",
+        ],
+    );
+}
+
+#[test]
+fn changing_a_root_operation_type_is_breaking() {
+    assert_changes(
+        "schema { query: Query } type Query { a: Int } type Root { a: Int }",
+        "schema { query: Root } type Query { a: Int } type Root { a: Int }",
+        &["BREAKING  schema: query root changed from Query to Root"],
+    );
+}
+
+// Dangerous: operations stay valid, but what they return or how a client must handle it
+// may change.
+
+#[test]
+fn adding_an_enum_value_is_dangerous() {
+    assert_changes(
+        "enum Color { RED }",
+        "enum Color { RED BLUE }",
+        &["DANGEROUS Color.BLUE: enum value added"],
+    );
+}
+
+#[test]
+fn adding_a_union_member_is_dangerous() {
+    assert_changes(
+        "type A { a: Int } type B { b: Int } union Hit = A",
+        "type A { a: Int } type B { b: Int } union Hit = A | B",
+        &["DANGEROUS Hit: member B added"],
+    );
+}
+
+#[test]
+fn an_object_that_implements_one_more_interface_is_dangerous() {
+    assert_changes(
+        "interface Node { id: ID } type Brand { id: ID }",
+        "interface Node { id: ID } type Brand implements Node { id: ID }",
+        &["DANGEROUS Brand: interface Node added"],
+    );
+}
+
+#[test]
+fn adding_an_optional_argument_is_dangerous() {
+    assert_changes(
+        "type Query { brands: Int }",
+        "type Query { brands(first: Int, sort: String! = \"name\"): Int }",
+        &[
+            "DANGEROUS Query.brands: optional argument first added",
+            "DANGEROUS Query.brands: optional argument sort added",
+        ],
+    );
+}
+
+#[test]
+fn adding_an_optional_input_field_is_dangerous() {
+    assert_changes(
+        "input Filter { q: String }",
+        "input Filter { q: String color: String }",
+        &["DANGEROUS Filter.color: optional input field added"],
+    );
+}
+
+#[test]
+fn changing_the_default_of_an_argument_or_input_field_is_dangerous() {
+    assert_changes(
+        "type Query { brands(first: Int = 10): Int } input Filter { size: Int = 1 }",
+        "type Query { brands(first: Int = 20): Int } input Filter { size: Int }",
+        &[
+            "DANGEROUS Filter.size: input field default value 1 removed",
+            "DANGEROUS Query.brands: argument first default value changed from 10 to 20",
+        ],
+    );
+}
+
+#[test]
+fn taking_a_deprecation_back_is_dangerous() {
+    assert_changes(
+        "type Brand { name: String @deprecated }",
+        "type Brand { name: String }",
+        &["DANGEROUS Brand.name: field no longer deprecated"],
+    );
+}
+
+// Safe: nothing changes for existing operations.
+
+#[test]
+fn adding_a_type_a_field_or_a_directive_is_safe() {
+    assert_changes(
+        "type Query { a: Int }",
+        "type Query { a: Int b: Int } type Brand { id: ID } directive @c on FIELD",
+        &[
+            "SAFE      Query.b: field added",
+            "SAFE      Brand: type added",
+            "SAFE      @c: directive added",
+        ],
+    );
+}
+
+#[test]
+fn changing_descriptions_is_safe() {
+    assert_changes(
+        r#""Old." type Brand { "Its name." name(locale: String): String }"#,
+        r#""New." type Brand { name("The locale." locale: String): String }"#,
+        &[
+            "SAFE      Brand: description changed",
+            "SAFE      Brand.name: argument locale description added",
+            "SAFE      Brand.name: description removed",
+        ],
+    );
+}
+
+#[test]
+fn deprecating_a_field_or_an_enum_value_is_safe() {
+    assert_changes(
+        "type Brand { name: String } enum Color { RED }",
+        r#"type Brand { name: String @deprecated(reason: "Use title") } enum Color { RED @deprecated }"#,
+        &[
+            "SAFE      Brand.name: field deprecated: Use title",
+            "SAFE      Color.RED: enum value deprecated: No longer supported",
+        ],
+    );
+}
+
+#[test]
+fn an_output_field_that_can_no_longer_be_null_is_safe() {
+    assert_changes(
+        "type Brand { name: String tags: [String] }",
+        "type Brand { name: String! tags: [String!]! }",
+        &[
+            "SAFE      Brand.name: type changed from String to String!",
+            "SAFE      Brand.tags: type changed from [String] to [String!]!",
+        ],
+    );
+}
+
+#[test]
+fn an_argument_or_input_field_that_becomes_optional_is_safe() {
+    assert_changes(
+        "type Query { brand(id: ID!): Int } input Filter { q: [String!]! }",
+        "type Query { brand(id: ID): Int } input Filter { q: [String] }",
+        &[
+            "SAFE      Filter.q: input field type changed from [String!]! to [String]",
+            "SAFE      Query.brand: argument id type changed from ID! to ID",
+        ],
+    );
+}
+
+#[test]
+fn adding_an_optional_directive_argument_or_a_location_is_safe() {
+    assert_changes(
+        "directive @a on FIELD",
+        "directive @a(x: Int) on FIELD | FIELD_DEFINITION",
+        &[
+            "SAFE      @a: optional argument x added",
+            "SAFE      @a: location FIELD_DEFINITION added",
+        ],
+    );
+}
+
+// The comparison itself.
+
+#[test]
+fn identical_schemas_have_no_changes_even_when_written_differently() {
+    let old = "type Query { a: Int b(x: Int = 1): [String!] }";
+    let new = "type Query {\n  a: Int\n}\nextend type Query {\n  b(x: Int = 1): [String!]\n}";
+    assert_changes(old, new, &[]);
+}
+
+#[test]
+fn breaking_changes_come_first_then_dangerous_then_safe() {
+    let lines = changes(
+        "type Query { a: Int b: Int } enum Color { RED }",
+        "type Query { a: Int c: Int } enum Color { RED BLUE }",
+    );
+    let levels: Vec<&str> = lines.iter().map(|line| &line[..9]).collect();
+    assert_eq!(
+        levels,
+        ["BREAKING ", "DANGEROUS", "SAFE     "],
+        "{lines:#?}"
+    );
+}
