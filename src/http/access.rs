@@ -9,7 +9,7 @@ use async_graphql::parser::types::OperationType;
 use axum::http::{HeaderMap, StatusCode};
 
 use super::RequestId;
-use crate::observe::{Backend, Metrics, RequestStats};
+use crate::observe::{Backend, Metrics, RequestStats, TraceContext};
 
 /// Headers that name the calling client and its version.
 const CLIENT_NAME: &str = "apollographql-client-name";
@@ -20,8 +20,8 @@ pub(super) struct Access {
     started: Instant,
     /// The request id the client receives and every log line carries.
     pub id: RequestId,
-    /// The W3C trace id of the caller's `traceparent`, if it sent a valid one.
-    pub trace_id: Option<String>,
+    /// The request's place in a trace: the caller's, or a new one.
+    pub trace: TraceContext,
     client_name: Option<String>,
     client_version: Option<String>,
     operation: Option<String>,
@@ -36,13 +36,14 @@ pub(super) struct Access {
 
 impl Access {
     pub fn start(metrics: &Metrics, headers: &HeaderMap) -> Self {
+        let trace = TraceContext::from_traceparent(
+            headers.get("traceparent").and_then(|v| v.to_str().ok()),
+        );
+        let traceparent = trace.traceparent();
         Self {
             started: Instant::now(),
             id: RequestId::from_headers(headers),
-            trace_id: headers
-                .get("traceparent")
-                .and_then(|v| v.to_str().ok())
-                .and_then(trace_id),
+            trace,
             client_name: label_header(headers, CLIENT_NAME),
             client_version: label_header(headers, CLIENT_VERSION),
             operation: None,
@@ -50,7 +51,7 @@ impl Access {
             codes: Vec::new(),
             has_data: false,
             silent: false,
-            stats: RequestStats::new(metrics.clone()),
+            stats: RequestStats::traced(metrics.clone(), Some(traceparent)),
         }
     }
 
@@ -104,7 +105,8 @@ impl Access {
             target: "ogrom::access",
             message = "graphql operation",
             request_id = %self.id,
-            trace_id = self.trace_id.as_deref(),
+            trace_id = %self.trace.trace_id,
+            span.id = %self.trace.span_id,
             graphql.operation.name = name,
             graphql.operation.type = kind,
             client.name = self.client_name.as_deref(),
@@ -149,49 +151,9 @@ fn label_header(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The trace id of a W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`), if valid and not
-/// all zeros.
-fn trace_id(traceparent: &str) -> Option<String> {
-    let mut parts = traceparent.trim().split('-');
-    let (version, trace, parent, flags) =
-        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    let hex = |s: &str, len: usize| {
-        s.len() == len
-            && s.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    };
-    let valid = hex(version, 2)
-        && version != "ff"
-        && hex(trace, 32)
-        && hex(parent, 16)
-        && hex(flags, 2)
-        && trace.bytes().any(|b| b != b'0')
-        && parent.bytes().any(|b| b != b'0')
-        && (version != "00" || parts.next().is_none());
-    valid.then(|| trace.to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn trace_ids_come_only_from_valid_traceparents() {
-        let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
-        let good = format!("00-{trace}-00f067aa0ba902b7-01");
-        assert_eq!(trace_id(&good).as_deref(), Some(trace));
-        for bad in [
-            "",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
-            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
-            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
-            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
-        ] {
-            assert_eq!(trace_id(bad), None, "{bad:?}");
-        }
-    }
 
     #[test]
     fn operation_names_that_are_not_graphql_names_are_not_logged() {

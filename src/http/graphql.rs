@@ -366,7 +366,7 @@ pub(super) async fn execute(
     let span = tracing::info_span!(
         "graphql",
         request_id = %id,
-        trace_id = access.trace_id.as_deref()
+        trace_id = %access.trace.trace_id
     );
     let limit = state.limits.request_timeout;
     let context = RequestContext {
@@ -410,6 +410,7 @@ pub(super) async fn execute(
         for error in &mut response.errors {
             classify(error, before_execution);
             extensions(error).set("requestId", id.as_str());
+            extensions(error).set("traceId", access.trace.trace_id.as_str());
         }
     });
     access.answered(
@@ -551,7 +552,11 @@ pub(super) fn refuse(refusal: Refusal, media: Media, access: &mut Access) -> Res
     let body = json!({
         "errors": [{
             "message": refusal.message,
-            "extensions": { "code": refusal.code, "requestId": id.as_str() },
+            "extensions": {
+                "code": refusal.code,
+                "requestId": id.as_str(),
+                "traceId": access.trace.trace_id,
+            },
         }]
     });
     reply(refusal.status, media, id, body.to_string().into_bytes())

@@ -41,6 +41,10 @@ async fn a_panicking_resolver_is_an_internal_error_with_the_request_id_not_a_dro
     let request = Request::post("/graphql")
         .header("content-type", "application/json")
         .header("x-request-id", "panic-1")
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
         .body(Body::from(
             json!({"query": "{ brands { totalCount } }"}).to_string(),
         ))
@@ -54,7 +58,8 @@ async fn a_panicking_resolver_is_an_internal_error_with_the_request_id_not_a_dro
     assert_eq!(
         body,
         json!({"errors": [{"message": "internal error",
-            "extensions": {"code": "INTERNAL", "requestId": "panic-1"}}]}),
+            "extensions": {"code": "INTERNAL", "requestId": "panic-1",
+                "traceId": "4bf92f3577b34da6a3ce929d0e0e4736"}}]}),
         "no detail of the panic reaches the client"
     );
     assert_eq!(catalog.calls("brands_page"), 1, "the panic happened");

@@ -4,6 +4,8 @@
 
 mod metrics;
 pub mod request;
+pub mod trace;
 
 pub use metrics::{Exposition, Metrics};
-pub use request::{Backend, RequestStats, backend_call, loader_batch};
+pub use request::{Backend, RequestStats, backend_call, current_traceparent, loader_batch};
+pub use trace::TraceContext;

@@ -48,16 +48,24 @@ pub struct RequestStats {
     batches: AtomicU32,
     /// The fields resolved, by type, once each.
     fields: Mutex<HashMap<String, HashSet<String>>>,
+    /// What calls to backends carry as `traceparent`.
+    traceparent: Option<String>,
 }
 
 impl RequestStats {
     /// Stats of a new request, reporting to `metrics`.
     pub fn new(metrics: Metrics) -> Arc<Self> {
+        Self::traced(metrics, None)
+    }
+
+    /// Stats of a new request whose backend calls carry `traceparent`.
+    pub fn traced(metrics: Metrics, traceparent: Option<String>) -> Arc<Self> {
         Arc::new(Self {
             metrics,
             calls: Default::default(),
             batches: AtomicU32::new(0),
             fields: Mutex::default(),
+            traceparent,
         })
     }
 
@@ -126,6 +134,14 @@ impl std::fmt::Debug for RequestStats {
         }
         out.field("batches", &self.batches()).finish()
     }
+}
+
+/// The `traceparent` a backend call made now should carry, if it serves a traced request.
+pub fn current_traceparent() -> Option<String> {
+    CURRENT
+        .try_with(|stats| stats.traceparent.clone())
+        .ok()
+        .flatten()
 }
 
 /// Reports one call to `backend` that began at `started`.

@@ -453,3 +453,38 @@ async fn a_product_page_with_eight_similar_products_makes_one_partner_call() {
     expected.sort();
     assert_eq!(asked, expected);
 }
+
+#[tokio::test]
+async fn the_callers_trace_continues_into_the_partner_call_and_the_errors() {
+    let (app, stub) = setup(&["--partner-retries", "0"]).await;
+    let id = product_ids(1).await[0];
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let send = |query: &str| {
+        Request::post("/graphql")
+            .header("content-type", "application/json")
+            .header("traceparent", format!("00-{trace}-00f067aa0ba902b7-01"))
+            .body(Body::from(
+                json!({"query": query, "variables": {"id": id}}).to_string(),
+            ))
+            .unwrap()
+    };
+    let (status, _, _) = app.send(send(ONE)).await;
+    assert_eq!(status, 200);
+    let sent = stub
+        .stats()
+        .last_traceparent
+        .expect("the partner got a traceparent");
+    let parts: Vec<&str> = sent.split('-').collect();
+    assert_eq!(parts.len(), 4, "{sent}");
+    assert_eq!(parts[1], trace, "the same trace");
+    assert_ne!(
+        parts[2], "00f067aa0ba902b7",
+        "with the gateway's span as parent"
+    );
+    assert_eq!(parts[2].len(), 16);
+
+    // Errors carry the trace id too, so a client can hand it to whoever reads the traces.
+    let (_, _, body) = app.send(send("{ nope }")).await;
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["traceId"], trace, "{body}");
+}

@@ -36,7 +36,11 @@ pub(super) async fn offers(
         Err(_) => Err("the query string is malformed".to_owned()),
     };
     // Counted on arrival, so a test sees a held call in the counters while it hangs.
-    let mut call = Call::begin(&state.handle, request_id, ids.as_deref().ok());
+    let traceparent = headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let mut call = Call::begin(&state.handle, request_id, traceparent, ids.as_deref().ok());
 
     let latency = state.handle.faults().latency_ms;
     if latency > 0
@@ -160,8 +164,13 @@ struct Call {
 }
 
 impl Call {
-    fn begin(handle: &StubHandle, request_id: Option<String>, ids: Option<&[u64]>) -> Self {
-        handle.begin_call(request_id.clone(), ids);
+    fn begin(
+        handle: &StubHandle,
+        request_id: Option<String>,
+        traceparent: Option<String>,
+        ids: Option<&[u64]>,
+    ) -> Self {
+        handle.begin_call(request_id.clone(), traceparent, ids);
         Self {
             handle: handle.clone(),
             started: Instant::now(),

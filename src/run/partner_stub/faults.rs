@@ -135,6 +135,9 @@ pub struct StubStats {
     pub last_ids: Vec<u64>,
     /// The last call's `x-request-id` header, if it had one.
     pub last_request_id: Option<String>,
+    /// The last call's `traceparent` header, if it had one.
+    #[serde(default)]
+    pub last_traceparent: Option<String>,
     /// Offer calls being handled now (a gauge: a reset keeps it).
     pub in_flight: u64,
     /// The most offer calls handled at once.
@@ -233,12 +236,18 @@ impl StubHandle {
         self.shared.closing.send_replace(true);
     }
 
-    pub(super) fn begin_call(&self, request_id: Option<String>, ids: Option<&[u64]>) {
+    pub(super) fn begin_call(
+        &self,
+        request_id: Option<String>,
+        traceparent: Option<String>,
+        ids: Option<&[u64]>,
+    ) {
         self.shared.stats.send_modify(|stats| {
             stats.calls += 1;
             stats.in_flight += 1;
             stats.max_in_flight = stats.max_in_flight.max(stats.in_flight);
             stats.last_request_id = request_id;
+            stats.last_traceparent = traceparent;
             stats.last_ids = ids.map(<[u64]>::to_vec).unwrap_or_default();
             stats.ids += stats.last_ids.len() as u64;
         });

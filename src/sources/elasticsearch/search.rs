@@ -6,9 +6,10 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use elasticsearch::http::request::JsonBody;
+use elasticsearch::http::headers::{HeaderName, HeaderValue};
+use elasticsearch::http::request::{Body, JsonBody};
 use elasticsearch::http::response::Response;
-use elasticsearch::{MsearchParts, SearchParts};
+use elasticsearch::{Msearch, MsearchParts, Search, SearchParts};
 use serde_json::{Value, json};
 
 use super::{BACKEND, Elasticsearch, map_error};
@@ -43,6 +44,31 @@ enum Facet {
     Category,
     Color,
     Price,
+}
+
+/// Requests carry the `traceparent` of the request being served, so a trace continues into
+/// Elasticsearch (its APM integration reads it).
+trait Traced: Sized {
+    fn with_header(self, name: HeaderName, value: HeaderValue) -> Self;
+
+    fn traced(self) -> Self {
+        match observe::current_traceparent().and_then(|v| HeaderValue::from_str(&v).ok()) {
+            Some(value) => self.with_header(HeaderName::from_static("traceparent"), value),
+            None => self,
+        }
+    }
+}
+
+impl<B: Body> Traced for Search<'_, '_, B> {
+    fn with_header(self, name: HeaderName, value: HeaderValue) -> Self {
+        self.header(name, value)
+    }
+}
+
+impl<B: Body> Traced for Msearch<'_, '_, B> {
+    fn with_header(self, name: HeaderName, value: HeaderValue) -> Self {
+        self.header(name, value)
+    }
 }
 
 impl ElasticsearchSearch {
@@ -278,6 +304,7 @@ impl SearchSource for ElasticsearchSearch {
             .client()
             .search(SearchParts::Index(&[&self.index]))
             .request_timeout(self.es.timeout())
+            .traced()
             .body(search_body(query))
             .send()
             .await;
@@ -330,6 +357,7 @@ impl SearchSource for ElasticsearchSearch {
             .client()
             .msearch(MsearchParts::Index(&[&self.index]))
             .request_timeout(self.es.timeout())
+            .traced()
             .body(lines)
             .send()
             .await;
@@ -378,6 +406,7 @@ impl SearchSource for ElasticsearchSearch {
             .client()
             .search(SearchParts::Index(&[&self.index]))
             .request_timeout(self.es.timeout())
+            .traced()
             .body(body)
             .send()
             .await;

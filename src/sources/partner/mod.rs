@@ -119,6 +119,9 @@ impl PartnerClient {
         if let Some(id) = &context.request_id {
             request = request.header("x-request-id", id);
         }
+        if let Some(traceparent) = observe::current_traceparent() {
+            request = request.header("traceparent", traceparent);
+        }
         let response = match request.send().await {
             Ok(response) => response,
             Err(error) if error.is_timeout() => {

@@ -73,7 +73,7 @@ async fn control_stats_and_reset_match_the_handle() {
 
     assert_eq!(stats.status, StatusCode::OK);
     let expected = serde_json::json!({"calls": 1, "ids": 2, "last_ids": [11, 13],
-        "last_request_id": null, "in_flight": 0, "max_in_flight": 1});
+        "last_request_id": null, "last_traceparent": null, "in_flight": 0, "max_in_flight": 1});
     assert_eq!(stats.json(), expected);
     send(&router, post_json("/control", r#"{"hang": true}"#)).await;
     let reset = send(&router, post_json("/control/reset", "")).await;
