@@ -555,6 +555,11 @@ pub struct ServeArgs {
     #[arg(long, env = "OGROM_READINESS_CACHE_MS", default_value_t = 1000,
         value_parser = clap::value_parser!(u64).range(0..=60_000))]
     pub readiness_cache_ms: u64,
+    /// Export traces over OTLP/HTTP (JSON) to this collector, e.g. `http://collector:4318`
+    /// (spans go to `<url>/v1/traces`). Unset: no export; trace ids still reach logs,
+    /// errors and backends.
+    #[arg(long, env = "OGROM_OTLP_ENDPOINT", value_parser = parse_http_url)]
+    pub otlp_endpoint: Option<Url>,
     /// After SIGTERM: how long the gateway reports unready but keeps serving, so load
     /// balancers stop sending before it stops accepting, in milliseconds.
     #[arg(long, env = "OGROM_SHUTDOWN_DRAIN_MS", default_value_t = 5000,

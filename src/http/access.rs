@@ -3,13 +3,14 @@
 //! clients send), status, duration, error codes, and the backend calls the request made.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use async_graphql::parser::types::OperationType;
 use axum::http::{HeaderMap, StatusCode};
 
-use super::RequestId;
-use crate::observe::{Backend, Metrics, RequestStats, TraceContext};
+use super::{HttpState, RequestId};
+use crate::observe::otlp::{ServerSpan, TraceExporter};
+use crate::observe::{Backend, RequestStats, TraceContext};
 
 /// Headers that name the calling client and its version.
 const CLIENT_NAME: &str = "apollographql-client-name";
@@ -18,6 +19,9 @@ const CLIENT_VERSION: &str = "apollographql-client-version";
 /// What is known of one GraphQL request as it is answered.
 pub(super) struct Access {
     started: Instant,
+    wall_start: SystemTime,
+    /// Where the request's trace goes, if traces are exported.
+    traces: Option<TraceExporter>,
     /// The request id the client receives and every log line carries.
     pub id: RequestId,
     /// The request's place in a trace: the caller's, or a new one.
@@ -35,13 +39,16 @@ pub(super) struct Access {
 }
 
 impl Access {
-    pub fn start(metrics: &Metrics, headers: &HeaderMap) -> Self {
+    pub fn start(state: &HttpState, headers: &HeaderMap) -> Self {
         let trace = TraceContext::from_traceparent(
             headers.get("traceparent").and_then(|v| v.to_str().ok()),
         );
-        let traceparent = trace.traceparent();
+        let keep_spans = state.traces.is_some();
+        let stats = RequestStats::traced(state.metrics.clone(), Some(trace.clone()), keep_spans);
         Self {
             started: Instant::now(),
+            wall_start: SystemTime::now(),
+            traces: state.traces.clone(),
             id: RequestId::from_headers(headers),
             trace,
             client_name: label_header(headers, CLIENT_NAME),
@@ -51,7 +58,7 @@ impl Access {
             codes: Vec::new(),
             has_data: false,
             silent: false,
-            stats: RequestStats::traced(metrics.clone(), Some(traceparent)),
+            stats,
         }
     }
 
@@ -125,6 +132,21 @@ impl Access {
         let client = self.client_name.as_deref().unwrap_or("unknown");
         for (parent, field) in stats.fields_used() {
             metrics.field_used(&parent, &field, client);
+        }
+        if let (Some(traces), Some(spans)) = (&self.traces, stats.spans()) {
+            let server = ServerSpan {
+                trace: &self.trace,
+                name: &format!("graphql {name}"),
+                start: self.wall_start,
+                took,
+                status: status.as_u16(),
+                attributes: vec![
+                    ("graphql.operation.name", name.to_owned()),
+                    ("graphql.operation.type", kind.to_owned()),
+                    ("http.request.id", self.id.to_string()),
+                ],
+            };
+            traces.export(server, spans.take());
         }
     }
 }

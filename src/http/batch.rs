@@ -38,7 +38,7 @@ pub(super) async fn run(
     access.silence();
     let mut answers = Vec::with_capacity(operations.len());
     for operation in operations {
-        let mut operation_access = Access::start(&state.metrics, &headers);
+        let mut operation_access = Access::start(&state, &headers);
         let response = match params_of(operation) {
             Ok(params) => {
                 let state = state.clone();

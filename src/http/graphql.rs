@@ -95,7 +95,7 @@ pub(super) async fn post_graphql(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let mut access = Access::start(&state.metrics, &headers);
+    let mut access = Access::start(&state, &headers);
     let response = match admit(&state, &mut access) {
         Ok(_admitted) => post(state, peer_address(peer), headers, body, &mut access).await,
         Err(overloaded) => *overloaded,
@@ -153,7 +153,7 @@ pub(super) async fn get_graphql(
     headers: HeaderMap,
     query: Result<Query<GetParams>, QueryRejection>,
 ) -> Response {
-    let mut access = Access::start(&state.metrics, &headers);
+    let mut access = Access::start(&state, &headers);
     let response = match admit(&state, &mut access) {
         Ok(_admitted) => get(state, peer_address(peer), headers, query, &mut access).await,
         Err(overloaded) => *overloaded,

@@ -34,6 +34,7 @@ use self::persisted::PersistedQueries;
 use crate::core::Api;
 use crate::core::cost::Budgets;
 use crate::observe::Metrics;
+use crate::observe::otlp::TraceExporter;
 use crate::protocols::auth::Authenticator;
 
 /// Limits the HTTP layer enforces before and around GraphQL execution.
@@ -108,6 +109,8 @@ pub struct HttpState {
     pub metrics: Metrics,
     /// Limits, budgets, persisted queries, browser safety, load shedding.
     pub protection: Protection,
+    /// Where request traces go, when exported.
+    pub traces: Option<TraceExporter>,
 }
 
 /// The gateway's routes: `/graphql` (GET and POST), `/graphiql`, `/schema.graphql`,

@@ -31,6 +31,7 @@ fn app(catalog: Arc<MemoryCatalog>) -> axum::Router {
         authenticator: Arc::new(AnonymousOnly),
         metrics: Metrics::default(),
         protection: Protection::default(),
+        traces: None,
     })
 }
 

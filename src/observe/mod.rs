@@ -3,7 +3,9 @@
 //! no other module of the crate, so sources and core can report without knowing HTTP.
 
 mod metrics;
+pub mod otlp;
 pub mod request;
+pub mod spans;
 pub mod trace;
 
 pub use metrics::{Exposition, Metrics};

@@ -14,6 +14,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use super::Metrics;
+use super::spans::{self, BatchSpan, Spans};
+use super::trace::TraceContext;
 
 tokio::task_local! {
     static CURRENT: Arc<RequestStats>;
@@ -48,25 +50,34 @@ pub struct RequestStats {
     batches: AtomicU32,
     /// The fields resolved, by type, once each.
     fields: Mutex<HashMap<String, HashSet<String>>>,
-    /// What calls to backends carry as `traceparent`.
-    traceparent: Option<String>,
+    /// The request's place in a trace (what calls to backends carry as `traceparent`).
+    trace: Option<TraceContext>,
+    /// The spans of the request, kept when traces are exported.
+    spans: Option<Spans>,
 }
 
 impl RequestStats {
     /// Stats of a new request, reporting to `metrics`.
     pub fn new(metrics: Metrics) -> Arc<Self> {
-        Self::traced(metrics, None)
+        Self::traced(metrics, None, false)
     }
 
-    /// Stats of a new request whose backend calls carry `traceparent`.
-    pub fn traced(metrics: Metrics, traceparent: Option<String>) -> Arc<Self> {
+    /// Stats of a new request in `trace` (its backend calls carry it on), keeping its spans
+    /// when `keep_spans`.
+    pub fn traced(metrics: Metrics, trace: Option<TraceContext>, keep_spans: bool) -> Arc<Self> {
         Arc::new(Self {
             metrics,
             calls: Default::default(),
             batches: AtomicU32::new(0),
             fields: Mutex::default(),
-            traceparent,
+            trace,
+            spans: keep_spans.then(Spans::default),
         })
+    }
+
+    /// The spans kept for export, if they are.
+    pub fn spans(&self) -> Option<&Spans> {
+        self.spans.as_ref()
     }
 
     /// Runs `future` as part of this request: the calls it makes are counted here.
@@ -136,30 +147,37 @@ impl std::fmt::Debug for RequestStats {
     }
 }
 
-/// The `traceparent` a backend call made now should carry, if it serves a traced request.
+/// The `traceparent` a backend call made now should carry, if it serves a traced request:
+/// the loader batch making it is the parent, else the request's own span.
 pub fn current_traceparent() -> Option<String> {
-    CURRENT
-        .try_with(|stats| stats.traceparent.clone())
+    let trace = CURRENT
+        .try_with(|stats| stats.trace.clone())
         .ok()
-        .flatten()
+        .flatten()?;
+    let parent = spans::current_batch().unwrap_or(trace.span_id);
+    Some(format!("00-{}-{parent}-{}", trace.trace_id, trace.flags))
 }
 
 /// Reports one call to `backend` that began at `started`.
 pub fn backend_call(backend: Backend, started: Instant, ok: bool) {
     let _ = CURRENT.try_with(|stats| {
         stats.calls[backend as usize].fetch_add(1, Ordering::Relaxed);
-        stats
-            .metrics
-            .backend_call(backend.name(), ok, started.elapsed());
+        let took = started.elapsed();
+        stats.metrics.backend_call(backend.name(), ok, took);
+        if let Some(spans) = &stats.spans {
+            spans.backend_call(backend.name(), took, ok);
+        }
     });
 }
 
-/// Reports one loader batch of `keys` keys.
-pub fn loader_batch(loader: &'static str, keys: usize) {
-    let _ = CURRENT.try_with(|stats| {
+/// Reports one loader batch of `keys` keys; the batch lasts as long as the guard.
+pub fn loader_batch(loader: &'static str, keys: usize) -> BatchSpan {
+    let stats = RequestStats::current();
+    if let Some(stats) = &stats {
         stats.batches.fetch_add(1, Ordering::Relaxed);
         stats.metrics.loader_batch(loader, keys);
-    });
+    }
+    BatchSpan::begin(stats, loader, keys)
 }
 
 /// A DataLoader spawner that runs each batch inside the current request's scope, so the
@@ -168,7 +186,7 @@ pub fn spawner() -> impl Fn(futures::future::BoxFuture<'static, ()>) + Send + Sy
     let stats = RequestStats::current();
     move |batch| {
         match &stats {
-            Some(stats) => drop(tokio::spawn(stats.scope(batch))),
+            Some(stats) => drop(tokio::spawn(stats.scope(spans::with_batch_slot(batch)))),
             None => drop(tokio::spawn(batch)),
         };
     }
@@ -189,7 +207,7 @@ mod tests {
                 let (done, wait) = tokio::sync::oneshot::channel();
                 spawner()(Box::pin(async move {
                     backend_call(Backend::Partner, Instant::now(), false);
-                    loader_batch("Offers", 7);
+                    drop(loader_batch("Offers", 7));
                     let _ = done.send(());
                 }));
                 wait.await.unwrap();

@@ -66,6 +66,11 @@ fn parse(header: &str) -> Option<(String, String, String)> {
     valid.then(|| (trace.to_owned(), parent.to_owned(), flags.to_owned()))
 }
 
+/// A new span id: 16 hex digits.
+pub(super) fn span_id() -> String {
+    random_hex(1)
+}
+
 /// `words` random 64-bit words as hex: unique per process and counter, never all zeros.
 fn random_hex(words: usize) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(1);

@@ -31,6 +31,7 @@ use crate::http::document::DocumentLimits;
 use crate::http::persisted::PersistedQueries;
 use crate::http::{self, HttpLimits, HttpState, Protection, Readiness};
 use crate::observe::Metrics;
+use crate::observe::otlp::TraceExporter;
 use crate::sources::auth;
 use crate::sources::elasticsearch::Elasticsearch;
 use crate::sources::mysql::{MySql, MySqlSettings};
@@ -167,10 +168,24 @@ impl Gateway {
         );
         let metrics = Metrics::default();
         collect_backends(&metrics, &mysql, &partner, &readiness);
+        let traces = args
+            .otlp_endpoint
+            .as_ref()
+            .map(|url| TraceExporter::start(url.as_str(), "ogrom"));
+        if let Some(traces) = traces.clone() {
+            metrics.collect(move |out| {
+                out.counter(
+                    "ogrom_traces_dropped_total",
+                    "Request traces dropped because the export queue was full.",
+                    &[(&[], traces.dropped() as f64)],
+                );
+            });
+        }
         let state = HttpState {
             api: core::build_schema(sources, config),
             readiness: readiness.clone(),
             metrics: metrics.clone(),
+            traces,
             protection: protection(args).unwrap_or_else(|error| {
                 // Fail closed: with a trusted-documents manifest that cannot be read,
                 // nothing runs (`build` refuses to start instead).

@@ -22,4 +22,5 @@ mod protection;
 mod schema;
 mod search;
 mod shutdown;
+mod traces;
 mod webdriver;

@@ -29,7 +29,7 @@ macro_rules! catalog_loader {
             type Error = ApiError;
 
             async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, $value>, ApiError> {
-                observe::loader_batch(stringify!($name), keys.len());
+                let _batch = observe::loader_batch(stringify!($name), keys.len());
                 let load = async { self.source.$method(keys).await.map_err(ApiError::from) };
                 load.instrument(self.span.clone()).await
             }

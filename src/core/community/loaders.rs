@@ -30,7 +30,7 @@ macro_rules! community_loader {
             type Error = ApiError;
 
             async fn load(&self, $keys: &[$key]) -> Result<HashMap<$key, $value>, ApiError> {
-                observe::loader_batch(stringify!($name), $keys.len());
+                let _batch = observe::loader_batch(stringify!($name), $keys.len());
                 let $source = &self.source;
                 let _viewer = self.viewer;
                 let load = async { $call.await.map_err(ApiError::from) };
@@ -77,7 +77,7 @@ impl Loader<i32> for ViewerLikedProducts {
         let Some(viewer) = self.viewer else {
             return Ok(keys.iter().map(|&k| (k, false)).collect());
         };
-        observe::loader_batch("ViewerLikedProducts", keys.len());
+        let _batch = observe::loader_batch("ViewerLikedProducts", keys.len());
         let load = async { self.source.viewer_liked_products(viewer, keys).await };
         let liked = load.instrument(self.span.clone()).await?;
         Ok(keys.iter().map(|&k| (k, liked.contains(&k))).collect())
@@ -99,7 +99,7 @@ impl Loader<i32> for ViewerLikedCollages {
         let Some(viewer) = self.viewer else {
             return Ok(keys.iter().map(|&k| (k, false)).collect());
         };
-        observe::loader_batch("ViewerLikedCollages", keys.len());
+        let _batch = observe::loader_batch("ViewerLikedCollages", keys.len());
         let load = async { self.source.viewer_liked_collages(viewer, keys).await };
         let liked = load.instrument(self.span.clone()).await?;
         Ok(keys.iter().map(|&k| (k, liked.contains(&k))).collect())

@@ -42,7 +42,7 @@ impl Loader<i32> for OffersLoader {
     type Error = ApiError;
 
     async fn load(&self, ids: &[i32]) -> Result<HashMap<i32, OffersAnswer>, ApiError> {
-        observe::loader_batch("Offers", ids.len());
+        let _batch = observe::loader_batch("Offers", ids.len());
         let load = async {
             let (mut answers, missing) = self.cache.fresh(ids);
             if missing.is_empty() {

@@ -47,7 +47,7 @@ impl Loader<(i32, u32)> for SimilarLoader {
     type Error = ApiError;
 
     async fn load(&self, keys: &[(i32, u32)]) -> Result<HashMap<(i32, u32), Vec<i32>>, ApiError> {
-        observe::loader_batch("Similar", keys.len());
+        let _batch = observe::loader_batch("Similar", keys.len());
         let load = async { self.source.similar(keys).await.map_err(ApiError::from) };
         load.instrument(self.span.clone()).await
     }
