@@ -1,7 +1,7 @@
 //! The web app's five operations (`operations/*.graphql`, the documents client teams
 //! generate typed clients from) run against the fixture with real ids: a schema change that
-//! breaks one of them fails here. They also run as trusted documents, from a manifest made
-//! of the same files, by hash alone.
+//! breaks one of them fails here. They also run as trusted documents, by hash alone, from
+//! the manifest `scripts/trusted-manifest` makes of the same files.
 
 use std::path::Path;
 
@@ -110,21 +110,21 @@ async fn the_same_documents_run_as_trusted_documents_by_hash() {
             .map(|b| format!("{b:02x}"))
             .collect()
     };
-    let operations: Vec<Value> = documents
-        .iter()
-        .map(
-            |(name, body)| json!({"id": sha256(body), "name": name, "type": "query", "body": body}),
-        )
-        .collect();
+    // The manifest operators deploy, from the script that makes it.
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/trusted-manifest");
+    let output = std::process::Command::new("bash")
+        .arg(script)
+        .output()
+        .expect("scripts/trusted-manifest runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let dir = std::env::temp_dir().join(format!("ogrom-operations-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let manifest = dir.join("manifest.json");
-    std::fs::write(
-        &manifest,
-        json!({"format": "apollo-persisted-query-manifest", "version": 1, "operations": operations})
-            .to_string(),
-    )
-    .unwrap();
+    std::fs::write(&manifest, &output.stdout).unwrap();
     let app = TestApp::new(&[
         "--elasticsearch-index",
         crate::search::fixture_alias(),
