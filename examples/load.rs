@@ -3,12 +3,14 @@
 //! many failed and how long they took, then the same per HTTP status. `scripts/rolling-deploy`
 //! uses it to prove that a rolling restart behind a load balancer loses no request;
 //! `bench/overload.sh` to show that load shedding answers the excess fast (503) while the
-//! admitted requests keep their latency.
+//! admitted requests keep their latency; `bench/suite.sh` for the everyday operations'
+//! latency at a fixed rate and, with `--concurrency`, their maximum throughput.
 //!
 //! ```text
 //! cargo run --example load -- --url http://127.0.0.1:18080/graphql --rate 50 --duration 40 \
 //!     --requests requests.jsonl --phase before=0 --phase during=8 [--json out.json] \
 //!     [--allow-status 503]
+//! cargo run --example load -- --concurrency 8 --duration 10 --requests requests.jsonl
 //! ```
 //!
 //! Open loop: request `i` is scheduled at `start + i / rate` and spawned on its own task the
@@ -18,6 +20,10 @@
 //! that should have gone out meanwhile instead of silently lowering the rate: this corrects
 //! coordinated omission. Latencies include failed requests (a timeout counts as its full
 //! wait).
+//!
+//! Closed loop (`--concurrency N`, `--rate` ignored): N workers each send a request, wait for
+//! its answer and send the next, until the duration is over: the throughput the server can
+//! sustain with N requests in flight. Latency is then measured from each request's sending.
 //!
 //! A request fails on a transport error (connect, reset, timeout), a status other than 200
 //! (and than those given with `--allow-status`), or a 200 whose body is not JSON, has an
@@ -30,6 +36,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail, ensure};
@@ -38,16 +46,20 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::time::Instant;
 
-/// Sends GraphQL requests at a fixed rate (open loop) and reports failures and latency per
-/// phase; exits 1 if any request failed.
+/// Sends GraphQL requests at a fixed rate (open loop) or from a fixed number of workers
+/// (closed loop) and reports failures and latency per phase; exits 1 if any request failed.
 #[derive(Debug, Parser)]
 struct Args {
     /// The GraphQL endpoint.
     #[arg(long, default_value = "http://127.0.0.1:18080/graphql")]
     url: String,
-    /// Requests per second.
+    /// Requests per second (open loop; ignored with `--concurrency`).
     #[arg(long, default_value_t = 40.0)]
     rate: f64,
+    /// Closed loop instead of a fixed rate: this many workers, each sending its next request
+    /// as soon as its previous one is answered.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    concurrency: Option<u32>,
     /// How long to send, in seconds.
     #[arg(long, default_value_t = 40.0)]
     duration: f64,
@@ -140,6 +152,7 @@ struct Failure {
 #[derive(Debug, Serialize)]
 struct Latency {
     p50_ms: f64,
+    p90_ms: f64,
     p99_ms: f64,
     max_ms: f64,
 }
@@ -173,8 +186,17 @@ struct StatusReport {
 #[derive(Debug, Serialize)]
 struct Report {
     url: String,
-    rate: f64,
+    /// `open` (a fixed rate) or `closed` (a fixed number of workers).
+    mode: &'static str,
+    /// Requests per second asked for; none in closed loop.
+    rate: Option<f64>,
+    /// Workers in closed loop; none in open loop.
+    concurrency: Option<u32>,
     duration_s: f64,
+    /// From the first request's sending to the last answer.
+    elapsed_s: f64,
+    /// Requests answered (or failed) per second of `elapsed_s`.
+    throughput_rps: f64,
     allowed_statuses: Vec<u16>,
     phases: Vec<PhaseReport>,
     total: PhaseReport,
@@ -225,16 +247,30 @@ async fn drive(args: Args) -> anyhow::Result<Report> {
         .build()
         .context("cannot build the HTTP client")?;
 
-    let total = (args.rate * args.duration).round() as usize;
-    println!(
-        "load: {total} requests at {}/s over {} s to {} ({} request bodies)",
-        args.rate,
-        args.duration,
-        args.url,
-        bodies.len()
-    );
-    let outcomes = run(&client, &args, &bodies, total).await?;
-    let report = report(&args, &phases, outcomes);
+    let started = Instant::now();
+    let outcomes = match args.concurrency {
+        None => {
+            let total = (args.rate * args.duration).round() as usize;
+            println!(
+                "load: {total} requests at {}/s over {} s to {} ({} request bodies)",
+                args.rate,
+                args.duration,
+                args.url,
+                bodies.len()
+            );
+            run(&client, &args, &bodies, total).await?
+        }
+        Some(workers) => {
+            println!(
+                "load: closed loop, {workers} workers for {} s to {} ({} request bodies)",
+                args.duration,
+                args.url,
+                bodies.len()
+            );
+            run_closed(&client, &args, bodies, workers).await?
+        }
+    };
+    let report = report(&args, &phases, outcomes, started.elapsed());
     print_report(&report);
     if let Some(path) = &args.json {
         let json = serde_json::to_string_pretty(&report)?;
@@ -311,19 +347,7 @@ async fn run(
         // Spawned, never awaited here: a slow answer must not delay the next request.
         tasks.push(tokio::spawn(async move {
             let (answer, verdict) = send(request, &allowed).await;
-            let failure = verdict.err().map(|problem| Failure {
-                kind: problem.kind,
-                operation,
-                scheduled_s: offset.as_secs_f64(),
-                status: problem.status,
-                detail: problem.detail,
-            });
-            Outcome {
-                scheduled_s: offset.as_secs_f64(),
-                latency: scheduled.elapsed(),
-                answer,
-                failure,
-            }
+            outcome(operation, offset, scheduled.elapsed(), answer, verdict)
         }));
     }
     let mut outcomes = Vec::with_capacity(total);
@@ -331,6 +355,70 @@ async fn run(
         outcomes.push(task.context("a request task panicked")?);
     }
     Ok(outcomes)
+}
+
+/// Closed loop: `workers` tasks send requests back to back (the bodies in turn, shared among
+/// them) until the duration is over, then the last answers are awaited.
+async fn run_closed(
+    client: &reqwest::Client,
+    args: &Args,
+    bodies: Vec<Body>,
+    workers: u32,
+) -> anyhow::Result<Vec<Outcome>> {
+    let bodies = Arc::new(bodies);
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs_f64(args.duration);
+    let tasks = (0..workers).map(|_| {
+        let (client, bodies, next) = (client.clone(), bodies.clone(), next.clone());
+        let (url, allowed) = (args.url.clone(), args.allow_statuses.clone());
+        tokio::spawn(async move {
+            let mut outcomes = Vec::new();
+            loop {
+                let sent = Instant::now();
+                if sent >= deadline {
+                    return outcomes;
+                }
+                let body = &bodies[next.fetch_add(1, Ordering::Relaxed) % bodies.len()];
+                let request = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body.json.clone());
+                let (answer, verdict) = send(request, &allowed).await;
+                let offset = sent - start;
+                let operation = body.operation.clone();
+                outcomes.push(outcome(operation, offset, sent.elapsed(), answer, verdict));
+            }
+        })
+    });
+    let mut outcomes = Vec::new();
+    for task in futures::future::join_all(tasks).await {
+        outcomes.extend(task.context("a worker task panicked")?);
+    }
+    Ok(outcomes)
+}
+
+/// What became of the request sent (or scheduled) `offset` after the start.
+fn outcome(
+    operation: String,
+    offset: Duration,
+    latency: Duration,
+    answer: Answer,
+    verdict: Result<(), Problem>,
+) -> Outcome {
+    let failure = verdict.err().map(|problem| Failure {
+        kind: problem.kind,
+        operation,
+        scheduled_s: offset.as_secs_f64(),
+        status: problem.status,
+        detail: problem.detail,
+    });
+    Outcome {
+        scheduled_s: offset.as_secs_f64(),
+        latency,
+        answer,
+        failure,
+    }
 }
 
 /// Sends one request: what came back, and its verdict.
@@ -428,7 +516,12 @@ fn snippet(bytes: &[u8]) -> String {
     }
 }
 
-fn report(args: &Args, phases: &[(String, f64)], mut outcomes: Vec<Outcome>) -> Report {
+fn report(
+    args: &Args,
+    phases: &[(String, f64)],
+    mut outcomes: Vec<Outcome>,
+    elapsed: Duration,
+) -> Report {
     outcomes.sort_by(|a, b| a.scheduled_s.total_cmp(&b.scheduled_s));
     let mut failure_kinds = BTreeMap::new();
     for failure in outcomes.iter().filter_map(|o| o.failure.as_ref()) {
@@ -454,8 +547,16 @@ fn report(args: &Args, phases: &[(String, f64)], mut outcomes: Vec<Outcome>) -> 
         .collect();
     Report {
         url: args.url.clone(),
-        rate: args.rate,
+        mode: if args.concurrency.is_some() {
+            "closed"
+        } else {
+            "open"
+        },
+        rate: args.concurrency.is_none().then_some(args.rate),
+        concurrency: args.concurrency,
         duration_s: args.duration,
+        elapsed_s: elapsed.as_secs_f64(),
+        throughput_rps: total.requests as f64 / elapsed.as_secs_f64(),
         allowed_statuses: args.allow_statuses.clone(),
         phases: phase_reports,
         total,
@@ -520,6 +621,7 @@ fn latency(mut latencies: Vec<Duration>) -> Latency {
     latencies.sort_unstable();
     Latency {
         p50_ms: percentile_ms(&latencies, 0.50),
+        p90_ms: percentile_ms(&latencies, 0.90),
         p99_ms: percentile_ms(&latencies, 0.99),
         max_ms: latencies.last().map_or(0.0, millis),
     }
@@ -540,21 +642,26 @@ fn millis(duration: &Duration) -> f64 {
 
 fn print_report(report: &Report) {
     println!(
-        "{:<10} {:>6} {:>8} {:>8} {:>9} {:>9} {:>9}",
-        "phase", "from s", "requests", "failures", "p50 ms", "p99 ms", "max ms"
+        "{:<10} {:>6} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9}",
+        "phase", "from s", "requests", "failures", "p50 ms", "p90 ms", "p99 ms", "max ms"
     );
     for phase in report.phases.iter().chain([&report.total]) {
         println!(
-            "{:<10} {:>6} {:>8} {:>8} {:>9.1} {:>9.1} {:>9.1}",
+            "{:<10} {:>6} {:>8} {:>8} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
             phase.name,
             phase.starts_at_s,
             phase.requests,
             phase.failures,
             phase.latency.p50_ms,
+            phase.latency.p90_ms,
             phase.latency.p99_ms,
             phase.latency.max_ms
         );
     }
+    println!(
+        "throughput {:.1} requests/s over {:.2} s",
+        report.throughput_rps, report.elapsed_s
+    );
     print_statuses(&report.statuses);
     if report.failure_kinds.is_empty() {
         return;
@@ -579,8 +686,8 @@ fn print_report(report: &Report) {
 /// The per-status table, under the phase table and aligned with it.
 fn print_statuses(statuses: &[StatusReport]) {
     println!(
-        "{:<17} {:>8} {:>8} {:>9} {:>9} {:>9}  error codes",
-        "status", "requests", "failures", "p50 ms", "p99 ms", "max ms"
+        "{:<17} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9}  error codes",
+        "status", "requests", "failures", "p50 ms", "p90 ms", "p99 ms", "max ms"
     );
     for row in statuses {
         let status = row
@@ -592,10 +699,11 @@ fn print_statuses(statuses: &[StatusReport]) {
             .map(|(code, count)| format!("{code} {count}"))
             .collect();
         let line = format!(
-            "{status:<17} {:>8} {:>8} {:>9.1} {:>9.1} {:>9.1}  {}",
+            "{status:<17} {:>8} {:>8} {:>9.1} {:>9.1} {:>9.1} {:>9.1}  {}",
             row.requests,
             row.failures,
             row.latency.p50_ms,
+            row.latency.p90_ms,
             row.latency.p99_ms,
             row.latency.max_ms,
             codes.join(", ")
