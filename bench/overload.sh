@@ -54,22 +54,12 @@ die() { printf 'overload: error: %s\n' "$*" >&2; exit 1; }
 # Like die, keeping the work directory's logs for a look.
 fail() { keep_work=1; die "$@"; }
 
-missing=()
-command -v jq >/dev/null || missing+=(jq)
-command -v curl >/dev/null || missing+=(curl)
-if [ ${#missing[@]} -gt 0 ]; then
-  say "apt: install ${missing[*]}"
-  apt-get -o DPkg::Lock::Timeout=300 -q update >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -q install -y "${missing[@]}" >/dev/null
-fi
+need_commands jq curl
 
 need_toolchain
 scripts/stack up >/dev/null
 
-port_busy() { timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
-for p in "$stub_port" "$port"; do
-  ! port_busy "$p" || die "port $p is in use (a previous run still going?)"
-done
+need_free_ports "$stub_port" "$port" || exit 1
 
 cargo build --locked --release --quiet --bin ogrom --example load
 ogrom="$CARGO_TARGET_DIR/release/ogrom"

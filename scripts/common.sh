@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by scripts/dev and scripts/test: the toolchain and build settings both need.
 
 # Builds reuse one target directory outside the clone, so a fresh clone (CI) rebuilds only
@@ -18,4 +19,28 @@ need_toolchain() {
     apt-get -o DPkg::Lock::Timeout=300 -q update >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -q install -y nodejs npm >/dev/null
   fi
+}
+
+# Installs, from Debian's packages, what provides each missing command:
+# `need_commands jq curl column:bsdextrautils` (command, or command:package).
+need_commands() {
+  local wanted missing=()
+  for wanted in "$@"; do
+    command -v "${wanted%%:*}" >/dev/null || missing+=("${wanted#*:}")
+  done
+  [ ${#missing[@]} -gt 0 ] || return 0
+  echo "apt: install ${missing[*]}"
+  apt-get -o DPkg::Lock::Timeout=300 -q update >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -q install -y "${missing[@]}" >/dev/null
+}
+
+# Fails when something already listens on one of these loopback ports (a previous run?).
+need_free_ports() {
+  local port
+  for port in "$@"; do
+    if timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null; then
+      echo "port $port is in use (a previous run still going?)" >&2
+      return 1
+    fi
+  done
 }
