@@ -67,19 +67,7 @@ load="$CARGO_TARGET_DIR/release/examples/load"
 
 # ---------------------------------------------------------------- data
 
-mariadb -uroot -e "CREATE DATABASE IF NOT EXISTS $database"
-export OGROM_DATABASE_URL=mysql://ogrom:ogrom@127.0.0.1:3306/$database
-export OGROM_ELASTICSEARCH_INDEX=$alias
-export OGROM_LOG_FORMAT=text OGROM_LOG=warn
-"$ogrom" migrate
-"$ogrom" seed --size test --if-empty
-products=$(mariadb -uroot -N -e "SELECT COUNT(*) FROM $database.products")
-indexed=$(curl -fsS "127.0.0.1:9200/$alias/_count" 2>/dev/null \
-  | sed -n 's/.*"count":\([0-9]*\).*/\1/p' || true)
-if [ "${indexed:-0}" != "$products" ]; then
-  say "indexing $products products into $alias"
-  "$ogrom" index
-fi
+prepare_data "$ogrom" "$database" "$alias" test
 
 work=$(mktemp -d /tmp/overload.XXXXXX)
 stub_pid=''

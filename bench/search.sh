@@ -17,25 +17,11 @@ port=8181
 
 need_toolchain
 scripts/stack up >/dev/null
-command -v wrk >/dev/null || {
-  apt-get -o DPkg::Lock::Timeout=300 -q update >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -q install -y wrk >/dev/null
-}
+need_commands wrk
 
-mariadb -uroot -e "CREATE DATABASE IF NOT EXISTS $database"
-export OGROM_DATABASE_URL=mysql://ogrom:ogrom@127.0.0.1:3306/$database
-export OGROM_ELASTICSEARCH_INDEX=$alias
-export OGROM_LOG_FORMAT=text OGROM_LOG=warn
 cargo build --locked --release --quiet
 ogrom="$CARGO_TARGET_DIR/release/ogrom"
-"$ogrom" migrate
-"$ogrom" seed --size bench --if-empty
-products=$(mariadb -uroot -N -e "SELECT COUNT(*) FROM $database.products")
-indexed=$(curl -fsS "127.0.0.1:9200/$alias/_count" 2>/dev/null | sed -n 's/.*"count":\([0-9]*\).*/\1/p' || true)
-if [ "${indexed:-0}" != "$products" ]; then
-  echo "bench: indexing $products products"
-  OGROM_LOG=info "$ogrom" index
-fi
+prepare_data "$ogrom" "$database" "$alias" bench
 
 # Search terms drawn from the catalog itself: one word of a product name, with a filter on
 # its root category, so every request is a realistic, different search page.

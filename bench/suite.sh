@@ -87,24 +87,13 @@ load="$CARGO_TARGET_DIR/release/examples/load"
 
 # ---------------------------------------------------------------- data
 
-mariadb -uroot -e "CREATE DATABASE IF NOT EXISTS $database"
-export OGROM_DATABASE_URL=mysql://ogrom:ogrom@127.0.0.1:3306/$database
-export OGROM_ELASTICSEARCH_INDEX=$alias
-export OGROM_LOG_FORMAT=text OGROM_LOG=warn
-"$ogrom" migrate
-"$ogrom" seed --size bench --if-empty
+prepare_data "$ogrom" "$database" "$alias" bench
 sql() { mariadb -uroot -N -B "$database" -e "$1"; }
 products=$(sql "SELECT COUNT(*) FROM products")
 collages=$(sql "SELECT COUNT(*) FROM collages")
 users=$(sql "SELECT COUNT(*) FROM users")
-indexed=$(curl -fsS "127.0.0.1:9200/$alias/_count" 2>/dev/null \
-  | sed -n 's/.*"count":\([0-9]*\).*/\1/p' || true)
-if [ "${indexed:-0}" != "$products" ]; then
-  say "indexing $products products into $alias"
-  "$ogrom" index
-  indexed=$products
-fi
-say "data: $products products, $collages collages, $users users; $indexed indexed"
+indexed=$products # prepare_data indexes until the alias holds every product
+say "data: $products products, $collages collages, $users users, all indexed"
 
 work=$(mktemp -d /tmp/suite.XXXXXX)
 stub_pid=''

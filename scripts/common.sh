@@ -44,3 +44,24 @@ need_free_ports() {
     fi
   done
 }
+
+# Readies a database and a search alias that a script keeps for itself between runs:
+# `prepare_data OGROM DATABASE ALIAS SIZE` creates and migrates DATABASE, seeds it at SIZE
+# when it is empty, and indexes it when ALIAS does not hold every product. It exports
+# OGROM_DATABASE_URL and OGROM_ELASTICSEARCH_INDEX (and quiet text logs) for what follows.
+prepare_data() {
+  local ogrom=$1 database=$2 alias=$3 size=$4 products indexed
+  mariadb -uroot -e "CREATE DATABASE IF NOT EXISTS $database"
+  export OGROM_DATABASE_URL=mysql://ogrom:ogrom@127.0.0.1:3306/$database
+  export OGROM_ELASTICSEARCH_INDEX=$alias
+  export OGROM_LOG_FORMAT=text OGROM_LOG=warn
+  "$ogrom" migrate
+  "$ogrom" seed --size "$size" --if-empty
+  products=$(mariadb -uroot -N -e "SELECT COUNT(*) FROM $database.products")
+  indexed=$(curl -fsS "127.0.0.1:9200/$alias/_count" 2>/dev/null \
+    | sed -n 's/.*"count":\([0-9]*\).*/\1/p' || true)
+  if [ "${indexed:-0}" != "$products" ]; then
+    echo "indexing $products products into $alias"
+    OGROM_LOG=info "$ogrom" index
+  fi
+}

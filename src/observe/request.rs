@@ -120,15 +120,13 @@ impl RequestStats {
             .insert(field.to_owned());
     }
 
-    /// The fields the request resolved, as `(type, field)`.
+    /// The fields the request resolved, as `(type, field)`, in no particular order.
     pub fn fields_used(&self) -> Vec<(String, String)> {
         let fields = self.fields.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut used: Vec<(String, String)> = fields
+        fields
             .iter()
             .flat_map(|(parent, names)| names.iter().map(|n| (parent.clone(), n.clone())))
-            .collect();
-        used.sort();
-        used
+            .collect()
     }
 
     /// The metrics this request reports to.

@@ -125,16 +125,44 @@ impl Gateway {
         .context("cannot build the Elasticsearch client (OGROM_ELASTICSEARCH_URL)")?;
         let partner = PartnerClient::new(partner_settings(&args.partner))
             .context("cannot build the partner client")?;
-        protection(args)?;
-        Ok(Self::from_parts(args, mysql, elasticsearch, partner))
+        let protection = protection(args)?;
+        Ok(Self::assemble(
+            args,
+            mysql,
+            elasticsearch,
+            partner,
+            protection,
+        ))
     }
 
-    /// Builds the router over given backends (tests pass their own pools).
+    /// Builds the router over given backends (tests pass their own pools). A
+    /// trusted-documents manifest that cannot be read fails closed: nothing runs (`build`
+    /// refuses to start instead).
     pub fn from_parts(
         args: &ServeArgs,
         mysql: MySql,
         elasticsearch: Elasticsearch,
         partner: PartnerClient,
+    ) -> Self {
+        let protection = protection(args).unwrap_or_else(|error| {
+            tracing::error!(
+                message = "no document will run",
+                error = format!("{error:#}")
+            );
+            Protection {
+                persisted: Arc::new(PersistedQueries::new(None, Some(Default::default()))),
+                ..Protection::default()
+            }
+        });
+        Self::assemble(args, mysql, elasticsearch, partner, protection)
+    }
+
+    fn assemble(
+        args: &ServeArgs,
+        mysql: MySql,
+        elasticsearch: Elasticsearch,
+        partner: PartnerClient,
+        protection: Protection,
     ) -> Self {
         let sources = Sources {
             catalog: Arc::new(mysql.catalog()),
@@ -186,18 +214,7 @@ impl Gateway {
             readiness: readiness.clone(),
             metrics: metrics.clone(),
             traces,
-            protection: protection(args).unwrap_or_else(|error| {
-                // Fail closed: with a trusted-documents manifest that cannot be read,
-                // nothing runs (`build` refuses to start instead).
-                tracing::error!(
-                    message = "no document will run",
-                    error = format!("{error:#}")
-                );
-                Protection {
-                    persisted: Arc::new(PersistedQueries::new(None, Some(Default::default()))),
-                    ..Protection::default()
-                }
-            }),
+            protection,
             authenticator,
             limits: HttpLimits {
                 max_body_bytes: args.max_body_bytes as usize,

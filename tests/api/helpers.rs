@@ -302,3 +302,72 @@ pub fn database_ids(list: &Value) -> Vec<i64> {
         .map(|item| item["databaseId"].as_i64().expect("a databaseId"))
         .collect()
 }
+
+/// The project's partner stand-in on a free port, accepting `key`: its URL and its handle.
+pub async fn partner_stub(key: &str) -> (String, ogrom::run::partner_stub::StubHandle) {
+    let (router, stub) = ogrom::run::partner_stub::router(key.to_owned());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (url, stub)
+}
+
+/// Waits until the partner stand-in holds a call: a request is executing its offers.
+pub async fn until_partner_called(stub: &ogrom::run::partner_stub::StubHandle) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while stub.stats().in_flight == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no request reached the partner"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// `run::serve` on a free port of a real socket, until told to stop.
+pub struct Served {
+    pub address: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Served {
+    pub async fn start(args: ServeArgs) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            ogrom::run::serve(&args, listener, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        Self {
+            address,
+            stop: Some(stop),
+            server,
+        }
+    }
+
+    /// Sends the shutdown signal (as SIGTERM would).
+    pub fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            stop.send(()).expect("the server is running");
+        }
+    }
+
+    /// Stops the server if not yet told to, and waits until `serve` returns.
+    pub async fn stopped(mut self) -> anyhow::Result<()> {
+        self.stop();
+        self.server.await.expect("the server task")
+    }
+}
+
+/// The lowercase hex SHA-256 of a text, as persisted queries and manifests name documents.
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{database_url, fixture_database, serve_args, sql};
+use crate::helpers::{Served, database_url, fixture_database, serve_args, sql};
 
 /// What a case sends.
 enum Send {
@@ -464,15 +464,8 @@ async fn hostile_requests_get_their_codes_while_normal_traffic_is_served() {
             "0",
         ],
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        ogrom::run::serve(&args, listener, async {
-            let _ = stopped.await;
-        })
-        .await
-    });
+    let served = Served::start(args).await;
+    let address = served.address;
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
 
     // Normal traffic next to the attacks.
@@ -549,6 +542,5 @@ async fn hostile_requests_get_their_codes_while_normal_traffic_is_served() {
         .await
         .unwrap();
     assert_eq!(live.status(), 200);
-    stop.send(()).unwrap();
-    server.await.unwrap().unwrap();
+    served.stopped().await.unwrap();
 }

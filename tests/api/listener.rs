@@ -3,21 +3,14 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{database_url, fixture_database, serve_args, sql};
+use crate::helpers::{Served, database_url, fixture_database, serve_args, sql};
 
 #[tokio::test]
 async fn serve_answers_on_a_real_socket_and_shuts_down_cleanly() {
     let database = fixture_database();
     let args = serve_args(&database_url(database), &["--shutdown-drain-ms", "0"]);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        ogrom::run::serve(&args, listener, async {
-            let _ = stopped.await;
-        })
-        .await
-    });
+    let served = Served::start(args).await;
+    let address = served.address;
 
     let db = sql(database).await;
     let products: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE brand_id = 1")
@@ -48,10 +41,9 @@ async fn serve_answers_on_a_real_socket_and_shuts_down_cleanly() {
         .unwrap();
     assert_eq!(live.status(), 200);
 
-    stop.send(()).unwrap();
-    server
+    served
+        .stopped()
         .await
-        .unwrap()
         .expect("serve returns Ok after shutdown");
     assert!(
         tokio::net::TcpStream::connect(address).await.is_err(),

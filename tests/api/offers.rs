@@ -18,10 +18,7 @@ const KEY: &str = "test-partner-key";
 
 /// The stand-in on a real port, and a gateway whose partner client points at it.
 async fn setup(flags: &[&str]) -> (TestApp, StubHandle) {
-    let (router, stub) = partner_stub::router(KEY.to_owned());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let (url, stub) = crate::helpers::partner_stub(KEY).await;
     let database = fixture_database();
     let mut argv = vec![
         "--partner-url",

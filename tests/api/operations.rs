@@ -7,9 +7,8 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
-use crate::helpers::{TestApp, fixture_database, sql};
+use crate::helpers::{TestApp, fixture_database, sha256_hex, sql};
 
 /// Every operation document, by name.
 fn documents() -> Vec<(String, String)> {
@@ -105,12 +104,6 @@ async fn the_web_apps_operations_run_against_the_schema() {
 #[tokio::test]
 async fn the_same_documents_run_as_trusted_documents_by_hash() {
     let documents = documents();
-    let sha256 = |text: &str| -> String {
-        Sha256::digest(text.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    };
     // The manifest operators deploy, from the script that makes it.
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/trusted-manifest");
     let output = std::process::Command::new("bash")
@@ -133,7 +126,7 @@ async fn the_same_documents_run_as_trusted_documents_by_hash() {
         manifest.to_str().unwrap(),
     ]);
     for (name, body) in &documents {
-        let extensions = json!({"persistedQuery": {"version": 1, "sha256Hash": sha256(body)}});
+        let extensions = json!({"persistedQuery": {"version": 1, "sha256Hash": sha256_hex(body)}});
         let variables = variables(name).await;
         let (status, answer) = app
             .post(
@@ -159,10 +152,7 @@ async fn counted() -> (
         BATCH_WINDOW_US, database_url, elasticsearch_handle, elasticsearch_url, mysql_handle,
         serve_args,
     };
-    let (router, stub) = ogrom::run::partner_stub::router("counted-key".to_owned());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let partner_url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let (partner_url, stub) = crate::helpers::partner_stub("counted-key").await;
     let database = fixture_database();
     let args = serve_args(
         &database_url(database),

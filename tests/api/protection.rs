@@ -3,21 +3,16 @@
 //! documents, CORS, introspection and suggestions turned off, and load shedding. Expected
 //! costs are counted by hand from the documented rule, hashes computed here with SHA-256.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
-use crate::helpers::{TestApp, database_url, fixture_database, serve_args};
-
-fn sha256(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+use crate::helpers::{
+    Served, TestApp, database_url, fixture_database, partner_stub, serve_args, sha256_hex,
+    until_partner_called,
+};
 
 fn code(body: &Value) -> Option<&str> {
     body["errors"][0]["extensions"]["code"].as_str()
@@ -111,7 +106,7 @@ fn persisted_get(hash: &str) -> Request<Body> {
 #[tokio::test]
 async fn automatic_persisted_queries_miss_register_and_hit_with_cache_headers() {
     let app = TestApp::new(&[]);
-    let hash = sha256(THREE_BRANDS);
+    let hash = sha256_hex(THREE_BRANDS);
     let (status, _, body) = app.send(persisted_get(&hash)).await;
     let body: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(status, StatusCode::OK);
@@ -148,14 +143,14 @@ async fn trusted_documents_run_and_anything_else_is_refused() {
     std::fs::write(
         &manifest,
         json!({"format": "apollo-persisted-query-manifest", "version": 1, "operations": [
-            {"id": sha256(body), "name": "Brands", "type": "query", "body": body}
+            {"id": sha256_hex(body), "name": "Brands", "type": "query", "body": body}
         ]})
         .to_string(),
     )
     .unwrap();
     let app = TestApp::new(&["--trusted-documents", manifest.to_str().unwrap()]);
 
-    let (status, _, by_hash) = app.send(persisted_get(&sha256(body))).await;
+    let (status, _, by_hash) = app.send(persisted_get(&sha256_hex(body))).await;
     let by_hash: Value = serde_json::from_slice(&by_hash).unwrap();
     assert_eq!(status, StatusCode::OK);
     assert!(by_hash["data"]["brands"]["nodes"].is_array(), "{by_hash}");
@@ -164,7 +159,7 @@ async fn trusted_documents_run_and_anything_else_is_refused() {
 
     let (_, other) = app.post("/graphql", json!({"query": THREE_BRANDS})).await;
     assert_eq!(code(&other), Some("OPERATION_NOT_TRUSTED"), "{other}");
-    let (_, _, unknown) = app.send(persisted_get(&sha256(THREE_BRANDS))).await;
+    let (_, _, unknown) = app.send(persisted_get(&sha256_hex(THREE_BRANDS))).await;
     let unknown: Value = serde_json::from_slice(&unknown).unwrap();
     assert_eq!(code(&unknown), Some("OPERATION_NOT_TRUSTED"), "{unknown}");
     std::fs::remove_dir_all(dir).unwrap();
@@ -263,11 +258,8 @@ async fn introspection_and_suggestions_can_be_turned_off() {
 
 #[tokio::test]
 async fn requests_beyond_the_concurrency_limit_are_shed_at_once() {
-    use ogrom::run::partner_stub::{self, Faults};
-    let (router, stub) = partner_stub::router("shed-key".to_owned());
-    let partner = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let partner_url = format!("http://{}", partner.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(partner, router).await });
+    use ogrom::run::partner_stub::Faults;
+    let (partner_url, stub) = partner_stub("shed-key").await;
     stub.set_faults(Faults {
         latency_ms: 1500,
         ..Faults::default()
@@ -292,15 +284,8 @@ async fn requests_beyond_the_concurrency_limit_are_shed_at_once() {
             "0",
         ],
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        ogrom::run::serve(&args, listener, async {
-            let _ = stopped.await;
-        })
-        .await
-    });
+    let served = Served::start(args).await;
+    let address = served.address;
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let url = format!("http://{address}/graphql");
     let id: i64 = sqlx::query_scalar("SELECT MIN(id) FROM products")
@@ -320,14 +305,7 @@ async fn requests_beyond_the_concurrency_limit_are_shed_at_once() {
                 .status()
         }
     });
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while stub.stats().in_flight == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "the slow request never reached the partner"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until_partner_called(&stub).await;
 
     let shed = client
         .post(&url)
@@ -356,8 +334,7 @@ async fn requests_beyond_the_concurrency_limit_are_shed_at_once() {
         .await
         .unwrap();
     assert_eq!(after.status(), 200, "the slot is free again");
-    stop.send(()).unwrap();
-    server.await.unwrap().unwrap();
+    served.stopped().await.unwrap();
 }
 
 #[tokio::test]

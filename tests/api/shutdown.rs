@@ -3,15 +3,14 @@
 //! request in flight still completes; a request that outlives the shutdown timeout does not
 //! hold the process.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use ogrom::run::partner_stub::{self, Faults, StubHandle};
+use ogrom::run::partner_stub::{Faults, StubHandle};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
-use crate::helpers::{database_url, fixture_database, serve_args, sql};
+use crate::helpers::{
+    Served, database_url, fixture_database, partner_stub, serve_args, sql, until_partner_called,
+};
 
 const KEY: &str = "shutdown-partner-key";
 const WITH_OFFERS: &str = "query($id: Int!) { product(databaseId: $id) { name offers { stale \
@@ -24,16 +23,8 @@ async fn start(
     hang: bool,
     drain_ms: &str,
     timeout_ms: &str,
-) -> (
-    SocketAddr,
-    StubHandle,
-    oneshot::Sender<()>,
-    JoinHandle<anyhow::Result<()>>,
-) {
-    let (router, stub) = partner_stub::router(KEY.to_owned());
-    let partner = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let partner_url = format!("http://{}", partner.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(partner, router).await });
+) -> (Served, StubHandle) {
+    let (partner_url, stub) = partner_stub(KEY).await;
     stub.set_faults(Faults {
         latency_ms,
         hang,
@@ -61,16 +52,7 @@ async fn start(
             timeout_ms,
         ],
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        ogrom::run::serve(&args, listener, async {
-            let _ = stopped.await;
-        })
-        .await
-    });
-    (address, stub, stop, server)
+    (Served::start(args).await, stub)
 }
 
 /// A client that opens a new connection per request, as a new visitor would.
@@ -89,21 +71,10 @@ async fn product_id() -> i64 {
         .unwrap()
 }
 
-/// Waits until the partner stand-in holds a call: the slow request is executing.
-async fn until_partner_called(stub: &StubHandle) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while stub.stats().in_flight == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "the slow request never reached the partner"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 #[tokio::test]
 async fn a_slow_request_completes_across_shutdown_and_readiness_flips_before_the_listener_closes() {
-    let (address, stub, stop, server) = start(3000, false, "800", "10000").await;
+    let (mut served, stub) = start(3000, false, "800", "10000").await;
+    let address = served.address;
     let id = product_id().await;
     let client = fresh_client();
     let ready = client
@@ -124,7 +95,7 @@ async fn a_slow_request_completes_across_shutdown_and_readiness_flips_before_the
     });
     until_partner_called(&stub).await;
 
-    stop.send(()).unwrap();
+    served.stop();
     let stopped_at = Instant::now();
     // Readiness fails at once: poll until it does, well inside the drain.
     let mut status = 200;
@@ -166,12 +137,13 @@ async fn a_slow_request_completes_across_shutdown_and_readiness_flips_before_the
         body["data"]["product"]["offers"]["offers"].is_array(),
         "{body}"
     );
-    server.await.unwrap().expect("serve returns Ok");
+    served.stopped().await.expect("serve returns Ok");
 }
 
 #[tokio::test]
 async fn a_request_past_the_shutdown_timeout_does_not_hold_the_process() {
-    let (address, stub, stop, server) = start(0, true, "0", "500").await;
+    let (served, stub) = start(0, true, "0", "500").await;
+    let address = served.address;
     let id = product_id().await;
     let client = fresh_client();
     let hanging = tokio::spawn(async move {
@@ -183,12 +155,10 @@ async fn a_request_past_the_shutdown_timeout_does_not_hold_the_process() {
     });
     until_partner_called(&stub).await;
 
-    stop.send(()).unwrap();
     let stopped_at = Instant::now();
-    tokio::time::timeout(Duration::from_secs(10), server)
+    tokio::time::timeout(Duration::from_secs(10), served.stopped())
         .await
         .expect("serve returns after the shutdown timeout, not when the partner answers")
-        .unwrap()
         .expect("serve returns Ok");
     assert!(
         stopped_at.elapsed() >= Duration::from_millis(500),
