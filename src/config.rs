@@ -455,6 +455,11 @@ pub struct LimitArgs {
     /// A persisted-query manifest (Apollo's format): when set, only its operations run.
     #[arg(long, env = "OGROM_TRUSTED_DOCUMENTS")]
     pub trusted_documents: Option<std::path::PathBuf>,
+    /// The secret a request sends in the `ogrom-debug` header to get `extensions.debug`
+    /// (loader batches, SQL, Elasticsearch and partner calls, timings). Unset: no request
+    /// gets it.
+    #[arg(long, env = "OGROM_DEBUG_SECRET", hide_env_values = true)]
+    pub debug_secret: Option<String>,
 }
 
 /// Allowed CORS origins.

@@ -8,6 +8,7 @@
 //! Each module owns its loaders; `RequestData` builds them per request, so no cache or
 //! viewer state outlives one operation.
 
+pub mod batching;
 pub mod catalog;
 pub mod community;
 pub mod cost;
@@ -55,7 +56,7 @@ pub struct Sources {
 pub struct ApiConfig {
     /// Page-size bounds for every connection.
     pub pages: PageLimits,
-    /// How long a DataLoader waits to gather keys before it calls the backend.
+    /// How long a loader batch waits for more keys after its turn (see `batching`).
     pub loader_delay: Duration,
     /// Deepest nesting of selections a query may have.
     pub max_depth: usize,
@@ -197,11 +198,12 @@ impl Api {
         context: RequestContext,
     ) -> async_graphql::Response {
         let span = tracing::Span::current();
+        let window = batching::Window::new(self.config.loader_delay);
         let community = Arc::new(CommunityLoaders::new(
             &self.sources.community,
             context.viewer.map(|v| v.0),
             &span,
-            self.config.loader_delay,
+            window,
         ));
         let offers = offers::loader(
             &self.sources.offers,
@@ -211,18 +213,10 @@ impl Api {
                 request_id: context.request_id,
             },
             &span,
-            self.config.loader_delay,
+            window,
         );
-        let loaders = Arc::new(CatalogLoaders::new(
-            &self.sources.catalog,
-            &span,
-            self.config.loader_delay,
-        ));
-        let search = Arc::new(SearchLoaders::new(
-            &self.sources.search,
-            &span,
-            self.config.loader_delay,
-        ));
+        let loaders = Arc::new(CatalogLoaders::new(&self.sources.catalog, &span, window));
+        let search = Arc::new(SearchLoaders::new(&self.sources.search, &span, window));
         let mut request = request
             .data(loaders)
             .data(search)
@@ -231,7 +225,13 @@ impl Api {
         if let Some(ticket) = context.cost {
             request = request.data(ticket);
         }
-        self.schema.execute(request).instrument(span).await
+        let mut response = self.schema.execute(request).instrument(span).await;
+        if let Some(explain) = context.stats.explain()
+            && let Ok(debug) = async_graphql::Value::from_json(explain.to_json())
+        {
+            response.extensions.insert("debug".to_owned(), debug);
+        }
+        response
     }
 
     /// The schema, for SDL and introspection.

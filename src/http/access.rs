@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 
 use super::{HttpState, RequestId};
 use crate::observe::otlp::{ServerSpan, TraceExporter};
-use crate::observe::{Backend, RequestStats, TraceContext};
+use crate::observe::{Backend, Keep, RequestStats, TraceContext};
 
 /// Headers that name the calling client and its version.
 const CLIENT_NAME: &str = "apollographql-client-name";
@@ -43,8 +43,11 @@ impl Access {
         let trace = TraceContext::from_traceparent(
             headers.get("traceparent").and_then(|v| v.to_str().ok()),
         );
-        let keep_spans = state.traces.is_some();
-        let stats = RequestStats::traced(state.metrics.clone(), Some(trace.clone()), keep_spans);
+        let keep = Keep {
+            spans: state.traces.is_some(),
+            explain: state.protection.debug.allows(headers),
+        };
+        let stats = RequestStats::traced(state.metrics.clone(), Some(trace.clone()), keep);
         Self {
             started: Instant::now(),
             wall_start: SystemTime::now(),

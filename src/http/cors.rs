@@ -14,7 +14,7 @@ use super::HttpState;
 /// Request headers a browser may send cross-origin.
 const ALLOWED_HEADERS: &str = "content-type, authorization, x-request-id, traceparent, \
     apollographql-client-name, apollographql-client-version, apollo-require-preflight, \
-    x-apollo-operation-name, graphql-require-preflight";
+    x-apollo-operation-name, graphql-require-preflight, ogrom-debug";
 
 pub(super) async fn cors(State(state): State<HttpState>, request: Request, next: Next) -> Response {
     let allowed = request

@@ -455,7 +455,9 @@ pub(super) async fn execute(
     }
     // A query sent by hash over GET, anonymous, without errors, is the same for everyone:
     // a CDN may keep it as long as the schema's cache hints allow.
+    let explained = access.stats.explain().is_some();
     let cacheable = method == Method::GET
+        && !explained
         && prepared_hash.is_some()
         && viewer.is_none()
         && response.errors.is_empty()
@@ -465,6 +467,12 @@ pub(super) async fn execute(
         && let Ok(value) = HeaderValue::from_str(&format!("public, {value}"))
     {
         reply.headers_mut().insert(header::CACHE_CONTROL, value);
+    }
+    if explained {
+        // The explain is one request's, and shows what its backends were sent.
+        reply
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     reply
 }

@@ -5,6 +5,7 @@
 mod access;
 mod batch;
 mod cors;
+pub mod debug;
 pub mod document;
 mod graphiql;
 mod graphql;
@@ -29,6 +30,7 @@ pub use request_id::RequestId;
 
 use tokio::sync::Semaphore;
 
+use self::debug::DebugAccess;
 use self::document::DocumentLimits;
 use self::persisted::PersistedQueries;
 use crate::core::Api;
@@ -78,6 +80,8 @@ pub struct Protection {
     pub introspection: bool,
     /// Most operations in one batched request; 0: batching off.
     pub max_batch: usize,
+    /// Who may see `extensions.debug`.
+    pub debug: DebugAccess,
 }
 
 impl Default for Protection {
@@ -93,6 +97,7 @@ impl Default for Protection {
             client_address_header: None,
             introspection: true,
             max_batch: 0,
+            debug: DebugAccess::default(),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! stats that sources and loaders report to (backend calls, loader batches). It depends on
 //! no other module of the crate, so sources and core can report without knowing HTTP.
 
+pub mod explain;
 mod metrics;
 pub mod otlp;
 pub mod request;
@@ -9,5 +10,8 @@ pub mod spans;
 pub mod trace;
 
 pub use metrics::{Exposition, Metrics};
-pub use request::{Backend, RequestStats, backend_call, current_traceparent, loader_batch};
+pub use request::{
+    Backend, Keep, RequestStats, backend_call, cache_hits, cache_misses, current_traceparent,
+    explaining, loader_batch,
+};
 pub use trace::TraceContext;

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use super::Metrics;
+use super::explain::Explain;
 use super::spans::{self, BatchSpan, Spans};
 use super::trace::TraceContext;
 
@@ -54,30 +55,38 @@ pub struct RequestStats {
     trace: Option<TraceContext>,
     /// The spans of the request, kept when traces are exported.
     spans: Option<Spans>,
+    /// What the request did, kept when it asked for `extensions.debug` and may have it.
+    explain: Option<Explain>,
 }
 
 impl RequestStats {
     /// Stats of a new request, reporting to `metrics`.
     pub fn new(metrics: Metrics) -> Arc<Self> {
-        Self::traced(metrics, None, false)
+        Self::traced(metrics, None, Keep::default())
     }
 
-    /// Stats of a new request in `trace` (its backend calls carry it on), keeping its spans
-    /// when `keep_spans`.
-    pub fn traced(metrics: Metrics, trace: Option<TraceContext>, keep_spans: bool) -> Arc<Self> {
+    /// Stats of a new request in `trace` (its backend calls carry it on), keeping what
+    /// `keep` says.
+    pub fn traced(metrics: Metrics, trace: Option<TraceContext>, keep: Keep) -> Arc<Self> {
         Arc::new(Self {
             metrics,
             calls: Default::default(),
             batches: AtomicU32::new(0),
             fields: Mutex::default(),
             trace,
-            spans: keep_spans.then(Spans::default),
+            spans: keep.spans.then(Spans::default),
+            explain: keep.explain.then(Explain::new),
         })
     }
 
     /// The spans kept for export, if they are.
     pub fn spans(&self) -> Option<&Spans> {
         self.spans.as_ref()
+    }
+
+    /// The request's explain, if it keeps one.
+    pub fn explain(&self) -> Option<&Explain> {
+        self.explain.as_ref()
     }
 
     /// Runs `future` as part of this request: the calls it makes are counted here.
@@ -156,8 +165,23 @@ pub fn current_traceparent() -> Option<String> {
     Some(format!("00-{}-{parent}-{}", trace.trace_id, trace.flags))
 }
 
-/// Reports one call to `backend` that began at `started`.
-pub fn backend_call(backend: Backend, started: Instant, ok: bool) {
+/// What a request keeps beyond its counts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Keep {
+    /// Spans, for trace export.
+    pub spans: bool,
+    /// An explain, for `extensions.debug`.
+    pub explain: bool,
+}
+
+/// Reports one call to `backend` that began at `started`; `request` says what was sent,
+/// and is only called when the request keeps an explain.
+pub fn backend_call(
+    backend: Backend,
+    started: Instant,
+    ok: bool,
+    request: impl FnOnce() -> String,
+) {
     let _ = CURRENT.try_with(|stats| {
         stats.calls[backend as usize].fetch_add(1, Ordering::Relaxed);
         let took = started.elapsed();
@@ -165,25 +189,77 @@ pub fn backend_call(backend: Backend, started: Instant, ok: bool) {
         if let Some(spans) = &stats.spans {
             spans.backend_call(backend.name(), took, ok);
         }
+        if let Some(explain) = &stats.explain {
+            explain.call(
+                backend.name(),
+                spans::current_batch(),
+                request(),
+                started,
+                ok,
+            );
+        }
     });
 }
 
-/// Reports one loader batch of `keys` keys; the batch lasts as long as the guard.
-pub fn loader_batch(loader: &'static str, keys: usize) -> BatchSpan {
+/// Whether the request being served keeps an explain (so what its calls send is worth
+/// describing).
+pub fn explaining() -> bool {
+    CURRENT
+        .try_with(|stats| stats.explain.is_some())
+        .unwrap_or(false)
+}
+
+/// Reports one loader batch of `keys`; the batch lasts as long as the guard.
+pub fn loader_batch<K: std::fmt::Debug>(loader: &'static str, keys: &[K]) -> BatchSpan {
     let stats = RequestStats::current();
     if let Some(stats) = &stats {
         stats.batches.fetch_add(1, Ordering::Relaxed);
-        stats.metrics.loader_batch(loader, keys);
+        stats.metrics.loader_batch(loader, keys.len());
     }
-    BatchSpan::begin(stats, loader, keys)
+    let batch = BatchSpan::begin(stats, loader, keys.len());
+    if let Some(explain) = batch.explain() {
+        let keys = keys.iter().map(|k| format!("{k:?}")).collect();
+        explain.batch_began(batch.id(), loader, keys);
+    }
+    batch
 }
 
-/// A DataLoader spawner that runs each batch inside the current request's scope, so the
-/// batch's backend calls are counted for that request.
-pub fn spawner() -> impl Fn(futures::future::BoxFuture<'static, ()>) + Send + Sync + 'static {
-    let stats = RequestStats::current();
-    move |batch| {
-        match &stats {
+/// Reports `keys` answered from `cache` rather than a backend.
+pub fn cache_hits(cache: &'static str, keys: usize) {
+    let _ = CURRENT.try_with(|stats| {
+        if let Some(explain) = &stats.explain {
+            explain.hits(cache, keys);
+        }
+    });
+}
+
+/// Reports `keys` that `cache` did not have.
+pub fn cache_misses(cache: &'static str, keys: usize) {
+    let _ = CURRENT.try_with(|stats| {
+        if let Some(explain) = &stats.explain {
+            explain.misses(cache, keys);
+        }
+    });
+}
+
+/// Spawns loader batches inside the scope of the request that was being served when it was
+/// made, so the batches' backend calls are counted for that request.
+#[derive(Clone)]
+pub struct RequestSpawner {
+    stats: Option<Arc<RequestStats>>,
+}
+
+impl RequestSpawner {
+    /// A spawner for the request this task serves (or none).
+    pub fn current() -> Self {
+        Self {
+            stats: RequestStats::current(),
+        }
+    }
+
+    /// Runs `batch` in a task of its own, with its own batch slot.
+    pub fn spawn(&self, batch: impl Future<Output = ()> + Send + 'static) {
+        match &self.stats {
             Some(stats) => drop(tokio::spawn(stats.scope(spans::with_batch_slot(batch)))),
             None => drop(tokio::spawn(batch)),
         };
@@ -201,20 +277,20 @@ mod tests {
         let second = RequestStats::new(metrics.clone());
         first
             .scope(async {
-                backend_call(Backend::MySql, Instant::now(), true);
+                backend_call(Backend::MySql, Instant::now(), true, String::new);
                 let (done, wait) = tokio::sync::oneshot::channel();
-                spawner()(Box::pin(async move {
-                    backend_call(Backend::Partner, Instant::now(), false);
-                    drop(loader_batch("Offers", 7));
+                RequestSpawner::current().spawn(async move {
+                    backend_call(Backend::Partner, Instant::now(), false, String::new);
+                    drop(loader_batch("Offers", &[1; 7]));
                     let _ = done.send(());
-                }));
+                });
                 wait.await.unwrap();
             })
             .await;
         second
-            .scope(async { backend_call(Backend::MySql, Instant::now(), true) })
+            .scope(async { backend_call(Backend::MySql, Instant::now(), true, String::new) })
             .await;
-        backend_call(Backend::MySql, Instant::now(), true);
+        backend_call(Backend::MySql, Instant::now(), true, String::new);
 
         assert_eq!(first.calls(Backend::MySql), 1);
         assert_eq!(first.calls(Backend::Partner), 1);

@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use std::sync::Arc;
 
+use super::explain::Explain;
 use super::request::RequestStats;
 use super::trace::span_id;
 
@@ -118,11 +119,24 @@ impl BatchSpan {
             start: SystemTime::now(),
         }
     }
+
+    /// The batch's span id.
+    pub fn id(&self) -> &str {
+        &self.span_id
+    }
+
+    /// The explain of the request the batch serves, if it keeps one.
+    pub(super) fn explain(&self) -> Option<&Explain> {
+        self.stats.as_deref().and_then(RequestStats::explain)
+    }
 }
 
 impl Drop for BatchSpan {
     fn drop(&mut self) {
         let _ = BATCH.try_with(|slot| slot.replace(self.outer.take()));
+        if let Some(explain) = self.explain() {
+            explain.batch_ended(&self.span_id);
+        }
         if let Some(spans) = self.stats.as_deref().and_then(RequestStats::spans) {
             spans.record(SpanRecord {
                 span_id: std::mem::take(&mut self.span_id),

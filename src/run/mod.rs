@@ -27,6 +27,7 @@ use crate::config::{Cli, Command, DatabaseArgs, PartnerArgs, SeedArgs, ServeArgs
 use crate::core::cost::Budgets;
 use crate::core::pagination::PageLimits;
 use crate::core::{self, ApiConfig, Sources};
+use crate::http::debug::DebugAccess;
 use crate::http::document::DocumentLimits;
 use crate::http::persisted::PersistedQueries;
 use crate::http::{self, HttpLimits, HttpState, Protection, Readiness};
@@ -285,6 +286,7 @@ fn protection(args: &ServeArgs) -> anyhow::Result<Protection> {
         client_address_header,
         introspection: limits.introspection,
         max_batch: limits.max_batch as usize,
+        debug: DebugAccess::new(limits.debug_secret.as_deref()),
     })
 }
 

@@ -263,7 +263,7 @@ pub fn error_codes(body: &Value) -> Vec<String> {
 /// long after its first key; a debug build on a busy 2-core machine can take longer than the
 /// default 1 ms to register the keys of a page, which splits a batch. These tests prove that
 /// keys are batched, so they give them a generous window; production's is measured.
-pub const BATCH_WINDOW_US: &str = "20000";
+pub const BATCH_WINDOW_US: &str = "0";
 
 /// The gateway over the fixture database with the tests' batch window, and the MySQL handle
 /// (a pool of `connections`) whose statement counter the test reads.

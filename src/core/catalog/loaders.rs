@@ -4,13 +4,10 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
-
-use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use tracing::Instrument;
 
+use crate::core::batching::{BatchLoad, Batcher, Window};
 use crate::core::errors::ApiError;
-use crate::observe::{self, request::spawner};
 use crate::protocols::{
     BrandRecord, CatalogSource, CategoryRecord, Page, ProductRecord, ShopRecord,
 };
@@ -24,12 +21,12 @@ macro_rules! catalog_loader {
             span: tracing::Span,
         }
 
-        impl Loader<$key> for $name {
+        impl BatchLoad for $name {
+            type Key = $key;
             type Value = $value;
-            type Error = ApiError;
+            const NAME: &'static str = stringify!($name);
 
             async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, $value>, ApiError> {
-                let _batch = observe::loader_batch(stringify!($name), keys.len());
                 let load = async { self.source.$method(keys).await.map_err(ApiError::from) };
                 load.instrument(self.span.clone()).await
             }
@@ -93,35 +90,32 @@ catalog_loader!(
 
 /// One request's catalog loaders.
 pub struct CatalogLoaders {
-    pub products: DataLoader<ProductById, HashMapCache>,
-    pub brands: DataLoader<BrandById, HashMapCache>,
-    pub brands_by_slug: DataLoader<BrandBySlug, HashMapCache>,
-    pub shops: DataLoader<ShopById, HashMapCache>,
-    pub shops_by_slug: DataLoader<ShopBySlug, HashMapCache>,
-    pub categories: DataLoader<CategoryById, HashMapCache>,
-    pub categories_by_slug: DataLoader<CategoryBySlug, HashMapCache>,
-    pub category_children: DataLoader<CategoryChildren, HashMapCache>,
-    pub category_paths: DataLoader<CategoryPath, HashMapCache>,
-    pub category_first_pages: DataLoader<CategoryProductsFirstPage, HashMapCache>,
-    pub category_counts: DataLoader<CategoryProductCount, HashMapCache>,
-    pub brand_first_pages: DataLoader<BrandProductsFirstPage, HashMapCache>,
-    pub brand_counts: DataLoader<BrandProductCount, HashMapCache>,
+    pub products: Batcher<ProductById>,
+    pub brands: Batcher<BrandById>,
+    pub brands_by_slug: Batcher<BrandBySlug>,
+    pub shops: Batcher<ShopById>,
+    pub shops_by_slug: Batcher<ShopBySlug>,
+    pub categories: Batcher<CategoryById>,
+    pub categories_by_slug: Batcher<CategoryBySlug>,
+    pub category_children: Batcher<CategoryChildren>,
+    pub category_paths: Batcher<CategoryPath>,
+    pub category_first_pages: Batcher<CategoryProductsFirstPage>,
+    pub category_counts: Batcher<CategoryProductCount>,
+    pub brand_first_pages: Batcher<BrandProductsFirstPage>,
+    pub brand_counts: Batcher<BrandProductCount>,
 }
 
 impl CatalogLoaders {
-    /// Loaders for one request; `delay` is how long a loader waits to gather keys.
-    pub fn new(source: &Arc<dyn CatalogSource>, span: &tracing::Span, delay: Duration) -> Self {
-        fn build<L>(loader: L, delay: Duration) -> DataLoader<L, HashMapCache> {
-            DataLoader::with_cache(loader, spawner(), HashMapCache::default()).delay(delay)
-        }
+    /// Loaders for one request, gathering keys over `window`.
+    pub fn new(source: &Arc<dyn CatalogSource>, span: &tracing::Span, window: Window) -> Self {
         macro_rules! loader {
             ($name:ident) => {
-                build(
+                Batcher::new(
                     $name {
                         source: source.clone(),
                         span: span.clone(),
                     },
-                    delay,
+                    window,
                 )
             };
         }

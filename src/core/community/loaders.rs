@@ -3,13 +3,10 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
-
-use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use tracing::Instrument;
 
+use crate::core::batching::{BatchLoad, Batcher, Window};
 use crate::core::errors::ApiError;
-use crate::observe::{self, request::spawner};
 use crate::protocols::Page;
 use crate::protocols::community::{
     CollageItemRecord, CollageOwnerKind, CollageRecord, CommunitySource, LikedProduct, UserRecord,
@@ -25,12 +22,12 @@ macro_rules! community_loader {
             viewer: Option<i32>,
         }
 
-        impl Loader<$key> for $name {
+        impl BatchLoad for $name {
+            type Key = $key;
             type Value = $value;
-            type Error = ApiError;
+            const NAME: &'static str = stringify!($name);
 
             async fn load(&self, $keys: &[$key]) -> Result<HashMap<$key, $value>, ApiError> {
-                let _batch = observe::loader_batch(stringify!($name), $keys.len());
                 let $source = &self.source;
                 let _viewer = self.viewer;
                 let load = async { $call.await.map_err(ApiError::from) };
@@ -69,15 +66,15 @@ pub struct ViewerLikedProducts {
     viewer: Option<i32>,
 }
 
-impl Loader<i32> for ViewerLikedProducts {
+impl BatchLoad for ViewerLikedProducts {
+    type Key = i32;
     type Value = bool;
-    type Error = ApiError;
+    const NAME: &'static str = "ViewerLikedProducts";
 
     async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, bool>, ApiError> {
         let Some(viewer) = self.viewer else {
             return Ok(keys.iter().map(|&k| (k, false)).collect());
         };
-        let _batch = observe::loader_batch("ViewerLikedProducts", keys.len());
         let load = async { self.source.viewer_liked_products(viewer, keys).await };
         let liked = load.instrument(self.span.clone()).await?;
         Ok(keys.iter().map(|&k| (k, liked.contains(&k))).collect())
@@ -91,15 +88,15 @@ pub struct ViewerLikedCollages {
     viewer: Option<i32>,
 }
 
-impl Loader<i32> for ViewerLikedCollages {
+impl BatchLoad for ViewerLikedCollages {
+    type Key = i32;
     type Value = bool;
-    type Error = ApiError;
+    const NAME: &'static str = "ViewerLikedCollages";
 
     async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, bool>, ApiError> {
         let Some(viewer) = self.viewer else {
             return Ok(keys.iter().map(|&k| (k, false)).collect());
         };
-        let _batch = observe::loader_batch("ViewerLikedCollages", keys.len());
         let load = async { self.source.viewer_liked_collages(viewer, keys).await };
         let liked = load.instrument(self.span.clone()).await?;
         Ok(keys.iter().map(|&k| (k, liked.contains(&k))).collect())
@@ -109,19 +106,19 @@ impl Loader<i32> for ViewerLikedCollages {
 /// One request's community loaders, for one viewer (or none).
 pub struct CommunityLoaders {
     pub viewer: Option<i32>,
-    pub users: DataLoader<UserById, HashMapCache>,
-    pub users_by_name: DataLoader<UserByName, HashMapCache>,
-    pub collages: DataLoader<CollageById, HashMapCache>,
-    pub items: DataLoader<CollageItems, HashMapCache>,
-    pub tags: DataLoader<CollageTags, HashMapCache>,
-    pub user_collages: DataLoader<UserCollages, HashMapCache>,
-    pub product_collages: DataLoader<ProductCollages, HashMapCache>,
-    pub user_collage_counts: DataLoader<UserCollageCount, HashMapCache>,
-    pub product_collage_counts: DataLoader<ProductCollageCount, HashMapCache>,
-    pub liked_product_counts: DataLoader<LikedProductCount, HashMapCache>,
-    pub liked_first_pages: DataLoader<LikedProductsFirstPage, HashMapCache>,
-    pub viewer_liked_products: DataLoader<ViewerLikedProducts, HashMapCache>,
-    pub viewer_liked_collages: DataLoader<ViewerLikedCollages, HashMapCache>,
+    pub users: Batcher<UserById>,
+    pub users_by_name: Batcher<UserByName>,
+    pub collages: Batcher<CollageById>,
+    pub items: Batcher<CollageItems>,
+    pub tags: Batcher<CollageTags>,
+    pub user_collages: Batcher<UserCollages>,
+    pub product_collages: Batcher<ProductCollages>,
+    pub user_collage_counts: Batcher<UserCollageCount>,
+    pub product_collage_counts: Batcher<ProductCollageCount>,
+    pub liked_product_counts: Batcher<LikedProductCount>,
+    pub liked_first_pages: Batcher<LikedProductsFirstPage>,
+    pub viewer_liked_products: Batcher<ViewerLikedProducts>,
+    pub viewer_liked_collages: Batcher<ViewerLikedCollages>,
 }
 
 impl CommunityLoaders {
@@ -129,20 +126,18 @@ impl CommunityLoaders {
         source: &Arc<dyn CommunitySource>,
         viewer: Option<i32>,
         span: &tracing::Span,
-        delay: Duration,
+        window: Window,
     ) -> Self {
         macro_rules! loader {
             ($name:ident) => {
-                DataLoader::with_cache(
+                Batcher::new(
                     $name {
                         source: source.clone(),
                         span: span.clone(),
                         viewer,
                     },
-                    spawner(),
-                    HashMapCache::default(),
+                    window,
                 )
-                .delay(delay)
             };
         }
         Self {

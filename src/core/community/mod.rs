@@ -270,6 +270,9 @@ pub(crate) async fn liked_products(
 /// `Product.viewerHasLiked`.
 pub(crate) async fn viewer_liked_product(ctx: &Context<'_>, product_id: i32) -> ApiResult<bool> {
     let loaders = ctx.community_loaders()?;
+    if loaders.viewer.is_none() {
+        return Ok(false);
+    }
     Ok(loaders
         .viewer_liked_products
         .load_one(product_id)

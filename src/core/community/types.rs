@@ -140,6 +140,9 @@ impl Collage {
     #[graphql(cache_control(private))]
     async fn viewer_has_liked(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
         let loaders = ctx.community_loaders()?;
+        if loaders.viewer.is_none() {
+            return Ok(false);
+        }
         let liked: ApiResult<_> = loaders.viewer_liked_collages.load_one(self.0.id).await;
         Ok(liked?.unwrap_or(false))
     }

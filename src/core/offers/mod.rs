@@ -14,7 +14,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_graphql::Context;
-use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use tokio::sync::watch;
 use tracing::Instrument;
 
@@ -22,8 +21,9 @@ pub use cache::OffersCache;
 pub use types::{OfferView, ProductOffers};
 
 use super::ContextExt;
+use super::batching::{BatchLoad, Batcher, Window};
 use super::errors::{ApiError, ApiResult};
-use crate::observe::{self, request::spawner};
+use crate::observe;
 use crate::protocols::offers::{CallContext, OfferSource};
 
 /// What one product's offers resolve to: an answer (fresh or stale) or the failure.
@@ -37,14 +37,16 @@ pub struct OffersLoader {
     span: tracing::Span,
 }
 
-impl Loader<i32> for OffersLoader {
+impl BatchLoad for OffersLoader {
+    type Key = i32;
     type Value = OffersAnswer;
-    type Error = ApiError;
+    const NAME: &'static str = "Offers";
 
     async fn load(&self, ids: &[i32]) -> Result<HashMap<i32, OffersAnswer>, ApiError> {
-        let _batch = observe::loader_batch("Offers", ids.len());
         let load = async {
             let (mut answers, missing) = self.cache.fresh(ids);
+            observe::cache_hits("offers", answers.len());
+            observe::cache_misses("offers", missing.len());
             if missing.is_empty() {
                 return Ok(answers);
             }
@@ -74,8 +76,8 @@ pub fn loader(
     cache: &Arc<OffersCache>,
     context: CallContext,
     span: &tracing::Span,
-    delay: Duration,
-) -> DataLoader<OffersLoader, HashMapCache> {
+    window: Window,
+) -> Batcher<OffersLoader> {
     let max_batch = source.max_batch();
     let loader = OffersLoader {
         source: source.clone(),
@@ -83,9 +85,7 @@ pub fn loader(
         context,
         span: span.clone(),
     };
-    DataLoader::with_cache(loader, spawner(), HashMapCache::default())
-        .delay(delay)
-        .max_batch_size(max_batch)
+    Batcher::new(loader, window.max_keys(max_batch))
 }
 
 /// How long a product's offers wait for its similar products before going alone.
@@ -94,12 +94,12 @@ const SIMILAR_WAIT: Duration = Duration::from_millis(500);
 /// The request's offers loader, as request data, and the products whose `similar` list
 /// will ask for offers too.
 pub struct RequestOffers {
-    loader: DataLoader<OffersLoader, HashMapCache>,
+    loader: Batcher<OffersLoader>,
     similar_pending: Mutex<HashMap<i32, watch::Receiver<bool>>>,
 }
 
 impl RequestOffers {
-    pub fn new(loader: DataLoader<OffersLoader, HashMapCache>) -> Self {
+    pub fn new(loader: Batcher<OffersLoader>) -> Self {
         Self {
             loader,
             similar_pending: Mutex::default(),

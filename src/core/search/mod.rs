@@ -11,21 +11,19 @@ mod types;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
-use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use async_graphql::{Context, ID, Object};
 use serde_json::{Value, json};
 use tracing::Instrument;
 
 pub use types::{ProductFilter, ProductSearchConnection, ProductSort, Suggestion};
 
+use super::batching::{BatchLoad, Batcher, Window};
 use super::catalog::{CatalogContext, Product, ProductEdge};
 use super::errors::{ApiError, ApiResult};
 use super::ids::{GlobalId, Kind};
 use super::pagination::{PageInfo, PageLimits, decode_cursor, encode_cursor, page_cost, weight};
 use super::{ContextExt, Sources};
-use crate::observe::{self, request::spawner};
 use crate::protocols::search::{SearchFilter, SearchQuery as Query, SearchSource};
 
 /// Longest search text accepted, in characters.
@@ -42,12 +40,12 @@ pub struct SimilarLoader {
     span: tracing::Span,
 }
 
-impl Loader<(i32, u32)> for SimilarLoader {
+impl BatchLoad for SimilarLoader {
+    type Key = (i32, u32);
     type Value = Vec<i32>;
-    type Error = ApiError;
+    const NAME: &'static str = "Similar";
 
     async fn load(&self, keys: &[(i32, u32)]) -> Result<HashMap<(i32, u32), Vec<i32>>, ApiError> {
-        let _batch = observe::loader_batch("Similar", keys.len());
         let load = async { self.source.similar(keys).await.map_err(ApiError::from) };
         load.instrument(self.span.clone()).await
     }
@@ -55,18 +53,17 @@ impl Loader<(i32, u32)> for SimilarLoader {
 
 /// One request's search loaders.
 pub struct SearchLoaders {
-    pub similar: DataLoader<SimilarLoader, HashMapCache>,
+    pub similar: Batcher<SimilarLoader>,
 }
 
 impl SearchLoaders {
-    pub fn new(source: &Arc<dyn SearchSource>, span: &tracing::Span, delay: Duration) -> Self {
+    pub fn new(source: &Arc<dyn SearchSource>, span: &tracing::Span, window: Window) -> Self {
         let similar = SimilarLoader {
             source: source.clone(),
             span: span.clone(),
         };
         Self {
-            similar: DataLoader::with_cache(similar, spawner(), HashMapCache::default())
-                .delay(delay),
+            similar: Batcher::new(similar, window),
         }
     }
 }

@@ -81,14 +81,31 @@ impl ElasticsearchSearch {
 
     /// Reads the answer of a request sent at `sent` (see `Elasticsearch::count_request`) and
     /// reports the call.
+    /// `described` is what was sent, for a request that keeps an explain.
     async fn read(
         &self,
         sent: Instant,
+        described: Option<String>,
         response: Result<Response, elasticsearch::Error>,
     ) -> Result<Value, SourceError> {
         let result = self.read_body(response).await;
-        observe::backend_call(Backend::Elasticsearch, sent, result.is_ok());
+        observe::backend_call(Backend::Elasticsearch, sent, result.is_ok(), || {
+            described.unwrap_or_default()
+        });
         result
+    }
+
+    /// What a request of `body` to `endpoint` of the index sends, when the request being
+    /// served keeps an explain.
+    fn describe<'a>(
+        &self,
+        endpoint: &str,
+        body: impl IntoIterator<Item = &'a Value>,
+    ) -> Option<String> {
+        observe::explaining().then(|| {
+            let lines: Vec<String> = body.into_iter().map(Value::to_string).collect();
+            format!("POST /{}/{endpoint}\n{}", self.index, lines.join("\n"))
+        })
     }
 
     async fn read_body(
@@ -298,6 +315,8 @@ fn read_facets(aggregations: &Value) -> Facets {
 #[async_trait::async_trait]
 impl SearchSource for ElasticsearchSearch {
     async fn search(&self, query: &SearchQuery) -> Result<SearchPage, SourceError> {
+        let body = search_body(query);
+        let described = self.describe("_search", [&body]);
         let sent = self.es.count_request();
         let request = self
             .es
@@ -305,10 +324,10 @@ impl SearchSource for ElasticsearchSearch {
             .search(SearchParts::Index(&[&self.index]))
             .request_timeout(self.es.timeout())
             .traced()
-            .body(search_body(query))
+            .body(body)
             .send()
             .await;
-        let body = self.read(sent, request).await?;
+        let body = self.read(sent, described, request).await?;
         let mut hits = hit_ids(&body["hits"]["hits"])?;
         let has_next_page = hits.len() > query.first as usize;
         hits.truncate(query.first as usize);
@@ -331,9 +350,9 @@ impl SearchSource for ElasticsearchSearch {
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
-        let mut lines: Vec<JsonBody<Value>> = Vec::with_capacity(keys.len() * 2);
+        let mut lines: Vec<Value> = Vec::with_capacity(keys.len() * 2);
         for (id, first) in keys {
-            lines.push(json!({}).into());
+            lines.push(json!({}));
             lines.push(
                 // Name, brand and category say what a product is; descriptions are long and
                 // generic, and matching them cost 4x the time on 100k products for no better
@@ -347,10 +366,11 @@ impl SearchSource for ElasticsearchSearch {
                         "like": [{ "_index": self.index, "_id": id.to_string() }],
                         "min_term_freq": 1, "min_doc_freq": 2, "max_query_terms": 12
                     } }
-                })
-                .into(),
+                }),
             );
         }
+        let described = self.describe("_msearch", &lines);
+        let lines: Vec<JsonBody<Value>> = lines.into_iter().map(JsonBody::from).collect();
         let sent = self.es.count_request();
         let request = self
             .es
@@ -361,7 +381,7 @@ impl SearchSource for ElasticsearchSearch {
             .body(lines)
             .send()
             .await;
-        let body = self.read(sent, request).await?;
+        let body = self.read(sent, described, request).await?;
         let responses = body["responses"]
             .as_array()
             .ok_or_else(|| contract("msearch answered without responses"))?;
@@ -400,6 +420,7 @@ impl SearchSource for ElasticsearchSearch {
                 "products": completion("suggest")
             }
         });
+        let described = self.describe("_search", [&body]);
         let sent = self.es.count_request();
         let request = self
             .es
@@ -410,7 +431,7 @@ impl SearchSource for ElasticsearchSearch {
             .body(body)
             .send()
             .await;
-        let body = self.read(sent, request).await?;
+        let body = self.read(sent, described, request).await?;
         let mut suggestions = Vec::new();
         for (name, kind, id_field) in [
             ("brands", SuggestionKind::Brand, "brand_id"),

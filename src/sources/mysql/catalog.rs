@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use sqlx::{MySql as Db, QueryBuilder};
+use sqlx::{Execute, MySql as Db, QueryBuilder};
 
 use super::MySqlCatalog;
 use super::rows::{BrandRow, CategoryRow, KeyedCategoryRow, KeyedProductRow, ProductRow, ShopRow};
@@ -41,6 +41,7 @@ impl MySqlCatalog {
         let rows: Vec<ProductRow> = self
             .db
             .run(
+                &sql,
                 sqlx::query_as(&sql)
                     .bind(owner_id)
                     .bind(after)
@@ -74,7 +75,10 @@ impl MySqlCatalog {
         for (index, (owner, first)) in keys.iter().enumerate() {
             query = query.bind(index as i32).bind(*owner).bind(first + 1);
         }
-        let rows = self.db.run(query.fetch_all(self.db.pool())).await?;
+        let rows = self
+            .db
+            .run(query.sql(), query.fetch_all(self.db.pool()))
+            .await?;
         let mut by_branch: Vec<Vec<ProductRow>> = keys.iter().map(|_| Vec::new()).collect();
         for row in rows {
             if let Some(branch) = by_branch.get_mut(row.key_id as usize) {
@@ -103,7 +107,10 @@ impl MySqlCatalog {
         for id in &ids {
             built = built.bind(*id);
         }
-        let rows = self.db.run(built.fetch_all(self.db.pool())).await?;
+        let rows = self
+            .db
+            .run(built.sql(), built.fetch_all(self.db.pool()))
+            .await?;
         let mut grouped: HashMap<i32, Vec<CategoryRecord>> = HashMap::new();
         for row in rows {
             grouped
@@ -214,7 +221,7 @@ impl CatalogSource for MySqlCatalog {
         );
         let rows: Vec<CategoryRow> = self
             .db
-            .run(sqlx::query_as(&sql).fetch_all(self.db.pool()))
+            .run(&sql, sqlx::query_as(&sql).fetch_all(self.db.pool()))
             .await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
@@ -237,16 +244,18 @@ impl CatalogSource for MySqlCatalog {
         query
             .push("ORDER BY name, id LIMIT ")
             .push_bind(page.first + 1);
+        let built = query.build_query_as();
         let rows: Vec<BrandRow> = self
             .db
-            .run(query.build_query_as().fetch_all(self.db.pool()))
+            .run(built.sql(), built.fetch_all(self.db.pool()))
             .await?;
         Ok(page_of(rows, page.first))
     }
 
     async fn brands_count(&self) -> Result<i64, SourceError> {
+        let sql = "SELECT COUNT(*) FROM brands";
         self.db
-            .run(sqlx::query_scalar("SELECT COUNT(*) FROM brands").fetch_one(self.db.pool()))
+            .run(sql, sqlx::query_scalar(sql).fetch_one(self.db.pool()))
             .await
     }
 

@@ -88,11 +88,11 @@ impl MySql {
         community::MySqlCommunity { db: self.clone() }
     }
 
-    /// Counts and reports a statement run outside `run` (a transaction's), begun at
-    /// `started`.
-    fn report(&self, started: Instant, ok: bool) {
+    /// Counts and reports the statement `sql` begun at `started` (`run` does this; a
+    /// transaction reports itself).
+    fn report(&self, sql: &str, started: Instant, ok: bool) {
         self.statements.fetch_add(1, Ordering::Relaxed);
-        observe::backend_call(Backend::MySql, started, ok);
+        observe::backend_call(Backend::MySql, started, ok, || sql.to_owned());
     }
 
     /// Maps an error of a statement run outside `run`.
@@ -110,6 +110,7 @@ impl MySql {
     /// little later, covers a server that does not answer at all.
     async fn run<T>(
         &self,
+        sql: &str,
         statement: impl Future<Output = Result<T, sqlx::Error>>,
     ) -> Result<T, SourceError> {
         let started = Instant::now();
@@ -121,7 +122,7 @@ impl MySql {
                 millis: self.statement_timeout.as_millis() as u64,
             }),
         };
-        self.report(started, result.is_ok());
+        self.report(sql, started, result.is_ok());
         result
     }
 }
@@ -200,7 +201,8 @@ impl HealthCheck for MySql {
     }
 
     async fn check(&self) -> Result<(), SourceError> {
-        self.run(sqlx::query("SELECT 1").execute(&self.pool))
+        let probe = "SELECT 1";
+        self.run(probe, sqlx::query(probe).execute(&self.pool))
             .await
             .map(drop)
     }

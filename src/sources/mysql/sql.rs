@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 
-use sqlx::{FromRow, MySql as Db, QueryBuilder};
+use sqlx::{Execute, FromRow, MySql as Db, QueryBuilder};
 
 use super::MySql;
 use crate::protocols::{Page, SourceError};
@@ -61,9 +61,8 @@ impl MySql {
         }
         let keys = distinct(keys);
         let mut query = select_in(table_sql, &keys);
-        let rows: Vec<R> = self
-            .run(query.build_query_as().fetch_all(self.pool()))
-            .await?;
+        let built = query.build_query_as();
+        let rows: Vec<R> = self.run(built.sql(), built.fetch_all(self.pool())).await?;
         Ok(rows
             .into_iter()
             .map(T::from)
@@ -87,7 +86,7 @@ impl MySql {
         for id in &ids {
             query = query.bind(*id);
         }
-        let rows = self.run(query.fetch_all(self.pool())).await?;
+        let rows = self.run(query.sql(), query.fetch_all(self.pool())).await?;
         let mut counts: HashMap<i32, i64> = ids.iter().map(|&id| (id, 0)).collect();
         counts.extend(rows);
         Ok(counts)

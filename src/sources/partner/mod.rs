@@ -181,6 +181,12 @@ impl PartnerClient {
                 Backend::Partner,
                 started,
                 matches!(outcome, Attempt::Done(_)),
+                || match &outcome {
+                    Attempt::Done(_) => format!("GET {url}"),
+                    Attempt::Fail(error) | Attempt::Retry(error, _) => {
+                        format!("GET {url}: {error}")
+                    }
+                },
             );
             match outcome {
                 Attempt::Done(offers) => return Ok(Answered::Offers(offers)),

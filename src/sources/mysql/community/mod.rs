@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDateTime;
-use sqlx::FromRow;
+use sqlx::{Execute, FromRow};
 
 mod writes;
 
@@ -132,7 +132,10 @@ impl MySqlCommunity {
                 .bind(*owner)
                 .bind(first + limit_extra);
         }
-        let rows = self.db.run(query.fetch_all(self.db.pool())).await?;
+        let rows = self
+            .db
+            .run(query.sql(), query.fetch_all(self.db.pool()))
+            .await?;
         let mut by_branch: Vec<Vec<R>> = keys.iter().map(|_| Vec::new()).collect();
         for row in rows {
             if let Some(branch) = by_branch.get_mut(row.key() as usize) {
@@ -276,7 +279,10 @@ impl CommunitySource for MySqlCommunity {
         for id in &ids {
             query = query.bind(*id);
         }
-        let rows = self.db.run(query.fetch_all(self.db.pool())).await?;
+        let rows = self
+            .db
+            .run(query.sql(), query.fetch_all(self.db.pool()))
+            .await?;
         let mut tags: HashMap<i32, Vec<String>> = HashMap::new();
         for (id, tag) in rows {
             tags.entry(id).or_default().push(tag);
@@ -313,7 +319,10 @@ impl CommunitySource for MySqlCommunity {
         }
         let rows = self
             .db
-            .run(query.bind(page.first + 1).fetch_all(self.db.pool()))
+            .run(
+                query.sql(),
+                query.bind(page.first + 1).fetch_all(self.db.pool()),
+            )
             .await?;
         Ok(page_of(rows, page.first))
     }
@@ -323,11 +332,15 @@ impl CommunitySource for MySqlCommunity {
             Some(tag) => {
                 let query = sqlx::query_scalar("SELECT COUNT(*) FROM collage_tags WHERE tag = ?")
                     .bind(tag.to_owned());
-                self.db.run(query.fetch_one(self.db.pool())).await
+                self.db
+                    .run(query.sql(), query.fetch_one(self.db.pool()))
+                    .await
             }
             None => {
                 let query = sqlx::query_scalar("SELECT COUNT(*) FROM collages");
-                self.db.run(query.fetch_one(self.db.pool())).await
+                self.db
+                    .run(query.sql(), query.fetch_one(self.db.pool()))
+                    .await
             }
         }
     }
@@ -374,7 +387,10 @@ impl CommunitySource for MySqlCommunity {
             .bind(id)
             .bind(page.after.unwrap_or(i32::MAX))
             .bind(page.first + 1);
-        let rows = self.db.run(query.fetch_all(self.db.pool())).await?;
+        let rows = self
+            .db
+            .run(query.sql(), query.fetch_all(self.db.pool()))
+            .await?;
         Ok(page_of(rows, page.first))
     }
 
@@ -419,7 +435,10 @@ impl CommunitySource for MySqlCommunity {
         }
         let rows = self
             .db
-            .run(query.bind(page.first + 1).fetch_all(self.db.pool()))
+            .run(
+                query.sql(),
+                query.bind(page.first + 1).fetch_all(self.db.pool()),
+            )
             .await?;
         let page = page_of::<LikedRow, LikedRow>(rows, page.first);
         Ok(Page {
@@ -556,7 +575,10 @@ impl MySqlCommunity {
         for id in &ids {
             query = query.bind(*id);
         }
-        let rows = self.db.run(query.fetch_all(self.db.pool())).await?;
+        let rows = self
+            .db
+            .run(query.sql(), query.fetch_all(self.db.pool()))
+            .await?;
         Ok(rows.into_iter().collect())
     }
 }
