@@ -539,8 +539,9 @@ pub struct ServeArgs {
     #[arg(long, env = "OGROM_MAX_COMPLEXITY", default_value_t = 20_000,
         value_parser = clap::value_parser!(u32).range(10..=10_000_000))]
     pub max_complexity: u32,
-    /// How long a DataLoader gathers keys before calling its backend, in microseconds.
-    #[arg(long, env = "OGROM_LOADER_DELAY_US", default_value_t = 1000,
+    /// How long a loader batch waits for more keys after the turn of the request in which
+    /// it opened, in microseconds; 0: the turn alone (see README.md, "Batching").
+    #[arg(long, env = "OGROM_LOADER_DELAY_US", default_value_t = 0,
         value_parser = clap::value_parser!(u64).range(0..=100_000))]
     pub loader_delay_us: u64,
 

@@ -121,7 +121,8 @@ def main():
             check(key in (obj.get("stringData") or {}) or key in (obj.get("data") or {}),
                   f"Secret {name}: no {key}")
     for name, obj in configmaps.items():
-        for secret_key in ("OGROM_DATABASE_URL", "OGROM_PARTNER_API_KEY", "OGROM_JWT_HS256_SECRET"):
+        for secret_key in ("OGROM_DATABASE_URL", "OGROM_PARTNER_API_KEY", "OGROM_JWT_HS256_SECRET",
+                           "OGROM_DEBUG_SECRET"):
             check(secret_key not in (obj.get("data") or {}),
                   f"ConfigMap {name}: {secret_key} is a secret; it belongs in the Secret")
 

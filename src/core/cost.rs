@@ -12,8 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextValidation};
-use async_graphql::{ServerError, ValidationResult, Value};
+use async_graphql::{ServerError, Value};
 
 use super::errors::code;
 
@@ -185,78 +184,56 @@ fn returned_fields(data: &Value) -> u64 {
     count
 }
 
-/// The schema extension that refuses operations above the maximum and charges budgets,
-/// between validation (which computes the cost) and execution.
-pub struct CostGuard {
-    pub maximum: usize,
-}
-
-impl ExtensionFactory for CostGuard {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(CostCheck {
-            maximum: self.maximum,
-        })
-    }
-}
-
-struct CostCheck {
+/// Refuses an operation of `complexity` above `maximum`, and charges the client's budget
+/// through `ticket`; called by the gate between validation (which computes the cost) and
+/// execution.
+pub(crate) fn check(
+    ticket: Option<&CostTicket>,
+    complexity: usize,
     maximum: usize,
-}
-
-#[async_trait::async_trait]
-impl Extension for CostCheck {
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        let result = next.run(ctx).await?;
-        let requested = result.complexity as u64;
-        if result.complexity > self.maximum {
-            return Err(vec![refusal(
-                format!(
-                    "the operation costs {requested} points; at most {} are allowed",
-                    self.maximum
-                ),
-                code::COST_LIMIT_EXCEEDED,
-                None,
-            )]);
-        }
-        let Ok(ticket) = ctx.data::<Arc<CostTicket>>() else {
-            return Ok(result);
-        };
-        let charge = |remaining, taken| {
-            *ticket
-                .charged
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner) = Some(Charge {
-                requested,
-                remaining,
-                taken,
-            });
-        };
-        let remaining = match &ticket.budgets {
-            None => None,
-            Some(budgets) => match budgets.take(&ticket.key, requested) {
-                Ok(left) => Some(left),
-                Err((left, wait)) => {
-                    // The refusal still reports the cost and what is left.
-                    charge(Some(left), false);
-                    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
-                    return Err(vec![refusal(
-                        format!(
-                            "the cost budget is spent: this operation costs {requested} \
-                             points; retry in {seconds} s"
-                        ),
-                        code::BUDGET_EXHAUSTED,
-                        Some(seconds),
-                    )]);
-                }
-            },
-        };
-        charge(remaining, true);
-        Ok(result)
+) -> Result<(), Vec<ServerError>> {
+    let requested = complexity as u64;
+    if complexity > maximum {
+        return Err(vec![refusal(
+            format!("the operation costs {requested} points; at most {maximum} are allowed"),
+            code::COST_LIMIT_EXCEEDED,
+            None,
+        )]);
     }
+    let Some(ticket) = ticket else {
+        return Ok(());
+    };
+    let charge = |remaining, taken| {
+        *ticket
+            .charged
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Charge {
+            requested,
+            remaining,
+            taken,
+        });
+    };
+    let remaining = match &ticket.budgets {
+        None => None,
+        Some(budgets) => match budgets.take(&ticket.key, requested) {
+            Ok(left) => Some(left),
+            Err((left, wait)) => {
+                // The refusal still reports the cost and what is left.
+                charge(Some(left), false);
+                let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+                return Err(vec![refusal(
+                    format!(
+                        "the cost budget is spent: this operation costs {requested} \
+                         points; retry in {seconds} s"
+                    ),
+                    code::BUDGET_EXHAUSTED,
+                    Some(seconds),
+                )]);
+            }
+        },
+    };
+    charge(remaining, true);
+    Ok(())
 }
 
 fn refusal(message: String, code: &str, retry_after_s: Option<u64>) -> ServerError {

@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod community;
 pub mod cost;
 pub mod errors;
+mod gate;
 pub mod ids;
 pub mod node;
 pub mod offers;
@@ -28,7 +29,7 @@ use tracing::Instrument;
 
 use self::catalog::{CatalogLoaders, CatalogQuery};
 use self::community::{CommunityLoaders, CommunityMutation, CommunityQuery};
-use self::cost::{CostGuard, CostTicket};
+use self::cost::CostTicket;
 use self::errors::{ApiError, ApiResult};
 use self::node::NodeQuery;
 use self::offers::{OffersCache, RequestOffers};
@@ -78,7 +79,7 @@ impl Default for ApiConfig {
     fn default() -> Self {
         Self {
             pages: PageLimits::default(),
-            loader_delay: Duration::from_millis(1),
+            loader_delay: Duration::ZERO,
             max_depth: 12,
             max_complexity: 20_000,
             introspection: true,
@@ -104,7 +105,10 @@ pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;
 /// The API as a value: the schema with its sources, executing one request at a time.
 #[derive(Clone)]
 pub struct Api {
+    /// Executes operations; it has no extensions, so fields resolve directly.
     schema: ApiSchema,
+    /// Notes, prices and refuses operations before they run (see `gate`).
+    gate: ApiSchema,
     sources: Sources,
     config: ApiConfig,
     offers_cache: Arc<OffersCache>,
@@ -124,15 +128,11 @@ pub struct RequestContext {
     pub cost: Option<Arc<CostTicket>>,
 }
 
-fn schema_builder(
+pub(crate) fn schema_builder(
     config: &ApiConfig,
 ) -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
     let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(config.max_depth)
-        .extension(CostGuard {
-            maximum: config.max_complexity,
-        })
-        .extension(usage::FieldUsage);
+        .limit_depth(config.max_depth);
     let builder = if config.introspection {
         builder
     } else {
@@ -146,15 +146,26 @@ fn schema_builder(
     builder.data(config.pages)
 }
 
+/// The schema that decides before execution (see `gate`): same types, never executes.
+fn gate_schema(config: &ApiConfig) -> ApiSchema {
+    schema_builder(config)
+        .extension(gate::Gate {
+            maximum: config.max_complexity,
+        })
+        .finish()
+}
+
 /// Builds the API over the given sources.
 pub fn build_schema(sources: Sources, config: ApiConfig) -> Api {
     let schema = schema_builder(&config).data(sources.clone()).finish();
+    let gate = gate_schema(&config);
     let offers_cache = Arc::new(OffersCache::new(
         config.offers_cache_ttl,
         config.offers_stale_for,
     ));
     Api {
         schema,
+        gate,
         sources,
         config,
         offers_cache,
@@ -194,7 +205,7 @@ impl Api {
     /// the tasks that run their batches.
     async fn execute_in_scope(
         &self,
-        request: async_graphql::Request,
+        mut request: async_graphql::Request,
         context: RequestContext,
     ) -> async_graphql::Response {
         let span = tracing::Span::current();
@@ -217,14 +228,19 @@ impl Api {
         );
         let loaders = Arc::new(CatalogLoaders::new(&self.sources.catalog, &span, window));
         let search = Arc::new(SearchLoaders::new(&self.sources.search, &span, window));
-        let mut request = request
+        let mut gate = gate_request(&mut request);
+        if let Some(ticket) = context.cost {
+            gate = gate.data(ticket);
+        }
+        let gated = self.gate.execute(gate).instrument(span.clone()).await;
+        if gated.is_err() {
+            return gated;
+        }
+        let request = request
             .data(loaders)
             .data(search)
             .data(community)
             .data(RequestOffers::new(offers));
-        if let Some(ticket) = context.cost {
-            request = request.data(ticket);
-        }
         let mut response = self.schema.execute(request).instrument(span).await;
         if let Some(explain) = context.stats.explain()
             && let Ok(debug) = async_graphql::Value::from_json(explain.to_json())
@@ -238,6 +254,19 @@ impl Api {
     pub fn schema(&self) -> &ApiSchema {
         &self.schema
     }
+}
+
+/// The gate's copy of `request`: the same document (parsed once), operation and variables.
+fn gate_request(request: &mut async_graphql::Request) -> async_graphql::Request {
+    let mut gate =
+        async_graphql::Request::new(request.query.clone()).variables(request.variables.clone());
+    gate.operation_name = request.operation_name.clone();
+    gate.introspection_mode = request.introspection_mode;
+    // A document that does not parse is left to the gate to report, as the schema would.
+    if let Ok(document) = request.parsed_query() {
+        gate.set_parsed_query(document.clone());
+    }
+    gate
 }
 
 /// Typed access to context data: a missing entry is an internal error, never a panic.

@@ -384,12 +384,7 @@ async fn run_with_offers(
 async fn offers_of_a_page_are_one_partner_call_of_at_most_fifty_ids() {
     let catalog = Arc::new(catalog(120));
     let offers = Arc::new(MemoryOffers::default());
-    // A generous batch window: this proves how keys are cut into calls, not how fast a debug
-    // build registers 100 keys (the default 1 ms window can split them).
-    let config = ApiConfig {
-        loader_delay: std::time::Duration::from_millis(20),
-        ..ApiConfig::default()
-    };
+    let config = ApiConfig::default();
     let response = run_with_offers(
         &catalog,
         &offers,
@@ -488,10 +483,7 @@ async fn cached_offers_spare_the_partner_and_stand_in_marked_stale_when_it_fails
 async fn a_product_and_its_similar_products_get_their_offers_in_one_partner_call() {
     let catalog = Arc::new(catalog(40));
     let offers = Arc::new(MemoryOffers::default());
-    let config = ApiConfig {
-        loader_delay: std::time::Duration::from_millis(20),
-        ..ApiConfig::default()
-    };
+    let config = ApiConfig::default();
     let response = run_with_offers(
         &catalog,
         &offers,

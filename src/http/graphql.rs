@@ -455,6 +455,7 @@ pub(super) async fn execute(
     }
     // A query sent by hash over GET, anonymous, without errors, is the same for everyone:
     // a CDN may keep it as long as the schema's cache hints allow.
+    // An explain is one request's, and shows what its backends were sent: never shared.
     let explained = access.stats.explain().is_some();
     let cacheable = method == Method::GET
         && !explained
@@ -467,12 +468,6 @@ pub(super) async fn execute(
         && let Ok(value) = HeaderValue::from_str(&format!("public, {value}"))
     {
         reply.headers_mut().insert(header::CACHE_CONTROL, value);
-    }
-    if explained {
-        // The explain is one request's, and shows what its backends were sent.
-        reply
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     reply
 }

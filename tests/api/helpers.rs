@@ -259,10 +259,9 @@ pub fn error_codes(body: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The loaders' batch window in tests that count backend calls. A DataLoader waits this
-/// long after its first key; a debug build on a busy 2-core machine can take longer than the
-/// default 1 ms to register the keys of a page, which splits a batch. These tests prove that
-/// keys are batched, so they give them a generous window; production's is measured.
+/// The loaders' extra batch window in tests that count backend calls: none. A batch then
+/// gathers for one turn of the request's task only, so these tests show that batching rests
+/// on the order in which fields are polled, not on a timer that a busy machine can outrun.
 pub const BATCH_WINDOW_US: &str = "0";
 
 /// The gateway over the fixture database with the tests' batch window, and the MySQL handle

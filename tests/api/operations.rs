@@ -142,7 +142,9 @@ async fn the_same_documents_run_as_trusted_documents_by_hash() {
 
 /// The gateway over the fixture with handles on all three backends' counters: a MySQL pool,
 /// an Elasticsearch client, and a partner stand-in.
-async fn counted() -> (
+async fn counted(
+    extra: &[&str],
+) -> (
     TestApp,
     ogrom::sources::mysql::MySql,
     ogrom::sources::elasticsearch::Elasticsearch,
@@ -154,21 +156,20 @@ async fn counted() -> (
     };
     let (partner_url, stub) = crate::helpers::partner_stub("counted-key").await;
     let database = fixture_database();
-    let args = serve_args(
-        &database_url(database),
-        &[
-            "--partner-url",
-            &partner_url,
-            "--partner-api-key",
-            "counted-key",
-            "--offers-cache-ttl-ms",
-            "0",
-            "--loader-delay-us",
-            BATCH_WINDOW_US,
-            "--elasticsearch-index",
-            crate::search::fixture_alias(),
-        ],
-    );
+    let mut flags = vec![
+        "--partner-url",
+        &partner_url,
+        "--partner-api-key",
+        "counted-key",
+        "--offers-cache-ttl-ms",
+        "0",
+        "--loader-delay-us",
+        BATCH_WINDOW_US,
+        "--elasticsearch-index",
+        crate::search::fixture_alias(),
+    ];
+    flags.extend_from_slice(extra);
+    let args = serve_args(&database_url(database), &flags);
     let mysql = mysql_handle(database, 4);
     let es = elasticsearch_handle(&elasticsearch_url());
     let partner =
@@ -216,7 +217,7 @@ async fn rich_variables(name: &str) -> Value {
 /// too); more means a batch was split or a loader bypassed.
 #[tokio::test]
 async fn each_page_costs_one_backend_call_per_entity_type_per_level() {
-    let (app, mysql, es, stub) = counted().await;
+    let (app, mysql, es, stub) = counted(&[]).await;
     // (operation, SQL statements, Elasticsearch requests, partner calls)
     let expected = [
         // collage; its tags, author, items; their products; the products' brands, shops.
@@ -269,4 +270,160 @@ async fn each_page_costs_one_backend_call_per_entity_type_per_level() {
         assert_eq!(*search, searches, "{name}: Elasticsearch requests");
         assert_eq!(*partner, partner_calls, "{name}: partner calls");
     }
+}
+
+/// Sends the product page with `debug` (if any) in the `ogrom-debug` header.
+async fn product_page(app: &TestApp, debug: Option<&str>) -> (axum::http::HeaderMap, Value) {
+    let documents: HashMap<String, String> = documents().into_iter().collect();
+    let body = json!({
+        "query": documents["ProductPage"],
+        "operationName": "ProductPage",
+        "variables": rich_variables("ProductPage").await,
+    });
+    let mut request =
+        axum::http::Request::post("/graphql").header("content-type", "application/json");
+    if let Some(debug) = debug {
+        request = request.header("ogrom-debug", debug);
+    }
+    let request = request
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap();
+    let (status, headers, body) = app.send(request).await;
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.get("errors").is_none(), "{body}");
+    (headers, body)
+}
+
+#[tokio::test]
+async fn extensions_debug_is_absent_unless_allowed_by_a_secret_and_asked_for() {
+    let (open, ..) = counted(&[]).await;
+    for asked in [None, Some(""), Some("1"), Some("true")] {
+        let (_, body) = product_page(&open, asked).await;
+        assert!(
+            body["extensions"].get("debug").is_none(),
+            "no secret configured: {asked:?}"
+        );
+    }
+    let (guarded, ..) = counted(&["--debug-secret", "explain-secret"]).await;
+    for asked in [
+        None,
+        Some("1"),
+        Some("explain-secre"),
+        Some("explain-secret "),
+    ] {
+        let (_, body) = product_page(&guarded, asked).await;
+        assert!(body["extensions"].get("debug").is_none(), "{asked:?}");
+    }
+}
+
+/// The explain of a product page against what the backends' own counters saw and what the
+/// fixture holds: every statement, search and partner call is listed with what it sent, and
+/// the batches carry the keys the page needed.
+#[tokio::test]
+async fn extensions_debug_lists_the_batches_statements_and_calls_of_a_page() {
+    let (app, mysql, es, stub) = counted(&["--debug-secret", "explain-secret"]).await;
+    let product_id = rich_variables("ProductPage").await["databaseId"]
+        .as_i64()
+        .unwrap();
+    let brand_id: i32 = sqlx::query_scalar("SELECT brand_id FROM products WHERE id = ?")
+        .bind(product_id)
+        .fetch_one(&sql(fixture_database()).await)
+        .await
+        .unwrap();
+
+    let (sql_before, es_before, partner_before) =
+        (mysql.statements(), es.requests(), stub.stats().calls);
+    let (headers, body) = product_page(&app, Some("explain-secret")).await;
+    let debug = &body["extensions"]["debug"];
+    assert_eq!(
+        headers["cache-control"], "no-store",
+        "an explain is never cached"
+    );
+
+    let calls = debug["calls"].as_array().expect("calls");
+    let of = |backend: &str| -> Vec<&Value> {
+        calls.iter().filter(|c| c["backend"] == backend).collect()
+    };
+    let statements = of("mysql");
+    assert_eq!(
+        statements.len() as u64,
+        mysql.statements() - sql_before,
+        "{debug:#}"
+    );
+    for statement in &statements {
+        // Batches of first pages are unions of parenthesised selects.
+        let text = statement["request"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches('(');
+        assert!(
+            text.starts_with("SELECT") || text.starts_with("WITH"),
+            "{text}"
+        );
+        assert!(statement["durationMs"].as_f64().unwrap() >= 0.0);
+        assert_eq!(statement["ok"], true);
+    }
+    let searches = of("elasticsearch");
+    assert_eq!(searches.len() as u64, es.requests() - es_before);
+    let search = searches[0]["request"].as_str().unwrap();
+    assert!(
+        search.contains("/_msearch") && search.contains("more_like_this"),
+        "{search}"
+    );
+    assert!(
+        search.contains(&format!("\"_id\":\"{product_id}\"")),
+        "{search}"
+    );
+    let partner = of("partner");
+    assert_eq!(partner.len() as u64, stub.stats().calls - partner_before);
+    let url = partner[0]["request"].as_str().unwrap();
+    assert!(
+        url.starts_with("GET ") && url.contains(&product_id.to_string()),
+        "{url}"
+    );
+    assert!(
+        !url.contains("counted-key"),
+        "the partner's key is not shown: {url}"
+    );
+
+    let batches = debug["batches"].as_array().expect("batches");
+    let keys_of = |loader: &str| -> Vec<String> {
+        batches
+            .iter()
+            .filter(|b| b["loader"] == loader)
+            .flat_map(|b| b["keys"].as_array().unwrap().iter())
+            .map(|k| k.as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(
+        keys_of("ProductById").contains(&product_id.to_string()),
+        "{debug:#}"
+    );
+    assert!(
+        keys_of("BrandById").contains(&brand_id.to_string()),
+        "{debug:#}"
+    );
+    // Every call made by a batch names one that is listed.
+    let ids: Vec<&Value> = batches.iter().map(|b| &b["id"]).collect();
+    for call in calls.iter().filter(|c| !c["batch"].is_null()) {
+        assert!(ids.contains(&&call["batch"]), "{call}");
+    }
+    assert!(
+        statements.iter().filter(|s| !s["batch"].is_null()).count() >= statements.len() - 1,
+        "all statements but the root field's come from batches: {debug:#}"
+    );
+    // The offers cache was off (TTL 0): every product asked of the partner was a miss.
+    let offers = debug["caches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "offers")
+        .expect("the offers cache is reported");
+    assert_eq!(
+        offers["misses"].as_u64().unwrap() as usize,
+        keys_of("Offers").len()
+    );
+    assert_eq!(offers["hits"], 0);
+    assert!(debug["durationMs"].as_f64().unwrap() > 0.0);
 }

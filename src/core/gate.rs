@@ -1,0 +1,85 @@
+//! The gate: what is decided about an operation before it runs, by a schema of the same
+//! types that validates but never executes. It notes the fields the operation asks for
+//! (`usage`), refuses it above the maximum cost and charges the client's budget (`cost`).
+//!
+//! Why a second schema: async-graphql sends every resolved field of every list item through
+//! the extensions of the schema that executes, one boxed future per extension per field,
+//! whether or not an extension looks at fields. The executing schema has none, so fields
+//! resolve directly; validating twice costs far less (under 1% of a home feed's CPU,
+//! measured with perf, against about 15% for the extension chain).
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
+};
+use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Variables};
+
+use super::cost::{self, CostTicket};
+use super::usage;
+use crate::observe::RequestStats;
+
+/// The gate's extension, as a schema takes it.
+pub struct Gate {
+    /// The highest cost an operation may have.
+    pub maximum: usize,
+}
+
+impl ExtensionFactory for Gate {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(GateCheck {
+            maximum: self.maximum,
+            fields: Mutex::default(),
+        })
+    }
+}
+
+/// One request's gate.
+struct GateCheck {
+    maximum: usize,
+    /// The fields the document selects, noted once the operation is let through.
+    fields: Mutex<Vec<(String, String)>>,
+}
+
+#[async_trait::async_trait]
+impl Extension for GateCheck {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        *self.fields.lock().unwrap_or_else(PoisonError::into_inner) =
+            usage::selected_fields(&ctx.schema_env.registry, &document);
+        Ok(document)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await?;
+        let ticket = ctx.data::<Arc<CostTicket>>().ok();
+        cost::check(ticket.map(Arc::as_ref), result.complexity, self.maximum)?;
+        // A refused operation resolves nothing, so it uses no field.
+        if let Some(stats) = RequestStats::current() {
+            let fields = self.fields.lock().unwrap_or_else(PoisonError::into_inner);
+            usage::note(&stats, &fields);
+        }
+        Ok(result)
+    }
+
+    /// A passed operation ends here, with no data and no errors: the executing schema runs it.
+    async fn execute(
+        &self,
+        _ctx: &ExtensionContext<'_>,
+        _operation_name: Option<&str>,
+        _next: NextExecute<'_>,
+    ) -> Response {
+        Response::default()
+    }
+}
