@@ -16,13 +16,15 @@
 # build and seeding (which take a few minutes more).
 #
 #   bench/suite.sh [--rate N] [--seconds N] [--closed-seconds N] [--concurrency N]
-#                  [--starts N] [--json PATH]
+#                  [--starts N] [--response-cache-mb N] [--json PATH]
 #
 #   --rate            open-loop requests per second (default 200)
 #   --seconds         length of each open-loop run (default 15)
 #   --closed-seconds  length of each closed-loop run (default 10)
 #   --concurrency     closed-loop workers (default 16)
 #   --starts          gateway starts timed for start-to-ready (default 5)
+#   --response-cache-mb  the gateway's response cache (default 0: off, as deployed by
+#                     default); with it on, repeated bodies are answered from it
 #   --json            where to write the results (default
 #                     ~/.cache/ogrom/bench/suite-<date>-<time>.json)
 #
@@ -37,6 +39,7 @@ seconds=15
 closed_seconds=10
 concurrency=16
 starts=5
+response_cache_mb=0
 json=''
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -45,6 +48,7 @@ while [ $# -gt 0 ]; do
     --closed-seconds) closed_seconds=${2:?--closed-seconds needs a value}; shift 2 ;;
     --concurrency) concurrency=${2:?--concurrency needs a value}; shift 2 ;;
     --starts) starts=${2:?--starts needs a value}; shift 2 ;;
+    --response-cache-mb) response_cache_mb=${2:?--response-cache-mb needs a value}; shift 2 ;;
     --json) json=${2:?--json needs a path}; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
     *) echo "suite: unknown argument $1 (see --help)" >&2; exit 2 ;;
@@ -53,6 +57,7 @@ done
 for value in "$rate" "$seconds" "$closed_seconds" "$concurrency" "$starts"; do
   [[ "$value" =~ ^[1-9][0-9]*$ ]] || { echo "suite: $value is not a whole number above 0" >&2; exit 2; }
 done
+[[ "$response_cache_mb" =~ ^[0-9]+$ ]] || { echo "suite: --response-cache-mb $response_cache_mb is not a whole number" >&2; exit 2; }
 stamp=$(date -u +%Y%m%d-%H%M%S)
 json=${json:-$HOME/.cache/ogrom/bench/suite-$stamp.json}
 mkdir -p "$(dirname "$json")"
@@ -168,6 +173,7 @@ curl -fsS -m 2 -o /dev/null -d '{"latency_ms": 0}' "http://127.0.0.1:$stub_port/
 # concurrency limit the closed loop cannot reach.
 export OGROM_PARTNER_URL="http://127.0.0.1:$stub_port"
 export OGROM_COST_BUDGET=0 OGROM_MAX_CONCURRENT_REQUESTS=4096
+export OGROM_RESPONSE_CACHE_MB=$response_cache_mb
 export OGROM_LOG_FORMAT=json OGROM_LOG=info
 
 # Start to ready: spawn, then ask /health/ready every 5 ms until it answers 200 (wall time
@@ -258,10 +264,11 @@ delta() {
         ops += sign * $NF
       else if (key ~ /^ogrom_backend_calls_total\{/ && match(key, /backend="[^"]*"/))
         calls[substr(key, RSTART + 9, RLENGTH - 10)] += sign * $NF
+      else if (key == "ogrom_response_cache_lookups_total{outcome=\"hit\"}") hits += sign * $NF
     }
     END {
-      printf "{\"cpu_s\":%.3f,\"operations\":%d,\"mysql\":%d,\"elasticsearch\":%d,\"partner\":%d}\n",
-        cpu, ops, calls["mysql"], calls["elasticsearch"], calls["partner"]
+      printf "{\"cpu_s\":%.3f,\"operations\":%d,\"mysql\":%d,\"elasticsearch\":%d,\"partner\":%d,\"cache_hits\":%d}\n",
+        cpu, ops, calls["mysql"], calls["elasticsearch"], calls["partner"], hits
     }' "$work/$1.metrics" "$work/$2.metrics"
 }
 # Peak resident memory of the gateway, in KiB: the kernel's high-water mark (VmHWM), reset
@@ -325,7 +332,8 @@ for name in "${names[@]}"; do
        cpu_ms_per_request: ($g.cpu_s * 1000 / $g.operations),
        sql_per_request: ($g.mysql / $g.operations),
        elasticsearch_per_request: ($g.elasticsearch / $g.operations),
-       partner_per_request: ($g.partner / $g.operations)} end;
+       partner_per_request: ($g.partner / $g.operations),
+       cache_hits_per_request: ($g.cache_hits / $g.operations)} end;
     {name: $name, operation: $operation,
      open: ($open[0] | figures + {rate, peak_rss_mib: ($open_peak[0] / 1024)}),
      closed: ($closed[0] | figures + {concurrency, peak_rss_mib: ($closed_peak[0] / 1024)}),
@@ -341,6 +349,7 @@ jq -n --slurpfile operations "$work/operations.json" --slurpfile starts "$work/s
   --argjson cores "$(nproc)" \
   --argjson rate "$rate" --argjson seconds "$seconds" --argjson closed_seconds "$closed_seconds" \
   --argjson concurrency "$concurrency" --argjson bodies "$bodies" \
+  --argjson response_cache_mb "$response_cache_mb" \
   --argjson products "$products" --argjson collages "$collages" --argjson users "$users" \
   --argjson indexed "$indexed" '
   def median: sort | if length == 0 then null
@@ -353,7 +362,8 @@ jq -n --slurpfile operations "$work/operations.json" --slurpfile starts "$work/s
      settings: {rate: $rate, seconds: $seconds, closed_seconds: $closed_seconds,
                 concurrency: $concurrency, bodies_per_operation: $bodies,
                 gateway_env: {OGROM_COST_BUDGET: 0, OGROM_MAX_CONCURRENT_REQUESTS: 4096,
-                              OGROM_LOG: "info", OGROM_LOG_FORMAT: "json"},
+                              OGROM_LOG: "info", OGROM_LOG_FORMAT: "json",
+                              OGROM_RESPONSE_CACHE_MB: $response_cache_mb},
                 partner_latency_ms: 0},
      data: {products: $products, collages: $collages, users: $users, indexed: $indexed},
      operations: $operations[0],
@@ -410,6 +420,7 @@ jq -r '
   row("  SQL statements a request"; .gateway_open.sql_per_request; 2) + ["", ""],
   row("  Elasticsearch requests a request"; .gateway_open.elasticsearch_per_request; 2) + ["", ""],
   row("  partner calls a request"; .gateway_open.partner_per_request; 2) + ["", ""],
+  row("  answered from the response cache"; .gateway_open.cache_hits_per_request; 2) + ["", ""],
   (row("  peak resident MiB (VmHWM)"; .open.peak_rss_mib; 1)[:-1]
     + total(""; .memory.peak_rss_mib_open_loop; 1; "peak resident")[-3:]),
   row("closed loop \(.settings.concurrency) workers, \(.settings.closed_seconds) s: requests/s"; .closed.throughput_rps; 0) + ["", ""],

@@ -544,6 +544,11 @@ pub struct ServeArgs {
     #[arg(long, env = "OGROM_LOADER_DELAY_US", default_value_t = 0,
         value_parser = clap::value_parser!(u64).range(0..=100_000))]
     pub loader_delay_us: u64,
+    /// Memory for whole responses to anonymous queries, kept as long as the schema's cache
+    /// hints allow, in MiB; 0 (the default): none kept (see README.md, "Response cache").
+    #[arg(long, env = "OGROM_RESPONSE_CACHE_MB", default_value_t = 0,
+        value_parser = clap::value_parser!(u32).range(0..=4096))]
+    pub response_cache_mb: u32,
 
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "OGROM_MAX_BODY_BYTES", default_value_t = 262_144,

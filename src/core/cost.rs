@@ -143,8 +143,12 @@ impl CostTicket {
     /// After execution: gives back what the operation did not use; returns the summary
     /// for `extensions.cost`.
     pub fn settle(&self, data: &Value, maximum: u64) -> Option<serde_json::Value> {
+        self.settle_returned(returned_fields(data), maximum)
+    }
+
+    /// `settle` for a response of `actual` returned fields (one served from a cache).
+    pub fn settle_returned(&self, actual: u64, maximum: u64) -> Option<serde_json::Value> {
         let charge = self.charge()?;
-        let actual = returned_fields(data);
         let remaining = match &self.budgets {
             Some(budgets) if charge.taken && actual < charge.requested => {
                 Some(budgets.refund(&self.key, charge.requested - actual))
@@ -168,7 +172,7 @@ impl CostTicket {
 }
 
 /// The actual cost: the fields the response holds, list items counted one by one.
-fn returned_fields(data: &Value) -> u64 {
+pub fn returned_fields(data: &Value) -> u64 {
     let mut count = 0u64;
     let mut stack = vec![data];
     while let Some(value) = stack.pop() {

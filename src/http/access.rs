@@ -34,6 +34,8 @@ pub(super) struct Access {
     has_data: bool,
     /// A batch logs its operations, not itself.
     silent: bool,
+    /// Answered from the response cache.
+    cached: bool,
     /// The request's backend calls and loader batches, counted as they happen.
     pub stats: Arc<RequestStats>,
 }
@@ -61,6 +63,7 @@ impl Access {
             codes: Vec::new(),
             has_data: false,
             silent: false,
+            cached: false,
             stats,
         }
     }
@@ -74,6 +77,11 @@ impl Access {
     /// The request was refused with `code` before anything ran.
     pub fn refused(&mut self, code: &str) {
         self.codes.push(code.to_owned());
+    }
+
+    /// The request was answered from the response cache.
+    pub fn served_from_cache(&mut self) {
+        self.cached = true;
     }
 
     /// The request ran; `codes` are its errors' codes.
@@ -129,6 +137,7 @@ impl Access {
             calls.elasticsearch = stats.calls(Backend::Elasticsearch),
             calls.partner = stats.calls(Backend::Partner),
             loader_batches = stats.batches(),
+            response_cache = if self.cached { "hit" } else { "no" },
         );
         let metrics = stats.metrics();
         metrics.operation(name, kind, outcome, &self.codes, took);

@@ -11,6 +11,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
+use async_graphql::parser::types::OperationType;
 use async_graphql::{ErrorExtensionValues, ServerError};
 use axum::Extension;
 use axum::body::Bytes;
@@ -28,11 +29,13 @@ use super::HttpState;
 use super::access::Access;
 use super::batch;
 use super::media::{Media, check_content_type, negotiate};
-use super::prepare::prepare;
+use super::prepare::{Prepared, prepare};
 use super::request_id::{self, RequestId};
+use super::response_cache::{self, ResponseCache};
 use crate::core::RequestContext;
-use crate::core::cost::CostTicket;
+use crate::core::cost::{self, CostTicket};
 use crate::core::errors::code;
+use crate::core::usage;
 use crate::protocols::auth::{AuthError, ViewerId};
 
 /// The parameters of a GraphQL request, from a JSON body or a query string.
@@ -343,6 +346,21 @@ pub(super) async fn execute(
             return response;
         }
     };
+    // An anonymous query may have been answered already (see `response_cache`).
+    let cache_key = state.response_cache.as_ref().and_then(|_| {
+        let anonymous = !headers.contains_key(header::AUTHORIZATION);
+        let query = prepared.kind == Some(OperationType::Query);
+        (anonymous && query && access.stats.explain().is_none())
+            .then(|| ResponseCache::key(&prepared.request))
+    });
+    if let (Some(cache), Some(key)) = (&state.response_cache, &cache_key)
+        && let Some(entry) = cache.get(key)
+        && let Some(reply) = cached_reply(
+            &state, &entry, media, access, &method, &prepared, &headers, peer,
+        )
+    {
+        return reply;
+    }
     let viewer = match authenticate(&state, &headers).await {
         Ok(viewer) => viewer,
         Err(refusal) => {
@@ -399,6 +417,25 @@ pub(super) async fn execute(
         );
         return refuse(refusal, media, access);
     };
+    if let (Some(cache), Some(key)) = (&state.response_cache, cache_key)
+        && viewer.is_none()
+        && response.errors.is_empty()
+        && response.data != async_graphql::Value::Null
+        && let Some(keep) = response_cache::keep_for(&response.cache_control)
+        && let Some(charge) = ticket.charge()
+        && let Ok(data) = serde_json::to_string(&response.data)
+    {
+        cache.put(
+            key,
+            response_cache::Entry {
+                data,
+                requested: charge.requested,
+                actual: cost::returned_fields(&response.data),
+                fields: access.stats.fields_used(),
+                expires: Instant::now() + keep,
+            },
+        );
+    }
     if let Some(cost) = ticket.settle(&response.data, state.protection.max_cost)
         && let Ok(cost) = async_graphql::Value::from_json(cost)
     {
@@ -474,6 +511,50 @@ pub(super) async fn execute(
 
 /// Who pays for an operation: the viewer, else the client's address (from the configured
 /// header when a trusted proxy sets it, else the peer), else everyone unnamed together.
+/// The answer to an anonymous query from the response cache: charged to the client's budget
+/// and counted in field usage as a run would be. `None` when the budget cannot pay: the
+/// request then takes the usual way, which refuses it with the usual answer.
+#[allow(clippy::too_many_arguments)]
+fn cached_reply(
+    state: &HttpState,
+    entry: &response_cache::Entry,
+    media: Media,
+    access: &mut Access,
+    method: &Method,
+    prepared: &Prepared,
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+) -> Option<Response> {
+    let ticket = CostTicket::new(
+        client_key(state, None, headers, peer),
+        state.protection.budgets.clone(),
+    );
+    let maximum = state.protection.max_cost;
+    cost::check(Some(&ticket), entry.requested as usize, maximum as usize).ok()?;
+    let cost = ticket.settle_returned(entry.actual, maximum)?;
+    usage::note(&access.stats, &entry.fields);
+    access.answered(true, std::iter::empty());
+    access.served_from_cache();
+    let body = format!(
+        r#"{{"data":{},"extensions":{{"cost":{cost}}}}}"#,
+        entry.data
+    );
+    let mut reply = reply(StatusCode::OK, media, &access.id, body.into_bytes());
+    // A GET by hash may be kept by a CDN for what is left of the entry's time.
+    let left = entry
+        .expires
+        .saturating_duration_since(Instant::now())
+        .as_secs();
+    if *method == Method::GET
+        && prepared.hash.is_some()
+        && left > 0
+        && let Ok(value) = HeaderValue::from_str(&format!("public, max-age={left}"))
+    {
+        reply.headers_mut().insert(header::CACHE_CONTROL, value);
+    }
+    Some(reply)
+}
+
 fn client_key(
     state: &HttpState,
     viewer: Option<ViewerId>,

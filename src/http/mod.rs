@@ -15,6 +15,7 @@ mod metrics;
 pub mod persisted;
 mod prepare;
 mod request_id;
+pub mod response_cache;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +34,7 @@ use tokio::sync::Semaphore;
 use self::debug::DebugAccess;
 use self::document::DocumentLimits;
 use self::persisted::PersistedQueries;
+use self::response_cache::ResponseCache;
 use crate::core::Api;
 use crate::core::cost::Budgets;
 use crate::observe::Metrics;
@@ -116,6 +118,8 @@ pub struct HttpState {
     pub protection: Protection,
     /// Where request traces go, when exported.
     pub traces: Option<TraceExporter>,
+    /// Responses to anonymous queries, when kept.
+    pub response_cache: Option<Arc<ResponseCache>>,
 }
 
 /// The gateway's routes: `/graphql` (GET and POST), `/graphiql`, `/schema.graphql`,

@@ -21,6 +21,8 @@ pub(super) struct Prepared {
     pub request: async_graphql::Request,
     /// The persisted-query hash the client sent, if any (a GET with one may be cached).
     pub hash: Option<String>,
+    /// The type of the operation that will run, when the document names it unambiguously.
+    pub kind: Option<OperationType>,
 }
 
 pub(super) fn prepare(
@@ -94,7 +96,11 @@ pub(super) fn prepare(
     if remember && let Some(hash) = &hash {
         protection.persisted.remember(hash, &request.query);
     }
-    Ok(Prepared { request, hash })
+    Ok(Prepared {
+        request,
+        hash,
+        kind,
+    })
 }
 
 /// `extensions.persistedQuery.sha256Hash`, when the client sent a persisted query.

@@ -32,6 +32,7 @@ fn app(catalog: Arc<MemoryCatalog>) -> axum::Router {
         metrics: Metrics::default(),
         protection: Protection::default(),
         traces: None,
+        response_cache: None,
     })
 }
 

@@ -30,6 +30,7 @@ use crate::core::{self, ApiConfig, Sources};
 use crate::http::debug::DebugAccess;
 use crate::http::document::DocumentLimits;
 use crate::http::persisted::PersistedQueries;
+use crate::http::response_cache::ResponseCache;
 use crate::http::{self, HttpLimits, HttpState, Protection, Readiness};
 use crate::observe::Metrics;
 use crate::observe::otlp::TraceExporter;
@@ -210,11 +211,43 @@ impl Gateway {
                 );
             });
         }
+        let response_cache = (args.response_cache_mb > 0).then(|| {
+            let cache = Arc::new(ResponseCache::new((args.response_cache_mb as usize) << 20));
+            let figures = cache.clone();
+            metrics.collect(move |out| {
+                let (hits, misses, stored, entries, bytes) = figures.figures();
+                out.counter(
+                    "ogrom_response_cache_lookups_total",
+                    "Anonymous queries looked up in the response cache, by outcome.",
+                    &[
+                        (&[("outcome", "hit")], hits as f64),
+                        (&[("outcome", "miss")], misses as f64),
+                    ],
+                );
+                out.counter(
+                    "ogrom_response_cache_stored_total",
+                    "Responses stored in the response cache.",
+                    &[(&[], stored as f64)],
+                );
+                out.gauge(
+                    "ogrom_response_cache_entries",
+                    "Responses held in the response cache.",
+                    &[(&[], entries as f64)],
+                );
+                out.gauge(
+                    "ogrom_response_cache_bytes",
+                    "Bytes held in the response cache.",
+                    &[(&[], bytes as f64)],
+                );
+            });
+            cache
+        });
         let state = HttpState {
             api: core::build_schema(sources, config),
             readiness: readiness.clone(),
             metrics: metrics.clone(),
             traces,
+            response_cache,
             protection,
             authenticator,
             limits: HttpLimits {

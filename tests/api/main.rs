@@ -19,6 +19,7 @@ mod metrics;
 mod offers;
 mod operations;
 mod protection;
+mod response_cache;
 mod schema;
 mod search;
 mod shutdown;
