@@ -2,7 +2,9 @@
 //! (`Cache-Control` says the same to CDNs): the home feed or a product page asked for again
 //! by another anonymous visitor is answered without executing it. A response is kept only
 //! when the request had no `Authorization` header, asked for no explain, and ran a query
-//! whose answer has no errors and is public (a viewer's field is private) with a max-age.
+//! whose answer has no errors and a max-age. Fields of the viewer's (hinted private, so no
+//! CDN keeps them) answer alike for every request without credentials, which are the only
+//! ones that use this cache.
 //!
 //! The key is the document's text, the operation name and the variables; the entry keeps the
 //! `data` as JSON, the cost the operation was charged and the fields it used, so a hit is
@@ -169,10 +171,12 @@ impl ResponseCache {
     }
 }
 
-/// How long a response whose hints say `max_age` seconds may be kept; `None`: not at all.
+/// How long an anonymous answer whose hints say `cache_control` may be kept; `None`: not at
+/// all. A private hint (a viewer's field) does not stop it: without a viewer such fields
+/// answer the same for every anonymous request, and the key is only ever looked up for
+/// requests without credentials.
 pub fn keep_for(cache_control: &async_graphql::CacheControl) -> Option<Duration> {
-    (cache_control.public && cache_control.max_age > 0)
-        .then(|| Duration::from_secs(cache_control.max_age as u64))
+    (cache_control.max_age > 0).then(|| Duration::from_secs(cache_control.max_age as u64))
 }
 
 #[cfg(test)]
@@ -235,10 +239,10 @@ mod tests {
     }
 
     #[test]
-    fn only_public_answers_with_a_max_age_are_kept() {
+    fn only_answers_with_a_max_age_are_kept() {
         let hinted = |public, max_age| async_graphql::CacheControl { public, max_age };
         assert_eq!(keep_for(&hinted(true, 60)), Some(Duration::from_secs(60)));
-        assert_eq!(keep_for(&hinted(false, 60)), None);
+        assert_eq!(keep_for(&hinted(false, 30)), Some(Duration::from_secs(30)));
         assert_eq!(keep_for(&hinted(true, 0)), None);
         assert_eq!(keep_for(&hinted(true, -1)), None);
     }

@@ -1,5 +1,6 @@
 //! The response cache: an anonymous query asked again is answered without running, charged
-//! and counted as a run; nothing a viewer sees, nothing private, failed or mutating is kept.
+//! and counted as a run; a viewer never reads or fills it; nothing failed, explained or
+//! mutating is kept.
 //! The MySQL handle's statement counter and the gateway's own metrics are the oracles.
 
 use axum::body::Body;
@@ -107,9 +108,71 @@ async fn an_anonymous_query_asked_again_is_answered_without_running() {
     assert!(mysql.statements() > before);
 }
 
+const SECRET: &str = "response-cache-tests-hs256-secret-0123";
+
+fn bearer(user_id: i32) -> String {
+    let token = ogrom::sources::auth::mint_hs256(
+        SECRET,
+        "ogrom-dev",
+        "ogrom",
+        user_id,
+        "tester",
+        std::time::Duration::from_secs(600),
+    )
+    .expect("token");
+    format!("Bearer {token}")
+}
+
+/// Liked collages: the viewer's field is what differs between viewers.
+const LIKED: &str = "query { collages(first: 5, orderBy: POPULAR) { edges { node { databaseId viewerHasLiked } } } }";
+
 #[tokio::test]
-async fn viewers_private_fields_errors_and_explains_are_never_kept() {
+async fn a_viewer_never_reads_or_fills_the_cache() {
     let (app, mysql) = counting_app(
+        4,
+        &["--response-cache-mb", "16", "--jwt-hs256-secret", SECRET],
+    );
+    // A viewer who liked one of the first collages.
+    let db = sql(fixture_database()).await;
+    let (viewer, collage): (i32, i32) = sqlx::query_as(
+        "SELECT l.user_id, l.collage_id FROM collage_likes l \
+         JOIN (SELECT id FROM collages ORDER BY like_count DESC, id DESC LIMIT 5) c \
+         ON c.id = l.collage_id ORDER BY l.user_id LIMIT 1",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    let liked_by_viewer = |answer: &Value| -> bool {
+        answer["data"]["collages"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["node"]["databaseId"] == collage && e["node"]["viewerHasLiked"] == true)
+    };
+    // Anonymous first: kept, and nobody liked anything.
+    let (_, anonymous) = post(&app, json!({"query": LIKED}), &[]).await;
+    assert!(!liked_by_viewer(&anonymous), "{anonymous}");
+    assert_eq!(stored(&app).await, 1.0);
+    // The viewer gets their own answer, run for them, and it is not kept.
+    let auth = bearer(viewer);
+    for _ in 0..2 {
+        let before = mysql.statements();
+        let (status, mine) = post(&app, json!({"query": LIKED}), &[("authorization", &auth)]).await;
+        assert_eq!(status, 200, "{mine}");
+        assert!(liked_by_viewer(&mine), "the viewer's like: {mine}");
+        assert!(mysql.statements() > before, "run for the viewer");
+    }
+    assert_eq!(stored(&app).await, 1.0);
+    // Anonymous again: the kept answer, still without the viewer's like.
+    let before = mysql.statements();
+    let (_, again) = post(&app, json!({"query": LIKED}), &[]).await;
+    assert_eq!(mysql.statements(), before);
+    assert_eq!(again["data"], anonymous["data"]);
+}
+
+#[tokio::test]
+async fn errors_explains_and_mutations_are_never_kept() {
+    let (app, _) = counting_app(
         4,
         &[
             "--response-cache-mb",
@@ -119,34 +182,23 @@ async fn viewers_private_fields_errors_and_explains_are_never_kept() {
         ],
     );
     let body = json!({"query": BRANDS, "variables": {"first": 4}});
-    // Any Authorization header (even one refused) keeps a request out of the cache.
+    // A refused token: no answer to keep.
     let (status, _) = post(&app, body.clone(), &[("authorization", "Bearer nope")]).await;
     assert_eq!(status, 401);
     // An explain is one request's.
-    let (_, explained) = post(&app, body.clone(), &[("ogrom-debug", "cache-test-secret")]).await;
+    let (_, explained) = post(&app, body, &[("ogrom-debug", "cache-test-secret")]).await;
     assert!(explained["extensions"]["debug"].is_object());
-    // A private field (the viewer's) makes the answer private.
-    let private = "query { collages(first: 2) { edges { node { id viewerHasLiked } } } }";
-    let (status, answer) = post(&app, json!({"query": private}), &[]).await;
-    assert_eq!(status, 200, "{answer}");
     // An answer with errors.
     let failing = "query { node(id: \"not-an-id\") { id } }";
     let (_, answer) = post(&app, json!({"query": failing}), &[]).await;
     assert!(answer["errors"].is_array(), "{answer}");
-    assert_eq!(stored(&app).await, 0.0, "nothing kept");
-
-    // A mutation is never kept (this one is refused: no viewer).
+    // A mutation (refused here: no viewer).
     let like = "mutation { likeProduct(productId: \"x\") { userErrors { message } } }";
     for _ in 0..2 {
         let (status, answer) = post(&app, json!({"query": like}), &[]).await;
         assert_eq!(status, 200, "{answer}");
     }
-    assert_eq!(stored(&app).await, 0.0);
-
-    // The private query runs again: statements are spent the second time too.
-    let before = mysql.statements();
-    post(&app, json!({"query": private}), &[]).await;
-    assert!(mysql.statements() > before);
+    assert_eq!(stored(&app).await, 0.0, "nothing kept");
 }
 
 #[tokio::test]
