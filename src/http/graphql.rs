@@ -29,7 +29,7 @@ use super::HttpState;
 use super::access::Access;
 use super::batch;
 use super::media::{Media, check_content_type, negotiate};
-use super::prepare::{Prepared, prepare};
+use super::prepare;
 use super::request_id::{self, RequestId};
 use super::response_cache::{self, ResponseCache};
 use crate::core::RequestContext;
@@ -333,7 +333,26 @@ pub(super) async fn execute(
     headers: HeaderMap,
     peer: Option<SocketAddr>,
 ) -> Response {
-    let prepared = match prepare(&state.protection, media, &method, params, access) {
+    let read = match prepare::read(&state.protection, media, params, access) {
+        Ok(read) => read,
+        Err(refusal) => return refuse(refusal, media, access),
+    };
+    // An anonymous query may have been answered already (see `response_cache`). Looked up
+    // before parsing: only queries that passed every check are kept, and the same text,
+    // operation and variables pass them again.
+    let cache_key = state.response_cache.as_ref().and_then(|_| {
+        let anonymous = !headers.contains_key(header::AUTHORIZATION);
+        (anonymous && access.stats.explain().is_none()).then(|| ResponseCache::key(&read.request))
+    });
+    if let (Some(cache), Some(key)) = (&state.response_cache, &cache_key)
+        && let Some(entry) = cache.get(key)
+        && let Some(reply) = cached_reply(
+            &state, &entry, media, access, &method, &read, &headers, peer,
+        )
+    {
+        return reply;
+    }
+    let prepared = match prepare::check(&state.protection, &method, read, access) {
         Ok(prepared) => prepared,
         Err(refusal) => {
             let not_allowed = refusal.status == StatusCode::METHOD_NOT_ALLOWED;
@@ -346,21 +365,6 @@ pub(super) async fn execute(
             return response;
         }
     };
-    // An anonymous query may have been answered already (see `response_cache`).
-    let cache_key = state.response_cache.as_ref().and_then(|_| {
-        let anonymous = !headers.contains_key(header::AUTHORIZATION);
-        let query = prepared.kind == Some(OperationType::Query);
-        (anonymous && query && access.stats.explain().is_none())
-            .then(|| ResponseCache::key(&prepared.request))
-    });
-    if let (Some(cache), Some(key)) = (&state.response_cache, &cache_key)
-        && let Some(entry) = cache.get(key)
-        && let Some(reply) = cached_reply(
-            &state, &entry, media, access, &method, &prepared, &headers, peer,
-        )
-    {
-        return reply;
-    }
     let viewer = match authenticate(&state, &headers).await {
         Ok(viewer) => viewer,
         Err(refusal) => {
@@ -419,6 +423,7 @@ pub(super) async fn execute(
     };
     if let (Some(cache), Some(key)) = (&state.response_cache, cache_key)
         && viewer.is_none()
+        && prepared.kind == Some(OperationType::Query)
         && response.errors.is_empty()
         && response.data != async_graphql::Value::Null
         && let Some(keep) = response_cache::keep_for(&response.cache_control)
@@ -432,6 +437,7 @@ pub(super) async fn execute(
                 requested: charge.requested,
                 actual: cost::returned_fields(&response.data),
                 fields: access.stats.fields_used(),
+                operation: prepared.name.clone(),
                 expires: Instant::now() + keep,
             },
         );
@@ -521,7 +527,7 @@ fn cached_reply(
     media: Media,
     access: &mut Access,
     method: &Method,
-    prepared: &Prepared,
+    read: &prepare::Read,
     headers: &HeaderMap,
     peer: Option<SocketAddr>,
 ) -> Option<Response> {
@@ -532,6 +538,8 @@ fn cached_reply(
     let maximum = state.protection.max_cost;
     cost::check(Some(&ticket), entry.requested as usize, maximum as usize).ok()?;
     let cost = ticket.settle_returned(entry.actual, maximum)?;
+    read.remember(&state.protection);
+    access.operation(entry.operation.as_deref(), Some(OperationType::Query));
     usage::note(&access.stats, &entry.fields);
     access.answered(true, std::iter::empty());
     access.served_from_cache();
@@ -546,7 +554,7 @@ fn cached_reply(
         .saturating_duration_since(Instant::now())
         .as_secs();
     if *method == Method::GET
-        && prepared.hash.is_some()
+        && read.hash.is_some()
         && left > 0
         && let Ok(value) = HeaderValue::from_str(&format!("public, max-age={left}"))
     {

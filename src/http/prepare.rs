@@ -23,15 +23,42 @@ pub(super) struct Prepared {
     pub hash: Option<String>,
     /// The type of the operation that will run, when the document names it unambiguously.
     pub kind: Option<OperationType>,
+    /// Its name, if it has one.
+    pub name: Option<String>,
 }
 
-pub(super) fn prepare(
+/// A request whose document is found and bounded by the scan, not yet parsed: what the
+/// response cache is looked up with.
+pub(super) struct Read {
+    pub request: async_graphql::Request,
+    /// The persisted-query hash the client sent, if any.
+    pub hash: Option<String>,
+    /// Whether the document came with its hash to be remembered (APQ registration).
+    remember: bool,
+    /// The status of a refusal of the document (see `read`).
+    document_status: StatusCode,
+}
+
+impl Read {
+    /// Remembers the document under its hash when the client registered it; for a document
+    /// known to be good (it passed `check` before).
+    pub fn remember(&self, protection: &Protection) {
+        if self.remember
+            && let Some(hash) = &self.hash
+        {
+            protection.persisted.remember(hash, &self.request.query);
+        }
+    }
+}
+
+/// From parameters to a request whose document is found (persisted queries) and bounded
+/// (the scan, the variables' depth).
+pub(super) fn read(
     protection: &Protection,
     media: Media,
-    method: &Method,
     params: Params,
     access: &mut Access,
-) -> Result<Prepared, Refusal> {
+) -> Result<Read, Refusal> {
     access.operation(params.operation_name.as_deref(), None);
     // Errors about the document are GraphQL request errors: 200 with application/json,
     // 400 with application/graphql-response+json (the GraphQL-over-HTTP spec).
@@ -72,6 +99,30 @@ pub(super) fn prepare(
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
     }
+    Ok(Read {
+        request,
+        hash,
+        remember,
+        document_status,
+    })
+}
+
+/// Parses and checks a read request: the document's limits after fragments, introspection,
+/// a mutation over GET.
+pub(super) fn check(
+    protection: &Protection,
+    method: &Method,
+    read: Read,
+    access: &mut Access,
+) -> Result<Prepared, Refusal> {
+    let Read {
+        mut request,
+        hash,
+        remember,
+        document_status,
+    } = read;
+    let limits = &protection.document;
+    let over = |e: LimitExceeded| Refusal::new(document_status, e.code, e.message);
     let operation_name = request.operation_name.clone();
     let document = request.parsed_query().map_err(|error| {
         Refusal::new(document_status, code::GRAPHQL_PARSE_FAILED, error.message)
@@ -85,7 +136,8 @@ pub(super) fn prepare(
         ));
     }
     let (name, kind) = operation(document, operation_name.as_deref()).unzip();
-    access.operation(name.flatten(), kind);
+    let name = name.flatten().map(str::to_owned);
+    access.operation(name.as_deref(), kind);
     if *method == Method::GET && kind.is_some_and(|op| op != OperationType::Query) {
         return Err(Refusal::new(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -100,6 +152,7 @@ pub(super) fn prepare(
         request,
         hash,
         kind,
+        name,
     })
 }
 

@@ -31,6 +31,8 @@ pub struct Entry {
     pub actual: u64,
     /// The fields it used, by type.
     pub fields: Vec<(String, String)>,
+    /// The operation's name, if it has one (for the access log and metrics).
+    pub operation: Option<String>,
     /// When it stops being served.
     pub expires: Instant,
 }
@@ -189,6 +191,7 @@ mod tests {
             requested: 7,
             actual: 5,
             fields: vec![("Query".into(), "brands".into())],
+            operation: Some("Brands".into()),
             expires: Instant::now() + expires_in,
         }
     }

@@ -92,6 +92,15 @@ async fn an_anonymous_query_asked_again_is_answered_without_running() {
         2.0,
         "both requests used Brand.name"
     );
+    assert_eq!(
+        sample(
+            &app,
+            "ogrom_graphql_operations_total{operation=\"Brands\",type=\"query\",outcome=\"ok\"} "
+        )
+        .await,
+        2.0,
+        "a hit is the same operation in the metrics"
+    );
 
     // Other variables are another answer.
     let before = mysql.statements();
