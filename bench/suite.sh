@@ -183,6 +183,23 @@ cat >"$work/starts.py" <<'PY'
 import http.client, json, subprocess, sys, time
 
 binary, port, starts, work = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+bodies = open(f"{work}/product.jsonl").read().splitlines()
+FIRST = 20
+
+def timed_product_page(body):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        sent = time.monotonic()
+        connection.request("POST", "/graphql", body=body,
+                           headers={"content-type": "application/json"})
+        response = connection.getresponse()
+        response.read()
+        took = (time.monotonic() - sent) * 1000
+        if response.status != 200:
+            sys.exit(f"a first request answered {response.status}")
+        return took
+    finally:
+        connection.close()
 
 def ready():
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
@@ -207,6 +224,13 @@ for n in range(starts):
                 wall_ms = (time.monotonic() - spawned) * 1000
                 break
             time.sleep(0.005)
+        # The first requests after ready, one at a time, each a product page not asked
+        # before in this process (no cache can answer it): the first against the median of
+        # the last ten, which are past any warm-up.
+        pages = []
+        if wall_ms is not None:
+            pages = [timed_product_page(bodies[(n * FIRST + i) % len(bodies)])
+                     for i in range(FIRST)]
         # The "ready" line is logged by a task that may run just after the first 200.
         time.sleep(0.2)
         process.terminate()
@@ -223,7 +247,9 @@ for n in range(starts):
                     logged[field] = event[field]
     if wall_ms is None:
         sys.exit(f"start {n}: not ready within 30 s (see {path})")
-    results.append({"wall_ms": wall_ms, **logged})
+    steady = sorted(pages[FIRST // 2:])
+    results.append({"wall_ms": wall_ms, **logged, "first_request_ms": pages[0],
+                    "steady_request_ms": (steady[4] + steady[5]) / 2})
     time.sleep(0.3)
 json.dump(results, sys.stdout)
 PY
@@ -371,7 +397,11 @@ jq -n --slurpfile operations "$work/operations.json" --slurpfile starts "$work/s
               peak_rss_mib_closed_loop: ([$operations[0][].closed.peak_rss_mib] | max)},
      startup: {starts: $s, wall_ms_median: ([$s[].wall_ms] | median),
                listening_ms_median: ([$s[].startup_ms | numbers] | median),
-               ready_ms_median: ([$s[].ready_ms | numbers] | median)}}
+               ready_ms_median: ([$s[].ready_ms | numbers] | median),
+               first_request_ms_median: ([$s[].first_request_ms] | median),
+               steady_request_ms_median: ([$s[].steady_request_ms] | median),
+               first_to_steady: (([$s[].first_request_ms] | median)
+                                 / ([$s[].steady_request_ms] | median))}}
   | . as $r
   | .targets = (
       [["product", 15], ["collage", 15], ["search", 25], ["feed", 15], ["profile", 15]]
@@ -384,6 +414,8 @@ jq -n --slurpfile operations "$work/operations.json" --slurpfile starts "$work/s
              verdict: verdict($v; $limit)}))
       + [{target: "start to ready (median)", limit: 100, unit: "ms",
           value: $r.startup.wall_ms_median, verdict: verdict($r.startup.wall_ms_median; 100)},
+         {target: "first request against steady state (product page)", limit: 2, unit: "x",
+          value: $r.startup.first_to_steady, verdict: verdict($r.startup.first_to_steady; 2)},
          {target: "peak resident memory at \($rate)/s", limit: 64, unit: "MiB",
           value: $r.memory.peak_rss_mib_open_loop,
           verdict: verdict($r.memory.peak_rss_mib_open_loop; 64)}]' >"$json"
@@ -432,7 +464,10 @@ jq -r '
     + total(""; .memory.peak_rss_mib_closed_loop; 1; "none")[-3:]),
   total("start to ready ms, median of \(.startup.starts | length) (spawn to /health/ready 200)"; .startup.wall_ms_median; 1; "start to ready"),
   total("  as logged: listening ms (median)"; .startup.listening_ms_median; 1; "none"),
-  total("  as logged: ready ms (median)"; .startup.ready_ms_median; 1; "none")
+  total("  as logged: ready ms (median)"; .startup.ready_ms_median; 1; "none"),
+  total("  first product page after ready, ms (median)"; .startup.first_request_ms_median; 1; "none"),
+  total("  steady product page (median of requests 11-20), ms"; .startup.steady_request_ms_median; 1; "none"),
+  total("  first against steady"; .startup.first_to_steady; 2; "first request")
   | @tsv' "$json" | column -t -s $'\t' -R 2,3,4,5,6,7
 # A rate above what the closed loop sustained overloads the gateway: say so, with the
 # errors' codes, so those rows are not read as the latency of a gateway keeping up.
