@@ -354,29 +354,11 @@ pub(super) async fn execute(
     }
     let prepared = match prepare::check(&state.protection, &method, read, access) {
         Ok(prepared) => prepared,
-        Err(refusal) => {
-            let not_allowed = refusal.status == StatusCode::METHOD_NOT_ALLOWED;
-            let mut response = refuse(refusal, media, access);
-            if not_allowed {
-                response
-                    .headers_mut()
-                    .insert(header::ALLOW, HeaderValue::from_static("POST"));
-            }
-            return response;
-        }
+        Err(refusal) => return refuse(refusal, media, access),
     };
     let viewer = match authenticate(&state, &headers).await {
         Ok(viewer) => viewer,
-        Err(refusal) => {
-            let unauthorized = refusal.status == StatusCode::UNAUTHORIZED;
-            let mut response = refuse(refusal, media, access);
-            if unauthorized {
-                response
-                    .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            }
-            return response;
-        }
+        Err(refusal) => return refuse(refusal, media, access),
     };
     let ticket = Arc::new(CostTicket::new(
         client_key(&state, viewer, &headers, peer),
@@ -651,7 +633,20 @@ pub(super) fn refuse(refusal: Refusal, media: Media, access: &mut Access) -> Res
             },
         }]
     });
-    reply(refusal.status, media, id, body.to_string().into_bytes())
+    let mut response = reply(refusal.status, media, id, body.to_string().into_bytes());
+    // What HTTP says these statuses come with: the method that would do (only mutations
+    // over GET are refused so), and the scheme that would authenticate.
+    let required = match refusal.status {
+        StatusCode::METHOD_NOT_ALLOWED => Some((header::ALLOW, "POST")),
+        StatusCode::UNAUTHORIZED => Some((header::WWW_AUTHENTICATE, "Bearer")),
+        _ => None,
+    };
+    if let Some((name, value)) = required {
+        response
+            .headers_mut()
+            .insert(name, HeaderValue::from_static(value));
+    }
+    response
 }
 
 fn internal_body(id: &RequestId) -> Vec<u8> {
