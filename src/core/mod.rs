@@ -209,6 +209,15 @@ impl Api {
         context: RequestContext,
     ) -> async_graphql::Response {
         let span = tracing::Span::current();
+        // Refused operations cost no loaders.
+        let mut gate = gate_request(&mut request);
+        if let Some(ticket) = context.cost {
+            gate = gate.data(ticket);
+        }
+        let gated = self.gate.execute(gate).instrument(span.clone()).await;
+        if gated.is_err() {
+            return gated;
+        }
         let window = batching::Window::new(self.config.loader_delay);
         let community = Arc::new(CommunityLoaders::new(
             &self.sources.community,
@@ -228,14 +237,6 @@ impl Api {
         );
         let loaders = Arc::new(CatalogLoaders::new(&self.sources.catalog, &span, window));
         let search = Arc::new(SearchLoaders::new(&self.sources.search, &span, window));
-        let mut gate = gate_request(&mut request);
-        if let Some(ticket) = context.cost {
-            gate = gate.data(ticket);
-        }
-        let gated = self.gate.execute(gate).instrument(span.clone()).await;
-        if gated.is_err() {
-            return gated;
-        }
         let request = request
             .data(loaders)
             .data(search)
