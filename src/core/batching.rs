@@ -205,7 +205,7 @@ impl<L: BatchLoad> Batcher<L> {
             }
         }
         if hits > 0 {
-            observe::cache_hits(L::NAME, hits);
+            observe::cache_lookups(L::NAME, hits, 0);
         }
         let gathering = state
             .open

@@ -40,8 +40,8 @@ pub(super) struct Read {
 }
 
 impl Read {
-    /// Remembers the document under its hash when the client registered it; for a document
-    /// known to be good (it passed `check` before).
+    /// Remembers the document under its hash when the client registered it; only for a
+    /// document that passed `check` (now, or before: the response cache).
     pub fn remember(&self, protection: &Protection) {
         if self.remember
             && let Some(hash) = &self.hash
@@ -115,22 +115,19 @@ pub(super) fn check(
     read: Read,
     access: &mut Access,
 ) -> Result<Prepared, Refusal> {
-    let Read {
-        mut request,
-        hash,
-        remember,
-        document_status,
-    } = read;
+    let mut read = read;
+    let status = read.document_status;
     let limits = &protection.document;
-    let over = |e: LimitExceeded| Refusal::new(document_status, e.code, e.message);
-    let operation_name = request.operation_name.clone();
-    let document = request.parsed_query().map_err(|error| {
-        Refusal::new(document_status, code::GRAPHQL_PARSE_FAILED, error.message)
-    })?;
+    let over = |e: LimitExceeded| Refusal::new(status, e.code, e.message);
+    let operation_name = read.request.operation_name.clone();
+    let document = read
+        .request
+        .parsed_query()
+        .map_err(|error| Refusal::new(status, code::GRAPHQL_PARSE_FAILED, error.message))?;
     document::check_document(document, limits).map_err(over)?;
     if !protection.introspection && document::selects_introspection(document) {
         return Err(Refusal::new(
-            document_status,
+            status,
             code::INTROSPECTION_DISABLED,
             "introspection is turned off here; the schema is published to client teams",
         ));
@@ -145,9 +142,8 @@ pub(super) fn check(
             "only queries may be sent with GET; send mutations with POST",
         ));
     }
-    if remember && let Some(hash) = &hash {
-        protection.persisted.remember(hash, &request.query);
-    }
+    read.remember(protection);
+    let Read { request, hash, .. } = read;
     Ok(Prepared {
         request,
         hash,

@@ -21,10 +21,9 @@ pub struct Explain {
 struct Log {
     batches: Vec<BatchEntry>,
     calls: Vec<CallEntry>,
-    /// Keys answered without a backend call, by cache.
-    hits: BTreeMap<&'static str, u64>,
-    /// Keys a cache did not have, by cache (only caches that outlive a request count them).
-    misses: BTreeMap<&'static str, u64>,
+    /// Keys a cache answered and keys it did not have, by cache (only caches that outlive a
+    /// request count misses).
+    caches: BTreeMap<&'static str, (u64, u64)>,
 }
 
 #[derive(Debug)]
@@ -98,14 +97,12 @@ impl Explain {
         });
     }
 
-    /// `keys` were answered from `cache`.
-    pub(super) fn hits(&self, cache: &'static str, keys: usize) {
-        *self.log().hits.entry(cache).or_default() += keys as u64;
-    }
-
-    /// `keys` were not in `cache` and were asked of its backend.
-    pub(super) fn misses(&self, cache: &'static str, keys: usize) {
-        *self.log().misses.entry(cache).or_default() += keys as u64;
+    /// `cache` answered `hits` keys and did not have `misses`.
+    pub(super) fn cache_lookups(&self, cache: &'static str, hits: usize, misses: usize) {
+        let mut log = self.log();
+        let counts = log.caches.entry(cache).or_default();
+        counts.0 += hits as u64;
+        counts.1 += misses as u64;
     }
 
     /// The explain as `extensions.debug` shows it; times in milliseconds from the start.
@@ -117,18 +114,9 @@ impl Explain {
         let mut calls: Vec<&CallEntry> = log.calls.iter().collect();
         calls.sort_by_key(|c| c.start);
         let caches: Vec<Value> = log
-            .hits
-            .keys()
-            .chain(log.misses.keys())
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .map(|name| {
-                json!({
-                    "name": name,
-                    "hits": log.hits.get(name).copied().unwrap_or(0),
-                    "misses": log.misses.get(name).copied().unwrap_or(0),
-                })
-            })
+            .caches
+            .iter()
+            .map(|(name, (hits, misses))| json!({"name": name, "hits": hits, "misses": misses}))
             .collect();
         json!({
             "durationMs": millis(total),
@@ -175,8 +163,8 @@ mod tests {
         let began = Instant::now();
         explain.call("mysql", Some("b1".into()), "SELECT 1".into(), began, true);
         explain.batch_ended("b1");
-        explain.hits("Products", 3);
-        explain.misses("offers", 2);
+        explain.cache_lookups("Products", 3, 0);
+        explain.cache_lookups("offers", 0, 2);
         let json = explain.to_json();
 
         let batches = json["batches"].as_array().unwrap();

@@ -11,7 +11,7 @@ pub mod trace;
 
 pub use metrics::{Exposition, Metrics};
 pub use request::{
-    Backend, Keep, RequestStats, backend_call, cache_hits, cache_misses, current_traceparent,
-    explaining, loader_batch,
+    Backend, Keep, RequestStats, backend_call, cache_lookups, current_traceparent, explaining,
+    loader_batch,
 };
 pub use trace::TraceContext;

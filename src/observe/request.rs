@@ -224,20 +224,11 @@ pub fn loader_batch<K: std::fmt::Debug>(loader: &'static str, keys: &[K]) -> Bat
     batch
 }
 
-/// Reports `keys` answered from `cache` rather than a backend.
-pub fn cache_hits(cache: &'static str, keys: usize) {
+/// Reports a look-up of `cache`: `hits` keys answered without a backend, `misses` not.
+pub fn cache_lookups(cache: &'static str, hits: usize, misses: usize) {
     let _ = CURRENT.try_with(|stats| {
         if let Some(explain) = &stats.explain {
-            explain.hits(cache, keys);
-        }
-    });
-}
-
-/// Reports `keys` that `cache` did not have.
-pub fn cache_misses(cache: &'static str, keys: usize) {
-    let _ = CURRENT.try_with(|stats| {
-        if let Some(explain) = &stats.explain {
-            explain.misses(cache, keys);
+            explain.cache_lookups(cache, hits, misses);
         }
     });
 }

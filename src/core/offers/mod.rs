@@ -45,8 +45,7 @@ impl BatchLoad for OffersLoader {
     async fn load(&self, ids: &[i32]) -> Result<HashMap<i32, OffersAnswer>, ApiError> {
         let load = async {
             let (mut answers, missing) = self.cache.fresh(ids);
-            observe::cache_hits("offers", answers.len());
-            observe::cache_misses("offers", missing.len());
+            observe::cache_lookups("offers", answers.len(), missing.len());
             if missing.is_empty() {
                 return Ok(answers);
             }
