@@ -385,6 +385,11 @@ pub struct LimitArgs {
     #[arg(long, env = "OGROM_MAX_VALUE_DEPTH", default_value_t = 8,
         value_parser = clap::value_parser!(u32).range(1..=64))]
     pub max_value_depth: u32,
+    /// Deepest nesting of a `__schema` or `__type` field's subtree, `ofType` steps not
+    /// counted (the standard introspection query needs 6). `OGROM_MAX_DEPTH` bounds the rest.
+    #[arg(long, env = "OGROM_MAX_INTROSPECTION_DEPTH", default_value_t = 8,
+        value_parser = clap::value_parser!(u32).range(2..=32))]
+    pub max_introspection_depth: u32,
     /// Most fields an operation may expand to once fragments are spread.
     #[arg(long, env = "OGROM_MAX_FIELDS", default_value_t = 2_000,
         value_parser = clap::value_parser!(u32).range(1..=1_000_000))]

@@ -1,6 +1,8 @@
 //! The gate: what is decided about an operation before it runs, by a schema of the same
 //! types that validates but never executes. It notes the fields the operation asks for
 //! (`usage`), refuses it above the maximum cost and charges the client's budget (`cost`).
+//! An operation's cost is validation's complexity plus the values its introspection will
+//! return (`introspection`).
 //!
 //! Why a second schema: async-graphql sends every resolved field of every list item through
 //! the extensions of the schema that executes, one boxed future per extension per field,
@@ -17,7 +19,7 @@ use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Variables};
 
 use super::cost::{self, CostTicket};
-use super::usage;
+use super::{introspection, usage};
 use crate::observe::RequestStats;
 
 /// The gate's extension, as a schema takes it.
@@ -31,6 +33,7 @@ impl ExtensionFactory for Gate {
         Arc::new(GateCheck {
             maximum: self.maximum,
             fields: Mutex::default(),
+            introspection: Mutex::default(),
         })
     }
 }
@@ -40,6 +43,9 @@ struct GateCheck {
     maximum: usize,
     /// The fields the document selects, noted once the operation is let through.
     fields: Mutex<Vec<(String, String)>>,
+    /// What the document's introspection will return, in values (capped just above the
+    /// maximum).
+    introspection: Mutex<usize>,
 }
 
 #[async_trait::async_trait]
@@ -52,8 +58,14 @@ impl Extension for GateCheck {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
+        let registry = &ctx.schema_env.registry;
         *self.fields.lock().unwrap_or_else(PoisonError::into_inner) =
-            usage::selected_fields(&ctx.schema_env.registry, &document);
+            usage::selected_fields(registry, &document);
+        *self
+            .introspection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) =
+            introspection::cost(registry, &document, variables, self.maximum);
         Ok(document)
     }
 
@@ -64,7 +76,12 @@ impl Extension for GateCheck {
     ) -> Result<ValidationResult, Vec<ServerError>> {
         let result = next.run(ctx).await?;
         let ticket = ctx.data::<Arc<CostTicket>>().ok();
-        cost::check(ticket.map(Arc::as_ref), result.complexity, self.maximum)?;
+        let introspection = *self
+            .introspection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let cost = result.complexity.saturating_add(introspection);
+        cost::check(ticket.map(Arc::as_ref), cost, self.maximum)?;
         // A refused operation resolves nothing, so it uses no field.
         if let Some(stats) = RequestStats::current() {
             let fields = self.fields.lock().unwrap_or_else(PoisonError::into_inner);

@@ -15,6 +15,7 @@ pub mod cost;
 pub mod errors;
 mod gate;
 pub mod ids;
+pub mod introspection;
 pub mod node;
 pub mod offers;
 pub mod pagination;
@@ -59,8 +60,6 @@ pub struct ApiConfig {
     pub pages: PageLimits,
     /// How long a loader batch waits for more keys after its turn (see `batching`).
     pub loader_delay: Duration,
-    /// Deepest nesting of selections a query may have.
-    pub max_depth: usize,
     /// Highest static cost an operation may have (connections multiply by page size).
     pub max_complexity: usize,
     /// Whether clients may introspect the schema (client teams generate code from it).
@@ -80,7 +79,6 @@ impl Default for ApiConfig {
         Self {
             pages: PageLimits::default(),
             loader_delay: Duration::ZERO,
-            max_depth: 12,
             max_complexity: 20_000,
             introspection: true,
             field_suggestions: true,
@@ -131,8 +129,10 @@ pub struct RequestContext {
 pub(crate) fn schema_builder(
     config: &ApiConfig,
 ) -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
-    let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(config.max_depth);
+    // No depth limit here: the HTTP layer measures depth before parsing goes further, with
+    // introspection measured on its own terms (`http::document`), and async-graphql's limit
+    // would count every `ofType` of the standard introspection query.
+    let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription);
     let builder = if config.introspection {
         builder
     } else {

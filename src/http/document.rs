@@ -5,11 +5,19 @@
 //! then measured (selection depth and the fields it expands to through fragments, aliases,
 //! root fields, directives) with memoised walks whose recursion the scan has already
 //! bounded. Each limit has its own stable error code.
+//!
+//! Introspection (`__schema`, `__type`) is measured by its own depth: the introspection
+//! types are recursive by design, and the query every client tool sends (graphql-js's
+//! `getIntrospectionQuery`) follows `ofType` nine levels deep to unwrap types like
+//! `[Product!]!`. So inside an introspection field `ofType` steps are not counted: past the
+//! deepest wrapping the schema has they resolve to null, and the gate charges what they do
+//! return (see `core::introspection`). What remains is bounded by `max_introspection_depth`,
+//! which stops `fields { type { fields { type … } } }` loops.
 
 use std::collections::HashMap;
 
 use async_graphql::parser::types::{
-    ExecutableDocument, FragmentDefinition, OperationDefinition, Selection, SelectionSet,
+    ExecutableDocument, Field, FragmentDefinition, OperationDefinition, Selection, SelectionSet,
 };
 use async_graphql::{Name, Positioned};
 use serde_json::Value;
@@ -27,8 +35,12 @@ pub struct DocumentLimits {
     /// Lists and objects nested inside one argument value, a variable default or a
     /// variable's JSON value.
     pub max_value_depth: usize,
-    /// Selection depth of an operation, counted through fragments.
+    /// Selection depth of an operation, counted through fragments; an introspection field
+    /// counts as one level here, its subtree has its own limit.
     pub max_depth: usize,
+    /// Depth of a `__schema` or `__type` field's subtree, the field included and `ofType`
+    /// steps not counted. The standard introspection query needs 6.
+    pub max_introspection_depth: usize,
     /// Fields the operation expands to once every fragment spread is replaced by its fields
     /// (fragment fan-out: what a "billion laughs" document multiplies).
     pub max_fields: usize,
@@ -50,6 +62,7 @@ impl Default for DocumentLimits {
             max_nesting: 48,
             max_value_depth: 8,
             max_depth: 12,
+            max_introspection_depth: 8,
             max_fields: 2_000,
             max_aliases: 30,
             max_root_fields: 20,
@@ -256,7 +269,7 @@ pub fn check_document(
     }
     for operation in operations {
         let root = &operation.node.selection_set.node;
-        let size = walk.selection_set(root)?;
+        let size = walk.selection_set(root, Within::Data)?;
         if size.depth > limits.max_depth {
             return Err(exceeded(
                 code::QUERY_TOO_DEEP,
@@ -308,8 +321,7 @@ pub fn selects_introspection(document: &ExecutableDocument) -> bool {
         for item in &set.items {
             match &item.node {
                 Selection::Field(field) => {
-                    let name = field.node.name.node.as_str();
-                    if name == "__schema" || name == "__type" {
+                    if is_introspection(field.node.name.node.as_str()) {
                         return true;
                     }
                     sets.push(&field.node.selection_set.node);
@@ -322,9 +334,24 @@ pub fn selects_introspection(document: &ExecutableDocument) -> bool {
     false
 }
 
+/// What a selection set is measured as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Within {
+    /// The operation's own fields.
+    Data,
+    /// The subtree of a `__schema` or `__type` field.
+    Introspection,
+}
+
+/// Whether a field reads the schema.
+fn is_introspection(name: &str) -> bool {
+    name == "__schema" || name == "__type"
+}
+
 struct Walk<'a> {
     fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
-    sizes: HashMap<&'a str, Size>,
+    /// Each fragment's size, as data and as introspection (where `ofType` is not counted).
+    sizes: HashMap<(&'a str, Within), Size>,
     /// Fragments being measured, to find cycles (which validation would refuse, but only
     /// after our walk had looped).
     visiting: Vec<&'a str>,
@@ -346,29 +373,22 @@ impl<'a> Walk<'a> {
         Ok(())
     }
 
-    fn selection_set(&mut self, set: &'a SelectionSet) -> Result<Size, LimitExceeded> {
+    fn selection_set(
+        &mut self,
+        set: &'a SelectionSet,
+        within: Within,
+    ) -> Result<Size, LimitExceeded> {
         let mut size = Size::default();
         for item in &set.items {
             let inner = match &item.node {
-                Selection::Field(field) => {
-                    let field = &field.node;
-                    self.directives(field.directives.len())?;
-                    if field.alias.is_some() {
-                        self.aliases += 1;
-                    }
-                    let children = self.selection_set(&field.selection_set.node)?;
-                    Size {
-                        depth: children.depth + 1,
-                        fields: children.fields.saturating_add(1),
-                    }
-                }
+                Selection::Field(field) => self.field(&field.node, within)?,
                 Selection::FragmentSpread(spread) => {
                     self.directives(spread.node.directives.len())?;
-                    self.fragment(spread.node.fragment_name.node.as_str())?
+                    self.fragment(spread.node.fragment_name.node.as_str(), within)?
                 }
                 Selection::InlineFragment(inline) => {
                     self.directives(inline.node.directives.len())?;
-                    self.selection_set(&inline.node.selection_set.node)?
+                    self.selection_set(&inline.node.selection_set.node, within)?
                 }
             };
             size.depth = size.depth.max(inner.depth);
@@ -377,8 +397,40 @@ impl<'a> Walk<'a> {
         Ok(size)
     }
 
-    fn fragment(&mut self, name: &'a str) -> Result<Size, LimitExceeded> {
-        if let Some(size) = self.sizes.get(name) {
+    fn field(&mut self, field: &'a Field, within: Within) -> Result<Size, LimitExceeded> {
+        self.directives(field.directives.len())?;
+        if field.alias.is_some() {
+            self.aliases += 1;
+        }
+        let name = field.name.node.as_str();
+        let children = &field.selection_set.node;
+        if within == Within::Data && is_introspection(name) {
+            let subtree = self.selection_set(children, Within::Introspection)?;
+            if subtree.depth + 1 > self.limits.max_introspection_depth {
+                return Err(exceeded(
+                    code::QUERY_TOO_DEEP,
+                    format!(
+                        "the introspection is nested deeper than {} (`ofType` not counted)",
+                        self.limits.max_introspection_depth
+                    ),
+                ));
+            }
+            // One level of the operation, however deep its own subtree.
+            return Ok(Size {
+                depth: 1,
+                fields: subtree.fields.saturating_add(1),
+            });
+        }
+        let children = self.selection_set(children, within)?;
+        let step = usize::from(!(within == Within::Introspection && name == "ofType"));
+        Ok(Size {
+            depth: children.depth + step,
+            fields: children.fields.saturating_add(1),
+        })
+    }
+
+    fn fragment(&mut self, name: &'a str, within: Within) -> Result<Size, LimitExceeded> {
+        if let Some(size) = self.sizes.get(&(name, within)) {
             return Ok(*size);
         }
         // An unknown fragment is validation's to report.
@@ -392,12 +444,15 @@ impl<'a> Walk<'a> {
             ));
         }
         self.visiting.push(name);
+        // A fragment's aliases count once, where it is defined, however often it is spread
+        // (and whether it is measured as data, as introspection or both).
         let aliases = self.aliases;
-        let size = self.selection_set(&fragment.node.selection_set.node)?;
+        let size = self.selection_set(&fragment.node.selection_set.node, within)?;
+        if self.sizes.keys().any(|(known, _)| *known == name) {
+            self.aliases = aliases;
+        }
         self.visiting.pop();
-        // A fragment's aliases count once, where it is defined, however often it is spread.
-        let _ = aliases;
-        self.sizes.insert(name, size);
+        self.sizes.insert((name, within), size);
         Ok(size)
     }
 

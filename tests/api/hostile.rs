@@ -94,6 +94,37 @@ fn cases() -> Vec<Case> {
         "{{ __schema {{ types {{ {} }} }} }}",
         nested(20, "fields { type { ", "name", " } }")
     );
+    // The whole standard introspection, six times over under aliases.
+    let introspection_copies = {
+        let full = crate::introspection::full_document();
+        let start = full.find("__schema {").expect("__schema") + "__schema ".len();
+        let mut open = 0;
+        let end = start
+            + full[start..]
+                .find(|c: char| {
+                    open += match c {
+                        '{' => 1,
+                        '}' => -1,
+                        _ => 0,
+                    };
+                    open == 0
+                })
+                .expect("the end of __schema");
+        let fragments = &full[full.find("fragment ").expect("fragments")..];
+        let copies: String = (0..6)
+            .map(|i| format!("s{i}: __schema {{ ...Everything }} "))
+            .collect();
+        format!(
+            "query {{ {copies} }} fragment Everything on __Schema {} {fragments}",
+            &full[start..=end]
+        )
+    };
+    let of_type_chain = |levels: usize| {
+        format!(
+            "{{ __type(name: \"Product\") {{ fields {{ type {{ {} }} }} }} }}",
+            nested(levels, "kind ofType { ", "name", " }")
+        )
+    };
     let batch: Vec<Value> = (0..100)
         .map(|_| json!({"query": "{ __typename }"}))
         .collect();
@@ -142,6 +173,28 @@ fn cases() -> Vec<Case> {
             query(introspection_depth),
             200,
             "QUERY_TOO_DEEP",
+        ),
+        case(
+            "aliased copies of the whole introspection",
+            query(introspection_copies),
+            200,
+            "COST_LIMIT_EXCEEDED",
+        ),
+        case(
+            "an ofType chain past the bracket nesting",
+            query(of_type_chain(60)),
+            200,
+            "NESTING_TOO_DEEP",
+        ),
+        case(
+            "an ofType chain past the executor's recursion limit",
+            query(of_type_chain(40)),
+            200,
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        ok(
+            "an ofType chain far past graphql-js's nine: nulls past the schema's own",
+            query(of_type_chain(24)),
         ),
         // Deep nesting in values and variables.
         case(

@@ -13,6 +13,7 @@ mod helpers;
 mod hostile;
 mod http_spec;
 mod indexing;
+mod introspection;
 mod listener;
 mod logs;
 mod metrics;

@@ -1,0 +1,260 @@
+//! The cost of introspection: how many values a `__schema` or `__type` field will return,
+//! counted over this schema's own types before anything runs.
+//!
+//! Validation's complexity weighs every field 1 and multiplies only connections, so to it
+//! `__schema { types { fields { args { … } } } }` costs a handful of points while it returns
+//! thousands of values. Here each selected introspection field is counted once for every
+//! object it will be resolved on, as execution would: `types` for every type of the
+//! registry, `fields` for every field of each, `ofType` only as deep as each type reference
+//! is wrapped (past that it is one null). Arguments that would shrink a list
+//! (`includeDeprecated: false`) are ignored, and fragments are counted whatever their type
+//! condition, so the count is never below what the response holds.
+//!
+//! The count stops once it passes the limit it is given, so a document built to multiply
+//! (aliased copies of `__schema`, `fields { type { fields … } }` loops) costs the gateway at
+//! most that many steps to refuse.
+
+use std::collections::HashMap;
+
+use async_graphql::parser::types::{
+    ExecutableDocument, Field, FragmentDefinition, Selection, SelectionSet,
+};
+use async_graphql::registry::{MetaDirective, MetaField, MetaInputValue, MetaType, Registry};
+use async_graphql::{Name, Positioned, Value, Variables};
+
+/// The values the introspection fields of `document`'s costliest operation return, or
+/// `limit + 1` once the count passes `limit`.
+pub fn cost(
+    registry: &Registry,
+    document: &ExecutableDocument,
+    variables: &Variables,
+    limit: usize,
+) -> usize {
+    let mut most = 0;
+    for (_, operation) in document.operations.iter() {
+        let mut count = Count {
+            registry,
+            fragments: &document.fragments,
+            variables,
+            spreading: Vec::new(),
+            total: 0,
+            limit,
+        };
+        count.root(&operation.node.selection_set.node);
+        most = most.max(count.total);
+        if most > limit {
+            return limit + 1;
+        }
+    }
+    most
+}
+
+/// An introspection object, as execution would meet it.
+#[derive(Clone, Copy)]
+enum Node<'a> {
+    Schema,
+    Type(TypeRef<'a>),
+    Field(&'a MetaField),
+    InputValue(&'a MetaInputValue),
+    EnumValue,
+    Directive(&'a MetaDirective),
+}
+
+/// A type reference, as `__Type` presents it: a named type, or a list or non-null wrapping
+/// the type written inside.
+#[derive(Clone, Copy)]
+enum TypeRef<'a> {
+    Named(&'a str),
+    Wrapping(&'a str),
+}
+
+impl<'a> TypeRef<'a> {
+    /// `[Product!]!` wraps `[Product!]`, which wraps `Product!`, which wraps `Product`.
+    fn parse(ty: &'a str) -> Self {
+        if let Some(inner) = ty.strip_suffix('!') {
+            TypeRef::Wrapping(inner)
+        } else if let Some(inner) = ty.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+            TypeRef::Wrapping(inner)
+        } else {
+            TypeRef::Named(ty)
+        }
+    }
+}
+
+struct Count<'a> {
+    registry: &'a Registry,
+    fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
+    variables: &'a Variables,
+    /// Fragments being counted: a cycle (which validation refuses later) ends here.
+    spreading: Vec<&'a str>,
+    total: usize,
+    limit: usize,
+}
+
+impl<'a> Count<'a> {
+    fn over(&self) -> bool {
+        self.total > self.limit
+    }
+
+    /// The fields of `set`, through fragments, once each as written.
+    fn fields(&mut self, set: &'a SelectionSet, each: &mut dyn FnMut(&mut Self, &'a Field)) {
+        for item in &set.items {
+            if self.over() {
+                return;
+            }
+            match &item.node {
+                Selection::Field(field) => each(self, &field.node),
+                Selection::InlineFragment(inline) => {
+                    self.fields(&inline.node.selection_set.node, each)
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.as_str();
+                    let Some(fragment) = self.fragments.get(name) else {
+                        continue;
+                    };
+                    if self.spreading.contains(&name) {
+                        continue;
+                    }
+                    self.spreading.push(name);
+                    self.fields(&fragment.node.selection_set.node, each);
+                    self.spreading.pop();
+                }
+            }
+        }
+    }
+
+    /// The operation's root: only `__schema` and `__type` are introspection (validation
+    /// refuses them anywhere else).
+    fn root(&mut self, set: &'a SelectionSet) {
+        self.fields(set, &mut |count, field| {
+            let children = &field.selection_set.node;
+            match field.name.node.as_str() {
+                "__schema" => {
+                    count.total += 1;
+                    count.object(children, Node::Schema);
+                }
+                "__type" => {
+                    count.total += 1;
+                    if let Some(name) = count.type_name(field) {
+                        count.object(children, Node::Type(TypeRef::Named(name)));
+                    }
+                }
+                _ => {}
+            }
+        });
+    }
+
+    /// The `name` argument of `__type`, written or from a variable, if it names a type.
+    fn type_name(&self, field: &'a Field) -> Option<&'a str> {
+        let value = field
+            .get_argument("name")?
+            .node
+            .clone()
+            .into_const_with(|variable| self.variables.get(&variable).cloned().ok_or(()))
+            .ok()?;
+        let Value::String(name) = value else {
+            return None;
+        };
+        self.registry
+            .types
+            .get_key_value(name.as_str())
+            .map(|(name, _)| name.as_str())
+    }
+
+    /// Counts `set` on each of `nodes`.
+    fn objects(&mut self, set: &'a SelectionSet, nodes: impl Iterator<Item = Node<'a>>) {
+        for node in nodes {
+            if self.over() {
+                return;
+            }
+            self.object(set, node);
+        }
+    }
+
+    /// Counts `set` resolved on `node`: each field one value, and what its children return.
+    fn object(&mut self, set: &'a SelectionSet, node: Node<'a>) {
+        self.fields(set, &mut |count, field| {
+            count.total += 1;
+            count.children(field, node);
+        });
+    }
+
+    fn children(&mut self, field: &'a Field, node: Node<'a>) {
+        let set = &field.selection_set.node;
+        let registry = self.registry;
+        let named = |name: &'a str| Node::Type(TypeRef::Named(name));
+        match (node, field.name.node.as_str()) {
+            (Node::Schema, "types") => {
+                self.objects(set, registry.types.keys().map(|name| named(name)))
+            }
+            (Node::Schema, "queryType") => self.object(set, named(&registry.query_type)),
+            (Node::Schema, "mutationType") => {
+                self.objects(set, registry.mutation_type.iter().map(|name| named(name)))
+            }
+            (Node::Schema, "subscriptionType") => self.objects(
+                set,
+                registry.subscription_type.iter().map(|name| named(name)),
+            ),
+            (Node::Schema, "directives") => {
+                self.objects(set, registry.directives.values().map(Node::Directive))
+            }
+            (Node::Type(TypeRef::Wrapping(inner)), "ofType") => {
+                self.object(set, Node::Type(TypeRef::parse(inner)))
+            }
+            (Node::Type(TypeRef::Named(name)), member) => {
+                let Some(meta) = registry.types.get(name) else {
+                    return;
+                };
+                self.members(set, name, meta, member);
+            }
+            (Node::Field(meta), "args") => {
+                self.objects(set, meta.args.values().map(Node::InputValue))
+            }
+            (Node::Field(meta), "type") => self.object(set, Node::Type(TypeRef::parse(&meta.ty))),
+            (Node::InputValue(meta), "type") => {
+                self.object(set, Node::Type(TypeRef::parse(&meta.ty)))
+            }
+            (Node::Directive(meta), "args") => {
+                self.objects(set, meta.args.values().map(Node::InputValue))
+            }
+            // Scalars, lists of scalars, and nulls (`ofType` of a named type, `fields` of a
+            // wrapping): the one value counted already.
+            _ => {}
+        }
+    }
+
+    /// The lists a named type has: its fields, interfaces, possible types, values and input
+    /// fields.
+    fn members(&mut self, set: &'a SelectionSet, name: &'a str, meta: &'a MetaType, member: &str) {
+        let registry = self.registry;
+        let named = |name: &'a String| Node::Type(TypeRef::Named(name));
+        match member {
+            "fields" => {
+                if let Some(fields) = meta.fields() {
+                    self.objects(set, fields.values().map(Node::Field));
+                }
+            }
+            "interfaces" => {
+                if let Some(interfaces) = registry.implements.get(name) {
+                    self.objects(set, interfaces.iter().map(named));
+                }
+            }
+            "possibleTypes" => {
+                if let Some(possible) = meta.possible_types() {
+                    self.objects(set, possible.iter().map(named));
+                }
+            }
+            "enumValues" => {
+                if let MetaType::Enum { enum_values, .. } = meta {
+                    self.objects(set, enum_values.values().map(|_| Node::EnumValue));
+                }
+            }
+            "inputFields" => {
+                if let MetaType::InputObject { input_fields, .. } = meta {
+                    self.objects(set, input_fields.values().map(Node::InputValue));
+                }
+            }
+            _ => {}
+        }
+    }
+}
