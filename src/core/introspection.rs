@@ -49,6 +49,41 @@ pub fn cost(
     most
 }
 
+/// Whether a field reads the schema.
+pub fn is_introspection(name: &str) -> bool {
+    name == "__schema" || name == "__type"
+}
+
+/// Whether the document asks for the schema (`__schema` or `__type`), anywhere.
+pub fn selects_introspection(document: &ExecutableDocument) -> bool {
+    let mut sets: Vec<&SelectionSet> = document
+        .operations
+        .iter()
+        .map(|(_, op)| &op.node.selection_set.node)
+        .chain(
+            document
+                .fragments
+                .values()
+                .map(|f| &f.node.selection_set.node),
+        )
+        .collect();
+    while let Some(set) = sets.pop() {
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(field) => {
+                    if is_introspection(field.node.name.node.as_str()) {
+                        return true;
+                    }
+                    sets.push(&field.node.selection_set.node);
+                }
+                Selection::InlineFragment(inline) => sets.push(&inline.node.selection_set.node),
+                Selection::FragmentSpread(_) => {}
+            }
+        }
+    }
+    false
+}
+
 /// An introspection object, as execution would meet it.
 #[derive(Clone, Copy)]
 enum Node<'a> {
@@ -255,6 +290,85 @@ impl<'a> Count<'a> {
                 }
             }
             _ => {}
+        }
+    }
+}
+
+/// Sets every `__schema { description }` of the operation's response to null, as the spec
+/// says a schema without a description answers. async-graphql answers with the text that
+/// describes the `__Schema` type itself, which clients would print as this schema's
+/// description (graphql-js's `printSchema` does).
+pub fn clear_schema_description(
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+    data: &mut Value,
+) {
+    let operation = document
+        .operations
+        .iter()
+        .find(|(name, _)| operation_name.is_none() || name.map(|n| n.as_str()) == operation_name);
+    let Some((_, operation)) = operation else {
+        return;
+    };
+    let mut schemas = Vec::new();
+    response_keys(
+        &document.fragments,
+        &operation.node.selection_set.node,
+        &mut |field| {
+            if field.name.node == "__schema" {
+                schemas.push(field);
+            }
+        },
+    );
+    let Value::Object(root) = data else {
+        return;
+    };
+    for schema in schemas {
+        let Some(Value::Object(answer)) = root.get_mut(field_key(schema)) else {
+            continue;
+        };
+        response_keys(
+            &document.fragments,
+            &schema.selection_set.node,
+            &mut |field| {
+                if field.name.node == "description"
+                    && let Some(description) = answer.get_mut(field_key(field))
+                {
+                    *description = Value::Null;
+                }
+            },
+        );
+    }
+}
+
+/// The key a field answers under: its alias, else its name.
+fn field_key(field: &Field) -> &str {
+    field.alias.as_ref().unwrap_or(&field.name).node.as_str()
+}
+
+/// Calls `each` with the fields of `set`, through fragments (each spread once).
+fn response_keys<'a>(
+    fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
+    set: &'a SelectionSet,
+    each: &mut dyn FnMut(&'a Field),
+) {
+    let mut sets = vec![set];
+    let mut spread = Vec::new();
+    while let Some(set) = sets.pop() {
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(field) => each(&field.node),
+                Selection::InlineFragment(inline) => sets.push(&inline.node.selection_set.node),
+                Selection::FragmentSpread(name) => {
+                    let name = &name.node.fragment_name.node;
+                    if !spread.contains(&name)
+                        && let Some(fragment) = fragments.get(name)
+                    {
+                        spread.push(name);
+                        sets.push(&fragment.node.selection_set.node);
+                    }
+                }
+            }
         }
     }
 }

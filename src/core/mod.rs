@@ -174,7 +174,12 @@ pub fn build_schema(sources: Sources, config: ApiConfig) -> Api {
 
 /// The schema's SDL, as `schema.graphql` holds it.
 pub fn sdl() -> String {
-    schema_builder(&ApiConfig::default()).finish().sdl()
+    schema_sdl(&schema_builder(&ApiConfig::default()).finish())
+}
+
+/// `schema`'s SDL with what introspection also says: `@specifiedBy` on custom scalars.
+pub fn schema_sdl(schema: &ApiSchema) -> String {
+    schema.sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
 }
 
 impl Api {
@@ -237,12 +242,26 @@ impl Api {
         );
         let loaders = Arc::new(CatalogLoaders::new(&self.sources.catalog, &span, window));
         let search = Arc::new(SearchLoaders::new(&self.sources.search, &span, window));
+        // Which answers to correct after execution; only an introspection pays for looking.
+        let describes_schema = request
+            .parsed_query()
+            .ok()
+            .filter(|document| introspection::selects_introspection(document))
+            .cloned();
+        let operation_name = request.operation_name.clone();
         let request = request
             .data(loaders)
             .data(search)
             .data(community)
             .data(RequestOffers::new(offers));
         let mut response = self.schema.execute(request).instrument(span).await;
+        if let Some(document) = describes_schema {
+            introspection::clear_schema_description(
+                &document,
+                operation_name.as_deref(),
+                &mut response.data,
+            );
+        }
         if let Some(explain) = context.stats.explain()
             && let Ok(debug) = async_graphql::Value::from_json(explain.to_json())
         {

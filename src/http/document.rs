@@ -22,6 +22,8 @@ use async_graphql::parser::types::{
 use async_graphql::{Name, Positioned};
 use serde_json::Value;
 
+pub use crate::core::introspection::{is_introspection, selects_introspection};
+
 /// The limits, each configurable (see `config.rs`).
 #[derive(Debug, Clone, Copy)]
 pub struct DocumentLimits {
@@ -304,36 +306,6 @@ pub fn check_document(
     Ok(())
 }
 
-/// Whether the document asks for the schema (`__schema` or `__type`), anywhere.
-pub fn selects_introspection(document: &ExecutableDocument) -> bool {
-    let mut sets: Vec<&SelectionSet> = document
-        .operations
-        .iter()
-        .map(|(_, op)| &op.node.selection_set.node)
-        .chain(
-            document
-                .fragments
-                .values()
-                .map(|f| &f.node.selection_set.node),
-        )
-        .collect();
-    while let Some(set) = sets.pop() {
-        for item in &set.items {
-            match &item.node {
-                Selection::Field(field) => {
-                    if is_introspection(field.node.name.node.as_str()) {
-                        return true;
-                    }
-                    sets.push(&field.node.selection_set.node);
-                }
-                Selection::InlineFragment(inline) => sets.push(&inline.node.selection_set.node),
-                Selection::FragmentSpread(_) => {}
-            }
-        }
-    }
-    false
-}
-
 /// What a selection set is measured as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Within {
@@ -343,10 +315,6 @@ enum Within {
     Introspection,
 }
 
-/// Whether a field reads the schema.
-fn is_introspection(name: &str) -> bool {
-    name == "__schema" || name == "__type"
-}
 
 struct Walk<'a> {
     fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,

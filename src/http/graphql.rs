@@ -270,7 +270,7 @@ pub(super) async fn schema_sdl(State(state): State<HttpState>) -> Response {
     }
     (
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        state.api.schema().sdl(),
+        crate::core::schema_sdl(state.api.schema()),
     )
         .into_response()
 }

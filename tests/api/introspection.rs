@@ -169,6 +169,10 @@ async fn every_standard_introspection_document_passes_the_default_limits_and_ret
         assert_eq!(schema["queryType"]["name"], "Query", "{what}");
         assert_eq!(schema["mutationType"]["name"], "Mutation", "{what}");
         assert_eq!(introspected_types(schema), published, "{what}");
+        if options.contains("schemaDescription") {
+            // schema.graphql has no schema description, so neither has introspection.
+            assert_eq!(schema["description"], Value::Null, "{what}");
+        }
 
         // Its cost is counted from this schema, and bounds what came back.
         let requested = body["extensions"]["cost"]["requested"]
@@ -253,4 +257,32 @@ async fn introspection_turned_off_refuses_the_standard_documents() {
         );
         assert!(body.get("data").is_none(), "{body}");
     }
+}
+
+#[tokio::test]
+async fn a_schema_without_a_description_answers_null_under_aliases_and_fragments() {
+    let app = TestApp::new(&[]);
+    let data = app
+        .query(
+            "query IntrospectionQuery { s: __schema { ...D queryType { description } } \
+             __schema { description } } \
+             fragment D on __Schema { d: description ... on __Schema { description } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(data["s"]["d"], Value::Null, "{data}");
+    assert_eq!(data["s"]["description"], Value::Null, "{data}");
+    assert_eq!(data["__schema"]["description"], Value::Null, "{data}");
+    // Types keep their descriptions: only the schema's is corrected.
+    let sdl = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
+        .expect("schema.graphql");
+    let described = sdl
+        .split("type Query")
+        .next()
+        .is_some_and(|before| before.trim_end().ends_with("\"\"\""));
+    assert_eq!(
+        data["s"]["queryType"]["description"].is_string(),
+        described,
+        "{data}"
+    );
 }

@@ -5,6 +5,7 @@ mod auth;
 mod batching;
 mod browser;
 mod catalog;
+mod clients;
 mod community;
 mod config;
 mod failures;

@@ -79,22 +79,7 @@ pub fn diff(old: &ServiceDocument, new: &ServiceDocument) -> Vec<Change> {
     {
         changes.safe(name, "type added");
     }
-    for (name, old_directive) in &old.directives {
-        let coordinate = format!("@{name}");
-        match new.directives.get(name) {
-            Some(new_directive) => {
-                members::directive(&coordinate, old_directive, new_directive, &mut changes)
-            }
-            None => changes.breaking(&coordinate, "directive removed"),
-        }
-    }
-    for name in new
-        .directives
-        .keys()
-        .filter(|n| !old.directives.contains_key(*n))
-    {
-        changes.safe(&format!("@{name}"), "directive added");
-    }
+    directives(&old, &new, &mut changes);
     let mut changes = changes.0;
     changes.sort_by_key(|change| change.level);
     changes
@@ -269,6 +254,34 @@ fn roots(old: &Schema, new: &Schema, changes: &mut Changes) {
             (None, Some(new)) => changes.safe("schema", format!("{operation} root {new} added")),
             _ => {}
         }
+    }
+}
+
+/// The directives the spec defines. Every schema has them, whether its SDL defines them or
+/// not, as graphql-js holds: its `printSchema` never prints them, async-graphql's export
+/// prints some.
+const SPECIFIED_DIRECTIVES: [&str; 5] = ["include", "skip", "deprecated", "specifiedBy", "oneOf"];
+
+/// A directive removed breaks the operations that use it. A specified directive defined on
+/// one side only is not compared, not even with the spec's definition: implementations word
+/// its descriptions differently (async-graphql's `@specifiedBy` is not graphql-js's) and the
+/// spec's `@deprecated` differs between editions, so that would report changes that no
+/// server makes. Defined on both sides, it is compared like any other.
+fn directives(old: &Schema, new: &Schema, changes: &mut Changes) {
+    for (name, old_directive) in &old.directives {
+        let coordinate = format!("@{name}");
+        match new.directives.get(name) {
+            Some(new_directive) => {
+                members::directive(&coordinate, old_directive, new_directive, changes)
+            }
+            None if SPECIFIED_DIRECTIVES.contains(name) => {}
+            None => changes.breaking(&coordinate, "directive removed"),
+        }
+    }
+    let added = new.directives.keys();
+    let added = added.filter(|name| !old.directives.contains_key(*name));
+    for name in added.filter(|name| !SPECIFIED_DIRECTIVES.contains(name)) {
+        changes.safe(&format!("@{name}"), "directive added");
     }
 }
 

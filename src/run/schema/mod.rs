@@ -1,5 +1,6 @@
 //! Run layer, `ogrom schema`: prints the schema of the code (SDL), or, as `schema diff`,
-//! compares two schemas and classifies each change for clients ([`diff`]).
+//! compares two schemas and classifies each change for clients ([`diff`]), each read as
+//! async-graphql exports it or as graphql-js prints it from introspection (module `sdl`).
 //!
 //! Stdout is the product and nothing logs; `main` runs this before logging starts. The exit
 //! status of `schema diff` is its verdict, so CI gates on it (`scripts/schema-check`): 0 no
@@ -8,6 +9,7 @@
 mod diff;
 mod inputs;
 mod members;
+mod sdl;
 #[cfg(test)]
 mod tests;
 
@@ -15,10 +17,9 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use async_graphql::parser::parse_schema;
-use async_graphql::parser::types::ServiceDocument;
 
 pub use diff::{Change, Level, diff};
+use sdl::parse;
 
 use crate::config::{SchemaArgs, SchemaCommand, SchemaDiffArgs};
 use crate::core;
@@ -77,10 +78,6 @@ fn compare(args: &SchemaDiffArgs) -> anyhow::Result<Verdict> {
 
 fn read(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
-}
-
-fn parse(sdl: &str, origin: &str) -> anyhow::Result<ServiceDocument> {
-    parse_schema(sdl).with_context(|| format!("invalid SDL in {origin}"))
 }
 
 /// `3 changes: 1 breaking, 1 dangerous, 1 safe`, or `no changes`.

@@ -1,12 +1,11 @@
 //! One pair of small schemas per kind of change, and the line `schema diff` prints for it.
 
-use async_graphql::parser::parse_schema;
-
 use super::diff;
+use super::sdl::{parse, without_schema_description};
 
-/// The report lines from `old` to `new`.
+/// The report lines from `old` to `new`, each read as `schema diff` reads a file.
 fn changes(old: &str, new: &str) -> Vec<String> {
-    let (old, new) = (parse_schema(old).unwrap(), parse_schema(new).unwrap());
+    let (old, new) = (parse(old, "old").unwrap(), parse(new, "new").unwrap());
     diff(&old, &new).iter().map(ToString::to_string).collect()
 }
 
@@ -356,5 +355,206 @@ fn breaking_changes_come_first_then_dangerous_then_safe() {
         levels,
         ["BREAKING ", "DANGEROUS", "SAFE     "],
         "{lines:#?}"
+    );
+}
+
+// What async-graphql exports and what graphql-js prints from introspection: the same schema
+// written two ways. graphql-js leaves out the spec's directives, prints a Float default
+// without its fraction and puts the schema's description before `schema`.
+
+/// A schema as async-graphql exports it: it defines spec directives, writes `1.0`.
+const EXPORTED: &str = r#"
+"""A collage item."""
+input CollageItemInput {
+	scale: Float! = 1.0
+	tags: [String!]! = []
+}
+type Query {
+	collages(first: Int! = 8, orderBy: Order! = NEWEST, item: CollageItemInput): Int
+}
+enum Order { NEWEST OLDEST }
+"""
+Directs the executor to include this field or fragment only when the `if` argument is true.
+"""
+directive @include(if: Boolean!) on FIELD | FRAGMENT_SPREAD | INLINE_FRAGMENT
+directive @skip(if: Boolean!) on FIELD | FRAGMENT_SPREAD | INLINE_FRAGMENT
+directive @specifiedBy(url: String!) on SCALAR
+schema {
+	query: Query
+}
+"#;
+
+/// The same schema as graphql-js's `printSchema` writes it (async-graphql's introspection
+/// gives every schema this description).
+const PRINTED: &str = r#"
+"""
+A GraphQL Schema defines the capabilities of a GraphQL server. It exposes all available types and directives on the server, as well as the entry points for query, mutation, and subscription operations.
+"""
+schema {
+  query: Query
+}
+
+"""A collage item."""
+input CollageItemInput {
+  scale: Float! = 1
+  tags: [String!]! = []
+}
+
+type Query {
+  collages(first: Int! = 8, orderBy: Order! = NEWEST, item: CollageItemInput): Int
+}
+
+enum Order {
+  NEWEST
+  OLDEST
+}
+"#;
+
+#[test]
+fn a_schema_as_async_graphql_exports_it_and_as_graphql_js_prints_it_has_no_changes() {
+    assert_changes(EXPORTED, PRINTED, &[]);
+    assert_changes(PRINTED, EXPORTED, &[]);
+}
+
+#[test]
+fn a_specified_directive_defined_on_one_side_only_is_no_change() {
+    let defined = "type Query { a: Int } directive @deprecated(reason: String) on FIELD_DEFINITION \
+                   directive @oneOf on INPUT_OBJECT directive @skip(if: Boolean!) on FIELD";
+    assert_changes(defined, "type Query { a: Int }", &[]);
+    assert_changes("type Query { a: Int }", defined, &[]);
+}
+
+#[test]
+fn a_specified_directive_defined_on_both_sides_is_compared() {
+    assert_changes(
+        "directive @skip(if: Boolean!) on FIELD | FRAGMENT_SPREAD",
+        "directive @skip(if: Boolean!, unless: Boolean!) on FIELD",
+        &[
+            "BREAKING  @skip: required argument unless added",
+            "BREAKING  @skip: location FRAGMENT_SPREAD removed",
+        ],
+    );
+}
+
+#[test]
+fn a_directive_the_spec_does_not_define_is_still_removed_and_added() {
+    assert_changes(
+        "directive @cached on FIELD_DEFINITION directive @Skip on FIELD",
+        "directive @cacheControl on FIELD_DEFINITION",
+        &[
+            "BREAKING  @Skip: directive removed",
+            "BREAKING  @cached: directive removed",
+            "SAFE      @cacheControl: directive added",
+        ],
+    );
+}
+
+#[test]
+fn defaults_that_are_the_same_value_written_differently_are_no_change() {
+    let old = r#"
+        type Query {
+            a(x: Float = 1.0, y: Float = 2.50, z: Float = 100): Int
+            b(id: ID = "7", ids: [ID] = ["1", 2], tags: [String] = "a"): Int
+            c(f: Filter = {size: 1, sort: NAME, near: {lat: 1.0, lng: -2}}): Int
+            d(s: String = """text""", n: Int = -3, e: [Int!] = null): Int
+        }
+        input Filter { size: Int = 1 scale: Float! = 1.0 }"#;
+    let new = r#"
+        type Query {
+            a(x: Float = 1, y: Float = 2.5, z: Float = 1e2): Int
+            b(id: ID = 7, ids: [ID] = [1, "2"], tags: [String] = ["a"]): Int
+            c(f: Filter = {near: {lng: -2.0, lat: 1}, sort: NAME, size: 1.0}): Int
+            d(s: String = "text", n: Int = -3, e: [Int!] = null): Int
+        }
+        input Filter { size: Int = 1 scale: Float! = 1 }"#;
+    assert_changes(old, new, &[]);
+}
+
+#[test]
+fn defaults_that_are_different_values_are_still_dangerous() {
+    let old = r#"
+        type Query {
+            a(x: Float = 1.0, id: ID = "07", s: String = "1", e: Order = NEWEST): Int
+            b(f: Filter = {size: 1, tags: ["a", "b"]}, l: [Int] = null): Int
+        }
+        input Filter { scale: Float! = 1.0 }"#;
+    let new = r#"
+        type Query {
+            a(x: Float = 2, id: ID = 7, s: String = 1, e: Order = "NEWEST"): Int
+            b(f: Filter = {size: 1, tags: ["b", "a"]}, l: [Int] = [null]): Int
+        }
+        input Filter { scale: Float! = 1.5 }"#;
+    assert_changes(
+        old,
+        new,
+        &[
+            "DANGEROUS Filter.scale: input field default value changed from 1.0 to 1.5",
+            "DANGEROUS Query.a: argument x default value changed from 1.0 to 2",
+            "DANGEROUS Query.a: argument id default value changed from \"07\" to 7",
+            "DANGEROUS Query.a: argument s default value changed from \"1\" to 1",
+            "DANGEROUS Query.a: argument e default value changed from NEWEST to \"NEWEST\"",
+            "DANGEROUS Query.b: argument f default value changed from \
+             {size: 1, tags: [\"a\", \"b\"]} to {size: 1, tags: [\"b\", \"a\"]}",
+            "DANGEROUS Query.b: argument l default value changed from null to [null]",
+        ],
+    );
+}
+
+#[test]
+fn a_directive_argument_default_is_compared_as_a_value() {
+    assert_changes(
+        "directive @cost(weight: Float = 1.0, max: Float = 10.0) on FIELD_DEFINITION",
+        "directive @cost(weight: Float = 1, max: Float = 20) on FIELD_DEFINITION",
+        &["DANGEROUS @cost: argument max default value changed from 10.0 to 20"],
+    );
+}
+
+#[test]
+fn a_schema_description_is_read_and_not_compared() {
+    let plain = "schema { query: Query } type Query { a: Int }";
+    let described = r#""""The shop."""
+                       # graphql-js puts nothing between them; a comment does not count.
+                       schema { query: Query } type Query { a: Int }"#;
+    let redescribed = r#""The gateway." schema { query: Query } type Query { a: Int }"#;
+    assert_changes(plain, described, &[]);
+    assert_changes(described, redescribed, &[]);
+}
+
+#[test]
+fn type_descriptions_beside_a_schema_description_are_still_compared() {
+    assert_changes(
+        r#""""Old.""" type Query { a: Int } "Root." schema { query: Query }"#,
+        r#""Root, described." schema { query: Query } """New.""" type Query { a: Int }"#,
+        &["SAFE      Query: description changed"],
+    );
+}
+
+#[test]
+fn only_the_string_directly_before_schema_at_the_top_level_is_blanked() {
+    // Strings in a field list, in a comment or before another definition are no schema
+    // description, even where `schema` follows.
+    let others = r#"
+"Q" type Query { schema(x: String = "s" "d" schema: Int): Int }
+# "c" schema
+"x" type schemas { a: Int }"#;
+    let description = "\"\"\"Ro\\\"\"\"t \u{e9}\n\"\"\"\n";
+    let sdl = format!("{description}schema {{ query: Query }}{others}");
+
+    // 12 characters (`"""Ro\"""t é`), the line break, 3 characters.
+    let blank = format!("{}\n{}\n", " ".repeat(12), " ".repeat(3));
+    let expected = format!("{blank}schema {{ query: Query }}{others}");
+    assert_eq!(without_schema_description(&sdl), expected);
+}
+
+#[test]
+fn a_description_on_extend_schema_is_still_invalid_sdl() {
+    let sdl = r#"type Query { a: Int } directive @a on SCHEMA "No." extend schema @a"#;
+    assert!(parse(sdl, "test").is_err());
+    assert!(
+        parse(
+            "type Query { a: Int } directive @a on SCHEMA extend schema @a",
+            "test"
+        )
+        .is_ok()
     );
 }

@@ -1,0 +1,195 @@
+//! Client tooling against the live endpoint: what tools that introspect a running gateway
+//! see must be what `schema.graphql` says. The example TypeScript client
+//! (`clients/typescript`) generates its types from the gateway's URL, byte for byte as from
+//! the file, and graphql-js's standard introspection query, printed back as SDL, has no
+//! change from `schema.graphql` under `ogrom schema diff`. Both run the real Node tools on a
+//! real listener with the default limits, as a client team would point them at a gateway.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::{Instant, SystemTime};
+
+use crate::helpers::{self, Served};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn typescript_codegen_from_the_live_endpoint_equals_codegen_from_schema_graphql() {
+    let scratch = Scratch::new("codegen");
+    let from_file = scratch.path("from-file.ts");
+    codegen("../../schema.graphql", &from_file).await;
+
+    let served = serve().await;
+    let url = format!("http://{}/graphql", served.address);
+    let from_url = scratch.path("from-url.ts");
+    codegen(&url, &from_url).await;
+    served.stopped().await.expect("serve ends cleanly");
+
+    let expected = std::fs::read_to_string(&from_file).expect("the file generated from schema");
+    let actual = std::fs::read_to_string(&from_url).expect("the file generated from the URL");
+    assert!(
+        expected == actual,
+        "codegen from {url} differs from codegen from schema.graphql \
+         ({} and {} kept for inspection):\n{}",
+        from_file.display(),
+        from_url.display(),
+        first_difference(&expected, &actual)
+    );
+    scratch.remove();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn introspection_printed_as_sdl_has_no_changes_from_schema_graphql() {
+    let scratch = Scratch::new("sdl");
+    let served = serve().await;
+    let url = format!("http://{}/graphql", served.address);
+
+    let printed = scratch.path("printed.graphql");
+    let mut print = Command::new("node");
+    print.arg("print-schema.mjs").arg(&url).arg(&printed);
+    node_step(
+        "print-schema.mjs (introspection → buildClientSchema → printSchema)",
+        print,
+    )
+    .await;
+    served.stopped().await.expect("serve ends cleanly");
+
+    // The repository's schema as old, the printed one as new: every difference is a change.
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema.graphql");
+    let diff = Command::new(env!("CARGO_BIN_EXE_ogrom"))
+        .args(["schema", "diff"])
+        .arg(&schema)
+        .arg(&printed)
+        .output()
+        .expect("ogrom schema diff runs");
+    let stdout = String::from_utf8_lossy(&diff.stdout);
+    assert!(
+        diff.status.success() && stdout.trim() == "no changes",
+        "`ogrom schema diff schema.graphql {}` ({}) must say `no changes`:\n{}",
+        printed.display(),
+        diff.status,
+        shown(&diff)
+    );
+    scratch.remove();
+}
+
+/// The gateway on a real listener over the fixture database, with the default limits.
+async fn serve() -> Served {
+    let args = helpers::serve_args(&helpers::database_url(helpers::fixture_database()), &[]);
+    Served::start(args).await
+}
+
+/// What `npm run generate` runs, with the schema from `schema` (a path from
+/// clients/typescript, or a URL) and the types written to `output`.
+async fn codegen(schema: &str, output: &Path) {
+    let mut command = Command::new("npx");
+    command
+        .args(["--no", "--", "graphql-codegen", "--config", "codegen.ts"])
+        .env("CODEGEN_SCHEMA", schema)
+        .env("CODEGEN_OUTPUT", output);
+    node_step(&format!("graphql-codegen from {schema}"), command).await;
+}
+
+/// Runs a Node tool in clients/typescript (its pinned packages installed first) off the
+/// runtime's threads, so the gateway keeps answering; fails with its output.
+async fn node_step(what: &str, mut command: Command) {
+    command.current_dir(client_dir());
+    let (output, seconds) = tokio::task::spawn_blocking(move || {
+        install_client_packages();
+        let started = Instant::now();
+        let output = command.output();
+        (output, started.elapsed().as_secs_f64())
+    })
+    .await
+    .expect("the Node step's thread");
+    let output =
+        output.unwrap_or_else(|e| panic!("{what}: cannot start (is Node.js on PATH?): {e}"));
+    eprintln!("{what}: {seconds:.1} s");
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\n{}",
+        output.status,
+        shown(&output)
+    );
+}
+
+/// `npm ci` when node_modules is missing or older than package-lock.json, as
+/// scripts/check-clients does; once per test process, whichever test comes first.
+fn install_client_packages() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let dir = client_dir();
+        // npm ci records what it installed in node_modules/.package-lock.json.
+        let modified = |path: PathBuf| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        let installed = modified(dir.join("node_modules/.package-lock.json"));
+        let locked = modified(dir.join("package-lock.json")).unwrap_or(SystemTime::UNIX_EPOCH);
+        if installed.is_some_and(|installed| installed >= locked) {
+            return;
+        }
+        let started = Instant::now();
+        let output = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .output()
+            .expect("npm runs (is Node.js on PATH?)");
+        eprintln!("npm ci: {:.1} s", started.elapsed().as_secs_f64());
+        assert!(
+            output.status.success(),
+            "npm ci failed ({}):\n{}",
+            output.status,
+            shown(&output)
+        );
+    });
+}
+
+fn client_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/typescript")
+}
+
+/// A tool's stderr and stdout, for a failure message.
+fn shown(output: &Output) -> String {
+    format!(
+        "--- stderr\n{}\n--- stdout\n{}",
+        String::from_utf8_lossy(&output.stderr).trim_end(),
+        String::from_utf8_lossy(&output.stdout).trim_end()
+    )
+}
+
+/// The first line where two texts differ, with its number.
+fn first_difference(expected: &str, actual: &str) -> String {
+    let (mut expected_lines, mut actual_lines) = (expected.lines(), actual.lines());
+    for number in 1.. {
+        match (expected_lines.next(), actual_lines.next()) {
+            (None, None) => break,
+            (e, a) if e == a => continue,
+            (e, a) => {
+                return format!(
+                    "line {number}:\n  from schema.graphql: {}\n  from the URL:        {}",
+                    e.unwrap_or("<end of file>"),
+                    a.unwrap_or("<end of file>")
+                );
+            }
+        }
+    }
+    "the same lines, different line endings".to_owned()
+}
+
+/// A directory of this test's outputs, removed when the test passes and kept for
+/// inspection when it fails.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("ogrom-clients-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch directory");
+        Self(dir)
+    }
+
+    fn path(&self, file: &str) -> PathBuf {
+        self.0.join(file)
+    }
+
+    fn remove(self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
