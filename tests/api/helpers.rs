@@ -370,3 +370,11 @@ pub fn sha256_hex(text: &str) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+/// `schema.graphql` at the crate root, parsed: what client teams are given, and what tests
+/// of introspection and GraphiQL compare the gateway's answers with.
+pub fn published_schema() -> async_graphql::parser::types::ServiceDocument {
+    let sdl = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
+        .expect("schema.graphql exists at the crate root");
+    async_graphql::parser::parse_schema(sdl).expect("schema.graphql parses")
+}

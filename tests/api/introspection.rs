@@ -8,11 +8,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
-use async_graphql::parser::parse_schema;
-use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+use async_graphql::parser::types::{BaseType, Type, TypeKind, TypeSystemDefinition};
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{self, TestApp};
 
 /// The options of graphql-js 16's `getIntrospectionQuery`.
 const OPTIONS: [&str; 6] = [
@@ -67,9 +66,7 @@ pub fn full_document() -> String {
 /// Each type of `schema.graphql` with its fields (object, interface and input types) or
 /// values (enums): what introspection must return, read from the published SDL.
 fn published_types() -> BTreeMap<String, BTreeSet<String>> {
-    let sdl = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
-        .expect("schema.graphql");
-    let document = parse_schema(&sdl).expect("schema.graphql parses");
+    let document = helpers::published_schema();
     let mut types = BTreeMap::new();
     for definition in document.definitions {
         let TypeSystemDefinition::Type(ty) = definition else {
@@ -102,6 +99,34 @@ fn published_types() -> BTreeMap<String, BTreeSet<String>> {
         types.insert(ty.name.node.to_string(), members);
     }
     types
+}
+
+/// How deep each field's and argument's type is wrapped in `schema.graphql`: `Product` is
+/// 0, `[Product!]!` is 3.
+fn published_wrappings() -> Vec<usize> {
+    fn depth(ty: &Type) -> usize {
+        usize::from(!ty.nullable)
+            + match &ty.base {
+                BaseType::Named(_) => 0,
+                BaseType::List(item) => 1 + depth(item),
+            }
+    }
+    let mut depths = Vec::new();
+    for definition in helpers::published_schema().definitions {
+        let TypeSystemDefinition::Type(ty) = definition else {
+            continue;
+        };
+        let fields = match ty.node.kind {
+            TypeKind::Object(object) => object.fields,
+            TypeKind::Interface(interface) => interface.fields,
+            _ => continue,
+        };
+        for field in fields {
+            depths.push(depth(&field.node.ty.node));
+            depths.extend(field.node.arguments.iter().map(|a| depth(&a.node.ty.node)));
+        }
+    }
+    depths
 }
 
 /// The same, from an introspection result (`__`-types left out, as SDL leaves them out;
@@ -203,12 +228,8 @@ async fn every_standard_introspection_document_passes_the_default_limits_and_ret
 #[tokio::test]
 async fn of_type_chains_return_only_the_type_nesting_this_schema_has() {
     // The deepest wrapping in schema.graphql, e.g. `[Product!]!` is three.
-    let sdl = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
-        .expect("schema.graphql");
-    let deepest = sdl
-        .split(|c: char| c.is_whitespace() || c == '(' || c == ',' || c == ')')
-        .filter(|word| word.ends_with('!') || word.ends_with(']'))
-        .map(|word| word.matches('[').count() + word.matches('!').count())
+    let deepest = published_wrappings()
+        .into_iter()
         .max()
         .expect("wrapped types");
     let app = TestApp::new(&[]);
@@ -274,15 +295,15 @@ async fn a_schema_without_a_description_answers_null_under_aliases_and_fragments
     assert_eq!(data["s"]["description"], Value::Null, "{data}");
     assert_eq!(data["__schema"]["description"], Value::Null, "{data}");
     // Types keep their descriptions: only the schema's is corrected.
-    let sdl = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
-        .expect("schema.graphql");
-    let described = sdl
-        .split("type Query")
-        .next()
-        .is_some_and(|before| before.trim_end().ends_with("\"\"\""));
-    assert_eq!(
-        data["s"]["queryType"]["description"].is_string(),
-        described,
-        "{data}"
-    );
+    let query_described = helpers::published_schema()
+        .definitions
+        .iter()
+        .any(|definition| match definition {
+            TypeSystemDefinition::Type(ty) => {
+                ty.node.name.node == "Query" && ty.node.description.is_some()
+            }
+            _ => false,
+        });
+    assert!(query_described, "schema.graphql describes Query");
+    assert!(data["s"]["queryType"]["description"].is_string(), "{data}");
 }

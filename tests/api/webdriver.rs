@@ -1,11 +1,13 @@
 //! A small W3C WebDriver client over plain HTTP JSON, for the headless-browser tests:
 //! chromedriver as a child process and a Chromium session, both cleaned up on drop (even
-//! when a test panics).
+//! when a test panics). Screenshots go to the test artifacts directory, outside the
+//! repository, also when a wait times out.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use base64::Engine as _;
 use reqwest::{Client, Method};
 use serde_json::{Value, json};
 
@@ -14,6 +16,38 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// How long any one wait in the browser may take (page load, query, result).
 const DEADLINE: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(100);
+/// The W3C element identifier key, in element references sent and received.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// W3C WebDriver codes of keys that are not characters, for [`Browser::send_keys`].
+/// A modifier stays pressed for the rest of the text, until [`key::RELEASE`].
+pub mod key {
+    pub const RELEASE: &str = "\u{E000}";
+    pub const BACKSPACE: &str = "\u{E003}";
+    pub const CONTROL: &str = "\u{E009}";
+}
+
+/// Where tests leave files for people to look at (screenshots): `$OGROM_TEST_ARTIFACTS`,
+/// else `test-artifacts` in the target directory (`$CARGO_TARGET_DIR`, else the one this
+/// test binary was built in, `<target>/<profile>/deps/`). Never inside the repository.
+pub fn artifacts_dir() -> PathBuf {
+    let dir = match std::env::var_os("OGROM_TEST_ARTIFACTS") {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .or_else(|| {
+                    let exe = std::env::current_exe().ok()?;
+                    Some(exe.parent()?.parent()?.parent()?.to_owned())
+                })
+                .expect("a target directory for test artifacts");
+            target.join("test-artifacts")
+        }
+    };
+    std::fs::create_dir_all(&dir)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    dir
+}
 
 /// A client for chromedriver on loopback: never through a proxy from the environment.
 fn client() -> Client {
@@ -52,6 +86,14 @@ async fn command(client: &Client, method: Method, url: &str, body: Option<Value>
         .unwrap_or_else(|e| panic!("{method} {url}: not JSON: {e}"));
     assert!(status.is_success(), "{method} {url}: {status} {body}");
     body["value"].clone()
+}
+
+/// The reference in a WebDriver element object.
+fn reference(element: &Value) -> String {
+    element[ELEMENT]
+        .as_str()
+        .unwrap_or_else(|| panic!("element reference: {element}"))
+        .to_owned()
 }
 
 /// chromedriver as a child process, killed on drop (also when the test panics).
@@ -149,6 +191,9 @@ impl Browser {
                     "--disable-component-update",
                     "--disable-sync",
                     "--disable-extensions",
+                    // Room for GraphiQL's editors and docs explorer side by side, in
+                    // screenshots too.
+                    "--window-size=1400,900",
                     format!("--user-data-dir={}", profile.display()),
                 ],
             },
@@ -209,10 +254,47 @@ impl Browser {
             Some(body),
         )
         .await;
-        // The W3C element identifier key.
-        element["element-6066-11e4-a52e-4f735466cecf"]
-            .as_str()
-            .unwrap_or_else(|| panic!("element reference: {element}"))
+        reference(&element)
+    }
+
+    /// The references of every element matching a CSS selector, in document order.
+    pub async fn find_all(&self, selector: &str) -> Vec<String> {
+        let body = json!({"using": "css selector", "value": selector});
+        let elements = command(
+            &self.client,
+            Method::POST,
+            &self.url("/elements"),
+            Some(body),
+        )
+        .await;
+        elements
+            .as_array()
+            .unwrap_or_else(|| panic!("element references: {elements}"))
+            .iter()
+            .map(reference)
+            .collect()
+    }
+
+    /// The first element matching a CSS selector whose rendered text is `text`; panics
+    /// with the texts there are.
+    pub async fn find_with_text(&self, selector: &str, text: &str) -> String {
+        let mut seen = Vec::new();
+        for element in self.find_all(selector).await {
+            let shown = self.text(&element).await;
+            if shown == text {
+                return element;
+            }
+            seen.push(shown);
+        }
+        panic!("no {selector} reads {text:?}; those there read {seen:?}");
+    }
+
+    /// An element's rendered text, as a user sees it.
+    pub async fn text(&self, element: &str) -> String {
+        let path = format!("/element/{element}/text");
+        let text = command(&self.client, Method::GET, &self.url(&path), None).await;
+        text.as_str()
+            .unwrap_or_else(|| panic!("element text: {text}"))
             .to_owned()
     }
 
@@ -227,6 +309,36 @@ impl Browser {
         .await;
     }
 
+    /// Focuses an element and types `text` into it as key presses (each with its key
+    /// down, key press and key up events); see [`key`] for keys that are not characters.
+    pub async fn send_keys(&self, element: &str, text: &str) {
+        let path = format!("/element/{element}/value");
+        command(
+            &self.client,
+            Method::POST,
+            &self.url(&path),
+            Some(json!({"text": text})),
+        )
+        .await;
+    }
+
+    /// A PNG of the viewport.
+    pub async fn screenshot(&self) -> Vec<u8> {
+        let png = command(&self.client, Method::GET, &self.url("/screenshot"), None).await;
+        let png = png.as_str().unwrap_or_else(|| panic!("screenshot: {png}"));
+        base64::engine::general_purpose::STANDARD
+            .decode(png)
+            .expect("the screenshot is base64")
+    }
+
+    /// Saves a screenshot as `<name>.png` in [`artifacts_dir`] and returns its path.
+    pub async fn save_screenshot(&self, name: &str) -> PathBuf {
+        let path = artifacts_dir().join(format!("{name}.png"));
+        std::fs::write(&path, self.screenshot().await)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        path
+    }
+
     /// The browser console since the last call (chromedriver's legacy log endpoint).
     pub async fn console(&self) -> Vec<Value> {
         let body = json!({"type": "browser"});
@@ -237,20 +349,33 @@ impl Browser {
     /// Polls `script` until it returns something other than null or false, and returns
     /// that. After `DEADLINE`, panics with what the page shows and the console says.
     pub async fn wait_until(&self, what: &str, script: &str) -> Value {
+        self.wait_for(what, script, |value| !value.is_null() && *value != false)
+            .await
+    }
+
+    /// Polls `script` until `done` accepts what it returns, and returns that. After
+    /// `DEADLINE`, panics with the last value, what the page shows, the console and a
+    /// screenshot.
+    pub async fn wait_for(&self, what: &str, script: &str, done: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + DEADLINE;
         loop {
             let value = self.execute(script).await;
-            if !value.is_null() && value != false {
+            if done(&value) {
                 return value;
             }
             if Instant::now() >= deadline {
-                panic!("timed out waiting for {what}\n{}", self.diagnostics().await);
+                panic!(
+                    "timed out after {} s waiting for {what}\nlast value: {value}\n{}",
+                    DEADLINE.as_secs(),
+                    self.diagnostics().await
+                );
             }
             tokio::time::sleep(POLL).await;
         }
     }
 
-    /// The page's text, the start of its HTML and the console, for a failure message.
+    /// The page's text, the start of its HTML, the console and a screenshot, for a
+    /// failure message.
     async fn diagnostics(&self) -> String {
         let page = self
             .execute(
@@ -265,12 +390,18 @@ impl Browser {
             .iter()
             .map(|e| format!("{} {}", e["level"], e["message"]))
             .collect();
+        let millis = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock")
+            .as_millis();
+        let screenshot = self.save_screenshot(&format!("failure-{millis}")).await;
         format!(
-            "url: {}\npage text:\n{}\npage HTML:\n{}\nconsole:\n{}",
+            "url: {}\npage text:\n{}\npage HTML:\n{}\nconsole:\n{}\nscreenshot: {}",
             page["url"],
             page["text"].as_str().unwrap_or_default(),
             page["html"].as_str().unwrap_or_default(),
             console.join("\n"),
+            screenshot.display(),
         )
     }
 
