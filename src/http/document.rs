@@ -315,7 +315,6 @@ enum Within {
     Introspection,
 }
 
-
 struct Walk<'a> {
     fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
     /// Each fragment's size, as data and as introspection (where `ofType` is not counted).
