@@ -7,7 +7,11 @@
 #   - open loop at a fixed rate (examples/load): p50/p90/p99/max latency and errors;
 #   - the gateway's CPU time and backend calls (SQL, Elasticsearch, partner) per request,
 #     from its own /metrics counters read before and after the run;
-#   - closed loop (examples/load --concurrency): the maximum throughput.
+#   - closed loop (examples/load --concurrency): the maximum throughput;
+#   - compression: the same closed loop again with `Accept-Encoding: gzip, br` (the gateway
+#     answers in Brotli), whose gateway CPU a request less the plain loop's is what
+#     compression costs; and the mean size of an answer (the first 20 bodies) as sent plain,
+#     in gzip and in Brotli.
 #
 # Then the gateway's peak resident memory (VmHWM) and its start-to-ready time (median of
 # several starts). It prints one table with the targets and a verdict for each, and writes
@@ -301,6 +305,27 @@ delta() {
 peak_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$gateway_pid/status"; }
 reset_peak() { echo 5 >"/proc/$gateway_pid/clear_refs"; }
 
+# Mean size of an answer as sent (still encoded) over the first $sampled bodies of operation
+# $1, asked for plain, in gzip and in Brotli, as JSON in $work/sizes-$1.json.
+sampled=20
+sizes() {
+  local name=$1 line encoding bytes n=0
+  local -A total=([identity]=0 [gzip]=0 [br]=0)
+  while IFS= read -r line; do
+    for encoding in identity gzip br; do
+      bytes=$(curl -fsS -m 10 -o /dev/null -w '%{size_download}' --data-binary "$line" \
+        -H 'content-type: application/json' -H "accept-encoding: $encoding" \
+        "http://127.0.0.1:$port/graphql") || fail "a $encoding answer to $name failed"
+      total[$encoding]=$((total[$encoding] + bytes))
+    done
+    n=$((n + 1))
+  done < <(head -n "$sampled" "$work/$name.jsonl")
+  jq -n --argjson n "$n" --argjson plain "${total[identity]}" --argjson gzip "${total[gzip]}" \
+    --argjson br "${total[br]}" \
+    '{sampled: $n, plain_bytes: ($plain / $n), gzip_bytes: ($gzip / $n), br_bytes: ($br / $n),
+      gzip_share: ($gzip / $plain), br_share: ($br / $plain)}' >"$work/sizes-$name.json"
+}
+
 # Runs the driver as run $1 on operation $2 with the driver's arguments after; figures come
 # from its JSON, whatever its exit status (1: some requests failed), unless it could not run.
 drive() {
@@ -336,6 +361,12 @@ for name in "${names[@]}"; do
   say "open loop, ${operation[$name]} at ${rate}/s for ${seconds} s: $(summary "open-$name")"
   measured "closed-$name" "$name" --concurrency "$concurrency" --duration "$closed_seconds"
   say "closed loop, ${operation[$name]}, $concurrency workers: $(summary "closed-$name")"
+  # The same loop asking for compression as browsers do: the CPU it adds is compression's.
+  measured "closed-br-$name" "$name" --concurrency "$concurrency" --duration "$closed_seconds" \
+    --accept-encoding 'gzip, br'
+  say "closed loop, ${operation[$name]}, $concurrency workers, Accept-Encoding: gzip, br: $(summary "closed-br-$name")"
+  sizes "$name"
+  say "answer sizes, ${operation[$name]}: $(jq -r '"plain \(.plain_bytes | round) bytes, gzip \(.gzip_bytes | round), br \(.br_bytes | round) (mean of \(.sampled))"' "$work/sizes-$name.json")"
   stop_gateway
 done
 
@@ -346,6 +377,9 @@ for name in "${names[@]}"; do
     --slurpfile open "$work/open-$name.json" --slurpfile closed "$work/closed-$name.json" \
     --slurpfile open_gateway "$work/open-$name.gateway.json" \
     --slurpfile closed_gateway "$work/closed-$name.gateway.json" \
+    --slurpfile closed_br "$work/closed-br-$name.json" \
+    --slurpfile closed_br_gateway "$work/closed-br-$name.gateway.json" \
+    --slurpfile sizes "$work/sizes-$name.json" \
     --slurpfile open_peak "$work/open-$name.peak" --slurpfile closed_peak "$work/closed-$name.peak" '
     def figures: {requests: .total.requests, errors: .total.failures, throughput_rps,
                p50_ms: .total.p50_ms, p90_ms: .total.p90_ms, p99_ms: .total.p99_ms,
@@ -363,7 +397,15 @@ for name in "${names[@]}"; do
      open: ($open[0] | figures + {rate, peak_rss_mib: ($open_peak[0] / 1024)}),
      closed: ($closed[0] | figures + {concurrency, peak_rss_mib: ($closed_peak[0] / 1024)}),
      gateway_open: ($open_gateway[0] | per_request),
-     gateway_closed: ($closed_gateway[0] | per_request)}'
+     gateway_closed: ($closed_gateway[0] | per_request),
+     closed_compressed: ($closed_br[0] | figures + {concurrency, accept_encoding,
+       content_encodings, mean_response_bytes,
+       br_share: ((.content_encodings.br // 0) / ([.content_encodings[]] | add // 1))}),
+     gateway_closed_compressed: ($closed_br_gateway[0] | per_request),
+     sizes: $sizes[0]}
+    | .compression_cpu_ms_per_request = (if .gateway_closed == null
+        or .gateway_closed_compressed == null then null
+        else .gateway_closed_compressed.cpu_ms_per_request - .gateway_closed.cpu_ms_per_request end)'
 done | jq -s . >"$work/operations.json"
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -423,8 +465,10 @@ jq -n --slurpfile operations "$work/operations.json" --slurpfile starts "$work/s
 # the verdict of the row's figures (each operation's, where the target names one).
 jq -r '
   def fix($d): if . == null then "-" else
-    pow(10; $d) as $m | (. * $m | round) as $t
-    | ($t / $m | floor | tostring)
+    pow(10; $d) as $m | (. * $m | round) as $r
+    # Negative figures (a difference) get their sign in front of the digits of -$r.
+    | (if $r < 0 then -$r else $r end) as $t
+    | (if $r < 0 then "-" else "" end) + ($t / $m | floor | tostring)
       + (if $d == 0 then "" else "." + ($t % $m | tostring
           | (if $d > length then "0" * ($d - length) else "" end) + .) end) end;
   .operations as $ops | .targets as $targets
@@ -461,6 +505,17 @@ jq -r '
   row("  gateway CPU ms a request"; .gateway_closed.cpu_ms_per_request; 3) + ["", ""],
   (row("  peak resident MiB (VmHWM)"; .closed.peak_rss_mib; 1)[:-1]
     + total(""; .memory.peak_rss_mib_closed_loop; 1; "none")[-3:]),
+  row("closed loop, Accept-Encoding: gzip, br: requests/s"; .closed_compressed.throughput_rps; 0) + ["", ""],
+  row("  answers in br (share)"; .closed_compressed.br_share; 2) + ["", ""],
+  row("  errors"; .closed_compressed.errors; 0) + ["", ""],
+  row("  p50 ms"; .closed_compressed.p50_ms; 1) + ["", ""],
+  row("  gateway CPU ms a request"; .gateway_closed_compressed.cpu_ms_per_request; 3) + ["", ""],
+  row("  CPU ms compression adds a request"; .compression_cpu_ms_per_request; 3) + ["", ""],
+  row("answer bytes, mean of \(.operations[0].sizes.sampled): plain"; .sizes.plain_bytes; 0) + ["", ""],
+  row("  gzip"; .sizes.gzip_bytes; 0) + ["", ""],
+  row("  br"; .sizes.br_bytes; 0) + ["", ""],
+  row("  gzip, share of plain"; .sizes.gzip_share; 3) + ["", ""],
+  row("  br, share of plain"; .sizes.br_share; 3) + ["", ""],
   total("start to ready ms, median of \(.startup.starts | length) (spawn to /health/ready 200)"; .startup.wall_ms_median; 1; "start to ready"),
   total("  as logged: listening ms (median)"; .startup.listening_ms_median; 1; "none"),
   total("  as logged: ready ms (median)"; .startup.ready_ms_median; 1; "none"),

@@ -32,6 +32,11 @@
 //! error codes. The exit status is 1 when any request failed, 0 when none did, 2 when the
 //! load could not run.
 //! Connections are HTTP/1.1 and kept alive in reqwest's pool, as real clients do.
+//!
+//! Answers are asked for plain unless `--accept-encoding` is given: then that header is sent,
+//! gzip and Brotli answers are decoded before they are judged, and the report gives the bytes
+//! received (as sent, still encoded) and the answers by `Content-Encoding`, so that
+//! `bench/suite.sh` can tell what compression costs the gateway and saves on the wire.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -39,6 +44,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+
+use std::io::Read as _;
 
 use anyhow::{Context as _, bail, ensure};
 use clap::Parser;
@@ -82,6 +89,10 @@ struct Args {
     /// shedding): counted and reported on its own. Repeatable; 200 is always judged by its body.
     #[arg(long = "allow-status", value_parser = clap::value_parser!(u16).range(100..=599))]
     allow_statuses: Vec<u16>,
+    /// Send this `Accept-Encoding` (e.g. "gzip, br") and decode gzip and Brotli answers;
+    /// without it, no such header and plain answers.
+    #[arg(long)]
+    accept_encoding: Option<String>,
 }
 
 fn parse_phase(value: &str) -> Result<(String, f64), String> {
@@ -119,6 +130,10 @@ struct Answer {
     /// The first GraphQL error's `extensions.code`, when the body has one: tells a shed
     /// request (`OVERLOADED`) from another 503.
     error_code: Option<String>,
+    /// The body's bytes as received, before any decoding.
+    bytes: usize,
+    /// Its `Content-Encoding`; none for a plain body.
+    encoding: Option<String>,
 }
 
 /// What went wrong with one answer.
@@ -201,6 +216,12 @@ struct Report {
     phases: Vec<PhaseReport>,
     total: PhaseReport,
     statuses: Vec<StatusReport>,
+    /// The `Accept-Encoding` sent, if any.
+    accept_encoding: Option<String>,
+    /// Answers by `Content-Encoding` ("identity" for plain ones; transport errors left out).
+    content_encodings: BTreeMap<String, usize>,
+    /// The mean size of the answers' bodies as received (still encoded), in bytes.
+    mean_response_bytes: f64,
     failure_kinds: BTreeMap<&'static str, usize>,
     first_failures: Vec<Failure>,
 }
@@ -241,8 +262,10 @@ async fn drive(args: Args) -> anyhow::Result<Report> {
     );
     let phases = phases(&args.phases)?;
     let bodies = read_bodies(&args.requests)?;
-    // No `http2` feature in this crate's reqwest: HTTP/1.1 with a keep-alive pool.
+    // No `http2` feature in this crate's reqwest: HTTP/1.1 with a keep-alive pool. No
+    // automatic gzip (another dependency turns reqwest's on): encodings are `--accept-encoding`'s.
     let client = reqwest::Client::builder()
+        .no_gzip()
         .timeout(Duration::from_secs_f64(args.timeout))
         .build()
         .context("cannot build the HTTP client")?;
@@ -338,10 +361,7 @@ async fn run(
         let scheduled = start + offset;
         tokio::time::sleep_until(scheduled).await;
         let body = &bodies[i % bodies.len()];
-        let request = client
-            .post(&args.url)
-            .header("content-type", "application/json")
-            .body(body.json.clone());
+        let request = post(client, &args.url, args.accept_encoding.as_deref(), body);
         let operation = body.operation.clone();
         let allowed = args.allow_statuses.clone();
         // Spawned, never awaited here: a slow answer must not delay the next request.
@@ -372,6 +392,7 @@ async fn run_closed(
     let tasks = (0..workers).map(|_| {
         let (client, bodies, next) = (client.clone(), bodies.clone(), next.clone());
         let (url, allowed) = (args.url.clone(), args.allow_statuses.clone());
+        let accept_encoding = args.accept_encoding.clone();
         tokio::spawn(async move {
             let mut outcomes = Vec::new();
             loop {
@@ -380,10 +401,7 @@ async fn run_closed(
                     return outcomes;
                 }
                 let body = &bodies[next.fetch_add(1, Ordering::Relaxed) % bodies.len()];
-                let request = client
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .body(body.json.clone());
+                let request = post(&client, &url, accept_encoding.as_deref(), body);
                 let (answer, verdict) = send(request, &allowed).await;
                 let offset = sent - start;
                 let operation = body.operation.clone();
@@ -396,6 +414,23 @@ async fn run_closed(
         outcomes.extend(task.context("a worker task panicked")?);
     }
     Ok(outcomes)
+}
+
+/// A POST of one request body, asking for `accept_encoding` when given.
+fn post(
+    client: &reqwest::Client,
+    url: &str,
+    accept_encoding: Option<&str>,
+    body: &Body,
+) -> reqwest::RequestBuilder {
+    let request = client
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.json.clone());
+    match accept_encoding {
+        Some(accept) => request.header("accept-encoding", accept),
+        None => request,
+    }
 }
 
 /// What became of the request sent (or scheduled) `offset` after the start.
@@ -431,9 +466,16 @@ async fn send(request: reqwest::RequestBuilder, allowed: &[u16]) -> (Answer, Res
         }
     };
     let status = response.status().as_u16();
+    let encoding = response
+        .headers()
+        .get("content-encoding")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let mut answer = Answer {
         status: Some(status),
         error_code: None,
+        bytes: 0,
+        encoding,
     };
     let bytes = match response.bytes().await {
         Ok(bytes) => bytes,
@@ -442,10 +484,31 @@ async fn send(request: reqwest::RequestBuilder, allowed: &[u16]) -> (Answer, Res
             return (answer, Err(problem));
         }
     };
+    answer.bytes = bytes.len();
+    let bytes = match decode(answer.encoding.as_deref(), &bytes) {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            let problem = Problem::new("decode", Some(status), error);
+            return (answer, Err(problem));
+        }
+    };
     let body = serde_json::from_slice::<Value>(&bytes).ok();
     answer.error_code = body.as_ref().and_then(first_error_code);
     let verdict = judge(status, &bytes, body, allowed);
     (answer, verdict)
+}
+
+/// A body as its `Content-Encoding` says: plain, gzip or Brotli.
+fn decode(encoding: Option<&str>, bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let mut plain = Vec::new();
+    let read = match encoding {
+        None | Some("identity") => return Ok(bytes.to_vec()),
+        Some("gzip") => flate2::read::GzDecoder::new(bytes).read_to_end(&mut plain),
+        Some("br") => brotli_decompressor::Decompressor::new(bytes, 4096).read_to_end(&mut plain),
+        Some(other) => return Err(format!("an answer in an unknown encoding: {other}")),
+    };
+    read.map(|_| plain)
+        .map_err(|e| format!("cannot decode a {encoding:?} answer: {e}"))
 }
 
 /// The `extensions.code` of a GraphQL body's first error.
@@ -540,6 +603,16 @@ fn report(
         .collect();
     let total = summarise("total", 0.0, outcomes.iter());
     let statuses = by_status(&outcomes);
+    let mut content_encodings = BTreeMap::new();
+    let (mut answers, mut bytes) = (0usize, 0usize);
+    for answer in outcomes.iter().map(|o| &o.answer) {
+        if answer.status.is_some() {
+            let encoding = answer.encoding.as_deref().unwrap_or("identity").to_owned();
+            *content_encodings.entry(encoding).or_insert(0) += 1;
+            answers += 1;
+            bytes += answer.bytes;
+        }
+    }
     let first_failures = outcomes
         .into_iter()
         .filter_map(|o| o.failure)
@@ -561,6 +634,13 @@ fn report(
         phases: phase_reports,
         total,
         statuses,
+        accept_encoding: args.accept_encoding.clone(),
+        content_encodings,
+        mean_response_bytes: if answers == 0 {
+            0.0
+        } else {
+            bytes as f64 / answers as f64
+        },
         failure_kinds,
         first_failures,
     }
@@ -663,6 +743,16 @@ fn print_report(report: &Report) {
         report.throughput_rps, report.elapsed_s
     );
     print_statuses(&report.statuses);
+    let encodings: Vec<String> = report
+        .content_encodings
+        .iter()
+        .map(|(encoding, count)| format!("{encoding} {count}"))
+        .collect();
+    println!(
+        "answers by Content-Encoding: {}; {:.0} bytes an answer as received",
+        encodings.join(", "),
+        report.mean_response_bytes
+    );
     if report.failure_kinds.is_empty() {
         return;
     }

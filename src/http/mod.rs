@@ -1,6 +1,11 @@
 //! The HTTP surface as a value: `router(state)` returns an `axum::Router` that tests call
 //! in-process and that works unchanged when nested under any prefix, because every link it
 //! emits (GraphiQL's endpoint and assets) is relative.
+//!
+//! What clients download is compressed (gzip or Brotli, as `Accept-Encoding` asks) by
+//! tower-http's layer around the handlers: the response cache and the access log inside it
+//! see plain bodies, and health and `/metrics`, polled by load balancers and Prometheus
+//! inside the cluster, are left plain.
 
 mod access;
 mod batch;
@@ -22,9 +27,12 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue};
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware;
 use axum::routing::get;
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use health::Readiness;
 pub use request_id::RequestId;
@@ -126,7 +134,7 @@ pub struct HttpState {
 /// `/health/live`, `/health/ready` and `/metrics`.
 pub fn router(state: HttpState) -> Router {
     let body_limit = state.limits.max_body_bytes;
-    Router::new()
+    let downloads = Router::new()
         .route(
             "/graphql",
             get(graphql::get_graphql).post(graphql::post_graphql),
@@ -134,10 +142,13 @@ pub fn router(state: HttpState) -> Router {
         .route("/graphiql", get(graphiql::page))
         .route("/graphiql/", get(graphiql::redirect_to_page))
         .route("/graphiql/{asset}", get(graphiql::asset))
-        .route("/schema.graphql", get(graphql::schema_sdl))
+        .route("/schema.graphql", get(graphql::schema_sdl));
+    let probes = Router::new()
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
-        .route("/metrics", get(metrics::metrics))
+        .route("/metrics", get(metrics::metrics));
+    compressed(downloads)
+        .merge(probes)
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
@@ -145,6 +156,38 @@ pub fn router(state: HttpState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), cors::cors))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
+}
+
+/// Responses below this size go out plain. Compressing them would save a few hundred bytes
+/// at most, which travel in the same TCP segment (about 1460 bytes) either way, and would
+/// still cost the set-up of an encoder (its window and tables, allocated per response) and
+/// gzip's 18 bytes of framing: errors, `{ __typename }` and small answers go as they are.
+const COMPRESS_FROM_BYTES: u16 = 1024;
+
+/// Compresses the responses of `routes` with gzip or Brotli, whichever the client prefers
+/// (by its `Accept-Encoding` q-values; `identity`, `gzip;q=0` or no header get the plain
+/// body). Bodies are compressed as they are written, after the handler: what the response
+/// cache keeps and what the access log and metrics see stay the plain answer.
+fn compressed(routes: Router<HttpState>) -> Router<HttpState> {
+    let worth_it = SizeAbove::new(COMPRESS_FROM_BYTES)
+        // As tower-http's default predicate: gRPC compresses itself, images are compressed.
+        .and(NotForContentType::GRPC)
+        .and(NotForContentType::IMAGES)
+        // Streams of events (SSE, incremental delivery's multipart parts) must reach the
+        // client as each part is written: the encoder would hold them back until its
+        // buffer fills or the stream ends.
+        .and(NotForContentType::SSE)
+        .and(NotForContentType::const_new("multipart/mixed"));
+    routes
+        // Every answer of these routes names `Accept-Encoding` in `Vary`, those sent plain
+        // too: whether an answer is compressed depends on its size, which changes with the
+        // data for the same URL, so caches in front see one rule for the route instead of
+        // answers that sometimes vary. The compression layer, outside, adds no second one.
+        .layer(SetResponseHeaderLayer::appending(
+            header::VARY,
+            HeaderValue::from_static("accept-encoding"),
+        ))
+        .layer(CompressionLayer::new().compress_when(worth_it))
 }
 
 #[cfg(test)]

@@ -1,9 +1,12 @@
 //! `/graphql` speaks GraphQL over HTTP: content types, status codes and a stable
-//! `extensions.code` on every error, for well-formed and malformed requests alike; and the
-//! router works unchanged under a prefix.
+//! `extensions.code` on every error, for well-formed and malformed requests alike; the
+//! router works unchanged under a prefix; and large answers are compressed as
+//! `Accept-Encoding` asks, the response cache keeping them plain.
+
+use std::io::Read as _;
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::{HeaderMap, Request, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, error_codes, sql};
@@ -320,4 +323,156 @@ async fn the_router_works_unchanged_under_a_prefix() {
         )
         .await;
     assert_eq!(status, 200);
+}
+
+// ------------------------------------------------------------------------- compression
+
+/// What a client reads: the body decoded as its `Content-Encoding` says.
+fn decoded(headers: &HeaderMap, body: &[u8]) -> Vec<u8> {
+    let mut plain = Vec::new();
+    match headers.get("content-encoding").map(|v| v.to_str().unwrap()) {
+        None => plain.extend_from_slice(body),
+        Some("gzip") => {
+            flate2::read::GzDecoder::new(body)
+                .read_to_end(&mut plain)
+                .unwrap();
+        }
+        Some("br") => {
+            brotli_decompressor::Decompressor::new(body, 4096)
+                .read_to_end(&mut plain)
+                .unwrap();
+        }
+        Some(other) => panic!("unexpected Content-Encoding {other}"),
+    }
+    plain
+}
+
+/// Whether `Vary` names `Accept-Encoding`.
+fn varies_by_encoding(headers: &HeaderMap) -> bool {
+    headers.get_all("vary").iter().any(|value| {
+        value
+            .to_str()
+            .unwrap()
+            .split(',')
+            .any(|name| name.trim().eq_ignore_ascii_case("accept-encoding"))
+    })
+}
+
+const HOME_FEED: &str = include_str!("../../operations/HomeFeed.graphql");
+
+/// The home feed by POST or GET, with `accept_encoding` (none: no header).
+fn home_feed(method: &str, accept_encoding: Option<&str>) -> Request<Body> {
+    let mut request = if method == "GET" {
+        Request::get(format!(
+            "/graphql?{}",
+            serde_urlencoded_pair("query", HOME_FEED)
+        ))
+        .header("apollo-require-preflight", "true")
+    } else {
+        Request::post("/graphql").header("content-type", "application/json")
+    };
+    if let Some(accept) = accept_encoding {
+        request = request.header("accept-encoding", accept);
+    }
+    let body = if method == "GET" {
+        Body::empty()
+    } else {
+        Body::from(json!({"query": HOME_FEED}).to_string())
+    };
+    request.body(body).unwrap()
+}
+
+/// The plain answer, checked against the fixture: the feed's collages, well over 1 KiB.
+async fn plain_home_feed(app: &TestApp, method: &str) -> (HeaderMap, Vec<u8>) {
+    let collages: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM collages")
+        .fetch_one(&sql(&app.database).await)
+        .await
+        .unwrap();
+    let (status, headers, plain) = app.send(home_feed(method, None)).await;
+    assert_eq!(status, 200, "{method}");
+    assert!(headers.get("content-encoding").is_none(), "{method}");
+    assert!(varies_by_encoding(&headers), "{method}");
+    let answer: Value = serde_json::from_slice(&plain).unwrap();
+    assert!(answer.get("errors").is_none(), "{answer}");
+    let edges = answer["data"]["collages"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len() as i64, collages.min(20));
+    assert!(
+        plain.len() > 4 * 1024,
+        "the feed is well above the 1 KiB threshold: {} bytes",
+        plain.len()
+    );
+    (headers, plain)
+}
+
+#[tokio::test]
+async fn a_large_graphql_result_decompresses_to_the_plain_answer_in_each_encoding() {
+    // No cost budget: its `remaining` in `extensions.cost` would differ between requests.
+    let app = TestApp::new(&["--cost-budget", "0"]);
+    for method in ["POST", "GET"] {
+        let (plain_headers, plain) = plain_home_feed(&app, method).await;
+        let expected: Value = serde_json::from_slice(&plain).unwrap();
+        for encoding in ["gzip", "br"] {
+            let (status, headers, body) = app.send(home_feed(method, Some(encoding))).await;
+            assert_eq!(status, 200);
+            assert_eq!(headers["content-encoding"], encoding, "{method}");
+            assert!(varies_by_encoding(&headers), "{method} {encoding}");
+            assert_eq!(headers["content-type"], plain_headers["content-type"]);
+            assert_eq!(headers["cache-control"], plain_headers["cache-control"]);
+            assert!(
+                body.len() < plain.len() / 3,
+                "{method} {encoding}: {} of {} bytes",
+                body.len(),
+                plain.len()
+            );
+            // Another run of the same query: the same answer, compared as JSON (the
+            // byte-for-byte comparison of one stored answer is the response cache's test).
+            let decoded = decoded(&headers, &body);
+            assert_eq!(decoded.len(), plain.len(), "{method} {encoding}");
+            let answer: Value = serde_json::from_slice(&decoded).unwrap();
+            assert_eq!(answer, expected, "{method} {encoding}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_response_cache_keeps_the_plain_answer_and_each_hit_is_compressed_on_the_way_out() {
+    let app = TestApp::new(&["--cost-budget", "0", "--response-cache-mb", "16"]);
+    let hits = |metrics: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|line| {
+                line.strip_prefix("ogrom_response_cache_lookups_total{outcome=\"hit\"} ")?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0.0)
+    };
+    let metrics = async || {
+        let (_, _, body) = app
+            .send(Request::get("/metrics").body(Body::empty()).unwrap())
+            .await;
+        String::from_utf8(body).unwrap()
+    };
+    let hits_before = hits(&metrics().await);
+
+    // Stored while answering a Brotli client, then served plain, gzipped and in Brotli: the
+    // same stored answer, so the same bytes once decoded.
+    let (_, miss_headers, miss) = app.send(home_feed("POST", Some("br"))).await;
+    assert_eq!(miss_headers["content-encoding"], "br");
+    let (_, plain_hit) = plain_home_feed(&app, "POST").await;
+    for encoding in ["gzip", "br"] {
+        let (_, headers, hit) = app.send(home_feed("POST", Some(encoding))).await;
+        assert_eq!(headers["content-encoding"], encoding);
+        assert!(varies_by_encoding(&headers));
+        assert!(hit.len() < plain_hit.len() / 3, "{encoding}");
+        assert!(
+            decoded(&headers, &hit) == plain_hit,
+            "a {encoding} hit decodes to the plain hit's bytes"
+        );
+    }
+    assert_eq!(hits(&metrics().await) - hits_before, 3.0, "three hits");
+    let plain: Value = serde_json::from_slice(&plain_hit).unwrap();
+    let ran: Value = serde_json::from_slice(&decoded(&miss_headers, &miss)).unwrap();
+    assert_eq!(ran["data"], plain["data"]);
 }
