@@ -45,13 +45,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use std::io::Read as _;
-
 use anyhow::{Context as _, bail, ensure};
 use clap::Parser;
 use serde::Serialize;
 use serde_json::Value;
 use tokio::time::Instant;
+
+#[path = "../tests/support/encoding.rs"]
+mod encoding;
+
+use self::encoding::decode;
 
 /// Sends GraphQL requests at a fixed rate (open loop) or from a fixed number of workers
 /// (closed loop) and reports failures and latency per phase; exits 1 if any request failed.
@@ -496,19 +499,6 @@ async fn send(request: reqwest::RequestBuilder, allowed: &[u16]) -> (Answer, Res
     answer.error_code = body.as_ref().and_then(first_error_code);
     let verdict = judge(status, &bytes, body, allowed);
     (answer, verdict)
-}
-
-/// A body as its `Content-Encoding` says: plain, gzip or Brotli.
-fn decode(encoding: Option<&str>, bytes: &[u8]) -> Result<Vec<u8>, String> {
-    let mut plain = Vec::new();
-    let read = match encoding {
-        None | Some("identity") => return Ok(bytes.to_vec()),
-        Some("gzip") => flate2::read::GzDecoder::new(bytes).read_to_end(&mut plain),
-        Some("br") => brotli_decompressor::Decompressor::new(bytes, 4096).read_to_end(&mut plain),
-        Some(other) => return Err(format!("an answer in an unknown encoding: {other}")),
-    };
-    read.map(|_| plain)
-        .map_err(|e| format!("cannot decode a {encoding:?} answer: {e}"))
 }
 
 /// The `extensions.code` of a GraphQL body's first error.

@@ -1,16 +1,19 @@
 //! The HTTP layer over in-memory sources: what no real backend can be made to do on demand,
 //! and what needs no data (compression of GraphiQL, the schema and small answers).
 
-use std::io::Read as _;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::header::{CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, VARY};
+use axum::http::header::{CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE};
 use axum::http::{HeaderMap, Request, StatusCode};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+#[path = "../../tests/support/encoding.rs"]
+mod encoding;
+
+use self::encoding::{decoded, varies_by_encoding};
 use super::{HttpLimits, HttpState, Protection, Readiness, router};
 use crate::core::{ApiConfig, Sources, build_schema};
 use crate::observe::Metrics;
@@ -106,37 +109,6 @@ async fn send(router: &axum::Router, request: Request<Body>) -> (HeaderMap, Vec<
         .await
         .unwrap();
     (headers, body.to_vec())
-}
-
-/// What a client reads: the body decoded as its `Content-Encoding` says.
-fn decoded(headers: &HeaderMap, body: &[u8]) -> Vec<u8> {
-    let mut plain = Vec::new();
-    match headers.get(CONTENT_ENCODING).map(|v| v.to_str().unwrap()) {
-        None => plain.extend_from_slice(body),
-        Some("gzip") => {
-            flate2::read::GzDecoder::new(body)
-                .read_to_end(&mut plain)
-                .unwrap();
-        }
-        Some("br") => {
-            brotli_decompressor::Decompressor::new(body, 4096)
-                .read_to_end(&mut plain)
-                .unwrap();
-        }
-        Some(other) => panic!("unexpected Content-Encoding {other}"),
-    }
-    plain
-}
-
-/// Whether `Vary` names `Accept-Encoding`.
-fn varies_by_encoding(headers: &HeaderMap) -> bool {
-    headers.get_all(VARY).iter().any(|value| {
-        value
-            .to_str()
-            .unwrap()
-            .split(',')
-            .any(|name| name.trim().eq_ignore_ascii_case("accept-encoding"))
-    })
 }
 
 fn memory_app() -> axum::Router {

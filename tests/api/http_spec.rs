@@ -3,12 +3,11 @@
 //! router works unchanged under a prefix; and large answers are compressed as
 //! `Accept-Encoding` asks, the response cache keeping them plain.
 
-use std::io::Read as _;
-
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use serde_json::{Value, json};
 
+use crate::encoding::{decoded, varies_by_encoding};
 use crate::helpers::{TestApp, error_codes, sql};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -326,37 +325,6 @@ async fn the_router_works_unchanged_under_a_prefix() {
 }
 
 // ------------------------------------------------------------------------- compression
-
-/// What a client reads: the body decoded as its `Content-Encoding` says.
-fn decoded(headers: &HeaderMap, body: &[u8]) -> Vec<u8> {
-    let mut plain = Vec::new();
-    match headers.get("content-encoding").map(|v| v.to_str().unwrap()) {
-        None => plain.extend_from_slice(body),
-        Some("gzip") => {
-            flate2::read::GzDecoder::new(body)
-                .read_to_end(&mut plain)
-                .unwrap();
-        }
-        Some("br") => {
-            brotli_decompressor::Decompressor::new(body, 4096)
-                .read_to_end(&mut plain)
-                .unwrap();
-        }
-        Some(other) => panic!("unexpected Content-Encoding {other}"),
-    }
-    plain
-}
-
-/// Whether `Vary` names `Accept-Encoding`.
-fn varies_by_encoding(headers: &HeaderMap) -> bool {
-    headers.get_all("vary").iter().any(|value| {
-        value
-            .to_str()
-            .unwrap()
-            .split(',')
-            .any(|name| name.trim().eq_ignore_ascii_case("accept-encoding"))
-    })
-}
 
 const HOME_FEED: &str = include_str!("../../operations/HomeFeed.graphql");
 

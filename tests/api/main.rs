@@ -8,6 +8,8 @@ mod catalog;
 mod clients;
 mod community;
 mod config;
+#[path = "../support/encoding.rs"]
+mod encoding;
 mod failures;
 mod fuzz;
 mod helpers;
