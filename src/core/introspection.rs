@@ -36,7 +36,6 @@ pub fn cost(
             registry,
             fragments: &document.fragments,
             variables,
-            spreading: Vec::new(),
             total: 0,
             limit,
         };
@@ -120,8 +119,6 @@ struct Count<'a> {
     registry: &'a Registry,
     fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
     variables: &'a Variables,
-    /// Fragments being counted: a cycle (which validation refuses later) ends here.
-    spreading: Vec<&'a str>,
     total: usize,
     limit: usize,
 }
@@ -131,47 +128,21 @@ impl<'a> Count<'a> {
         self.total > self.limit
     }
 
-    /// The fields of `set`, through fragments, once each as written.
-    fn fields(&mut self, set: &'a SelectionSet, each: &mut dyn FnMut(&mut Self, &'a Field)) {
-        for item in &set.items {
-            if self.over() {
-                return;
-            }
-            match &item.node {
-                Selection::Field(field) => each(self, &field.node),
-                Selection::InlineFragment(inline) => {
-                    self.fields(&inline.node.selection_set.node, each)
-                }
-                Selection::FragmentSpread(spread) => {
-                    let name = spread.node.fragment_name.node.as_str();
-                    let Some(fragment) = self.fragments.get(name) else {
-                        continue;
-                    };
-                    if self.spreading.contains(&name) {
-                        continue;
-                    }
-                    self.spreading.push(name);
-                    self.fields(&fragment.node.selection_set.node, each);
-                    self.spreading.pop();
-                }
-            }
-        }
-    }
-
     /// The operation's root: only `__schema` and `__type` are introspection (validation
     /// refuses them anywhere else).
     fn root(&mut self, set: &'a SelectionSet) {
-        self.fields(set, &mut |count, field| {
+        let fragments = self.fragments;
+        each_field(fragments, set, &mut |field| {
             let children = &field.selection_set.node;
             match field.name.node.as_str() {
                 "__schema" => {
-                    count.total += 1;
-                    count.object(children, Node::Schema);
+                    self.total += 1;
+                    self.object(children, Node::Schema);
                 }
                 "__type" => {
-                    count.total += 1;
-                    if let Some(name) = count.type_name(field) {
-                        count.object(children, Node::Type(TypeRef::Named(name)));
+                    self.total += 1;
+                    if let Some(name) = self.type_name(field) {
+                        self.object(children, Node::Type(TypeRef::Named(name)));
                     }
                 }
                 _ => {}
@@ -208,9 +179,13 @@ impl<'a> Count<'a> {
 
     /// Counts `set` resolved on `node`: each field one value, and what its children return.
     fn object(&mut self, set: &'a SelectionSet, node: Node<'a>) {
-        self.fields(set, &mut |count, field| {
-            count.total += 1;
-            count.children(field, node);
+        let fragments = self.fragments;
+        each_field(fragments, set, &mut |field| {
+            // Past the limit the rest is not counted: the answer is a refusal already.
+            if !self.over() {
+                self.total += 1;
+                self.children(field, node);
+            }
         });
     }
 
@@ -294,81 +269,96 @@ impl<'a> Count<'a> {
     }
 }
 
-/// Sets every `__schema { description }` of the operation's response to null, as the spec
-/// says a schema without a description answers. async-graphql answers with the text that
-/// describes the `__Schema` type itself, which clients would print as this schema's
-/// description (graphql-js's `printSchema` does).
-pub fn clear_schema_description(
+/// Where the operation asks for `__schema { description }`: the response keys of each
+/// `__schema` field and of its `description` fields. Empty for any other operation; only
+/// root fields are looked at, where validation allows `__schema`.
+pub fn schema_descriptions(
     document: &ExecutableDocument,
     operation_name: Option<&str>,
-    data: &mut Value,
-) {
+) -> Vec<(Name, Name)> {
     let operation = document
         .operations
         .iter()
         .find(|(name, _)| operation_name.is_none() || name.map(|n| n.as_str()) == operation_name);
     let Some((_, operation)) = operation else {
-        return;
+        return Vec::new();
     };
-    let mut schemas = Vec::new();
-    response_keys(
-        &document.fragments,
+    let fragments = &document.fragments;
+    let mut keys = Vec::new();
+    each_field(
+        fragments,
         &operation.node.selection_set.node,
-        &mut |field| {
-            if field.name.node == "__schema" {
-                schemas.push(field);
+        &mut |schema| {
+            if schema.name.node == "__schema" {
+                each_field(fragments, &schema.selection_set.node, &mut |field| {
+                    if field.name.node == "description" {
+                        keys.push((field_key(schema).clone(), field_key(field).clone()));
+                    }
+                });
             }
         },
     );
+    keys
+}
+
+/// Sets the schema descriptions at `keys` (from `schema_descriptions`) to null, as the spec
+/// says a schema without a description answers. async-graphql answers with the text that
+/// describes the `__Schema` type itself, which clients would print as this schema's
+/// description (graphql-js's `printSchema` does).
+pub fn clear_schema_descriptions(keys: &[(Name, Name)], data: &mut Value) {
     let Value::Object(root) = data else {
         return;
     };
-    for schema in schemas {
-        let Some(Value::Object(answer)) = root.get_mut(field_key(schema)) else {
-            continue;
-        };
-        response_keys(
-            &document.fragments,
-            &schema.selection_set.node,
-            &mut |field| {
-                if field.name.node == "description"
-                    && let Some(description) = answer.get_mut(field_key(field))
-                {
-                    *description = Value::Null;
-                }
-            },
-        );
+    for (schema, description) in keys {
+        if let Some(Value::Object(answer)) = root.get_mut(schema)
+            && let Some(value) = answer.get_mut(description)
+        {
+            *value = Value::Null;
+        }
     }
 }
 
 /// The key a field answers under: its alias, else its name.
-fn field_key(field: &Field) -> &str {
-    field.alias.as_ref().unwrap_or(&field.name).node.as_str()
+fn field_key(field: &Field) -> &Name {
+    &field.alias.as_ref().unwrap_or(&field.name).node
 }
 
-/// Calls `each` with the fields of `set`, through fragments (each spread once).
-fn response_keys<'a>(
+/// Calls `each` with the fields of `set` as written, through inline fragments and fragment
+/// spreads; a spread inside itself (a cycle, which validation refuses later) is skipped.
+fn each_field<'a>(
     fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
     set: &'a SelectionSet,
     each: &mut dyn FnMut(&'a Field),
 ) {
-    let mut sets = vec![set];
-    let mut spread = Vec::new();
-    while let Some(set) = sets.pop() {
+    fn walk<'a>(
+        fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
+        set: &'a SelectionSet,
+        spreading: &mut Vec<&'a Name>,
+        each: &mut dyn FnMut(&'a Field),
+    ) {
         for item in &set.items {
             match &item.node {
                 Selection::Field(field) => each(&field.node),
-                Selection::InlineFragment(inline) => sets.push(&inline.node.selection_set.node),
-                Selection::FragmentSpread(name) => {
-                    let name = &name.node.fragment_name.node;
-                    if !spread.contains(&name)
-                        && let Some(fragment) = fragments.get(name)
+                Selection::InlineFragment(inline) => {
+                    walk(fragments, &inline.node.selection_set.node, spreading, each)
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = &spread.node.fragment_name.node;
+                    if let Some(fragment) = fragments.get(name)
+                        && !spreading.contains(&name)
                     {
-                        spread.push(name);
-                        sets.push(&fragment.node.selection_set.node);
+                        spreading.push(name);
+                        walk(
+                            fragments,
+                            &fragment.node.selection_set.node,
+                            spreading,
+                            each,
+                        );
+                        spreading.pop();
                     }
                 }
             }
         }
     }
+    walk(fragments, set, &mut Vec::new(), each);
 }

@@ -242,26 +242,21 @@ impl Api {
         );
         let loaders = Arc::new(CatalogLoaders::new(&self.sources.catalog, &span, window));
         let search = Arc::new(SearchLoaders::new(&self.sources.search, &span, window));
-        // Which answers to correct after execution; only an introspection pays for looking.
-        let describes_schema = request
-            .parsed_query()
-            .ok()
-            .filter(|document| introspection::selects_introspection(document))
-            .cloned();
-        let operation_name = request.operation_name.clone();
+        // Which answers to correct after execution (a look at the root fields; none for
+        // an operation that does not read `__schema { description }`).
+        let operation_name = request.operation_name.take();
+        let descriptions = match request.parsed_query() {
+            Ok(document) => introspection::schema_descriptions(document, operation_name.as_deref()),
+            Err(_) => Vec::new(),
+        };
+        request.operation_name = operation_name;
         let request = request
             .data(loaders)
             .data(search)
             .data(community)
             .data(RequestOffers::new(offers));
         let mut response = self.schema.execute(request).instrument(span).await;
-        if let Some(document) = describes_schema {
-            introspection::clear_schema_description(
-                &document,
-                operation_name.as_deref(),
-                &mut response.data,
-            );
-        }
+        introspection::clear_schema_descriptions(&descriptions, &mut response.data);
         if let Some(explain) = context.stats.explain()
             && let Ok(debug) = async_graphql::Value::from_json(explain.to_json())
         {

@@ -22,7 +22,7 @@ use async_graphql::parser::types::{
 use async_graphql::{Name, Positioned};
 use serde_json::Value;
 
-pub use crate::core::introspection::{is_introspection, selects_introspection};
+use crate::core::introspection::is_introspection;
 
 /// The limits, each configurable (see `config.rs`).
 #[derive(Debug, Clone, Copy)]

@@ -15,6 +15,7 @@ use super::document::{self, LimitExceeded};
 use super::graphql::{Params, Refusal};
 use super::media::Media;
 use crate::core::errors::code;
+use crate::core::introspection;
 
 /// A request that passed every check before execution.
 pub(super) struct Prepared {
@@ -125,7 +126,7 @@ pub(super) fn check(
         .parsed_query()
         .map_err(|error| Refusal::new(status, code::GRAPHQL_PARSE_FAILED, error.message))?;
     document::check_document(document, limits).map_err(over)?;
-    if !protection.introspection && document::selects_introspection(document) {
+    if !protection.introspection && introspection::selects_introspection(document) {
         return Err(Refusal::new(
             status,
             code::INTROSPECTION_DISABLED,
