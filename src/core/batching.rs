@@ -81,8 +81,8 @@ struct Shared<L: BatchLoad> {
 }
 
 struct State<L: BatchLoad> {
-    /// Values loaded in this request.
-    answered: HashMap<L::Key, L::Value>,
+    /// Values loaded in this request, shared so the engine reads them without a copy.
+    answered: HashMap<L::Key, Arc<L::Value>>,
     /// Keys gathering or in flight, with their batch.
     pending: HashMap<L::Key, Arc<Batch>>,
     /// The batch gathering keys, and its keys.
@@ -143,7 +143,34 @@ impl<L: BatchLoad> Batcher<L> {
         keys: impl IntoIterator<Item = L::Key>,
     ) -> Result<HashMap<L::Key, L::Value>, ApiError> {
         let keys: Vec<L::Key> = keys.into_iter().collect();
-        let (batches, gathering) = self.enter(&keys);
+        self.wait_for(&keys).await?;
+        let state = self.shared.lock();
+        Ok(keys
+            .into_iter()
+            .filter_map(|key| {
+                let value = L::Value::clone(state.answered.get(&key)?);
+                Some((key, value))
+            })
+            .collect())
+    }
+
+    /// The values of `keys` in their order, shared with the request's cache rather than
+    /// copied: what the planned engine reads a whole level of objects with.
+    pub async fn load_shared(
+        &self,
+        keys: &[L::Key],
+    ) -> Result<Vec<Option<Arc<L::Value>>>, ApiError> {
+        self.wait_for(keys).await?;
+        let state = self.shared.lock();
+        Ok(keys
+            .iter()
+            .map(|key| state.answered.get(key).cloned())
+            .collect())
+    }
+
+    /// Returns once every key of `keys` is answered (or its batch failed).
+    async fn wait_for(&self, keys: &[L::Key]) -> Result<(), ApiError> {
+        let (batches, gathering) = self.enter(keys);
         if gathering {
             // Siblings polled in this turn add their keys before the batch goes.
             tokio::task::yield_now().await;
@@ -162,14 +189,7 @@ impl<L: BatchLoad> Batcher<L> {
         for batch in &batches {
             batch.finished().await?;
         }
-        let state = self.shared.lock();
-        Ok(keys
-            .into_iter()
-            .filter_map(|key| {
-                let value = state.answered.get(&key)?.clone();
-                Some((key, value))
-            })
-            .collect())
+        Ok(())
     }
 
     /// Puts the keys not yet answered into batches: the ones they are pending in, else the
@@ -240,7 +260,12 @@ impl<L: BatchLoad> Batcher<L> {
                     state.pending.remove(key);
                 }
                 // Errors are not kept: a later load of the same keys tries again.
-                outcome.map(|values| state.answered.extend(values))
+                outcome.map(|values| {
+                    let values = values
+                        .into_iter()
+                        .map(|(key, value)| (key, Arc::new(value)));
+                    state.answered.extend(values)
+                })
             };
             let _ = batch.outcome.set(outcome);
             batch.done.notify_waiters();

@@ -34,6 +34,7 @@ impl ExtensionFactory for Gate {
             maximum: self.maximum,
             fields: Mutex::default(),
             introspection: Mutex::default(),
+            cache_control: Mutex::default(),
         })
     }
 }
@@ -46,6 +47,8 @@ struct GateCheck {
     /// What the document's introspection will return, in values (capped just above the
     /// maximum).
     introspection: Mutex<usize>,
+    /// The cache hints validation found, handed to the executor with the pass.
+    cache_control: Mutex<async_graphql::CacheControl>,
 }
 
 #[async_trait::async_trait]
@@ -82,6 +85,10 @@ impl Extension for GateCheck {
             .unwrap_or_else(PoisonError::into_inner);
         let cost = result.complexity.saturating_add(introspection);
         cost::check(ticket.map(Arc::as_ref), cost, self.maximum)?;
+        *self
+            .cache_control
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = result.cache_control;
         // A refused operation resolves nothing, so it uses no field.
         if let Some(stats) = RequestStats::current() {
             let fields = self.fields.lock().unwrap_or_else(PoisonError::into_inner);
@@ -90,13 +97,19 @@ impl Extension for GateCheck {
         Ok(result)
     }
 
-    /// A passed operation ends here, with no data and no errors: the executing schema runs it.
+    /// A passed operation ends here, with no data and no errors, and the cache hints of its
+    /// fields: an executor runs it.
     async fn execute(
         &self,
         _ctx: &ExtensionContext<'_>,
         _operation_name: Option<&str>,
         _next: NextExecute<'_>,
     ) -> Response {
-        Response::default()
+        let mut passed = Response::default();
+        passed.cache_control = *self
+            .cache_control
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        passed
     }
 }

@@ -11,7 +11,9 @@
 pub mod batching;
 pub mod catalog;
 pub mod community;
+pub mod connection;
 pub mod cost;
+pub mod engine;
 pub mod errors;
 mod gate;
 pub mod ids;
@@ -37,11 +39,11 @@ use self::offers::{OffersCache, RequestOffers};
 use self::pagination::PageLimits;
 use self::search::{SearchLoaders, SearchQuery};
 use crate::observe::{Metrics, RequestStats};
-use crate::protocols::CatalogSource;
 use crate::protocols::auth::ViewerId;
 use crate::protocols::community::CommunitySource;
 use crate::protocols::offers::{CallContext, OfferSource};
 use crate::protocols::search::SearchSource;
+use crate::protocols::{CatalogSource, ProductColumns};
 
 /// Everything the API reads from: one protocol implementation per kind of data. `run`
 /// assembles it; tests assemble it from in-memory or real sources.
@@ -72,6 +74,66 @@ pub struct ApiConfig {
     pub offers_stale_for: Duration,
     /// The whole time offers may take in one request, retries included.
     pub offers_budget: Duration,
+    /// Which executor runs operations.
+    pub executor: Executor,
+}
+
+/// Which executor runs an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Executor {
+    /// The planned engine (`engine`); what it does not plan runs on the reference executor.
+    Planned,
+    /// async-graphql's executor over the modules' resolvers.
+    Reference,
+}
+
+impl Executor {
+    /// The name in metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Executor::Planned => "planned",
+            Executor::Reference => "reference",
+        }
+    }
+}
+
+/// An operation's outcome, ready to be written out.
+pub struct Outcome {
+    /// The `data` entry as JSON text (`null` when there is none).
+    pub data: String,
+    pub errors: Vec<async_graphql::ServerError>,
+    pub extensions: std::collections::BTreeMap<String, async_graphql::Value>,
+    /// The cache hints of the fields it selected.
+    pub cache_control: async_graphql::CacheControl,
+    /// Fields the answer holds, list items counted one by one (the actual cost).
+    pub returned: u64,
+}
+
+impl Outcome {
+    /// Whether `data` holds anything.
+    pub fn has_data(&self) -> bool {
+        self.data != "null"
+    }
+
+    fn from_response(response: async_graphql::Response) -> Self {
+        Self {
+            data: serde_json::to_string(&response.data).unwrap_or_else(|_| "null".to_owned()),
+            returned: cost::returned_fields(&response.data),
+            errors: response.errors,
+            extensions: response.extensions,
+            cache_control: response.cache_control,
+        }
+    }
+
+    /// As async-graphql's response type, for tests and tools.
+    pub fn into_response(self) -> async_graphql::Response {
+        let data: async_graphql::Value = serde_json::from_str(&self.data).unwrap_or_default();
+        let mut response = async_graphql::Response::new(data);
+        response.errors = self.errors;
+        response.extensions = self.extensions;
+        response.cache_control = self.cache_control;
+        response
+    }
 }
 
 impl Default for ApiConfig {
@@ -85,6 +147,7 @@ impl Default for ApiConfig {
             offers_cache_ttl: Duration::from_secs(30),
             offers_stale_for: Duration::from_secs(600),
             offers_budget: Duration::from_secs(2),
+            executor: Executor::Planned,
         }
     }
 }
@@ -110,6 +173,8 @@ pub struct Api {
     sources: Sources,
     config: ApiConfig,
     offers_cache: Arc<OffersCache>,
+    /// The planned engine; `None` only if its registrations are inconsistent (logged).
+    engine: Option<Arc<engine::Engine>>,
 }
 
 /// What the HTTP layer knows of a request that the API needs: when it must be answered by,
@@ -163,13 +228,32 @@ pub fn build_schema(sources: Sources, config: ApiConfig) -> Api {
         config.offers_cache_ttl,
         config.offers_stale_for,
     ));
+    let engine = match build_engine() {
+        Ok(engine) => Some(Arc::new(engine)),
+        Err(error) => {
+            tracing::error!(message = "the planned engine is off: its registry is inconsistent", %error);
+            None
+        }
+    };
     Api {
         schema,
         gate,
         sources,
         config,
         offers_cache,
+        engine,
     }
+}
+
+/// The planned engine over every module's registrations.
+pub fn build_engine() -> Result<engine::Engine, String> {
+    let mut registry = engine::Registry::default();
+    connection::register_page_info(&mut registry);
+    catalog::register(&mut registry);
+    community::register(&mut registry);
+    search::register(&mut registry);
+    offers::register(&mut registry);
+    engine::Engine::new::<Query, Mutation>(registry)
 }
 
 /// The schema's SDL, as `schema.graphql` holds it.
@@ -192,7 +276,7 @@ impl Api {
             stats: RequestStats::new(Metrics::default()),
             cost: None,
         };
-        self.execute_with(request, context).await
+        self.execute_with(request, context).await.into_response()
     }
 
     /// Executes one GraphQL request with fresh per-request loaders. Call it inside the
@@ -201,7 +285,7 @@ impl Api {
         &self,
         request: async_graphql::Request,
         context: RequestContext,
-    ) -> async_graphql::Response {
+    ) -> Outcome {
         let stats = context.stats.clone();
         stats.scope(self.execute_in_scope(request, context)).await
     }
@@ -212,36 +296,114 @@ impl Api {
         &self,
         mut request: async_graphql::Request,
         context: RequestContext,
-    ) -> async_graphql::Response {
+    ) -> Outcome {
         let span = tracing::Span::current();
         // Refused operations cost no loaders.
         let mut gate = gate_request(&mut request);
-        if let Some(ticket) = context.cost {
+        if let Some(ticket) = context.cost.clone() {
             gate = gate.data(ticket);
         }
         let gated = self.gate.execute(gate).instrument(span.clone()).await;
         if gated.is_err() {
-            return gated;
+            return Outcome::from_response(gated);
         }
+        let stats = context.stats.clone();
+        let plan = match (&self.engine, self.config.executor) {
+            (Some(engine), Executor::Planned) => plan(engine, &mut request),
+            _ => None,
+        };
+        let mut outcome = match (&self.engine, plan) {
+            (Some(engine), Some(plan)) => {
+                stats.metrics().executed(Executor::Planned.name());
+                let ctx = self.engine_context(&plan, &context, &span);
+                let executed = engine
+                    .execute(&plan, &request.variables, &ctx)
+                    .instrument(span)
+                    .await;
+                Outcome {
+                    data: executed.data,
+                    errors: executed.errors,
+                    extensions: Default::default(),
+                    cache_control: gated.cache_control,
+                    returned: executed.returned,
+                }
+            }
+            _ => {
+                stats.metrics().executed(Executor::Reference.name());
+                Outcome::from_response(self.execute_reference(request, context, span).await)
+            }
+        };
+        if let Some(explain) = stats.explain()
+            && let Ok(debug) = async_graphql::Value::from_json(explain.to_json())
+        {
+            outcome.extensions.insert("debug".to_owned(), debug);
+        }
+        outcome
+    }
+
+    /// The per-request loaders, scoped to the request's span and viewer; products by id
+    /// read `product_columns`.
+    fn loaders(
+        &self,
+        context: &RequestContext,
+        span: &tracing::Span,
+        product_columns: ProductColumns,
+    ) -> RequestLoaders {
         let window = batching::Window::new(self.config.loader_delay);
-        let community = Arc::new(CommunityLoaders::new(
-            &self.sources.community,
-            context.viewer.map(|v| v.0),
-            &span,
-            window,
-        ));
-        let offers = offers::loader(
-            &self.sources.offers,
-            &self.offers_cache,
-            CallContext {
-                deadline: offers::call_deadline(context.deadline, self.config.offers_budget),
-                request_id: context.request_id,
-            },
-            &span,
-            window,
-        );
-        let loaders = Arc::new(CatalogLoaders::new(&self.sources.catalog, &span, window));
-        let search = Arc::new(SearchLoaders::new(&self.sources.search, &span, window));
+        RequestLoaders {
+            community: Arc::new(CommunityLoaders::new(
+                &self.sources.community,
+                context.viewer.map(|v| v.0),
+                span,
+                window,
+            )),
+            offers: offers::loader(
+                &self.sources.offers,
+                &self.offers_cache,
+                CallContext {
+                    deadline: offers::call_deadline(context.deadline, self.config.offers_budget),
+                    request_id: context.request_id.clone(),
+                },
+                span,
+                window,
+            ),
+            catalog: Arc::new(CatalogLoaders::reading(
+                &self.sources.catalog,
+                span,
+                window,
+                product_columns,
+            )),
+            search: Arc::new(SearchLoaders::new(&self.sources.search, span, window)),
+        }
+    }
+
+    /// What the engine's resolvers reach: the loaders, the sources and the limits.
+    fn engine_context(
+        &self,
+        plan: &engine::Plan,
+        context: &RequestContext,
+        span: &tracing::Span,
+    ) -> engine::Ctx {
+        let columns = catalog::product_columns(plan.fields_of("Product"));
+        let loaders = self.loaders(context, span, columns);
+        let mut ctx = engine::Ctx::default();
+        ctx.insert(loaders.catalog);
+        ctx.insert(loaders.community);
+        ctx.insert(loaders.search);
+        ctx.insert(RequestOffers::new(loaders.offers));
+        ctx.insert(self.sources.clone());
+        ctx.insert(self.config.pages);
+        ctx
+    }
+
+    /// Runs a gated request on async-graphql's executor.
+    async fn execute_reference(
+        &self,
+        mut request: async_graphql::Request,
+        context: RequestContext,
+        span: tracing::Span,
+    ) -> async_graphql::Response {
+        let loaders = self.loaders(&context, &span, ProductColumns::ALL);
         // Which answers to correct after execution (a look at the root fields; none for
         // an operation that does not read `__schema { description }`).
         let operation_name = request.operation_name.take();
@@ -251,17 +413,12 @@ impl Api {
         };
         request.operation_name = operation_name;
         let request = request
-            .data(loaders)
-            .data(search)
-            .data(community)
-            .data(RequestOffers::new(offers));
+            .data(loaders.catalog)
+            .data(loaders.search)
+            .data(loaders.community)
+            .data(RequestOffers::new(loaders.offers));
         let mut response = self.schema.execute(request).instrument(span).await;
         introspection::clear_schema_descriptions(&descriptions, &mut response.data);
-        if let Some(explain) = context.stats.explain()
-            && let Ok(debug) = async_graphql::Value::from_json(explain.to_json())
-        {
-            response.extensions.insert("debug".to_owned(), debug);
-        }
         response
     }
 
@@ -269,6 +426,34 @@ impl Api {
     pub fn schema(&self) -> &ApiSchema {
         &self.schema
     }
+}
+
+/// The engine's plan of a request, if it plans it.
+fn plan(
+    engine: &engine::Engine,
+    request: &mut async_graphql::Request,
+) -> Option<Arc<engine::Plan>> {
+    // The text, name and variables are read beside the parsed document, which needs the
+    // request mutably: moved out, and back after.
+    let query = std::mem::take(&mut request.query);
+    let operation_name = request.operation_name.take();
+    let variables = std::mem::take(&mut request.variables);
+    let plan = match request.parsed_query() {
+        Ok(document) => engine.plan(&query, document, operation_name.as_deref(), &variables),
+        Err(_) => None,
+    };
+    request.query = query;
+    request.operation_name = operation_name;
+    request.variables = variables;
+    plan
+}
+
+/// One request's loaders, of every module.
+struct RequestLoaders {
+    catalog: Arc<CatalogLoaders>,
+    community: Arc<CommunityLoaders>,
+    search: Arc<SearchLoaders>,
+    offers: batching::Batcher<offers::OffersLoader>,
 }
 
 /// The gate's copy of `request`: the same document (parsed once), operation and variables.

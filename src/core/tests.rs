@@ -560,7 +560,8 @@ async fn run_as(community: &Arc<MemoryCommunity>, viewer: Option<i32>, query: &s
     };
     serde_json::to_value(
         api.execute_with(async_graphql::Request::new(query), context)
-            .await,
+            .await
+            .into_response(),
     )
     .unwrap()
 }

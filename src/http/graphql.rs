@@ -32,10 +32,10 @@ use super::media::{Media, check_content_type, negotiate};
 use super::prepare;
 use super::request_id::{self, RequestId};
 use super::response_cache::{self, ResponseCache};
-use crate::core::RequestContext;
 use crate::core::cost::{self, CostTicket};
 use crate::core::errors::code;
 use crate::core::usage;
+use crate::core::{Outcome, RequestContext};
 use crate::protocols::auth::{AuthError, ViewerId};
 
 /// The parameters of a GraphQL request, from a JSON body or a query string.
@@ -407,30 +407,29 @@ pub(super) async fn execute(
         && viewer.is_none()
         && prepared.kind == Some(OperationType::Query)
         && response.errors.is_empty()
-        && response.data != async_graphql::Value::Null
+        && response.has_data()
         && let Some(keep) = response_cache::keep_for(&response.cache_control)
         && let Some(charge) = ticket.charge()
-        && let Ok(data) = serde_json::to_string(&response.data)
     {
         cache.put(
             key,
             response_cache::Entry {
-                data,
+                data: response.data.clone(),
                 requested: charge.requested,
-                actual: cost::returned_fields(&response.data),
+                actual: response.returned,
                 fields: access.stats.fields_used(),
                 operation: prepared.name.clone(),
                 expires: Instant::now() + keep,
             },
         );
     }
-    if let Some(cost) = ticket.settle(&response.data, state.protection.max_cost)
+    if let Some(cost) = ticket.settle_returned(response.returned, state.protection.max_cost)
         && let Ok(cost) = async_graphql::Value::from_json(cost)
     {
         response.extensions.insert("cost".to_owned(), cost);
     }
-    let before_execution = response.data == async_graphql::Value::Null
-        && response.errors.iter().all(|e| e.path.is_empty());
+    let before_execution =
+        !response.has_data() && response.errors.iter().all(|e| e.path.is_empty());
     span.in_scope(|| {
         for error in &mut response.errors {
             classify(error, before_execution);
@@ -439,7 +438,7 @@ pub(super) async fn execute(
         }
     });
     access.answered(
-        response.data != async_graphql::Value::Null,
+        response.has_data(),
         response.errors.iter().filter_map(error_code),
     );
     let retry_after = response.errors.iter().find_map(|e| {
@@ -455,7 +454,9 @@ pub(super) async fn execute(
     });
     let status = match media {
         _ if retry_after.is_some() => StatusCode::TOO_MANY_REQUESTS,
-        Media::GraphqlResponse if before_execution && response.is_err() => StatusCode::BAD_REQUEST,
+        Media::GraphqlResponse if before_execution && !response.errors.is_empty() => {
+            StatusCode::BAD_REQUEST
+        }
         _ => StatusCode::OK,
     };
     // A request error (nothing executed) has no `data` entry at all, per the spec.
@@ -465,7 +466,7 @@ pub(super) async fn execute(
         // A refused budget still says what the operation costs and what is left.
         serde_json::to_vec(&json!({ "errors": response.errors, "extensions": response.extensions }))
     } else {
-        serde_json::to_vec(&response)
+        answer_body(&response)
     };
     let mut reply = reply(
         status,
@@ -647,6 +648,24 @@ pub(super) fn refuse(refusal: Refusal, media: Media, access: &mut Access) -> Res
             .insert(name, HeaderValue::from_static(value));
     }
     response
+}
+
+/// `{"data": …, "errors": […], "extensions": {…}}`, the data written as the executor wrote
+/// it; empty errors and extensions are left out, as async-graphql's response leaves them.
+fn answer_body(outcome: &Outcome) -> serde_json::Result<Vec<u8>> {
+    let mut body = Vec::with_capacity(outcome.data.len() + 64);
+    body.extend_from_slice(b"{\"data\":");
+    body.extend_from_slice(outcome.data.as_bytes());
+    if !outcome.errors.is_empty() {
+        body.extend_from_slice(b",\"errors\":");
+        serde_json::to_writer(&mut body, &outcome.errors)?;
+    }
+    if !outcome.extensions.is_empty() {
+        body.extend_from_slice(b",\"extensions\":");
+        serde_json::to_writer(&mut body, &outcome.extensions)?;
+    }
+    body.push(b'}');
+    Ok(body)
 }
 
 fn internal_body(id: &RequestId) -> Vec<u8> {

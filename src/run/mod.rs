@@ -23,10 +23,10 @@ use tokio::sync::Semaphore;
 
 pub use telemetry::{Logs, init as init_telemetry};
 
-use crate::config::{Cli, Command, DatabaseArgs, PartnerArgs, SeedArgs, ServeArgs};
+use crate::config::{Cli, Command, DatabaseArgs, ExecutorChoice, PartnerArgs, SeedArgs, ServeArgs};
 use crate::core::cost::Budgets;
 use crate::core::pagination::PageLimits;
-use crate::core::{self, ApiConfig, Sources};
+use crate::core::{self, ApiConfig, Executor, Sources};
 use crate::http::debug::DebugAccess;
 use crate::http::document::DocumentLimits;
 use crate::http::persisted::PersistedQueries;
@@ -178,6 +178,10 @@ impl Gateway {
                 max_size: args.max_page_size,
             },
             loader_delay: Duration::from_micros(args.loader_delay_us),
+            executor: match args.executor {
+                ExecutorChoice::Planned => Executor::Planned,
+                ExecutorChoice::Reference => Executor::Reference,
+            },
             max_complexity: args.max_complexity as usize,
             introspection: args.limits.introspection,
             field_suggestions: args.limits.field_suggestions,

@@ -9,7 +9,7 @@ use tracing::Instrument;
 use crate::core::batching::{BatchLoad, Batcher, Window};
 use crate::core::errors::ApiError;
 use crate::protocols::{
-    BrandRecord, CatalogSource, CategoryRecord, Page, ProductRecord, ShopRecord,
+    BrandRecord, CatalogSource, CategoryRecord, Page, ProductColumns, ProductRecord, ShopRecord,
 };
 
 /// Defines a loader struct whose batch is one call of a `CatalogSource` method.
@@ -34,10 +34,27 @@ macro_rules! catalog_loader {
     };
 }
 
-catalog_loader!(
-    /// Products by id.
-    ProductById, i32 => ProductRecord, products_by_ids
-);
+/// Products by id, with the columns the request's operation reads.
+pub struct ProductById {
+    source: Arc<dyn CatalogSource>,
+    span: tracing::Span,
+    columns: ProductColumns,
+}
+
+impl BatchLoad for ProductById {
+    type Key = i32;
+    type Value = ProductRecord;
+    const NAME: &'static str = "ProductById";
+
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, ProductRecord>, ApiError> {
+        let load = async {
+            let columns = self.columns;
+            let found = self.source.products_columns_by_ids(keys, columns).await;
+            found.map_err(ApiError::from)
+        };
+        load.instrument(self.span.clone()).await
+    }
+}
 catalog_loader!(
     /// Brands by id.
     BrandById, i32 => BrandRecord, brands_by_ids
@@ -108,6 +125,17 @@ pub struct CatalogLoaders {
 impl CatalogLoaders {
     /// Loaders for one request, gathering keys over `window`.
     pub fn new(source: &Arc<dyn CatalogSource>, span: &tracing::Span, window: Window) -> Self {
+        Self::reading(source, span, window, ProductColumns::ALL)
+    }
+
+    /// Loaders that read only `columns` of products by id: every product field the
+    /// request's operation selects must be covered (see `engine::product_columns`).
+    pub fn reading(
+        source: &Arc<dyn CatalogSource>,
+        span: &tracing::Span,
+        window: Window,
+        columns: ProductColumns,
+    ) -> Self {
         macro_rules! loader {
             ($name:ident) => {
                 Batcher::new(
@@ -120,7 +148,14 @@ impl CatalogLoaders {
             };
         }
         Self {
-            products: loader!(ProductById),
+            products: Batcher::new(
+                ProductById {
+                    source: source.clone(),
+                    span: span.clone(),
+                    columns,
+                },
+                window,
+            ),
             brands: loader!(BrandById),
             brands_by_slug: loader!(BrandBySlug),
             shops: loader!(ShopById),

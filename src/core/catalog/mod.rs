@@ -1,6 +1,7 @@
 //! The catalog module: products, brands, shops and the category tree, from the catalog
 //! source. Root look-ups by global id, database id and slug; lists are Relay connections.
 
+mod engine;
 mod loaders;
 mod types;
 
@@ -8,6 +9,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object};
 
+pub use engine::{MoneyObj, product_columns, register};
 pub use loaders::CatalogLoaders;
 pub use types::{Brand, Category, Money, Product, Shop};
 

@@ -27,30 +27,50 @@ pub struct Money {
 impl Money {
     /// Money from minor units of a currency.
     pub fn from_minor(minor_units: i32, currency: &str) -> Self {
-        let decimals = match currency {
-            "JPY" | "KRW" | "ISK" => 0,
-            _ => 2,
-        };
-        let sign = if minor_units < 0 { "-" } else { "" };
-        let abs = minor_units.unsigned_abs();
-        let amount = if decimals == 0 {
-            format!("{sign}{abs}")
-        } else {
-            format!("{sign}{}.{:02}", abs / 100, abs % 100)
-        };
-        let formatted = match currency {
-            "EUR" => format!("€{amount}"),
-            "GBP" => format!("£{amount}"),
-            "USD" => format!("${amount}"),
-            "JPY" => format!("¥{amount}"),
-            other => format!("{amount} {other}"),
-        };
+        let mut amount = String::new();
+        write_amount(&mut amount, minor_units, currency);
+        let mut formatted = String::new();
+        write_formatted(&mut formatted, minor_units, currency);
         Self {
             amount,
             currency: currency.to_owned(),
             minor_units,
             formatted,
         }
+    }
+}
+
+/// The amount of `minor_units` of `currency` as a decimal in major units ("59.95").
+pub(crate) fn write_amount(out: &mut String, minor_units: i32, currency: &str) {
+    use std::fmt::Write;
+    let decimals = match currency {
+        "JPY" | "KRW" | "ISK" => 0,
+        _ => 2,
+    };
+    let sign = if minor_units < 0 { "-" } else { "" };
+    let abs = minor_units.unsigned_abs();
+    // Writing into a String cannot fail.
+    let _ = if decimals == 0 {
+        write!(out, "{sign}{abs}")
+    } else {
+        write!(out, "{sign}{}.{:02}", abs / 100, abs % 100)
+    };
+}
+
+/// The display form of an amount ("€59.95", "12.00 SEK").
+pub(crate) fn write_formatted(out: &mut String, minor_units: i32, currency: &str) {
+    let symbol = match currency {
+        "EUR" => "€",
+        "GBP" => "£",
+        "USD" => "$",
+        "JPY" => "¥",
+        _ => "",
+    };
+    out.push_str(symbol);
+    write_amount(out, minor_units, currency);
+    if symbol.is_empty() {
+        out.push(' ');
+        out.push_str(currency);
     }
 }
 

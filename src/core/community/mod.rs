@@ -2,6 +2,7 @@
 //! (the viewer's likes through loaders that carry the viewer); mutations need an
 //! authenticated viewer and are each one transaction in the source.
 
+mod engine;
 mod loaders;
 mod mutations;
 mod types;
@@ -10,6 +11,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Enum, ID, Object};
 
+pub use engine::register;
 pub use loaders::CommunityLoaders;
 pub use mutations::CommunityMutation;
 pub use types::{Collage, CollageItem, User};
@@ -113,38 +115,66 @@ impl CommunityQuery {
         #[graphql(default_with = "CollageOrderBy::Newest")] order_by: CollageOrderBy,
         tag: Option<String>,
     ) -> async_graphql::Result<CollageConnection> {
-        let order = match order_by {
-            CollageOrderBy::Newest => CollageOrder::Newest,
-            CollageOrderBy::Popular => CollageOrder::Popular,
-        };
-        let request = PageRequest {
-            first: ctx.typed_data::<PageLimits>()?.first(first)?,
-            after: after
-                .as_deref()
-                .map(|c| decode_feed_cursor(c, order))
-                .transpose()?,
-        };
-        let tag = tag.map(|t| t.trim().to_lowercase());
+        let limits = ctx.typed_data::<PageLimits>()?;
         let source = ctx.community()?.clone();
-        let page = source
-            .collages_page(order, tag.as_deref(), request)
-            .await
-            .map_err(ApiError::from)?;
-        let items = page
+        let feed = feed_page(&source, limits, first, after.as_deref(), order_by, tag).await?;
+        let items = feed
             .items
             .into_iter()
-            .map(|c| {
-                let likes = match order {
-                    CollageOrder::Popular => c.like_count.to_string(),
-                    CollageOrder::Newest => String::new(),
-                };
-                let cursor = encode_cursor(COLLAGE_CURSOR, &format!("{order:?}|{likes}|{}", c.id));
-                (cursor, Collage(c))
-            })
+            .map(|(c, r)| (c, Collage(r)))
             .collect();
+        let tag = feed.tag;
         let count = Box::pin(async move { Ok(source.collages_count(tag.as_deref()).await?) });
-        Ok(CollageConnection::new(items, page.has_next_page, count))
+        Ok(CollageConnection::new(items, feed.has_next_page, count))
     }
+}
+
+/// A page of the collage feed, with cursors, and the tag it was asked for (normalised).
+pub(crate) struct FeedPage {
+    pub(crate) items: Vec<(String, crate::protocols::community::CollageRecord)>,
+    pub(crate) has_next_page: bool,
+    pub(crate) tag: Option<String>,
+}
+
+/// `Query.collages`: a page of the feed, newest or most liked, optionally of one tag.
+pub(crate) async fn feed_page(
+    source: &Arc<dyn CommunitySource>,
+    limits: &PageLimits,
+    first: Option<i32>,
+    after: Option<&str>,
+    order_by: CollageOrderBy,
+    tag: Option<String>,
+) -> ApiResult<FeedPage> {
+    let order = match order_by {
+        CollageOrderBy::Newest => CollageOrder::Newest,
+        CollageOrderBy::Popular => CollageOrder::Popular,
+    };
+    let request = PageRequest {
+        first: limits.first(first)?,
+        after: after.map(|c| decode_feed_cursor(c, order)).transpose()?,
+    };
+    let tag = tag.map(|t| t.trim().to_lowercase());
+    let page = source
+        .collages_page(order, tag.as_deref(), request)
+        .await
+        .map_err(ApiError::from)?;
+    let items = page
+        .items
+        .into_iter()
+        .map(|c| {
+            let likes = match order {
+                CollageOrder::Popular => c.like_count.to_string(),
+                CollageOrder::Newest => String::new(),
+            };
+            let cursor = encode_cursor(COLLAGE_CURSOR, &format!("{order:?}|{likes}|{}", c.id));
+            (cursor, c)
+        })
+        .collect();
+    Ok(FeedPage {
+        items,
+        has_next_page: page.has_next_page,
+        tag,
+    })
 }
 
 fn decode_feed_cursor(cursor: &str, order: CollageOrder) -> ApiResult<CollageCursor> {
@@ -209,6 +239,19 @@ pub(crate) async fn collage_page(
     Ok(CollageConnection::new(items, page.has_next_page, count))
 }
 
+/// A cursor of a user's liked products: when the like was made, and the product.
+fn decode_like_cursor(cursor: &str) -> ApiResult<LikeCursor> {
+    let invalid = || ApiError::BadUserInput(format!("invalid cursor {cursor:?}"));
+    let key = pagination::decode_cursor(LIKE_CURSOR, cursor)?;
+    let (millis, product) = key.split_once('|').ok_or_else(invalid)?;
+    let liked_at = chrono::DateTime::from_timestamp_millis(millis.parse().map_err(|_| invalid())?)
+        .ok_or_else(invalid)?;
+    Ok(LikeCursor {
+        liked_at,
+        product_id: product.parse().map_err(|_| invalid())?,
+    })
+}
+
 /// `User.likedProducts`: most recent like first.
 pub(crate) async fn liked_products(
     ctx: &Context<'_>,
@@ -216,20 +259,7 @@ pub(crate) async fn liked_products(
     first: Option<i32>,
     after: Option<&str>,
 ) -> ApiResult<ProductConnection> {
-    let after = after
-        .map(|cursor| {
-            let invalid = || ApiError::BadUserInput(format!("invalid cursor {cursor:?}"));
-            let key = pagination::decode_cursor(LIKE_CURSOR, cursor)?;
-            let (millis, product) = key.split_once('|').ok_or_else(invalid)?;
-            let liked_at =
-                chrono::DateTime::from_timestamp_millis(millis.parse().map_err(|_| invalid())?)
-                    .ok_or_else(invalid)?;
-            Ok::<_, ApiError>(LikeCursor {
-                liked_at,
-                product_id: product.parse().map_err(|_| invalid())?,
-            })
-        })
-        .transpose()?;
+    let after = after.map(decode_like_cursor).transpose()?;
     let request = PageRequest {
         first: ctx.typed_data::<PageLimits>()?.first(first)?,
         after,

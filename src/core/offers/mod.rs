@@ -7,6 +7,7 @@
 //! `UPSTREAM_UNAVAILABLE` error at its path, and the rest of the query resolves as usual.
 
 mod cache;
+mod engine;
 mod types;
 
 use std::collections::HashMap;
@@ -18,6 +19,7 @@ use tokio::sync::watch;
 use tracing::Instrument;
 
 pub use cache::OffersCache;
+pub use engine::register;
 pub use types::{OfferView, ProductOffers};
 
 use super::ContextExt;

@@ -7,6 +7,7 @@
 //! availability shown to users must be current, so nothing shown is read from the search
 //! document. A product deleted since the last reindex simply drops out of its page.
 
+mod engine;
 mod types;
 
 use std::collections::HashMap;
@@ -16,6 +17,7 @@ use async_graphql::{Context, ID, Object};
 use serde_json::{Value, json};
 use tracing::Instrument;
 
+pub use engine::register;
 pub use types::{ProductFilter, ProductSearchConnection, ProductSort, Suggestion};
 
 use super::batching::{BatchLoad, Batcher, Window};
@@ -88,24 +90,15 @@ impl SearchQuery {
         #[graphql(desc = "How many products (at most the maximum page size).")] first: Option<i32>,
         #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
     ) -> async_graphql::Result<ProductSearchConnection> {
-        let text = query.unwrap_or_default().trim().to_owned();
-        if text.chars().count() > MAX_TEXT {
-            return Err(ApiError::BadUserInput(format!(
-                "query is longer than {MAX_TEXT} characters"
-            ))
-            .into());
-        }
-        let request = Query {
-            text,
-            filter: search_filter(filter.unwrap_or_default())?,
-            sort: sort.into(),
-            first: ctx.typed_data::<PageLimits>()?.first(first)?,
-            after: after
-                .as_deref()
-                .map(|c| decode_search_cursor(c, sort))
-                .transpose()?,
-            facets: ctx.look_ahead().field("facets").exists(),
-        };
+        let request = search_request(
+            query,
+            filter,
+            sort,
+            first,
+            after.as_deref(),
+            ctx.typed_data::<PageLimits>()?,
+            ctx.look_ahead().field("facets").exists(),
+        )?;
         let page = search_source(ctx)?
             .search(&request)
             .await
@@ -145,16 +138,9 @@ impl SearchQuery {
         prefix: String,
         #[graphql(default = 8, desc = "At most 50.")] first: i32,
     ) -> async_graphql::Result<Vec<Suggestion>> {
-        let prefix = prefix.trim();
-        if prefix.chars().count() > 100 {
-            return Err(
-                ApiError::BadUserInput("prefix is longer than 100 characters".to_owned()).into(),
-            );
-        }
-        let first = small_list(first)?;
-        if prefix.is_empty() || first == 0 {
+        let Some((prefix, first)) = suggest_request(&prefix, first)? else {
             return Ok(Vec::new());
-        }
+        };
         let suggestions = search_source(ctx)?
             .suggest(prefix, first)
             .await
@@ -203,11 +189,53 @@ pub(crate) async fn similar(
         .collect())
 }
 
+/// Checks a client's search arguments and makes the protocol's query of them.
+pub(crate) fn search_request(
+    query: Option<String>,
+    filter: Option<ProductFilter>,
+    sort: ProductSort,
+    first: Option<i32>,
+    after: Option<&str>,
+    limits: &PageLimits,
+    facets: bool,
+) -> ApiResult<Query> {
+    let text = query.unwrap_or_default().trim().to_owned();
+    if text.chars().count() > MAX_TEXT {
+        return Err(ApiError::BadUserInput(format!(
+            "query is longer than {MAX_TEXT} characters"
+        )));
+    }
+    Ok(Query {
+        text,
+        filter: search_filter(filter.unwrap_or_default())?,
+        sort: sort.into(),
+        first: limits.first(first)?,
+        after: after.map(|c| decode_search_cursor(c, sort)).transpose()?,
+        facets,
+    })
+}
+
+/// Checks `suggest`'s arguments: the trimmed prefix and how many, or `None` for no lookup.
+pub(crate) fn suggest_request(prefix: &str, first: i32) -> ApiResult<Option<(&str, u32)>> {
+    let prefix = prefix.trim();
+    if prefix.chars().count() > 100 {
+        return Err(ApiError::BadUserInput(
+            "prefix is longer than 100 characters".to_owned(),
+        ));
+    }
+    let first = small_list(first)?;
+    Ok((!prefix.is_empty() && first != 0).then_some((prefix, first)))
+}
+
+fn search_source_of(ctx: &super::engine::Ctx) -> ApiResult<&Arc<dyn SearchSource>> {
+    Ok(&ctx.data::<Sources>()?.search)
+}
+
 fn search_source<'a>(ctx: &'a Context<'_>) -> ApiResult<&'a Arc<dyn SearchSource>> {
     Ok(&ctx.typed_data::<Sources>()?.search)
 }
 
-fn small_list(first: i32) -> ApiResult<u32> {
+pub(crate) fn small_list(first: i32) -> ApiResult<u32> {
     if (0..=MAX_SMALL_LIST).contains(&first) {
         Ok(first as u32)
     } else {
@@ -269,7 +297,7 @@ fn search_filter(filter: ProductFilter) -> ApiResult<SearchFilter> {
 
 /// Search cursors hold the sort order and the hit's sort values; a cursor of another order
 /// cannot continue this one.
-fn encode_search_cursor(sort: ProductSort, values: &[Value]) -> String {
+pub(crate) fn encode_search_cursor(sort: ProductSort, values: &[Value]) -> String {
     let key = json!({ "s": format!("{sort:?}"), "v": values });
     encode_cursor(SEARCH_CURSOR, &key.to_string())
 }

@@ -9,13 +9,41 @@ use super::MySqlCatalog;
 use super::rows::{BrandRow, CategoryRow, KeyedCategoryRow, KeyedProductRow, ProductRow, ShopRow};
 use super::sql::{distinct, page_of, placeholders};
 use crate::protocols::{
-    BrandCursor, BrandRecord, CatalogSource, CategoryRecord, Page, PageRequest, ProductRecord,
-    ShopRecord, SourceError,
+    BrandCursor, BrandRecord, CatalogSource, CategoryRecord, Page, PageRequest, ProductColumns,
+    ProductRecord, ShopRecord, SourceError,
 };
 
 const PRODUCT_COLUMNS: &str = "p.id, p.brand_id, p.shop_id, p.category_id, p.name, \
     p.description, p.color, p.price_cents, p.sale_price_cents, p.currency, p.image_url, \
     p.deeplink_url, p.like_count, p.created_at, p.updated_at";
+/// The select list of `columns` of a product (aliased `p`), its id first.
+fn product_columns(columns: ProductColumns) -> String {
+    const NAMED: [(ProductColumns, &str); 14] = [
+        (ProductColumns::BRAND, "p.brand_id"),
+        (ProductColumns::SHOP, "p.shop_id"),
+        (ProductColumns::CATEGORY, "p.category_id"),
+        (ProductColumns::NAME, "p.name"),
+        (ProductColumns::DESCRIPTION, "p.description"),
+        (ProductColumns::COLOR, "p.color"),
+        (ProductColumns::PRICE, "p.price_cents"),
+        (ProductColumns::SALE_PRICE, "p.sale_price_cents"),
+        (ProductColumns::CURRENCY, "p.currency"),
+        (ProductColumns::IMAGE, "p.image_url"),
+        (ProductColumns::DEEPLINK, "p.deeplink_url"),
+        (ProductColumns::LIKES, "p.like_count"),
+        (ProductColumns::CREATED, "p.created_at"),
+        (ProductColumns::UPDATED, "p.updated_at"),
+    ];
+    let mut list = String::from("p.id");
+    for (column, name) in NAMED {
+        if columns.contains(column) {
+            list.push_str(", ");
+            list.push_str(name);
+        }
+    }
+    list
+}
+
 const BRAND_COLUMNS: &str = "id, slug, name, logo_url, created_at";
 const SHOP_COLUMNS: &str = "id, slug, name, domain, country, currency";
 const CATEGORY_COLUMNS: &str = "id, parent_id, slug, name, position";
@@ -129,6 +157,23 @@ impl CatalogSource for MySqlCatalog {
         ids: &[i32],
     ) -> Result<HashMap<i32, ProductRecord>, SourceError> {
         let sql = format!("SELECT {PRODUCT_COLUMNS} FROM products p WHERE p.id");
+        self.db
+            .by_keys::<_, ProductRow, ProductRecord>(&sql, ids, |p| p.id)
+            .await
+    }
+
+    async fn products_columns_by_ids(
+        &self,
+        ids: &[i32],
+        columns: ProductColumns,
+    ) -> Result<HashMap<i32, ProductRecord>, SourceError> {
+        if columns == ProductColumns::ALL {
+            return self.products_by_ids(ids).await;
+        }
+        let sql = format!(
+            "SELECT {} FROM products p WHERE p.id",
+            product_columns(columns)
+        );
         self.db
             .by_keys::<_, ProductRow, ProductRecord>(&sql, ids, |p| p.id)
             .await

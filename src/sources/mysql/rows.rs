@@ -6,22 +6,38 @@ use sqlx::FromRow;
 
 use crate::protocols::{BrandRecord, CategoryRecord, ProductRecord, ShopRecord};
 
+/// A product row; a statement may select only some columns (`ProductColumns`), and the
+/// others take their defaults.
 #[derive(FromRow)]
 pub(super) struct ProductRow {
     pub(super) id: i32,
+    #[sqlx(default)]
     pub(super) brand_id: i32,
+    #[sqlx(default)]
     pub(super) shop_id: i32,
+    #[sqlx(default)]
     pub(super) category_id: i32,
+    #[sqlx(default)]
     pub(super) name: String,
+    #[sqlx(default)]
     pub(super) description: String,
+    #[sqlx(default)]
     pub(super) color: String,
+    #[sqlx(default)]
     pub(super) price_cents: i32,
+    #[sqlx(default)]
     pub(super) sale_price_cents: Option<i32>,
+    #[sqlx(default)]
     pub(super) currency: String,
+    #[sqlx(default)]
     pub(super) image_url: String,
+    #[sqlx(default)]
     pub(super) deeplink_url: String,
+    #[sqlx(default)]
     pub(super) like_count: i32,
+    #[sqlx(default)]
     pub(super) created_at: NaiveDateTime,
+    #[sqlx(default)]
     pub(super) updated_at: NaiveDateTime,
 }
 

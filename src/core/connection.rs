@@ -1,0 +1,181 @@
+//! Relay connections in the planned engine: a page of nodes with cursors, its `PageInfo`,
+//! and a `totalCount` that is counted only when selected, for all connections of a level
+//! at once. The connection types of every module are made here from their node type.
+
+use futures::future::BoxFuture;
+
+use super::engine::{Ctx, Registry, Scalars};
+use super::errors::ApiError;
+use super::pagination::PageInfo;
+
+/// A page of nodes, the whole list's total (known, or counted when selected), and what
+/// else the page's type shows (`X`: search facets; nothing for most).
+pub struct Connection<N, X = ()> {
+    pub edges: Vec<Edge<N>>,
+    pub has_next_page: bool,
+    pub total: Total,
+    pub extra: X,
+}
+
+/// A node and its cursor.
+pub struct Edge<N> {
+    pub cursor: String,
+    pub node: N,
+}
+
+/// How a connection's `totalCount` is known.
+pub enum Total {
+    /// Already known (a search answers it with the page).
+    Known(i64),
+    /// Counted by `counter` for `key`, with every connection of the level in one call.
+    Counted(&'static dyn Counter, CountKey),
+}
+
+/// What a counter counts for: an owner's id, or a text (a feed's tag).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CountKey {
+    Id(i32),
+    Text(Option<String>),
+}
+
+/// Counts the whole lists of many connections of one kind at once: one count per key, in
+/// order. Modules implement it for their lists.
+pub trait Counter: Sync {
+    /// The kind of list it counts, unique among counters.
+    fn name(&self) -> &'static str;
+    fn count<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        keys: Vec<&'a CountKey>,
+    ) -> BoxFuture<'a, Result<Vec<Option<i64>>, ApiError>>;
+}
+
+impl<N, X> Connection<N, X> {
+    /// A page of `(cursor, node)` pairs.
+    pub fn new(
+        items: impl IntoIterator<Item = (String, N)>,
+        has_next_page: bool,
+        total: Total,
+        extra: X,
+    ) -> Self {
+        Self {
+            edges: items
+                .into_iter()
+                .map(|(cursor, node)| Edge { cursor, node })
+                .collect(),
+            has_next_page,
+            total,
+            extra,
+        }
+    }
+
+    fn page_info(&self) -> PageInfo {
+        PageInfo {
+            has_next_page: self.has_next_page,
+            has_previous_page: false,
+            start_cursor: self.edges.first().map(|e| e.cursor.clone()),
+            end_cursor: self.edges.last().map(|e| e.cursor.clone()),
+        }
+    }
+}
+
+/// The totals of a level's connections: known ones as they are, counted ones grouped by
+/// counter, one call each.
+async fn totals<N, X>(ctx: &Ctx, connections: &[Connection<N, X>]) -> Scalars {
+    let mut values: Vec<Option<Result<i64, ApiError>>> = connections
+        .iter()
+        .map(|c| match c.total {
+            Total::Known(n) => Some(Ok(n)),
+            Total::Counted(..) => None,
+        })
+        .collect();
+    let mut counters: Vec<&'static dyn Counter> = Vec::new();
+    for connection in connections {
+        if let Total::Counted(counter, _) = connection.total
+            && !counters.iter().any(|c| c.name() == counter.name())
+        {
+            counters.push(counter);
+        }
+    }
+    for counter in counters {
+        let (indexes, keys): (Vec<usize>, Vec<&CountKey>) = connections
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| match &c.total {
+                Total::Counted(of, key) if of.name() == counter.name() => Some((i, key)),
+                _ => None,
+            })
+            .unzip();
+        match counter.count(ctx, keys).await {
+            Ok(counts) => {
+                for (i, count) in indexes.into_iter().zip(counts) {
+                    values[i] = Some(Ok(count.unwrap_or(0)));
+                }
+            }
+            Err(error) => {
+                for i in indexes {
+                    values[i] = Some(Err(error.clone()));
+                }
+            }
+        }
+    }
+    let mut scalars = Scalars::with_capacity(connections.len());
+    for value in values {
+        match value {
+            Some(Ok(n)) => scalars.push(|out| out.int(n)),
+            Some(Err(error)) => scalars.push_error(error),
+            None => scalars.push_null(),
+        }
+    }
+    scalars
+}
+
+/// Registers connection type `name` and its edge type `edge` over node type `node`.
+pub fn register<N, X>(
+    registry: &mut Registry,
+    name: &'static str,
+    edge: &'static str,
+    node: &'static str,
+) where
+    N: Clone + Send + Sync + 'static,
+    X: Send + Sync + 'static,
+{
+    registry
+        .object::<Connection<N, X>>(name)
+        .child_list("edges", edge, |c: &Connection<N, X>| {
+            c.edges
+                .iter()
+                .map(|e| Edge {
+                    cursor: e.cursor.clone(),
+                    node: e.node.clone(),
+                })
+                .collect::<Vec<_>>()
+        })
+        .child_list("nodes", node, |c: &Connection<N, X>| {
+            c.edges.iter().map(|e| e.node.clone()).collect::<Vec<_>>()
+        })
+        .child("pageInfo", "PageInfo", Connection::page_info)
+        .scalars("totalCount", |ctx, connections, _args| {
+            Box::pin(async move { Ok(totals(ctx, connections).await) })
+        });
+    registry
+        .object::<Edge<N>>(edge)
+        .leaf("cursor", |e: &Edge<N>, out| out.str(&e.cursor))
+        .child("node", node, |e: &Edge<N>| e.node.clone());
+}
+
+/// Registers `PageInfo`, which every connection shares.
+pub fn register_page_info(registry: &mut Registry) {
+    registry
+        .object::<PageInfo>("PageInfo")
+        .leaf("hasNextPage", |p: &PageInfo, out| out.bool(p.has_next_page))
+        .leaf("hasPreviousPage", |p: &PageInfo, out| {
+            out.bool(p.has_previous_page)
+        })
+        .leaf("startCursor", |p: &PageInfo, out| {
+            out.opt_str(p.start_cursor.as_deref())
+        })
+        .leaf("endCursor", |p: &PageInfo, out| {
+            out.opt_str(p.end_cursor.as_deref())
+        });
+}

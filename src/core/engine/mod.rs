@@ -1,0 +1,184 @@
+//! The planned engine: executes a validated operation as a plan, breadth-first, writing the
+//! answer's bytes directly.
+//!
+//! - `plan`: the operation as selection sets per object type, fragments flattened and
+//!   `@skip`/`@include` applied, cached per document;
+//! - `run`: all objects of a level resolve together, one resolver call per field per level;
+//! - `write`: the answer, depth first, with null propagation and errors at their paths.
+//!
+//! async-graphql keeps what it does well: the schema's shapes, parsing, validation and
+//! introspection. Modules register how their fields resolve in a `Registry`; an operation
+//! that selects a field nobody registered yet (or an abstract type, a mutation,
+//! introspection) is declined by the planner and runs on the reference executor.
+
+mod args;
+mod out;
+mod plan;
+mod registry;
+mod run;
+mod write;
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{Name, OutputType, ServerError, Variables};
+
+pub use args::Args;
+pub use out::Out;
+pub use plan::Plan;
+pub use registry::{Children, ObjectFields, Registry, Scalars};
+
+use crate::core::errors::ApiError;
+
+/// How many plans are kept; past that the cache starts over (operations are few in
+/// practice: a client's persisted or generated documents).
+const PLAN_CACHE_SIZE: usize = 512;
+
+/// The request's dependencies, by type: loaders, limits, sources.
+#[derive(Default)]
+pub struct Ctx {
+    data: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
+}
+
+impl Ctx {
+    /// Adds `value`; a later value of the same type replaces it.
+    pub fn insert<T: Any + Send + Sync>(&mut self, value: T) {
+        self.data.insert(TypeId::of::<T>(), Box::new(value));
+    }
+
+    /// The value of type `T`; missing is an internal error, never a panic.
+    pub fn data<T: Any + Send + Sync>(&self) -> Result<&T, ApiError> {
+        self.data
+            .get(&TypeId::of::<T>())
+            .and_then(|v| v.downcast_ref::<T>())
+            .ok_or_else(|| {
+                ApiError::Internal(format!(
+                    "{} missing from the engine's context",
+                    std::any::type_name::<T>()
+                ))
+            })
+    }
+}
+
+/// An executed operation: the `data` entry as JSON text, and the errors at their paths.
+pub struct Executed {
+    pub data: String,
+    pub errors: Vec<ServerError>,
+    /// Fields the answer holds, list items counted one by one (the actual cost).
+    pub returned: u64,
+}
+
+/// A plan's cache key: a hash of the document, the operation, and the Boolean variables
+/// that `@skip`/`@include` may read. An entry keeps them too, so a hit is checked whole.
+type PlanKey = u64;
+
+/// A cached plan (or the engine's "not yet") and what it was made for.
+struct Planned {
+    query: String,
+    operation_name: Option<String>,
+    conditions: Vec<(Name, bool)>,
+    plan: Option<Arc<Plan>>,
+}
+
+/// The engine: the modules' resolvers, the schema's shapes, and the plans made so far.
+pub struct Engine {
+    registry: Registry,
+    schema: async_graphql::registry::Registry,
+    plans: Mutex<HashMap<PlanKey, Planned>>,
+    /// Hashes cache keys; random per engine, so keys cannot be chosen to collide.
+    hasher: std::hash::RandomState,
+}
+
+impl Engine {
+    /// An engine over `registry`'s resolvers for the schema of `Query` and `Mutation`.
+    /// Fails when a resolver gives objects of another Rust type than its type's.
+    pub fn new<Query: OutputType, Mutation: OutputType>(
+        registry: Registry,
+    ) -> Result<Self, String> {
+        let mismatches = registry.mismatches();
+        if !mismatches.is_empty() {
+            return Err(mismatches.join("; "));
+        }
+        let mut schema = async_graphql::registry::Registry {
+            query_type: Query::type_name().into_owned(),
+            mutation_type: Some(Mutation::type_name().into_owned()),
+            ..Default::default()
+        };
+        Query::create_type_info(&mut schema);
+        Mutation::create_type_info(&mut schema);
+        Ok(Self {
+            registry,
+            schema,
+            plans: Mutex::default(),
+            hasher: std::hash::RandomState::new(),
+        })
+    }
+
+    /// The plan of an operation, made once per document; `None` when the engine does not
+    /// run it yet.
+    pub fn plan(
+        &self,
+        query: &str,
+        document: &ExecutableDocument,
+        operation_name: Option<&str>,
+        variables: &Variables,
+    ) -> Option<Arc<Plan>> {
+        let conditions = plan::condition_key(variables);
+        let key = self.hasher.hash_one((query, operation_name, &conditions));
+        if let Some(known) = self.lock().get(&key)
+            && known.query == query
+            && known.operation_name.as_deref() == operation_name
+            && known.conditions == conditions
+        {
+            return known.plan.clone();
+        }
+        let made = plan::plan(
+            &self.schema,
+            &self.registry,
+            document,
+            operation_name,
+            variables,
+        )
+        .map(Arc::new);
+        let mut plans = self.lock();
+        if plans.len() >= PLAN_CACHE_SIZE {
+            plans.clear();
+        }
+        let planned = Planned {
+            query: query.to_owned(),
+            operation_name: operation_name.map(str::to_owned),
+            conditions,
+            plan: made.clone(),
+        };
+        plans.insert(key, planned);
+        made
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PlanKey, Planned>> {
+        self.plans.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `plan` with `variables` over the request's `ctx`.
+    pub async fn execute(&self, plan: &Plan, variables: &Variables, ctx: &Ctx) -> Executed {
+        let run = run::Run {
+            ctx,
+            registry: &self.registry,
+            variables,
+            defaults: &plan.variable_defaults,
+        };
+        let root: registry::Objects = Box::new(vec![()]);
+        let mut level = run.level(&plan.root, root, 1).await;
+        run.late(&plan.root, &mut level).await;
+        let mut writer = write::Writer::new(&self.registry, 4096);
+        writer.object(&plan.root, &level, 0);
+        Executed {
+            // The writer only writes valid UTF-8: JSON from strs and ASCII.
+            data: String::from_utf8(writer.out.bytes).unwrap_or_else(|_| "null".to_owned()),
+            errors: writer.errors,
+            returned: writer.returned,
+        }
+    }
+}

@@ -1,0 +1,492 @@
+//! A validated operation as a plan: for each selection set, the object type it is on and
+//! its fields, merged by response key in document order, with fragments flattened,
+//! `@include`/`@skip` applied, and each field's arguments and result shape taken from the
+//! schema. Planning declines (returns `None`) what the engine does not execute yet, and the
+//! operation then runs on the reference executor.
+
+use async_graphql::parser::types::{
+    Directive, ExecutableDocument, Field, OperationDefinition, OperationType, Selection as Item,
+    SelectionSet,
+};
+use async_graphql::registry::{MetaType, Registry as Schema};
+use async_graphql::{Name, Pos, Positioned, Value as ConstValue, Variables};
+use async_graphql_value::Value;
+
+use super::registry::{FieldDef, Registry};
+
+/// What a field's value looks like: named, or a list, each nullable or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Shape {
+    Named { non_null: bool },
+    List { non_null: bool, item: Box<Shape> },
+}
+
+impl Shape {
+    /// The shape of a type reference as the schema writes it (`[Collage!]!`).
+    pub(crate) fn parse(ty: &str) -> Self {
+        let (ty, non_null) = match ty.strip_suffix('!') {
+            Some(inner) => (inner, true),
+            None => (ty, false),
+        };
+        match ty.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+            Some(item) => Shape::List {
+                non_null,
+                item: Box::new(Shape::parse(item)),
+            },
+            None => Shape::Named { non_null },
+        }
+    }
+
+    pub(crate) fn non_null(&self) -> bool {
+        match self {
+            Shape::Named { non_null } | Shape::List { non_null, .. } => *non_null,
+        }
+    }
+}
+
+/// A field's argument: the document's value (variables still in it) or the schema's default.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Argument {
+    Given(Value),
+    Default(ConstValue),
+}
+
+/// One field of a selection set, as executed.
+#[derive(Debug)]
+pub(crate) struct FieldPlan {
+    /// The response key (alias or name).
+    pub(crate) key: Name,
+    /// `"key":`, ready to write.
+    pub(crate) key_json: Box<[u8]>,
+    /// The field's name in the schema; `__typename` for the type's name.
+    pub(crate) name: Name,
+    /// Where the field is in the document, for errors.
+    pub(crate) pos: Pos,
+    pub(crate) shape: Shape,
+    pub(crate) args: Vec<(Name, Argument)>,
+    /// The child selection, for fields of object type.
+    pub(crate) selection: Option<Selection>,
+    /// The names selected below, two levels deep (see `Args::selects`).
+    pub(crate) selected: std::sync::Arc<[String]>,
+    /// Resolved after the rest of the operation, with its other levels (see
+    /// `ObjectFields::gathered`).
+    pub(crate) late: bool,
+    /// An earlier scalar field of the same selection with the same name and arguments
+    /// (aliases of `totalCount`): its answer is shared, not asked for again.
+    pub(crate) same_as: Option<usize>,
+}
+
+/// The fields selected on one object type.
+#[derive(Debug)]
+pub(crate) struct Selection {
+    pub(crate) type_name: Name,
+    pub(crate) fields: Vec<FieldPlan>,
+}
+
+/// A planned operation.
+#[derive(Debug)]
+pub struct Plan {
+    pub(crate) root: Selection,
+    /// The operation's variable definitions' defaults.
+    pub(crate) variable_defaults: Vec<(Name, ConstValue)>,
+    /// Every `(type, field)` the plan selects, once each.
+    selected: Vec<(Name, Name)>,
+}
+
+impl Plan {
+    /// The fields of `type_name` that the plan selects anywhere, so loaders can read only
+    /// what those fields show.
+    pub fn fields_of<'p>(&'p self, type_name: &'p str) -> impl Iterator<Item = &'p str> {
+        self.selected
+            .iter()
+            .filter(move |(t, _)| t.as_str() == type_name)
+            .map(|(_, f)| f.as_str())
+    }
+}
+
+/// Plans `operation_name` of `document`, or `None` when the engine cannot run it yet.
+pub(crate) fn plan(
+    schema: &Schema,
+    registry: &Registry,
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+    variables: &Variables,
+) -> Option<Plan> {
+    let operation = operation(document, operation_name)?;
+    if operation.ty != OperationType::Query {
+        return None;
+    }
+    let variable_defaults = operation
+        .variable_definitions
+        .iter()
+        .filter_map(|d| {
+            let default = d.node.default_value()?.clone();
+            Some((d.node.name.node.clone(), default))
+        })
+        .collect::<Vec<_>>();
+    let mut planner = Planner {
+        schema,
+        registry,
+        document,
+        variables,
+        variable_defaults: &variable_defaults,
+    };
+    let mut root = planner.selection(
+        &Name::new(&schema.query_type),
+        &[&operation.selection_set.node],
+    )?;
+    gather(registry, &mut root);
+    let mut selected = Vec::new();
+    every_field(&root, &mut selected);
+    Some(Plan {
+        root,
+        variable_defaults,
+        selected,
+    })
+}
+
+fn operation<'d>(
+    document: &'d ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<&'d OperationDefinition> {
+    let mut operations = document.operations.iter();
+    match operation_name {
+        Some(name) => operations
+            .find(|(n, _)| n.map(Name::as_str) == Some(name))
+            .map(|(_, o)| &o.node),
+        None => {
+            let (_, first) = operations.next()?;
+            // Several operations and no name: validation's error, not ours to pick one.
+            operations.next().is_none().then_some(&first.node)
+        }
+    }
+}
+
+struct Planner<'a> {
+    schema: &'a Schema,
+    registry: &'a Registry,
+    document: &'a ExecutableDocument,
+    variables: &'a Variables,
+    variable_defaults: &'a [(Name, ConstValue)],
+}
+
+impl<'a> Planner<'a> {
+    /// The plan of `sets` (merged) on object type `type_name`.
+    fn selection(&mut self, type_name: &Name, sets: &[&'a SelectionSet]) -> Option<Selection> {
+        let Some(MetaType::Object {
+            fields: meta_fields,
+            ..
+        }) = self.schema.types.get(type_name.as_str())
+        else {
+            return None;
+        };
+        let engine_type = self.registry.objects.get(type_name.as_str())?;
+        let mut grouped: Vec<(&'a Name, Vec<&'a Positioned<Field>>)> = Vec::new();
+        for set in sets {
+            self.collect(type_name, set, &mut grouped, 0)?;
+        }
+        let mut fields = Vec::with_capacity(grouped.len());
+        for (key, occurrences) in grouped {
+            let first = occurrences.first()?;
+            let name = &first.node.name.node;
+            let key_json = format!("{}:", serde_json::to_string(key.as_str()).ok()?);
+            if name.as_str() == "__typename" {
+                fields.push(FieldPlan {
+                    key: key.clone(),
+                    key_json: key_json.into_bytes().into(),
+                    name: name.clone(),
+                    pos: first.pos,
+                    shape: Shape::Named { non_null: true },
+                    args: Vec::new(),
+                    selection: None,
+                    selected: Vec::new().into(),
+                    late: false,
+                    same_as: None,
+                });
+                continue;
+            }
+            let meta = meta_fields.get(name.as_str())?;
+            engine_type.fields.get(name.as_str())?;
+            let args = meta
+                .args
+                .values()
+                .filter_map(|arg| {
+                    let given = first
+                        .node
+                        .get_argument(&arg.name)
+                        .map(|v| Argument::Given(v.node.clone()));
+                    let default = || {
+                        let text = arg.default_value.as_deref()?;
+                        Some(Argument::Default(parse_literal(text)?))
+                    };
+                    Some((Name::new(&arg.name), given.or_else(default)?))
+                })
+                .collect();
+            let named = meta.ty.trim_matches(|c| matches!(c, '[' | ']' | '!'));
+            let selection = match self.schema.types.get(named)? {
+                MetaType::Object { .. } => {
+                    let sets: Vec<&'a SelectionSet> = occurrences
+                        .iter()
+                        .map(|f| &f.node.selection_set.node)
+                        .collect();
+                    Some(self.selection(&Name::new(named), &sets)?)
+                }
+                MetaType::Scalar { .. } | MetaType::Enum { .. } => None,
+                // Interfaces and unions are not planned yet.
+                _ => return None,
+            };
+            let selected = selection.as_ref().map(selected_below).unwrap_or_default();
+            let same_as = match selection {
+                Some(_) => None,
+                None => fields.iter().position(|f: &FieldPlan| {
+                    f.selection.is_none() && f.name == *name && f.args == args
+                }),
+            };
+            fields.push(FieldPlan {
+                key: key.clone(),
+                key_json: key_json.into_bytes().into(),
+                name: name.clone(),
+                pos: first.pos,
+                shape: Shape::parse(&meta.ty),
+                args,
+                selection,
+                selected: selected.into(),
+                late: false,
+                same_as,
+            });
+        }
+        Some(Selection {
+            type_name: type_name.clone(),
+            fields,
+        })
+    }
+
+    /// Adds the fields of `set` that apply to `type_name` to `grouped`, by response key in
+    /// document order.
+    fn collect(
+        &self,
+        type_name: &Name,
+        set: &'a SelectionSet,
+        grouped: &mut Vec<(&'a Name, Vec<&'a Positioned<Field>>)>,
+        depth: usize,
+    ) -> Option<()> {
+        // Validation refuses fragment cycles; the bound keeps this walk finite regardless.
+        if depth > 64 {
+            return None;
+        }
+        for item in &set.items {
+            if !self.included(item.node.directives())? {
+                continue;
+            }
+            match &item.node {
+                Item::Field(field) => {
+                    let key = &field.node.response_key().node;
+                    if key.starts_with("__") && field.node.name.node != "__typename" {
+                        return None;
+                    }
+                    match grouped.iter_mut().find(|(k, _)| *k == key) {
+                        Some((_, occurrences)) => occurrences.push(field),
+                        None => grouped.push((key, vec![field])),
+                    }
+                }
+                Item::FragmentSpread(spread) => {
+                    let fragment = self
+                        .document
+                        .fragments
+                        .get(&spread.node.fragment_name.node)?;
+                    if self.applies(&fragment.node.type_condition.node.on.node, type_name) {
+                        self.collect(
+                            type_name,
+                            &fragment.node.selection_set.node,
+                            grouped,
+                            depth + 1,
+                        )?;
+                    }
+                }
+                Item::InlineFragment(inline) => {
+                    let applies = match &inline.node.type_condition {
+                        Some(condition) => self.applies(&condition.node.on.node, type_name),
+                        None => true,
+                    };
+                    if applies {
+                        self.collect(
+                            type_name,
+                            &inline.node.selection_set.node,
+                            grouped,
+                            depth + 1,
+                        )?;
+                    }
+                }
+            }
+        }
+        Some(())
+    }
+
+    /// Whether a fragment on `condition` applies to objects of `type_name`.
+    fn applies(&self, condition: &Name, type_name: &Name) -> bool {
+        if condition == type_name {
+            return true;
+        }
+        match self.schema.types.get(condition.as_str()) {
+            Some(MetaType::Interface { possible_types, .. })
+            | Some(MetaType::Union { possible_types, .. }) => {
+                possible_types.contains(type_name.as_str())
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether `@skip`/`@include` keep a selection.
+    fn included(&self, directives: &[Positioned<Directive>]) -> Option<bool> {
+        for directive in directives {
+            let keep_when = match directive.node.name.node.as_str() {
+                "skip" => false,
+                "include" => true,
+                _ => continue,
+            };
+            let condition = match &directive.node.get_argument("if")?.node {
+                Value::Boolean(b) => *b,
+                Value::Variable(name) => match self.variable(name)? {
+                    ConstValue::Boolean(b) => b,
+                    _ => return None,
+                },
+                _ => return None,
+            };
+            if condition != keep_when {
+                return Some(false);
+            }
+        }
+        Some(true)
+    }
+
+    fn variable(&self, name: &Name) -> Option<ConstValue> {
+        variable(self.variables, self.variable_defaults, name)
+    }
+}
+
+/// Adds the `(type, field)` pairs of `selection` and below to `out`, once each.
+fn every_field(selection: &Selection, out: &mut Vec<(Name, Name)>) {
+    for field in &selection.fields {
+        let pair = (selection.type_name.clone(), field.name.clone());
+        if !out.contains(&pair) {
+            out.push(pair);
+        }
+        if let Some(child) = &field.selection {
+            every_field(child, out);
+        }
+    }
+}
+
+/// Marks the gathered fields that the plan selects in more than one place as late, so
+/// their levels resolve together.
+fn gather(registry: &Registry, root: &mut Selection) {
+    fn walk(
+        registry: &Registry,
+        selection: &mut Selection,
+        visit: &mut dyn FnMut(&Registry, &Name, &mut FieldPlan),
+    ) {
+        for field in &mut selection.fields {
+            visit(registry, &selection.type_name, field);
+            if let Some(child) = &mut field.selection {
+                walk(registry, child, visit);
+            }
+        }
+    }
+    let gathered = |registry: &Registry, type_name: &Name, field: &FieldPlan| {
+        matches!(
+            registry
+                .objects
+                .get(type_name.as_str())
+                .and_then(|t| t.fields.get(field.name.as_str())),
+            Some(FieldDef::Resolve { gathered: true, .. })
+        )
+    };
+    let mut places: Vec<(Name, Name)> = Vec::new();
+    walk(registry, root, &mut |registry, type_name, field| {
+        if gathered(registry, type_name, field) {
+            places.push((type_name.clone(), field.name.clone()));
+        }
+    });
+    walk(registry, root, &mut |registry, type_name, field| {
+        let key = (type_name.clone(), field.name.clone());
+        if gathered(registry, type_name, field) && places.iter().filter(|p| **p == key).count() > 1
+        {
+            field.late = true;
+        }
+    });
+}
+
+/// The names selected in `selection` and one level below it (`facets`, `facets.brands`).
+fn selected_below(selection: &Selection) -> Vec<String> {
+    let mut names = Vec::new();
+    for field in &selection.fields {
+        names.push(field.name.to_string());
+        if let Some(child) = &field.selection {
+            for below in &child.fields {
+                names.push(format!("{}.{}", field.name, below.name));
+            }
+        }
+    }
+    names
+}
+
+/// A variable's value: the request's, else its definition's default, else null.
+pub(crate) fn variable(
+    variables: &Variables,
+    defaults: &[(Name, ConstValue)],
+    name: &Name,
+) -> Option<ConstValue> {
+    variables
+        .get(name)
+        .or_else(|| defaults.iter().find(|(n, _)| n == name).map(|(_, v)| v))
+        .cloned()
+        .or(Some(ConstValue::Null))
+}
+
+/// A default value as the schema writes it (a GraphQL literal).
+fn parse_literal(text: &str) -> Option<ConstValue> {
+    let document = async_graphql::parser::parse_query(format!("{{ f(v: {text}) }}")).ok()?;
+    let (_, operation) = document.operations.iter().next()?;
+    let Item::Field(field) = &operation.node.selection_set.node.items.first()?.node else {
+        return None;
+    };
+    field.node.get_argument("v")?.node.clone().into_const()
+}
+
+/// The names of the Boolean variables' values, which decide `@skip`/`@include`: part of
+/// a plan's cache key.
+pub(crate) fn condition_key(variables: &Variables) -> Vec<(Name, bool)> {
+    let mut key: Vec<(Name, bool)> = variables
+        .iter()
+        .filter_map(|(name, value)| match value {
+            ConstValue::Boolean(b) => Some((name.clone(), *b)),
+            _ => None,
+        })
+        .collect();
+    key.sort();
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Shape;
+
+    #[test]
+    fn shapes_are_read_from_type_references() {
+        assert_eq!(Shape::parse("Int"), Shape::Named { non_null: false });
+        assert_eq!(
+            Shape::parse("[Collage!]!"),
+            Shape::List {
+                non_null: true,
+                item: Box::new(Shape::Named { non_null: true })
+            }
+        );
+        assert_eq!(
+            Shape::parse("[Node]!"),
+            Shape::List {
+                non_null: true,
+                item: Box::new(Shape::Named { non_null: false })
+            }
+        );
+    }
+}

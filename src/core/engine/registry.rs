@@ -1,0 +1,438 @@
+//! What the engine knows of each object type: how each of its fields resolves. Modules fill
+//! it (`Registry::object`), each for its own types and for the fields it adds to other
+//! modules' types; the schema's shapes (arguments, defaults, nullability, cache hints) are
+//! read from async-graphql's registry when a document is planned, so they are written once.
+//!
+//! A field resolves in one of two ways:
+//! - a **leaf** writes its JSON from the object alone, while the answer is written;
+//! - a **resolver** runs once per level for all objects of the type at once, and answers
+//!   either child objects (`Children`) or scalars (`Scalars`), one slot per parent.
+
+use std::any::{Any, TypeId, type_name};
+use std::collections::HashMap;
+use std::marker::PhantomData;
+
+use futures::future::BoxFuture;
+
+use super::Ctx;
+use super::args::Args;
+use super::out::Out;
+use crate::core::errors::ApiError;
+
+/// Objects of one type, as one level holds them: a `Vec<T>` behind `Any`.
+pub(crate) type Objects = Box<dyn Any + Send + Sync>;
+
+/// Writes field of object `index` of a level's objects.
+type LeafFn = Box<dyn Fn(&(dyn Any + Send + Sync), usize, &mut Out) + Send + Sync>;
+
+/// Resolves a field for a whole level of objects.
+type ResolveFn = Box<
+    dyn for<'a> Fn(&'a Ctx, &'a (dyn Any + Send + Sync), &'a Args) -> BoxFuture<'a, Resolved>
+        + Send
+        + Sync,
+>;
+
+/// What one parent's field holds, for fields with child objects.
+#[derive(Debug)]
+pub(crate) enum Slot {
+    Null,
+    /// An index into the level's child objects.
+    Obj(u32),
+    List(Vec<Slot>),
+    Error(ApiError),
+}
+
+/// Child objects of a level's parents, one slot per parent.
+pub struct Children<C> {
+    pub(crate) objects: Vec<C>,
+    pub(crate) slots: Vec<Slot>,
+}
+
+impl<C> Children<C> {
+    /// Room for `parents` parents.
+    pub fn with_capacity(parents: usize) -> Self {
+        Self {
+            objects: Vec::with_capacity(parents),
+            slots: Vec::with_capacity(parents),
+        }
+    }
+
+    fn object(&mut self, child: C) -> Slot {
+        self.objects.push(child);
+        Slot::Obj(self.objects.len() as u32 - 1)
+    }
+
+    /// The next parent's child.
+    pub fn push(&mut self, child: C) {
+        let slot = self.object(child);
+        self.slots.push(slot);
+    }
+
+    /// The next parent's child, or null.
+    pub fn push_opt(&mut self, child: Option<C>) {
+        match child {
+            Some(child) => self.push(child),
+            None => self.slots.push(Slot::Null),
+        }
+    }
+
+    /// The next parent's list of children.
+    pub fn push_list(&mut self, children: impl IntoIterator<Item = C>) {
+        let list = children.into_iter().map(|c| self.object(c)).collect();
+        self.slots.push(Slot::List(list));
+    }
+
+    /// The next parent's list of children, where some may be null.
+    pub fn push_opt_list(&mut self, children: impl IntoIterator<Item = Option<C>>) {
+        let list = children
+            .into_iter()
+            .map(|c| match c {
+                Some(c) => self.object(c),
+                None => Slot::Null,
+            })
+            .collect();
+        self.slots.push(Slot::List(list));
+    }
+
+    /// The next parent's field failed.
+    pub fn push_error(&mut self, error: ApiError) {
+        self.slots.push(Slot::Error(error));
+    }
+
+    /// The next parent's result.
+    pub fn push_result(&mut self, child: Result<C, ApiError>) {
+        match child {
+            Ok(child) => self.push(child),
+            Err(error) => self.push_error(error),
+        }
+    }
+}
+
+/// One parent's scalar value, for scalar fields that need a backend.
+#[derive(Debug)]
+pub(crate) enum ScalarSlot {
+    /// A range of `Scalars::out`.
+    Value(u32, u32),
+    Null,
+    Error(ApiError),
+}
+
+/// Scalar values of a level's parents, one slot per parent, written as JSON.
+#[derive(Default)]
+pub struct Scalars {
+    pub(crate) out: Out,
+    pub(crate) slots: Vec<ScalarSlot>,
+}
+
+impl Scalars {
+    /// Room for `parents` parents.
+    pub fn with_capacity(parents: usize) -> Self {
+        Self {
+            out: Out::with_capacity(parents * 8),
+            slots: Vec::with_capacity(parents),
+        }
+    }
+
+    /// The next parent's value, written by `write`.
+    pub fn push(&mut self, write: impl FnOnce(&mut Out)) {
+        let start = self.out.bytes.len() as u32;
+        write(&mut self.out);
+        let end = self.out.bytes.len() as u32;
+        self.slots.push(ScalarSlot::Value(start, end));
+    }
+
+    /// The next parent's value is null.
+    pub fn push_null(&mut self) {
+        self.slots.push(ScalarSlot::Null);
+    }
+
+    /// The next parent's field failed.
+    pub fn push_error(&mut self, error: ApiError) {
+        self.slots.push(ScalarSlot::Error(error));
+    }
+}
+
+/// A resolver's answer for a level.
+pub(crate) enum Resolved {
+    Children {
+        objects: Objects,
+        count: usize,
+        slots: Vec<Slot>,
+    },
+    Scalars(Scalars),
+    /// The field failed for every parent.
+    Failed(ApiError),
+}
+
+/// How a field resolves.
+pub(crate) enum FieldDef {
+    Leaf(LeafFn),
+    Resolve {
+        resolve: ResolveFn,
+        /// The child objects' Rust type, checked against the child GraphQL type's.
+        child: Option<(TypeId, &'static str)>,
+        /// Resolved after the rest of the operation when it is selected at several levels,
+        /// so all of them share one batch (see `ObjectFields::gathered`).
+        gathered: bool,
+    },
+}
+
+/// One object type's fields.
+pub(crate) struct ObjectDef {
+    /// The Rust type of its objects.
+    pub(crate) type_id: TypeId,
+    pub(crate) rust_name: &'static str,
+    pub(crate) fields: HashMap<&'static str, FieldDef>,
+}
+
+/// Every object type the engine can execute.
+#[derive(Default)]
+pub struct Registry {
+    pub(crate) objects: HashMap<&'static str, ObjectDef>,
+}
+
+impl Registry {
+    /// The fields of GraphQL object type `name`, whose objects are `T`s. A module may call
+    /// it for another module's type to add its own fields.
+    pub fn object<T: Send + Sync + 'static>(&mut self, name: &'static str) -> ObjectFields<'_, T> {
+        let def = self.objects.entry(name).or_insert_with(|| ObjectDef {
+            type_id: TypeId::of::<T>(),
+            rust_name: type_name::<T>(),
+            fields: HashMap::new(),
+        });
+        ObjectFields {
+            type_name: name,
+            def,
+            _objects: PhantomData,
+        }
+    }
+
+    /// Types whose objects are not of the Rust type that a field giving them produces:
+    /// a mistake of registration, reported when the engine is built.
+    pub(crate) fn mismatches(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        for (type_name, def) in &self.objects {
+            for (field, field_def) in &def.fields {
+                let FieldDef::Resolve {
+                    child: Some((child_id, child_type)),
+                    ..
+                } = field_def
+                else {
+                    continue;
+                };
+                match self.objects.get(child_type) {
+                    Some(child) if child.type_id == *child_id => {}
+                    Some(child) => found.push(format!(
+                        "{type_name}.{field} gives objects that are not {child_type}'s {}",
+                        child.rust_name
+                    )),
+                    None => found.push(format!(
+                        "{type_name}.{field} gives {child_type}, which has no fields here"
+                    )),
+                }
+            }
+        }
+        found
+    }
+}
+
+/// Registers the fields of one object type, whose objects are `T`s.
+pub struct ObjectFields<'r, T> {
+    type_name: &'static str,
+    def: &'r mut ObjectDef,
+    _objects: PhantomData<fn(T)>,
+}
+
+/// `objects` as the `Vec<T>` it is; registration checks make a mismatch impossible.
+fn level<T: 'static>(objects: &(dyn Any + Send + Sync)) -> &[T] {
+    objects
+        .downcast_ref::<Vec<T>>()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+}
+
+impl<T: Send + Sync + 'static> ObjectFields<'_, T> {
+    fn add(&mut self, name: &'static str, def: FieldDef) -> &mut Self {
+        if TypeId::of::<T>() != self.def.type_id {
+            // Caught by `Registry::mismatches`' counterpart in the engine's build check.
+            tracing::error!(
+                message = "a type registered with two Rust types",
+                type_name = self.type_name,
+                field = name
+            );
+        }
+        self.def.fields.insert(name, def);
+        self
+    }
+
+    /// Marks field `name` (registered already) as one whose backend is slow or rate-limited
+    /// enough that one call is worth waiting for: where an operation selects it at several
+    /// levels (a product's offers and its similar products' offers), every level of it
+    /// resolves after the rest of the operation, together, in one batch.
+    pub fn gathered(&mut self, name: &'static str) -> &mut Self {
+        if let Some(FieldDef::Resolve { gathered, .. }) = self.def.fields.get_mut(name) {
+            *gathered = true;
+        }
+        self
+    }
+
+    /// A field written from the object alone.
+    pub fn leaf(
+        &mut self,
+        name: &'static str,
+        write: impl Fn(&T, &mut Out) + Send + Sync + 'static,
+    ) -> &mut Self {
+        let leaf: LeafFn =
+            Box::new(
+                move |objects, index, out| match level::<T>(objects).get(index) {
+                    Some(object) => write(object, out),
+                    None => out.null(),
+                },
+            );
+        self.add(name, FieldDef::Leaf(leaf))
+    }
+
+    /// A field whose one child object comes from the object alone.
+    pub fn child<C: Send + Sync + 'static>(
+        &mut self,
+        name: &'static str,
+        child_type: &'static str,
+        make: impl Fn(&T) -> C + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.children_with(
+            name,
+            child_type,
+            move |parents, children: &mut Children<C>| {
+                for parent in parents {
+                    children.push(make(parent));
+                }
+            },
+        )
+    }
+
+    /// A field whose child object, or null, comes from the object alone.
+    pub fn child_opt<C: Send + Sync + 'static>(
+        &mut self,
+        name: &'static str,
+        child_type: &'static str,
+        make: impl Fn(&T) -> Option<C> + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.children_with(
+            name,
+            child_type,
+            move |parents, children: &mut Children<C>| {
+                for parent in parents {
+                    children.push_opt(make(parent));
+                }
+            },
+        )
+    }
+
+    /// A field whose list of child objects comes from the object alone.
+    pub fn child_list<C: Send + Sync + 'static, I: IntoIterator<Item = C>>(
+        &mut self,
+        name: &'static str,
+        child_type: &'static str,
+        make: impl Fn(&T) -> I + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.children_with(
+            name,
+            child_type,
+            move |parents, children: &mut Children<C>| {
+                for parent in parents {
+                    children.push_list(make(parent));
+                }
+            },
+        )
+    }
+
+    fn children_with<C: Send + Sync + 'static>(
+        &mut self,
+        name: &'static str,
+        child_type: &'static str,
+        fill: impl Fn(&[T], &mut Children<C>) + Send + Sync + 'static,
+    ) -> &mut Self {
+        let resolve: ResolveFn = Box::new(move |_ctx, objects, _args| {
+            let parents = level::<T>(objects);
+            let mut children = Children::with_capacity(parents.len());
+            fill(parents, &mut children);
+            Box::pin(std::future::ready(children_resolved(Ok(children))))
+        });
+        self.add(
+            name,
+            FieldDef::Resolve {
+                resolve,
+                child: Some((TypeId::of::<C>(), child_type)),
+                gathered: false,
+            },
+        )
+    }
+
+    /// A field whose child objects a backend gives, for all objects of a level at once.
+    pub fn resolve<C, F>(
+        &mut self,
+        name: &'static str,
+        child_type: &'static str,
+        resolve: F,
+    ) -> &mut Self
+    where
+        C: Send + Sync + 'static,
+        F: for<'a> Fn(&'a Ctx, &'a [T], &'a Args) -> BoxFuture<'a, Result<Children<C>, ApiError>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        let resolve: ResolveFn = Box::new(move |ctx, objects, args| {
+            let future = resolve(ctx, level::<T>(objects), args);
+            Box::pin(async move { children_resolved(future.await) })
+        });
+        self.add(
+            name,
+            FieldDef::Resolve {
+                resolve,
+                child: Some((TypeId::of::<C>(), child_type)),
+                gathered: false,
+            },
+        )
+    }
+
+    /// A scalar field that a backend gives, for all objects of a level at once.
+    pub fn scalars<F>(&mut self, name: &'static str, resolve: F) -> &mut Self
+    where
+        F: for<'a> Fn(&'a Ctx, &'a [T], &'a Args) -> BoxFuture<'a, Result<Scalars, ApiError>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        let resolve: ResolveFn = Box::new(move |ctx, objects, args| {
+            let future = resolve(ctx, level::<T>(objects), args);
+            Box::pin(async move {
+                match future.await {
+                    Ok(scalars) => Resolved::Scalars(scalars),
+                    Err(error) => Resolved::Failed(error),
+                }
+            })
+        });
+        self.add(
+            name,
+            FieldDef::Resolve {
+                resolve,
+                child: None,
+                gathered: false,
+            },
+        )
+    }
+}
+
+fn children_resolved<C: Send + Sync + 'static>(
+    children: Result<Children<C>, ApiError>,
+) -> Resolved {
+    match children {
+        Ok(children) => Resolved::Children {
+            count: children.objects.len(),
+            objects: Box::new(children.objects),
+            slots: children.slots,
+        },
+        Err(error) => Resolved::Failed(error),
+    }
+}

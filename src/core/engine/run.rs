@@ -1,0 +1,212 @@
+//! Breadth-first resolution: all objects of a level resolve together, one resolver call per
+//! (field, arguments) per level, and sibling fields' calls run concurrently, so their loader
+//! batches close in the same turn. There is no future per object; there is one per field
+//! of a level.
+
+use async_graphql::{Value as ConstValue, Variables};
+use futures::future::{BoxFuture, join_all};
+
+use super::Ctx;
+use super::args::Args;
+use super::plan::{Argument, FieldPlan, Selection, variable};
+use super::registry::{FieldDef, Objects, Registry, Resolved, Scalars, Slot};
+use crate::core::errors::ApiError;
+
+/// A level's objects with what their fields resolved to, aligned with the plan's fields.
+pub(crate) struct Level {
+    pub(crate) objects: Objects,
+    pub(crate) count: usize,
+    pub(crate) fields: Vec<FieldOut>,
+}
+
+/// What a field of a level resolved to.
+pub(crate) enum FieldOut {
+    /// Written from the object when the answer is written (leaves and `__typename`).
+    Inline,
+    Children {
+        slots: Vec<Slot>,
+        level: Level,
+    },
+    Scalars(Scalars),
+    /// Failed for every object of the level.
+    Failed(ApiError),
+    /// To be resolved after the rest of the operation (`FieldPlan::late`).
+    Late,
+    /// The answer of the selection's field at this index (`FieldPlan::same_as`).
+    SameAs(usize),
+}
+
+/// A late field waiting for its turn: where it is and where its answer goes.
+type Waiting<'p, 'l> = (
+    &'p Selection,
+    &'p FieldPlan,
+    &'l (dyn std::any::Any + Send + Sync),
+    usize,
+    &'l mut FieldOut,
+);
+
+/// What every level of one execution shares.
+pub(crate) struct Run<'a> {
+    pub(crate) ctx: &'a Ctx,
+    pub(crate) registry: &'a Registry,
+    pub(crate) variables: &'a Variables,
+    pub(crate) defaults: &'a [(async_graphql::Name, ConstValue)],
+}
+
+impl<'a> Run<'a> {
+    /// Resolves `selection` for `count` objects, then the levels below it.
+    pub(crate) fn level(
+        &'a self,
+        selection: &'a Selection,
+        objects: Objects,
+        count: usize,
+    ) -> BoxFuture<'a, Level> {
+        Box::pin(async move {
+            let fields = {
+                let objects = &*objects;
+                let resolving = selection
+                    .fields
+                    .iter()
+                    .map(|field| self.field(selection, field, objects, count));
+                join_all(resolving).await
+            };
+            Level {
+                objects,
+                count,
+                fields,
+            }
+        })
+    }
+
+    /// Resolves the late fields of a resolved operation, all levels together, so they share
+    /// their batches; repeated while resolving them reveals more.
+    pub(crate) async fn late(&'a self, selection: &'a Selection, level: &mut Level) {
+        for _ in 0..4 {
+            let mut waiting = Vec::new();
+            waiting_in(selection, level, &mut waiting);
+            if waiting.is_empty() {
+                return;
+            }
+            let resolving =
+                waiting
+                    .into_iter()
+                    .map(|(selection, field, objects, count, out)| async move {
+                        *out = self.resolve(selection, field, objects, count).await;
+                    });
+            join_all(resolving).await;
+        }
+    }
+
+    async fn field(
+        &'a self,
+        selection: &'a Selection,
+        field: &'a FieldPlan,
+        objects: &'a (dyn std::any::Any + Send + Sync),
+        count: usize,
+    ) -> FieldOut {
+        if field.late {
+            return FieldOut::Late;
+        }
+        if let Some(index) = field.same_as {
+            return FieldOut::SameAs(index);
+        }
+        self.resolve(selection, field, objects, count).await
+    }
+
+    async fn resolve(
+        &'a self,
+        selection: &'a Selection,
+        field: &'a FieldPlan,
+        objects: &(dyn std::any::Any + Send + Sync),
+        count: usize,
+    ) -> FieldOut {
+        if field.name.as_str() == "__typename" {
+            return FieldOut::Inline;
+        }
+        let def = self
+            .registry
+            .objects
+            .get(selection.type_name.as_str())
+            .and_then(|t| t.fields.get(field.name.as_str()));
+        let Some(def) = def else {
+            return FieldOut::Failed(ApiError::Internal(format!(
+                "{}.{} has no resolver",
+                selection.type_name, field.name
+            )));
+        };
+        let resolve = match def {
+            FieldDef::Leaf(_) => return FieldOut::Inline,
+            FieldDef::Resolve { resolve, .. } => resolve,
+        };
+        if count == 0 {
+            return FieldOut::Scalars(Scalars::default());
+        }
+        let args = match self.args(field) {
+            Ok(args) => args,
+            Err(error) => return FieldOut::Failed(error),
+        };
+        match resolve(self.ctx, objects, &args).await {
+            Resolved::Children {
+                objects,
+                count,
+                slots,
+            } => match &field.selection {
+                Some(child) => FieldOut::Children {
+                    slots,
+                    level: self.level(child, objects, count).await,
+                },
+                None => FieldOut::Failed(ApiError::Internal(format!(
+                    "{} gave objects without a selection",
+                    field.name
+                ))),
+            },
+            Resolved::Scalars(scalars) => FieldOut::Scalars(scalars),
+            Resolved::Failed(error) => FieldOut::Failed(error),
+        }
+    }
+
+    /// The field's arguments with the request's variables put in.
+    fn args(&self, field: &FieldPlan) -> Result<Args, ApiError> {
+        let mut values = Vec::with_capacity(field.args.len());
+        for (name, argument) in &field.args {
+            let value = match argument {
+                Argument::Default(value) => value.clone(),
+                Argument::Given(value) => value
+                    .clone()
+                    .into_const_with(|var| variable(self.variables, self.defaults, &var).ok_or(()))
+                    .map_err(|()| {
+                        ApiError::BadUserInput(format!("argument {name} uses an unknown variable"))
+                    })?,
+            };
+            values.push((name.clone(), value));
+        }
+        Ok(Args {
+            values,
+            selected: field.selected.clone(),
+        })
+    }
+}
+
+/// The late fields of `level` and the levels below it.
+fn waiting_in<'p, 'l>(
+    selection: &'p Selection,
+    level: &'l mut Level,
+    out: &mut Vec<Waiting<'p, 'l>>,
+) {
+    let Level {
+        objects,
+        count,
+        fields,
+    } = level;
+    for (field, resolved) in selection.fields.iter().zip(fields.iter_mut()) {
+        match resolved {
+            FieldOut::Late => out.push((selection, field, &**objects, *count, resolved)),
+            FieldOut::Children { level: child, .. } => {
+                if let Some(child_selection) = &field.selection {
+                    waiting_in(child_selection, child, out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
