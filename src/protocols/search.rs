@@ -43,8 +43,32 @@ pub struct SearchQuery {
     pub first: u32,
     /// The sort values of the last hit seen (`search_after`).
     pub after: Option<Vec<Value>>,
-    /// Whether to compute facets (they cost aggregations).
-    pub facets: bool,
+    /// Which facets to compute (each costs an aggregation).
+    pub facets: FacetSet,
+}
+
+/// Which facets a search computes; the others come back empty.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FacetSet {
+    pub brands: bool,
+    pub categories: bool,
+    pub colors: bool,
+    pub price_ranges: bool,
+}
+
+impl FacetSet {
+    /// Every facet.
+    pub const ALL: Self = Self {
+        brands: true,
+        categories: true,
+        colors: true,
+        price_ranges: true,
+    };
+
+    /// Whether any facet is asked for.
+    pub fn any(self) -> bool {
+        self.brands || self.categories || self.colors || self.price_ranges
+    }
 }
 
 /// A hit: the product and its sort values, which make the cursor.

@@ -432,7 +432,7 @@ impl crate::protocols::search::SearchSource for MemorySearch {
             hits: page.items,
             has_next_page: page.has_next_page,
             total,
-            facets: query.facets.then(Facets::default),
+            facets: query.facets.any().then(Facets::default),
         })
     }
 

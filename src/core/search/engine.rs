@@ -14,7 +14,9 @@ use crate::core::connection::{self, Connection, Total};
 use crate::core::engine::{Children, Ctx, Registry};
 use crate::core::errors::ApiError;
 use crate::core::pagination::PageLimits;
-use crate::protocols::search::{FacetValue, Facets, PriceBucket, Suggestion, SuggestionKind};
+use crate::protocols::search::{
+    FacetSet, FacetValue, Facets, PriceBucket, Suggestion, SuggestionKind,
+};
 use crate::protocols::{BrandRecord, CategoryRecord, ProductRecord};
 
 type ProductObj = Arc<ProductRecord>;
@@ -45,7 +47,12 @@ pub fn register(registry: &mut Registry) {
                         args.opt_i32("first")?,
                         args.opt_str("after")?,
                         ctx.data::<PageLimits>()?,
-                        args.selects("facets"),
+                        FacetSet {
+                            brands: args.selects("facets.brands"),
+                            categories: args.selects("facets.categories"),
+                            colors: args.selects("facets.colors"),
+                            price_ranges: args.selects("facets.priceRanges"),
+                        },
                     )?;
                     let sort = args.parse::<ProductSort>("sort")?;
                     let page = search_source_of(ctx)?

@@ -26,7 +26,7 @@ use super::errors::{ApiError, ApiResult};
 use super::ids::{GlobalId, Kind};
 use super::pagination::{PageInfo, PageLimits, decode_cursor, encode_cursor, page_cost, weight};
 use super::{ContextExt, Sources};
-use crate::protocols::search::{SearchFilter, SearchQuery as Query, SearchSource};
+use crate::protocols::search::{FacetSet, SearchFilter, SearchQuery as Query, SearchSource};
 
 /// Longest search text accepted, in characters.
 const MAX_TEXT: usize = 256;
@@ -97,7 +97,15 @@ impl SearchQuery {
             first,
             after.as_deref(),
             ctx.typed_data::<PageLimits>()?,
-            ctx.look_ahead().field("facets").exists(),
+            {
+                let facets = ctx.look_ahead().field("facets");
+                FacetSet {
+                    brands: facets.field("brands").exists(),
+                    categories: facets.field("categories").exists(),
+                    colors: facets.field("colors").exists(),
+                    price_ranges: facets.field("priceRanges").exists(),
+                }
+            },
         )?;
         let page = search_source(ctx)?
             .search(&request)
@@ -197,7 +205,7 @@ pub(crate) fn search_request(
     first: Option<i32>,
     after: Option<&str>,
     limits: &PageLimits,
-    facets: bool,
+    facets: FacetSet,
 ) -> ApiResult<Query> {
     let text = query.unwrap_or_default().trim().to_owned();
     if text.chars().count() > MAX_TEXT {

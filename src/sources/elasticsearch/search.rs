@@ -16,7 +16,7 @@ use super::{BACKEND, Elasticsearch, map_error};
 use crate::observe::{self, Backend};
 use crate::protocols::SourceError;
 use crate::protocols::search::{
-    FacetValue, Facets, PRICE_BUCKETS, PriceBucket, SearchFilter, SearchHit, SearchPage,
+    FacetSet, FacetValue, Facets, PRICE_BUCKETS, PriceBucket, SearchFilter, SearchHit, SearchPage,
     SearchQuery, SearchSort, SearchSource, Suggestion, SuggestionKind,
 };
 
@@ -202,7 +202,8 @@ fn sort_clause(sort: SearchSort) -> Value {
     }
 }
 
-fn facet_aggregations(filter: &SearchFilter) -> Value {
+/// The aggregations of the facets in `facets`, each under every filter but its own.
+fn facet_aggregations(filter: &SearchFilter, facets: FacetSet) -> Value {
     let under = |facet: Facet, aggregation: Value| {
         json!({
             "filter": { "bool": { "filter": filter_clauses(filter, Some(facet)) } },
@@ -222,12 +223,24 @@ fn facet_aggregations(filter: &SearchFilter) -> Value {
             Value::Object(range)
         })
         .collect();
-    json!({
-        "brands": under(Facet::Brand, json!({ "terms": { "field": "brand_id", "size": FACET_SIZE } })),
-        "categories": under(Facet::Category, json!({ "terms": { "field": "category_ids", "size": 200 } })),
-        "colors": under(Facet::Color, json!({ "terms": { "field": "color", "size": FACET_SIZE } })),
-        "prices": under(Facet::Price, json!({ "range": { "field": "price", "ranges": ranges } })),
-    })
+    let mut aggregations = serde_json::Map::new();
+    if facets.brands {
+        let terms = json!({ "terms": { "field": "brand_id", "size": FACET_SIZE } });
+        aggregations.insert("brands".to_owned(), under(Facet::Brand, terms));
+    }
+    if facets.categories {
+        let terms = json!({ "terms": { "field": "category_ids", "size": 200 } });
+        aggregations.insert("categories".to_owned(), under(Facet::Category, terms));
+    }
+    if facets.colors {
+        let terms = json!({ "terms": { "field": "color", "size": FACET_SIZE } });
+        aggregations.insert("colors".to_owned(), under(Facet::Color, terms));
+    }
+    if facets.price_ranges {
+        let range = json!({ "range": { "field": "price", "ranges": ranges } });
+        aggregations.insert("prices".to_owned(), under(Facet::Price, range));
+    }
+    Value::Object(aggregations)
 }
 
 /// The request body of one search page.
@@ -243,8 +256,8 @@ pub(crate) fn search_body(query: &SearchQuery) -> Value {
     if let Some(after) = &query.after {
         body["search_after"] = json!(after);
     }
-    if query.facets {
-        body["aggs"] = facet_aggregations(&query.filter);
+    if query.facets.any() {
+        body["aggs"] = facet_aggregations(&query.filter, query.facets);
     }
     body
 }
@@ -334,7 +347,10 @@ impl SearchSource for ElasticsearchSearch {
         let total = body["hits"]["total"]["value"]
             .as_i64()
             .ok_or_else(|| contract("hits.total.value missing"))?;
-        let facets = query.facets.then(|| read_facets(&body["aggregations"]));
+        let facets = query
+            .facets
+            .any()
+            .then(|| read_facets(&body["aggregations"]));
         Ok(SearchPage {
             hits,
             has_next_page,
@@ -456,5 +472,47 @@ impl SearchSource for ElasticsearchSearch {
             }
         }
         Ok(suggestions)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(facets: FacetSet) -> SearchQuery {
+        SearchQuery {
+            text: "dress".to_owned(),
+            filter: SearchFilter::default(),
+            sort: SearchSort::Relevance,
+            first: 24,
+            after: None,
+            facets,
+        }
+    }
+
+    #[test]
+    fn a_search_aggregates_only_the_facets_asked_for() {
+        let brands_and_colors = FacetSet {
+            brands: true,
+            colors: true,
+            ..FacetSet::default()
+        };
+        let body = search_body(&query(brands_and_colors));
+        let mut names: Vec<&str> = body["aggs"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        names.sort();
+        assert_eq!(names, ["brands", "colors"]);
+
+        let all = search_body(&query(FacetSet::ALL));
+        assert_eq!(all["aggs"].as_object().unwrap().len(), 4);
+        assert!(
+            search_body(&query(FacetSet::default()))
+                .get("aggs")
+                .is_none()
+        );
     }
 }
