@@ -649,3 +649,22 @@ async fn each_viewer_sees_only_their_own_likes() {
         true
     );
 }
+
+#[tokio::test]
+async fn a_failed_field_is_null_in_place_and_its_parent_is_kept() {
+    let catalog = Arc::new(catalog(5));
+    let response = run(
+        &catalog,
+        "{ product(databaseId: 1) { name collages(after: \"bad\") { totalCount } } }",
+    )
+    .await;
+    assert_eq!(codes(&response), ["BAD_USER_INPUT"], "{response}");
+    assert_eq!(
+        response["errors"][0]["path"],
+        json!(["product", "collages"])
+    );
+    assert_eq!(
+        response["data"],
+        json!({"product": {"name": "Product 1", "collages": null}})
+    );
+}

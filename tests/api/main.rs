@@ -8,6 +8,9 @@ mod catalog;
 mod clients;
 mod community;
 mod config;
+mod differential;
+#[path = "../support/documents.rs"]
+mod documents;
 #[path = "../support/encoding.rs"]
 mod encoding;
 mod failures;

@@ -60,8 +60,8 @@ pub(crate) struct FieldPlan {
     pub(crate) key_json: Box<[u8]>,
     /// The field's name in the schema; `__typename` for the type's name.
     pub(crate) name: Name,
-    /// Where the field is in the document, for errors.
-    pub(crate) pos: Pos,
+    /// Where the field is in the document (each of its merged selections), for errors.
+    pub(crate) locations: Vec<Pos>,
     pub(crate) shape: Shape,
     pub(crate) args: Vec<(Name, Argument)>,
     /// The child selection, for fields of object type.
@@ -195,7 +195,7 @@ impl<'a> Planner<'a> {
                     key: key.clone(),
                     key_json: key_json.into_bytes().into(),
                     name: name.clone(),
-                    pos: first.pos,
+                    locations: occurrences.iter().map(|f| f.pos).collect(),
                     shape: Shape::Named { non_null: true },
                     args: Vec::new(),
                     selection: None,
@@ -246,7 +246,7 @@ impl<'a> Planner<'a> {
                 key: key.clone(),
                 key_json: key_json.into_bytes().into(),
                 name: name.clone(),
-                pos: first.pos,
+                locations: occurrences.iter().map(|f| f.pos).collect(),
                 shape: Shape::parse(&meta.ty),
                 args,
                 selection,

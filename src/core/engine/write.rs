@@ -9,7 +9,7 @@
 //! parent (the whole product). A non-null field that resolves to null without an error is a
 //! bug of ours: it is reported as `INTERNAL` at its path.
 
-use async_graphql::{PathSegment, Pos, ServerError};
+use async_graphql::{PathSegment, ServerError};
 
 use super::out::Out;
 use super::plan::{FieldPlan, Selection, Shape};
@@ -124,19 +124,22 @@ impl<'p> Writer<'p> {
     fn null(&mut self, field: &'p FieldPlan, shape: &Shape) {
         if shape.non_null() {
             let error = ApiError::Internal(format!("{} resolved to null", field.name));
-            self.report(error, field.pos);
+            self.report(error, field);
         }
         self.out.null();
     }
 
     /// A failed field: null in place, its error reported at its path.
     fn fail(&mut self, error: ApiError, field: &'p FieldPlan) {
-        self.report(error, field.pos);
+        self.report(error, field);
         self.out.null();
     }
 
-    fn report(&mut self, error: ApiError, pos: Pos) {
-        let mut error = async_graphql::Error::from(error).into_server_error(pos);
+    /// Reports `error` at the current path, with every location of the field's selections.
+    fn report(&mut self, error: ApiError, field: &FieldPlan) {
+        let first = field.locations.first().copied().unwrap_or_default();
+        let mut error = async_graphql::Error::from(error).into_server_error(first);
+        error.locations = field.locations.clone();
         error.path = self
             .path
             .iter()
