@@ -298,26 +298,24 @@ impl Api {
         context: RequestContext,
     ) -> Outcome {
         let span = tracing::Span::current();
-        // Refused operations cost no loaders.
-        let mut gate = gate_request(&mut request);
-        if let Some(ticket) = context.cost.clone() {
-            gate = gate.data(ticket);
-        }
-        let gated = self.gate.execute(gate).instrument(span.clone()).await;
-        if gated.is_err() {
-            return Outcome::from_response(gated);
-        }
         let stats = context.stats.clone();
+        // The plan is found by the document's text; its document is read only to make it.
         let plan = match (&self.engine, self.config.executor) {
             (Some(engine), Executor::Planned) => plan(engine, &mut request),
             _ => None,
         };
         let mut outcome = match (&self.engine, plan) {
             (Some(engine), Some(plan)) => {
+                // The gate takes the request itself: nothing reads its document after it.
+                let variables = request.variables.clone();
+                let gated = self.gate(request, &context, &span).await;
+                if gated.is_err() {
+                    return Outcome::from_response(gated);
+                }
                 stats.metrics().executed(Executor::Planned.name());
                 let ctx = self.engine_context(&plan, &context, &span);
                 let executed = engine
-                    .execute(&plan, &request.variables, &ctx)
+                    .execute(&plan, &variables, &ctx)
                     .instrument(span)
                     .await;
                 Outcome {
@@ -329,6 +327,10 @@ impl Api {
                 }
             }
             _ => {
+                let gated = self.gate(gate_request(&mut request), &context, &span).await;
+                if gated.is_err() {
+                    return Outcome::from_response(gated);
+                }
                 stats.metrics().executed(Executor::Reference.name());
                 Outcome::from_response(self.execute_reference(request, context, span).await)
             }
@@ -339,6 +341,21 @@ impl Api {
             outcome.extensions.insert("debug".to_owned(), debug);
         }
         outcome
+    }
+
+    /// Runs the gate (see `gate`) on `request`, charged to the request's ticket: an error
+    /// answer when it refuses the operation, else the cache hints of its fields. Refused
+    /// operations cost no loaders.
+    async fn gate(
+        &self,
+        mut request: async_graphql::Request,
+        context: &RequestContext,
+        span: &tracing::Span,
+    ) -> async_graphql::Response {
+        if let Some(ticket) = context.cost.clone() {
+            request = request.data(ticket);
+        }
+        self.gate.execute(request).instrument(span.clone()).await
     }
 
     /// The per-request loaders, scoped to the request's span and viewer; products by id
@@ -433,6 +450,8 @@ fn plan(
     engine: &engine::Engine,
     request: &mut async_graphql::Request,
 ) -> Option<Arc<engine::Plan>> {
+    // Parsed now if it was not (the HTTP layer parses; tools and tests may not).
+    request.parsed_query().ok()?;
     // The text, name and variables are read beside the parsed document, which needs the
     // request mutably: moved out, and back after.
     let query = std::mem::take(&mut request.query);

@@ -17,6 +17,7 @@ mod graphql;
 mod health;
 mod media;
 mod metrics;
+pub mod parsed;
 pub mod persisted;
 mod prepare;
 mod request_id;
@@ -92,6 +93,8 @@ pub struct Protection {
     pub max_batch: usize,
     /// Who may see `extensions.debug`.
     pub debug: DebugAccess,
+    /// Documents parsed before, by text.
+    pub parsed: Arc<parsed::ParsedDocuments>,
 }
 
 impl Default for Protection {
@@ -108,6 +111,7 @@ impl Default for Protection {
             introspection: true,
             max_batch: 0,
             debug: DebugAccess::default(),
+            parsed: Arc::default(),
         }
     }
 }

@@ -121,10 +121,20 @@ pub(super) fn check(
     let limits = &protection.document;
     let over = |e: LimitExceeded| Refusal::new(status, e.code, e.message);
     let operation_name = read.request.operation_name.clone();
-    let document = read
-        .request
-        .parsed_query()
-        .map_err(|error| Refusal::new(status, code::GRAPHQL_PARSE_FAILED, error.message))?;
+    let parse_failed = |error: async_graphql::ServerError| {
+        Refusal::new(status, code::GRAPHQL_PARSE_FAILED, error.message)
+    };
+    let parsed = match protection.parsed.get(&read.request.query) {
+        Some(known) => ExecutableDocument::clone(&known),
+        None => {
+            let parsed = async_graphql::parser::parse_query(&read.request.query)
+                .map_err(|error| parse_failed(error.into()))?;
+            protection.parsed.put(&read.request.query, &parsed);
+            parsed
+        }
+    };
+    read.request.set_parsed_query(parsed);
+    let document = read.request.parsed_query().map_err(parse_failed)?;
     document::check_document(document, limits).map_err(over)?;
     if !protection.introspection && introspection::selects_introspection(document) {
         return Err(Refusal::new(

@@ -324,6 +324,7 @@ fn protection(args: &ServeArgs) -> anyhow::Result<Protection> {
         introspection: limits.introspection,
         max_batch: limits.max_batch as usize,
         debug: DebugAccess::new(limits.debug_secret.as_deref()),
+        parsed: Arc::default(),
     })
 }
 
