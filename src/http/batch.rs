@@ -12,8 +12,9 @@ use serde_json::Value;
 
 use super::HttpState;
 use super::access::Access;
-use super::graphql::{Refusal, execute, params_of, refuse, reply};
+use super::graphql::{Refusal, params_of, refuse, reply};
 use super::media::Media;
+use super::pipeline::execute;
 use crate::core::errors::code;
 
 pub(super) async fn run(

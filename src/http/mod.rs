@@ -19,6 +19,7 @@ mod media;
 mod metrics;
 pub mod parsed;
 pub mod persisted;
+mod pipeline;
 mod prepare;
 mod request_id;
 pub mod response_cache;
