@@ -253,6 +253,7 @@ pub fn build_engine() -> Result<engine::Engine, String> {
     community::register(&mut registry);
     search::register(&mut registry);
     offers::register(&mut registry);
+    node::register(&mut registry);
     engine::Engine::new::<Query, Mutation>(registry)
 }
 

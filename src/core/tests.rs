@@ -668,3 +668,31 @@ async fn a_failed_field_is_null_in_place_and_its_parent_is_kept() {
         json!({"product": {"name": "Product 1", "collages": null}})
     );
 }
+
+#[tokio::test]
+async fn nodes_of_several_kinds_come_back_in_order_with_one_load_per_kind() {
+    let catalog = Arc::new(catalog(5));
+    let id = |kind, id| crate::core::ids::GlobalId::new(kind, id).encode().0;
+    use crate::core::ids::Kind;
+    let query = format!(
+        "{{ nodes(ids: [\"{}\", \"{}\", \"{}\", \"{}\"]) {{ __typename id \
+         ... on Product {{ name }} ... on Brand {{ slug }} }} }}",
+        id(Kind::Product, 2),
+        id(Kind::Brand, 3),
+        id(Kind::Product, 99),
+        id(Kind::Product, 4),
+    );
+    let response = run(&catalog, &query).await;
+    assert_eq!(
+        response["data"]["nodes"],
+        json!([
+            {"__typename": "Product", "id": id(Kind::Product, 2), "name": "Product 2"},
+            {"__typename": "Brand", "id": id(Kind::Brand, 3), "slug": "brand-3"},
+            null,
+            {"__typename": "Product", "id": id(Kind::Product, 4), "name": "Product 4"},
+        ]),
+        "{response}"
+    );
+    assert_eq!(catalog.calls("products_by_ids"), 1);
+    assert_eq!(catalog.calls("brands_by_ids"), 1);
+}

@@ -216,8 +216,8 @@ fn root(registry: &mut Registry) {
         .object::<()>("Query")
         .resolve("product", "Product", |ctx, _roots, args| {
             Box::pin(async move {
-                let id = match (args.opt_str("id")?, args.opt_i32("databaseId")?) {
-                    (Some(id), None) => GlobalId::decode_as(id, Kind::Product)?,
+                let id = match (args.opt_id("id")?, args.opt_i32("databaseId")?) {
+                    (Some(id), None) => GlobalId::decode_as(&id, Kind::Product)?,
                     (None, Some(database_id)) => database_id,
                     _ => {
                         return Err(ApiError::BadUserInput(

@@ -205,7 +205,7 @@ fn root(registry: &mut Registry) {
         })
         .resolve("collage", "Collage", |ctx, _roots, args| {
             Box::pin(async move {
-                let id = GlobalId::decode_as(args.str("id")?, Kind::Collage)?;
+                let id = GlobalId::decode_as(&args.id("id")?, Kind::Collage)?;
                 let found = loaders(ctx)?.collages.load_shared(&[id]).await?;
                 let mut children = Children::with_capacity(1);
                 children.push_opt(found.into_iter().next().flatten());

@@ -56,6 +56,21 @@ impl Args {
         }
     }
 
+    /// An optional `ID`: a string, or an integer as its digits (the `ID` scalar takes both).
+    pub fn opt_id(&self, name: &str) -> Result<Option<String>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(ConstValue::String(s)) => Ok(Some(s.clone())),
+            Some(ConstValue::Number(n)) => Ok(Some(n.to_string())),
+            Some(_) => Err(wrong(name, "an ID")),
+        }
+    }
+
+    /// A required `ID`.
+    pub fn id(&self, name: &str) -> Result<String, ApiError> {
+        self.opt_id(name)?.ok_or_else(|| wrong(name, "given"))
+    }
+
     /// A required `String` or `ID`.
     pub fn str(&self, name: &str) -> Result<&str, ApiError> {
         self.opt_str(name)?.ok_or_else(|| wrong(name, "given"))

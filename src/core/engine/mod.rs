@@ -29,7 +29,7 @@ use async_graphql::{Name, OutputType, ServerError, Variables};
 pub use args::Args;
 pub use out::Out;
 pub use plan::Plan;
-pub use registry::{Children, ObjectFields, Registry, Scalars};
+pub use registry::{Children, Mixed, MixedList, ObjectFields, Registry, Scalars};
 
 use crate::core::errors::ApiError;
 

@@ -66,6 +66,8 @@ pub(crate) struct FieldPlan {
     pub(crate) args: Vec<(Name, Argument)>,
     /// The child selection, for fields of object type.
     pub(crate) selection: Option<Selection>,
+    /// One child selection per object type, for fields of an interface or union type.
+    pub(crate) abstract_selections: Vec<Selection>,
     /// The names selected below, two levels deep (see `Args::selects`).
     pub(crate) selected: std::sync::Arc<[String]>,
     /// Resolved after the rest of the operation, with its other levels (see
@@ -199,6 +201,7 @@ impl<'a> Planner<'a> {
                     shape: Shape::Named { non_null: true },
                     args: Vec::new(),
                     selection: None,
+                    abstract_selections: Vec::new(),
                     selected: Vec::new().into(),
                     late: false,
                     same_as: None,
@@ -223,24 +226,39 @@ impl<'a> Planner<'a> {
                 })
                 .collect();
             let named = meta.ty.trim_matches(|c| matches!(c, '[' | ']' | '!'));
-            let selection = match self.schema.types.get(named)? {
+            let sets: Vec<&'a SelectionSet> = occurrences
+                .iter()
+                .map(|f| &f.node.selection_set.node)
+                .collect();
+            let (selection, abstract_selections) = match self.schema.types.get(named)? {
                 MetaType::Object { .. } => {
-                    let sets: Vec<&'a SelectionSet> = occurrences
-                        .iter()
-                        .map(|f| &f.node.selection_set.node)
-                        .collect();
-                    Some(self.selection(&Name::new(named), &sets)?)
+                    (Some(self.selection(&Name::new(named), &sets)?), Vec::new())
                 }
-                MetaType::Scalar { .. } | MetaType::Enum { .. } => None,
-                // Interfaces and unions are not planned yet.
+                MetaType::Scalar { .. } | MetaType::Enum { .. } => (None, Vec::new()),
+                // Every possible type must be one the engine executes, or the plan declines.
+                MetaType::Interface { possible_types, .. }
+                | MetaType::Union { possible_types, .. } => {
+                    let mut selections = Vec::with_capacity(possible_types.len());
+                    for possible in possible_types {
+                        selections.push(self.selection(&Name::new(possible), &sets)?);
+                    }
+                    (None, selections)
+                }
                 _ => return None,
             };
-            let selected = selection.as_ref().map(selected_below).unwrap_or_default();
-            let same_as = match selection {
-                Some(_) => None,
-                None => fields.iter().position(|f: &FieldPlan| {
-                    f.selection.is_none() && f.name == *name && f.args == args
+            let selected: Vec<String> = selection
+                .iter()
+                .chain(&abstract_selections)
+                .flat_map(selected_below)
+                .collect();
+            let same_as = match (&selection, abstract_selections.is_empty()) {
+                (None, true) => fields.iter().position(|f: &FieldPlan| {
+                    f.selection.is_none()
+                        && f.abstract_selections.is_empty()
+                        && f.name == *name
+                        && f.args == args
                 }),
+                _ => None,
             };
             fields.push(FieldPlan {
                 key: key.clone(),
@@ -250,6 +268,7 @@ impl<'a> Planner<'a> {
                 shape: Shape::parse(&meta.ty),
                 args,
                 selection,
+                abstract_selections,
                 selected: selected.into(),
                 late: false,
                 same_as,
@@ -371,7 +390,7 @@ fn every_field(selection: &Selection, out: &mut Vec<(Name, Name)>) {
         if !out.contains(&pair) {
             out.push(pair);
         }
-        if let Some(child) = &field.selection {
+        for child in field.selection.iter().chain(&field.abstract_selections) {
             every_field(child, out);
         }
     }
@@ -387,7 +406,8 @@ fn gather(registry: &Registry, root: &mut Selection) {
     ) {
         for field in &mut selection.fields {
             visit(registry, &selection.type_name, field);
-            if let Some(child) = &mut field.selection {
+            let children = field.selection.iter_mut();
+            for child in children.chain(field.abstract_selections.iter_mut()) {
                 walk(registry, child, visit);
             }
         }
@@ -421,7 +441,7 @@ fn selected_below(selection: &Selection) -> Vec<String> {
     let mut names = Vec::new();
     for field in &selection.fields {
         names.push(field.name.to_string());
-        if let Some(child) = &field.selection {
+        for child in field.selection.iter().chain(&field.abstract_selections) {
             for below in &child.fields {
                 names.push(format!("{}.{}", field.name, below.name));
             }

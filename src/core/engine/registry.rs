@@ -38,6 +38,9 @@ pub(crate) enum Slot {
     Null,
     /// An index into the level's child objects.
     Obj(u32),
+    /// An index into one type's child objects, for fields of an interface type: the type's
+    /// group, and the object in it.
+    Typed(u16, u32),
     List(Vec<Slot>),
     Error(ApiError),
 }
@@ -108,6 +111,96 @@ impl<C> Children<C> {
     }
 }
 
+/// Child objects of several object types (a field of an interface type), one slot per
+/// parent; each type's objects are kept together, as one level of that type.
+#[derive(Default)]
+pub struct Mixed {
+    pub(crate) groups: Vec<Group>,
+    pub(crate) slots: Vec<Slot>,
+}
+
+/// One object type's share of a `Mixed`.
+pub(crate) struct Group {
+    pub(crate) type_name: &'static str,
+    pub(crate) objects: Objects,
+    pub(crate) count: usize,
+}
+
+impl Mixed {
+    fn object<T: Send + Sync + 'static>(&mut self, type_name: &'static str, object: T) -> Slot {
+        let position = self.groups.iter().position(|g| g.type_name == type_name);
+        let group = match position {
+            Some(group) => group,
+            None => {
+                self.groups.push(Group {
+                    type_name,
+                    objects: Box::new(Vec::<T>::new()),
+                    count: 0,
+                });
+                self.groups.len() - 1
+            }
+        };
+        let entry = &mut self.groups[group];
+        match entry.objects.downcast_mut::<Vec<T>>() {
+            Some(objects) => {
+                objects.push(object);
+                entry.count += 1;
+                Slot::Typed(group as u16, entry.count as u32 - 1)
+            }
+            // One type name given two Rust types: a registration bug, answered as such.
+            None => Slot::Error(ApiError::Internal(format!(
+                "{type_name} objects of two Rust types"
+            ))),
+        }
+    }
+
+    /// The next parent's child, an object of type `type_name`.
+    pub fn push<T: Send + Sync + 'static>(&mut self, type_name: &'static str, object: T) {
+        let slot = self.object(type_name, object);
+        self.slots.push(slot);
+    }
+
+    /// The next parent's child is null.
+    pub fn push_null(&mut self) {
+        self.slots.push(Slot::Null);
+    }
+
+    /// The next parent's field failed.
+    pub fn push_error(&mut self, error: ApiError) {
+        self.slots.push(Slot::Error(error));
+    }
+
+    /// The next parent's list, filled by `fill` item by item.
+    pub fn push_list(&mut self, fill: impl FnOnce(&mut MixedList<'_>)) {
+        let mut list = MixedList {
+            mixed: self,
+            items: Vec::new(),
+        };
+        fill(&mut list);
+        let items = list.items;
+        self.slots.push(Slot::List(items));
+    }
+}
+
+/// A list of a `Mixed` being filled.
+pub struct MixedList<'m> {
+    mixed: &'m mut Mixed,
+    items: Vec<Slot>,
+}
+
+impl MixedList<'_> {
+    /// An object of type `type_name`.
+    pub fn push<T: Send + Sync + 'static>(&mut self, type_name: &'static str, object: T) {
+        let slot = self.mixed.object(type_name, object);
+        self.items.push(slot);
+    }
+
+    /// A null item.
+    pub fn push_null(&mut self) {
+        self.items.push(Slot::Null);
+    }
+}
+
 /// One parent's scalar value, for scalar fields that need a backend.
 #[derive(Debug)]
 pub(crate) enum ScalarSlot {
@@ -159,6 +252,7 @@ pub(crate) enum Resolved {
         count: usize,
         slots: Vec<Slot>,
     },
+    Mixed(Mixed),
     Scalars(Scalars),
     /// The field failed for every parent.
     Failed(ApiError),
@@ -391,6 +485,34 @@ impl<T: Send + Sync + 'static> ObjectFields<'_, T> {
             FieldDef::Resolve {
                 resolve,
                 child: Some((TypeId::of::<C>(), child_type)),
+                gathered: false,
+            },
+        )
+    }
+
+    /// A field of an interface type whose objects (of several types) a backend gives, for
+    /// all objects of a level at once.
+    pub fn resolve_mixed<F>(&mut self, name: &'static str, resolve: F) -> &mut Self
+    where
+        F: for<'a> Fn(&'a Ctx, &'a [T], &'a Args) -> BoxFuture<'a, Result<Mixed, ApiError>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        let resolve: ResolveFn = Box::new(move |ctx, objects, args| {
+            let future = resolve(ctx, level::<T>(objects), args);
+            Box::pin(async move {
+                match future.await {
+                    Ok(mixed) => Resolved::Mixed(mixed),
+                    Err(error) => Resolved::Failed(error),
+                }
+            })
+        });
+        self.add(
+            name,
+            FieldDef::Resolve {
+                resolve,
+                child: None,
                 gathered: false,
             },
         )

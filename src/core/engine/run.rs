@@ -9,7 +9,7 @@ use futures::future::{BoxFuture, join_all};
 use super::Ctx;
 use super::args::Args;
 use super::plan::{Argument, FieldPlan, Selection, variable};
-use super::registry::{FieldDef, Objects, Registry, Resolved, Scalars, Slot};
+use super::registry::{FieldDef, Mixed, Objects, Registry, Resolved, Scalars, Slot};
 use crate::core::errors::ApiError;
 
 /// A level's objects with what their fields resolved to, aligned with the plan's fields.
@@ -26,6 +26,12 @@ pub(crate) enum FieldOut {
     Children {
         slots: Vec<Slot>,
         level: Level,
+    },
+    /// Objects of several types (a field of an interface type): per group of `slots`, the
+    /// index of its type's selection in `FieldPlan::abstract_selections`, and its level.
+    Mixed {
+        slots: Vec<Slot>,
+        levels: Vec<(usize, Level)>,
     },
     Scalars(Scalars),
     /// Failed for every object of the level.
@@ -160,8 +166,36 @@ impl<'a> Run<'a> {
                     field.name
                 ))),
             },
+            Resolved::Mixed(mixed) => self.mixed(field, mixed).await,
             Resolved::Scalars(scalars) => FieldOut::Scalars(scalars),
             Resolved::Failed(error) => FieldOut::Failed(error),
+        }
+    }
+
+    /// Resolves each type's objects of a mixed answer with that type's selection, all types
+    /// together.
+    async fn mixed(&'a self, field: &'a FieldPlan, mixed: Mixed) -> FieldOut {
+        let mut resolving = Vec::with_capacity(mixed.groups.len());
+        for group in mixed.groups {
+            let Some(index) = (field.abstract_selections.iter())
+                .position(|s| s.type_name.as_str() == group.type_name)
+            else {
+                return FieldOut::Failed(ApiError::Internal(format!(
+                    "{} gave {} objects, which its type does not have",
+                    field.name, group.type_name
+                )));
+            };
+            let selection = &field.abstract_selections[index];
+            resolving.push(async move {
+                (
+                    index,
+                    self.level(selection, group.objects, group.count).await,
+                )
+            });
+        }
+        FieldOut::Mixed {
+            slots: mixed.slots,
+            levels: join_all(resolving).await,
         }
     }
 
@@ -204,6 +238,13 @@ fn waiting_in<'p, 'l>(
             FieldOut::Children { level: child, .. } => {
                 if let Some(child_selection) = &field.selection {
                     waiting_in(child_selection, child, out);
+                }
+            }
+            FieldOut::Mixed { levels, .. } => {
+                for (index, child) in levels {
+                    if let Some(child_selection) = field.abstract_selections.get(*index) {
+                        waiting_in(child_selection, child, out);
+                    }
                 }
             }
             _ => {}

@@ -17,6 +17,13 @@ use super::registry::{FieldDef, Registry, ScalarSlot, Slot};
 use super::run::{FieldOut, Level};
 use crate::core::errors::ApiError;
 
+/// Where a field's child objects are: one level, or one level per object type.
+#[derive(Clone, Copy)]
+enum Child<'l> {
+    One(&'l Level),
+    Typed(&'l [(usize, Level)]),
+}
+
 /// One step of the path to the value being written.
 enum Step<'p> {
     Key(&'p str),
@@ -78,7 +85,11 @@ impl<'p> Writer<'p> {
                     slots,
                     level: child,
                 } => match slots.get(index) {
-                    Some(slot) => self.value(slot, &field.shape, field, child),
+                    Some(slot) => self.value(slot, &field.shape, field, Child::One(child)),
+                    None => self.null(field, &field.shape),
+                },
+                FieldOut::Mixed { slots, levels } => match slots.get(index) {
+                    Some(slot) => self.value(slot, &field.shape, field, Child::Typed(levels)),
                     None => self.null(field, &field.shape),
                 },
                 FieldOut::Failed(error) => self.fail(error.clone(), field),
@@ -93,14 +104,29 @@ impl<'p> Writer<'p> {
     }
 
     /// Writes one slot of a field with child objects.
-    fn value(&mut self, slot: &Slot, shape: &Shape, field: &'p FieldPlan, child: &Level) {
+    fn value(&mut self, slot: &Slot, shape: &Shape, field: &'p FieldPlan, child: Child<'_>) {
         match (slot, shape) {
             (Slot::Null, _) => self.null(field, shape),
             (Slot::Error(error), _) => self.fail(error.clone(), field),
-            (Slot::Obj(index), _) => match &field.selection {
-                Some(selection) => self.object(selection, child, *index as usize),
-                None => self.null(field, shape),
+            (Slot::Obj(index), _) => match (&field.selection, child) {
+                (Some(selection), Child::One(level)) => {
+                    self.object(selection, level, *index as usize)
+                }
+                _ => self.null(field, shape),
             },
+            (Slot::Typed(group, index), _) => {
+                let typed = match child {
+                    Child::Typed(levels) => levels.get(*group as usize),
+                    Child::One(_) => None,
+                };
+                let selection = typed.and_then(|(s, _)| field.abstract_selections.get(*s));
+                match (selection, typed) {
+                    (Some(selection), Some((_, level))) => {
+                        self.object(selection, level, *index as usize)
+                    }
+                    _ => self.null(field, shape),
+                }
+            }
             (Slot::List(items), Shape::List { item, .. }) => {
                 self.out.bytes.push(b'[');
                 for (n, slot) in items.iter().enumerate() {
