@@ -251,6 +251,7 @@ pub fn build_engine() -> Result<engine::Engine, String> {
     connection::register_page_info(&mut registry);
     catalog::register(&mut registry);
     community::register(&mut registry);
+    community::register_mutations(&mut registry);
     search::register(&mut registry);
     offers::register(&mut registry);
     node::register(&mut registry);

@@ -696,3 +696,23 @@ async fn nodes_of_several_kinds_come_back_in_order_with_one_load_per_kind() {
     assert_eq!(catalog.calls("products_by_ids"), 1);
     assert_eq!(catalog.calls("brands_by_ids"), 1);
 }
+
+#[test]
+fn the_engine_plans_queries_and_mutations_and_leaves_introspection_to_the_reference() {
+    let engine = super::build_engine().expect("the registry is consistent");
+    let plans = |query: &str| {
+        let document = async_graphql::parser::parse_query(query).unwrap();
+        engine
+            .plan(query, &document, None, &Default::default())
+            .is_some()
+    };
+    assert!(plans(
+        "{ collages(first: 2) { nodes { id author { username } } } }"
+    ));
+    assert!(plans("{ nodes(ids: []) { id ... on Product { name } } }"));
+    assert!(plans(
+        "mutation { likeProduct(productId: \"x\") { product { likeCount } userErrors { code } } }"
+    ));
+    assert!(!plans("{ __schema { queryType { name } } }"));
+    assert!(!plans("{ __type(name: \"Product\") { name } }"));
+}

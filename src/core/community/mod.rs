@@ -4,6 +4,7 @@
 
 mod engine;
 mod loaders;
+mod mutation_engine;
 mod mutations;
 mod types;
 
@@ -13,6 +14,7 @@ use async_graphql::{Context, Enum, ID, Object};
 
 pub use engine::register;
 pub use loaders::CommunityLoaders;
+pub use mutation_engine::register as register_mutations;
 pub use mutations::CommunityMutation;
 pub use types::{Collage, CollageItem, User};
 
@@ -40,8 +42,6 @@ const LIKE_CURSOR: &str = "like";
 pub(crate) trait CommunityContext {
     fn community_loaders(&self) -> ApiResult<&Arc<CommunityLoaders>>;
     fn community(&self) -> ApiResult<&Arc<dyn CommunitySource>>;
-    /// The authenticated viewer's user id, or `UNAUTHENTICATED`.
-    fn viewer(&self) -> ApiResult<i32>;
 }
 
 impl CommunityContext for Context<'_> {
@@ -50,11 +50,6 @@ impl CommunityContext for Context<'_> {
     }
     fn community(&self) -> ApiResult<&Arc<dyn CommunitySource>> {
         Ok(&self.typed_data::<Sources>()?.community)
-    }
-    fn viewer(&self) -> ApiResult<i32> {
-        self.community_loaders()?
-            .viewer
-            .ok_or(ApiError::Unauthenticated)
     }
 }
 

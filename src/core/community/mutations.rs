@@ -2,13 +2,18 @@
 //! otherwise) and is one transaction in the source. Invalid input comes back as
 //! `userErrors` (nothing changed); acting on another user's collage is `FORBIDDEN`.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 
 use super::{Collage, CommunityContext};
 use crate::core::catalog::{CatalogContext, Product};
 use crate::core::errors::{ApiError, ApiResult};
 use crate::core::ids::{GlobalId, Kind};
-use crate::protocols::community::{CollageDraft, CollagePatch, WriteError};
+use crate::protocols::community::{
+    CollageDraft, CollagePatch, CollageRecord, CommunitySource, WriteError,
+};
+use crate::protocols::{CatalogSource, ProductRecord};
 
 const MAX_TITLE: usize = 200;
 const MAX_DESCRIPTION: usize = 2000;
@@ -223,52 +228,100 @@ fn write_error(error: WriteError, items: &[(i32, f64, f64, f64)]) -> ApiResult<V
     }
 }
 
-/// The community's mutations.
-#[derive(Default)]
-pub struct CommunityMutation;
+/// What a mutation reaches: the viewer and the sources it writes to and reads back from.
+/// Both executors build one and call the functions below, so each mutation is written once.
+pub(crate) struct Writes<'a> {
+    pub(crate) viewer: Option<i32>,
+    pub(crate) community: &'a Arc<dyn CommunitySource>,
+    pub(crate) catalog: &'a Arc<dyn CatalogSource>,
+}
 
-#[Object]
-impl CommunityMutation {
-    /// Likes a product; liking it again changes nothing.
-    async fn like_product(
-        &self,
-        ctx: &Context<'_>,
-        product_id: ID,
-    ) -> async_graphql::Result<ProductLikePayload> {
-        Ok(product_like(ctx, product_id, true).await?)
-    }
-    /// Takes back a like of a product; unliking again changes nothing.
-    async fn unlike_product(
-        &self,
-        ctx: &Context<'_>,
-        product_id: ID,
-    ) -> async_graphql::Result<ProductLikePayload> {
-        Ok(product_like(ctx, product_id, false).await?)
-    }
-    /// Likes a collage; liking it again changes nothing.
-    async fn like_collage(
-        &self,
-        ctx: &Context<'_>,
-        collage_id: ID,
-    ) -> async_graphql::Result<CollageLikePayload> {
-        Ok(collage_like(ctx, collage_id, true).await?)
-    }
-    /// Takes back a like of a collage.
-    async fn unlike_collage(
-        &self,
-        ctx: &Context<'_>,
-        collage_id: ID,
-    ) -> async_graphql::Result<CollageLikePayload> {
-        Ok(collage_like(ctx, collage_id, false).await?)
+/// A mutation's outcome: the changed object (none when the input was refused) and the
+/// problems with the input.
+pub(crate) type Written<T> = (Option<T>, Vec<UserError>);
+
+impl Writes<'_> {
+    fn viewer(&self) -> ApiResult<i32> {
+        self.viewer.ok_or(ApiError::Unauthenticated)
     }
 
-    /// Creates a collage of the viewer's.
-    async fn create_collage(
+    /// `likeProduct` and `unlikeProduct`.
+    pub(crate) async fn product_like(
         &self,
-        ctx: &Context<'_>,
-        input: CreateCollageInput,
-    ) -> async_graphql::Result<CollagePayload> {
-        let viewer = ctx.viewer()?;
+        product_id: &str,
+        like: bool,
+    ) -> ApiResult<Written<ProductRecord>> {
+        let viewer = self.viewer()?;
+        let Ok(id) = GlobalId::decode_as(product_id, Kind::Product) else {
+            let error = user_error(&["productId"], UserErrorCode::Invalid, "not a product id");
+            return Ok((None, vec![error]));
+        };
+        let result = if like {
+            self.community.like_product(viewer, id).await
+        } else {
+            self.community.unlike_product(viewer, id).await
+        };
+        match result {
+            // Read back through the source, not the request's loader cache: the count moved.
+            Ok(_) => Ok((
+                self.catalog.products_by_ids(&[id]).await?.remove(&id),
+                Vec::new(),
+            )),
+            Err(WriteError::NotFound) => Ok((
+                None,
+                vec![user_error(
+                    &["productId"],
+                    UserErrorCode::NotFound,
+                    "no such product",
+                )],
+            )),
+            Err(error) => Err(write_error(error, &[])
+                .err()
+                .unwrap_or(ApiError::Internal("unexpected write outcome".to_owned()))),
+        }
+    }
+
+    /// `likeCollage` and `unlikeCollage`.
+    pub(crate) async fn collage_like(
+        &self,
+        collage_id: &str,
+        like: bool,
+    ) -> ApiResult<Written<CollageRecord>> {
+        let viewer = self.viewer()?;
+        let Ok(id) = GlobalId::decode_as(collage_id, Kind::Collage) else {
+            let error = user_error(&["collageId"], UserErrorCode::Invalid, "not a collage id");
+            return Ok((None, vec![error]));
+        };
+        let result = if like {
+            self.community.like_collage(viewer, id).await
+        } else {
+            self.community.unlike_collage(viewer, id).await
+        };
+        match result {
+            Ok(_) => Ok((
+                self.community.collages_by_ids(&[id]).await?.remove(&id),
+                Vec::new(),
+            )),
+            Err(WriteError::NotFound) => Ok((
+                None,
+                vec![user_error(
+                    &["collageId"],
+                    UserErrorCode::NotFound,
+                    "no such collage",
+                )],
+            )),
+            Err(error) => Err(write_error(error, &[])
+                .err()
+                .unwrap_or(ApiError::Internal("unexpected write outcome".to_owned()))),
+        }
+    }
+
+    /// `createCollage`.
+    pub(crate) async fn create_collage(
+        &self,
+        input: &CreateCollageInput,
+    ) -> ApiResult<Written<CollageRecord>> {
+        let viewer = self.viewer()?;
         let mut errors = Vec::new();
         let draft = CollageDraft {
             title: text(&input.title, "title", 1, MAX_TITLE, &mut errors),
@@ -283,30 +336,20 @@ impl CommunityMutation {
             items: items(&input.items, &mut errors),
         };
         if !errors.is_empty() {
-            return Ok(CollagePayload {
-                collage: None,
-                user_errors: errors,
-            });
+            return Ok((None, errors));
         }
-        match ctx.community()?.create_collage(viewer, &draft).await {
-            Ok(collage) => Ok(CollagePayload {
-                collage: Some(Collage(collage)),
-                user_errors: Vec::new(),
-            }),
-            Err(error) => Ok(CollagePayload {
-                collage: None,
-                user_errors: write_error(error, &draft.items)?,
-            }),
+        match self.community.create_collage(viewer, &draft).await {
+            Ok(collage) => Ok((Some(collage), Vec::new())),
+            Err(error) => Ok((None, write_error(error, &draft.items)?)),
         }
     }
 
-    /// Changes a collage of the viewer's.
-    async fn update_collage(
+    /// `updateCollage`.
+    pub(crate) async fn update_collage(
         &self,
-        ctx: &Context<'_>,
-        input: UpdateCollageInput,
-    ) -> async_graphql::Result<CollagePayload> {
-        let viewer = ctx.viewer()?;
+        input: &UpdateCollageInput,
+    ) -> ApiResult<Written<CollageRecord>> {
+        let viewer = self.viewer()?;
         let id = GlobalId::decode_as(&input.id, Kind::Collage)?;
         let mut errors = Vec::new();
         let patch = CollagePatch {
@@ -322,24 +365,118 @@ impl CommunityMutation {
             items: input.items.as_deref().map(|i| items(i, &mut errors)),
         };
         if !errors.is_empty() {
-            return Ok(CollagePayload {
-                collage: None,
-                user_errors: errors,
-            });
+            return Ok((None, errors));
         }
-        match ctx.community()?.update_collage(viewer, id, &patch).await {
-            Ok(collage) => Ok(CollagePayload {
-                collage: Some(Collage(collage)),
-                user_errors: Vec::new(),
-            }),
+        match self.community.update_collage(viewer, id, &patch).await {
+            Ok(collage) => Ok((Some(collage), Vec::new())),
             Err(error) => {
                 let items = patch.items.unwrap_or_default();
-                Ok(CollagePayload {
-                    collage: None,
-                    user_errors: write_error(error, &items)?,
-                })
+                Ok((None, write_error(error, &items)?))
             }
         }
+    }
+
+    /// `deleteCollage`: the deleted collage's global id.
+    pub(crate) async fn delete_collage(&self, id: &str) -> ApiResult<Written<String>> {
+        let viewer = self.viewer()?;
+        let database_id = GlobalId::decode_as(id, Kind::Collage)?;
+        match self.community.delete_collage(viewer, database_id).await {
+            Ok(()) => Ok((Some(id.to_owned()), Vec::new())),
+            Err(error) => Ok((None, write_error(error, &[])?)),
+        }
+    }
+}
+
+/// The writes of the request `ctx` serves.
+fn writes<'c>(ctx: &'c Context<'_>) -> ApiResult<Writes<'c>> {
+    Ok(Writes {
+        viewer: ctx.community_loaders()?.viewer,
+        community: ctx.community()?,
+        catalog: ctx.catalog()?,
+    })
+}
+
+/// The community's mutations.
+#[derive(Default)]
+pub struct CommunityMutation;
+
+#[Object]
+impl CommunityMutation {
+    /// Likes a product; liking it again changes nothing.
+    async fn like_product(
+        &self,
+        ctx: &Context<'_>,
+        product_id: ID,
+    ) -> async_graphql::Result<ProductLikePayload> {
+        let (product, user_errors) = writes(ctx)?.product_like(&product_id, true).await?;
+        let product = product.map(Product);
+        Ok(ProductLikePayload {
+            product,
+            user_errors,
+        })
+    }
+    /// Takes back a like of a product; unliking again changes nothing.
+    async fn unlike_product(
+        &self,
+        ctx: &Context<'_>,
+        product_id: ID,
+    ) -> async_graphql::Result<ProductLikePayload> {
+        let (product, user_errors) = writes(ctx)?.product_like(&product_id, false).await?;
+        let product = product.map(Product);
+        Ok(ProductLikePayload {
+            product,
+            user_errors,
+        })
+    }
+    /// Likes a collage; liking it again changes nothing.
+    async fn like_collage(
+        &self,
+        ctx: &Context<'_>,
+        collage_id: ID,
+    ) -> async_graphql::Result<CollageLikePayload> {
+        let (collage, user_errors) = writes(ctx)?.collage_like(&collage_id, true).await?;
+        Ok(CollageLikePayload {
+            collage: collage.map(Collage),
+            user_errors,
+        })
+    }
+    /// Takes back a like of a collage.
+    async fn unlike_collage(
+        &self,
+        ctx: &Context<'_>,
+        collage_id: ID,
+    ) -> async_graphql::Result<CollageLikePayload> {
+        let (collage, user_errors) = writes(ctx)?.collage_like(&collage_id, false).await?;
+        Ok(CollageLikePayload {
+            collage: collage.map(Collage),
+            user_errors,
+        })
+    }
+
+    /// Creates a collage of the viewer's.
+    async fn create_collage(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateCollageInput,
+    ) -> async_graphql::Result<CollagePayload> {
+        let (collage, user_errors) = writes(ctx)?.create_collage(&input).await?;
+        Ok(CollagePayload {
+            collage: collage.map(Collage),
+            user_errors,
+        })
+    }
+
+    /// Changes a collage of the viewer's.
+    async fn update_collage(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateCollageInput,
+    ) -> async_graphql::Result<CollagePayload> {
+        let (collage, user_errors) = writes(ctx)?.update_collage(&input).await?;
+        Ok(CollagePayload {
+            collage: collage.map(Collage),
+            user_errors,
+        })
     }
 
     /// Deletes a collage of the viewer's, with its items, tags and likes.
@@ -348,100 +485,10 @@ impl CommunityMutation {
         ctx: &Context<'_>,
         id: ID,
     ) -> async_graphql::Result<DeleteCollagePayload> {
-        let viewer = ctx.viewer()?;
-        let database_id = GlobalId::decode_as(&id, Kind::Collage)?;
-        match ctx.community()?.delete_collage(viewer, database_id).await {
-            Ok(()) => Ok(DeleteCollagePayload {
-                deleted_collage_id: Some(id),
-                user_errors: Vec::new(),
-            }),
-            Err(error) => Ok(DeleteCollagePayload {
-                deleted_collage_id: None,
-                user_errors: write_error(error, &[])?,
-            }),
-        }
-    }
-}
-
-async fn product_like(
-    ctx: &Context<'_>,
-    product_id: ID,
-    like: bool,
-) -> ApiResult<ProductLikePayload> {
-    let viewer = ctx.viewer()?;
-    let Ok(id) = GlobalId::decode_as(&product_id, Kind::Product) else {
-        let error = user_error(&["productId"], UserErrorCode::Invalid, "not a product id");
-        return Ok(ProductLikePayload {
-            product: None,
-            user_errors: vec![error],
-        });
-    };
-    let community = ctx.community()?;
-    let result = if like {
-        community.like_product(viewer, id).await
-    } else {
-        community.unlike_product(viewer, id).await
-    };
-    match result {
-        Ok(_) => {
-            // Read back through the source, not the request's loader cache: the count moved.
-            let product = ctx.catalog()?.products_by_ids(&[id]).await?.remove(&id);
-            Ok(ProductLikePayload {
-                product: product.map(Product),
-                user_errors: Vec::new(),
-            })
-        }
-        Err(WriteError::NotFound) => Ok(ProductLikePayload {
-            product: None,
-            user_errors: vec![user_error(
-                &["productId"],
-                UserErrorCode::NotFound,
-                "no such product",
-            )],
-        }),
-        Err(error) => Err(write_error(error, &[])
-            .err()
-            .unwrap_or(ApiError::Internal("unexpected write outcome".to_owned()))),
-    }
-}
-
-async fn collage_like(
-    ctx: &Context<'_>,
-    collage_id: ID,
-    like: bool,
-) -> ApiResult<CollageLikePayload> {
-    let viewer = ctx.viewer()?;
-    let Ok(id) = GlobalId::decode_as(&collage_id, Kind::Collage) else {
-        let error = user_error(&["collageId"], UserErrorCode::Invalid, "not a collage id");
-        return Ok(CollageLikePayload {
-            collage: None,
-            user_errors: vec![error],
-        });
-    };
-    let community = ctx.community()?;
-    let result = if like {
-        community.like_collage(viewer, id).await
-    } else {
-        community.unlike_collage(viewer, id).await
-    };
-    match result {
-        Ok(_) => {
-            let collage = community.collages_by_ids(&[id]).await?.remove(&id);
-            Ok(CollageLikePayload {
-                collage: collage.map(Collage),
-                user_errors: Vec::new(),
-            })
-        }
-        Err(WriteError::NotFound) => Ok(CollageLikePayload {
-            collage: None,
-            user_errors: vec![user_error(
-                &["collageId"],
-                UserErrorCode::NotFound,
-                "no such collage",
-            )],
-        }),
-        Err(error) => Err(write_error(error, &[])
-            .err()
-            .unwrap_or(ApiError::Internal("unexpected write outcome".to_owned()))),
+        let (deleted, user_errors) = writes(ctx)?.delete_collage(&id).await?;
+        Ok(DeleteCollagePayload {
+            deleted_collage_id: deleted.map(ID),
+            user_errors,
+        })
     }
 }

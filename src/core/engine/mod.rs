@@ -170,7 +170,11 @@ impl Engine {
             defaults: &plan.variable_defaults,
         };
         let root: registry::Objects = Box::new(vec![()]);
-        let mut level = run.level(&plan.root, root, 1).await;
+        let mut level = if plan.serial {
+            run.serial(&plan.root, root).await
+        } else {
+            run.level(&plan.root, root, 1).await
+        };
         run.late(&plan.root, &mut level).await;
         let mut writer = write::Writer::new(&self.registry, 4096);
         writer.object(&plan.root, &level, 0);

@@ -93,6 +93,8 @@ pub struct Plan {
     pub(crate) variable_defaults: Vec<(Name, ConstValue)>,
     /// Every `(type, field)` the plan selects, once each.
     selected: Vec<(Name, Name)>,
+    /// A mutation: its root fields run one after the other, each with all below it.
+    pub(crate) serial: bool,
 }
 
 impl Plan {
@@ -115,9 +117,11 @@ pub(crate) fn plan(
     variables: &Variables,
 ) -> Option<Plan> {
     let operation = operation(document, operation_name)?;
-    if operation.ty != OperationType::Query {
-        return None;
-    }
+    let root_type = match operation.ty {
+        OperationType::Query => schema.query_type.clone(),
+        OperationType::Mutation => schema.mutation_type.clone()?,
+        OperationType::Subscription => return None,
+    };
     let variable_defaults = operation
         .variable_definitions
         .iter()
@@ -133,10 +137,7 @@ pub(crate) fn plan(
         variables,
         variable_defaults: &variable_defaults,
     };
-    let mut root = planner.selection(
-        &Name::new(&schema.query_type),
-        &[&operation.selection_set.node],
-    )?;
+    let mut root = planner.selection(&Name::new(root_type), &[&operation.selection_set.node])?;
     gather(registry, &mut root);
     let mut selected = Vec::new();
     every_field(&root, &mut selected);
@@ -144,6 +145,7 @@ pub(crate) fn plan(
         root,
         variable_defaults,
         selected,
+        serial: operation.ty == OperationType::Mutation,
     })
 }
 

@@ -84,6 +84,20 @@ impl<'a> Run<'a> {
         })
     }
 
+    /// Resolves the root fields of a mutation one after the other, each with everything
+    /// below it, in document order, as the specification runs mutations.
+    pub(crate) async fn serial(&'a self, selection: &'a Selection, objects: Objects) -> Level {
+        let mut fields = Vec::with_capacity(selection.fields.len());
+        for field in &selection.fields {
+            fields.push(self.field(selection, field, &*objects, 1).await);
+        }
+        Level {
+            objects,
+            count: 1,
+            fields,
+        }
+    }
+
     /// Resolves the late fields of a resolved operation, all levels together, so they share
     /// their batches; repeated while resolving them reveals more.
     pub(crate) async fn late(&'a self, selection: &'a Selection, level: &mut Level) {
