@@ -2,6 +2,8 @@
 //! and a `totalCount` that is counted only when selected, for all connections of a level
 //! at once. The connection types of every module are made here from their node type.
 
+use std::sync::Arc;
+
 use futures::future::BoxFuture;
 
 use super::engine::{Ctx, Registry, Scalars};
@@ -48,6 +50,40 @@ pub trait Counter: Sync {
         ctx: &'a Ctx,
         keys: Vec<&'a CountKey>,
     ) -> BoxFuture<'a, Result<Vec<Option<i64>>, ApiError>>;
+}
+
+/// Counts lists of owners (a brand's products, a user's collages) through a loader of the
+/// module's loaders `L`, which the request's context holds as `Arc<L>`.
+pub struct CountById<L: 'static> {
+    pub name: &'static str,
+    pub load: for<'a> fn(&'a L, &'a [i32]) -> BoxFuture<'a, LoadedCounts>,
+}
+
+/// Counts as a loader gives them, one per id.
+pub type LoadedCounts = Result<Vec<Option<Arc<i64>>>, ApiError>;
+
+impl<L: Send + Sync + 'static> Counter for CountById<L> {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn count<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        keys: Vec<&'a CountKey>,
+    ) -> BoxFuture<'a, Result<Vec<Option<i64>>, ApiError>> {
+        Box::pin(async move {
+            let ids: Vec<i32> = keys
+                .iter()
+                .map(|k| match k {
+                    CountKey::Id(id) => *id,
+                    CountKey::Text(_) => 0,
+                })
+                .collect();
+            let loaders = ctx.data::<Arc<L>>()?;
+            let counts = (self.load)(loaders, &ids).await?;
+            Ok(counts.into_iter().map(|c| c.map(|c| *c)).collect())
+        })
+    }
 }
 
 impl<N, X> Connection<N, X> {

@@ -8,7 +8,7 @@ use futures::future::BoxFuture;
 use super::types::{write_amount, write_formatted};
 use super::{BRAND_CURSOR, CatalogLoaders, PRODUCT_CURSOR, decode_brand_cursor};
 use crate::core::Sources;
-use crate::core::connection::{self, Connection, CountKey, Counter, Total};
+use crate::core::connection::{self, Connection, CountById, CountKey, Counter, Total};
 use crate::core::engine::{Args, Children, Ctx, Out, Registry};
 use crate::core::errors::ApiError;
 use crate::core::ids::{GlobalId, Kind};
@@ -128,42 +128,11 @@ impl Counter for BrandsCount {
     }
 }
 
-/// Counts the products of brands or of category subtrees, through the request's loaders.
-struct ProductsCount {
-    name: &'static str,
-    load: for<'a> fn(&'a CatalogLoaders, &'a [i32]) -> BoxFuture<'a, LoadedCounts>,
-}
-
-type LoadedCounts = Result<Vec<Option<Arc<i64>>>, ApiError>;
-
-impl Counter for ProductsCount {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    fn count<'a>(
-        &'a self,
-        ctx: &'a Ctx,
-        keys: Vec<&'a CountKey>,
-    ) -> BoxFuture<'a, Result<Vec<Option<i64>>, ApiError>> {
-        Box::pin(async move {
-            let ids: Vec<i32> = keys
-                .iter()
-                .map(|k| match k {
-                    CountKey::Id(id) => *id,
-                    CountKey::Text(_) => 0,
-                })
-                .collect();
-            let counts = (self.load)(loaders(ctx)?, &ids).await?;
-            Ok(counts.into_iter().map(|c| c.map(|c| *c)).collect())
-        })
-    }
-}
-
-static BRAND_PRODUCTS: ProductsCount = ProductsCount {
+static BRAND_PRODUCTS: CountById<CatalogLoaders> = CountById {
     name: "brand products",
     load: |l, ids| Box::pin(l.brand_counts.load_shared(ids)),
 };
-static CATEGORY_PRODUCTS: ProductsCount = ProductsCount {
+static CATEGORY_PRODUCTS: CountById<CatalogLoaders> = CountById {
     name: "category products",
     load: |l, ids| Box::pin(l.category_counts.load_shared(ids)),
 };
@@ -226,27 +195,21 @@ fn root(registry: &mut Registry) {
                     }
                 };
                 let found = loaders(ctx)?.products.load_shared(&[id]).await?;
-                let mut children = Children::with_capacity(1);
-                children.push_opt(found.into_iter().next().flatten());
-                Ok(children)
+                Ok(Children::first_of(found))
             })
         })
         .resolve("brand", "Brand", |ctx, _roots, args| {
             Box::pin(async move {
                 let slug = args.str("slug")?.to_owned();
                 let found = loaders(ctx)?.brands_by_slug.load_shared(&[slug]).await?;
-                let mut children = Children::with_capacity(1);
-                children.push_opt(found.into_iter().next().flatten());
-                Ok(children)
+                Ok(Children::first_of(found))
             })
         })
         .resolve("shop", "Shop", |ctx, _roots, args| {
             Box::pin(async move {
                 let slug = args.str("slug")?.to_owned();
                 let found = loaders(ctx)?.shops_by_slug.load_shared(&[slug]).await?;
-                let mut children = Children::with_capacity(1);
-                children.push_opt(found.into_iter().next().flatten());
-                Ok(children)
+                Ok(Children::first_of(found))
             })
         })
         .resolve("category", "Category", |ctx, _roots, args| {
@@ -256,9 +219,7 @@ fn root(registry: &mut Registry) {
                     .categories_by_slug
                     .load_shared(&[slug])
                     .await?;
-                let mut children = Children::with_capacity(1);
-                children.push_opt(found.into_iter().next().flatten());
-                Ok(children)
+                Ok(Children::first_of(found))
             })
         })
         .resolve("categories", "Category", |ctx, _roots, _args| {
@@ -460,7 +421,7 @@ async fn products_of(
             pages
         }
     };
-    let counter: &'static ProductsCount = match owner {
+    let counter: &'static CountById<CatalogLoaders> = match owner {
         Owner::Brand => &BRAND_PRODUCTS,
         Owner::Category => &CATEGORY_PRODUCTS,
     };

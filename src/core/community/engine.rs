@@ -10,7 +10,7 @@ use super::{
 };
 use crate::core::Sources;
 use crate::core::catalog::CatalogLoaders;
-use crate::core::connection::{self, Connection, CountKey, Counter, Total};
+use crate::core::connection::{self, Connection, CountById, CountKey, Counter, Total};
 use crate::core::engine::{Args, Children, Ctx, Registry, Scalars};
 use crate::core::errors::ApiError;
 use crate::core::ids::{GlobalId, Kind};
@@ -58,46 +58,15 @@ impl Counter for FeedCount {
     }
 }
 
-/// Counts lists of owners (users, products) through one of the request's loaders.
-struct OwnerCount {
-    name: &'static str,
-    load: for<'a> fn(&'a CommunityLoaders, &'a [i32]) -> BoxFuture<'a, LoadedCounts>,
-}
-
-type LoadedCounts = Result<Vec<Option<Arc<i64>>>, ApiError>;
-
-impl Counter for OwnerCount {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    fn count<'a>(
-        &'a self,
-        ctx: &'a Ctx,
-        keys: Vec<&'a CountKey>,
-    ) -> BoxFuture<'a, Result<Vec<Option<i64>>, ApiError>> {
-        Box::pin(async move {
-            let ids: Vec<i32> = keys
-                .iter()
-                .map(|k| match k {
-                    CountKey::Id(id) => *id,
-                    CountKey::Text(_) => 0,
-                })
-                .collect();
-            let counts = (self.load)(loaders(ctx)?, &ids).await?;
-            Ok(counts.into_iter().map(|c| c.map(|c| *c)).collect())
-        })
-    }
-}
-
-static USER_COLLAGES: OwnerCount = OwnerCount {
+static USER_COLLAGES: CountById<CommunityLoaders> = CountById {
     name: "user collages",
     load: |l, ids| Box::pin(l.user_collage_counts.load_shared(ids)),
 };
-static PRODUCT_COLLAGES: OwnerCount = OwnerCount {
+static PRODUCT_COLLAGES: CountById<CommunityLoaders> = CountById {
     name: "product collages",
     load: |l, ids| Box::pin(l.product_collage_counts.load_shared(ids)),
 };
-static LIKED_PRODUCTS: OwnerCount = OwnerCount {
+static LIKED_PRODUCTS: CountById<CommunityLoaders> = CountById {
     name: "liked products",
     load: |l, ids| Box::pin(l.liked_product_counts.load_shared(ids)),
 };
@@ -207,18 +176,14 @@ fn root(registry: &mut Registry) {
             Box::pin(async move {
                 let id = GlobalId::decode_as(&args.id("id")?, Kind::Collage)?;
                 let found = loaders(ctx)?.collages.load_shared(&[id]).await?;
-                let mut children = Children::with_capacity(1);
-                children.push_opt(found.into_iter().next().flatten());
-                Ok(children)
+                Ok(Children::first_of(found))
             })
         })
         .resolve("user", "User", |ctx, _roots, args| {
             Box::pin(async move {
                 let name = args.str("username")?.to_owned();
                 let found = loaders(ctx)?.users_by_name.load_shared(&[name]).await?;
-                let mut children = Children::with_capacity(1);
-                children.push_opt(found.into_iter().next().flatten());
-                Ok(children)
+                Ok(Children::first_of(found))
             })
         })
         .resolve("viewer", "User", |ctx, _roots, _args| {
@@ -374,7 +339,7 @@ async fn owner_collages(
             pages
         }
     };
-    let counter: &'static OwnerCount = match owner(0) {
+    let counter: &'static CountById<CommunityLoaders> = match owner(0) {
         CollageOwner::User(_) => &USER_COLLAGES,
         CollageOwner::Product(_) => &PRODUCT_COLLAGES,
     };

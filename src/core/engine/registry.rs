@@ -65,6 +65,13 @@ impl<C> Children<C> {
         Slot::Obj(self.objects.len() as u32 - 1)
     }
 
+    /// The one child of a root field: the first of `found`, or null.
+    pub fn first_of(found: Vec<Option<C>>) -> Self {
+        let mut children = Self::with_capacity(1);
+        children.push_opt(found.into_iter().next().flatten());
+        children
+    }
+
     /// The next parent's child.
     pub fn push(&mut self, child: C) {
         let slot = self.object(child);
