@@ -11,6 +11,7 @@
 //! that selects a field nobody registered yet (or an abstract type, a mutation,
 //! introspection) is declined by the planner and runs on the reference executor.
 
+mod answers;
 mod args;
 mod out;
 mod plan;
@@ -26,10 +27,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{Name, OutputType, ServerError, Variables};
 
+pub use answers::{Children, Mixed, MixedList, Scalars};
 pub use args::Args;
 pub use out::Out;
 pub use plan::Plan;
-pub use registry::{Children, Mixed, MixedList, ObjectFields, Registry, Scalars};
+pub use registry::{ObjectFields, Registry};
 
 use crate::core::errors::ApiError;
 
@@ -169,7 +171,7 @@ impl Engine {
             variables,
             defaults: &plan.variable_defaults,
         };
-        let root: registry::Objects = Box::new(vec![()]);
+        let root: answers::Objects = Box::new(vec![()]);
         let mut level = if plan.serial {
             run.serial(&plan.root, root).await
         } else {

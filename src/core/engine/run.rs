@@ -7,9 +7,10 @@ use async_graphql::{Value as ConstValue, Variables};
 use futures::future::{BoxFuture, join_all};
 
 use super::Ctx;
+use super::answers::{Mixed, Objects, Resolved, Scalars, Slot};
 use super::args::Args;
 use super::plan::{Argument, FieldPlan, Selection, variable};
-use super::registry::{FieldDef, Mixed, Objects, Registry, Resolved, Scalars, Slot};
+use super::registry::{FieldDef, Registry};
 use crate::core::errors::ApiError;
 
 /// A level's objects with what their fields resolved to, aligned with the plan's fields.

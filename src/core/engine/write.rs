@@ -11,9 +11,10 @@
 
 use async_graphql::{PathSegment, ServerError};
 
+use super::answers::{ScalarSlot, Slot};
 use super::out::Out;
 use super::plan::{FieldPlan, Selection, Shape};
-use super::registry::{FieldDef, Registry, ScalarSlot, Slot};
+use super::registry::{FieldDef, Registry};
 use super::run::{FieldOut, Level};
 use crate::core::errors::ApiError;
 
