@@ -17,6 +17,8 @@ mod out;
 mod plan;
 mod registry;
 mod run;
+mod shape;
+mod walks;
 mod write;
 
 use std::any::{Any, TypeId};

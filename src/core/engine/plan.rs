@@ -12,37 +12,9 @@ use async_graphql::registry::{MetaType, Registry as Schema};
 use async_graphql::{Name, Pos, Positioned, Value as ConstValue, Variables};
 use async_graphql_value::Value;
 
-use super::registry::{FieldDef, Registry};
-
-/// What a field's value looks like: named, or a list, each nullable or not.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Shape {
-    Named { non_null: bool },
-    List { non_null: bool, item: Box<Shape> },
-}
-
-impl Shape {
-    /// The shape of a type reference as the schema writes it (`[Collage!]!`).
-    pub(crate) fn parse(ty: &str) -> Self {
-        let (ty, non_null) = match ty.strip_suffix('!') {
-            Some(inner) => (inner, true),
-            None => (ty, false),
-        };
-        match ty.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
-            Some(item) => Shape::List {
-                non_null,
-                item: Box::new(Shape::parse(item)),
-            },
-            None => Shape::Named { non_null },
-        }
-    }
-
-    pub(crate) fn non_null(&self) -> bool {
-        match self {
-            Shape::Named { non_null } | Shape::List { non_null, .. } => *non_null,
-        }
-    }
-}
+use super::registry::Registry;
+use super::shape::Shape;
+use super::walks::{every_field, gather, selected_below};
 
 /// A field's argument: the document's value (variables still in it) or the schema's default.
 #[derive(Debug, PartialEq)]
@@ -385,73 +357,6 @@ impl<'a> Planner<'a> {
     }
 }
 
-/// Adds the `(type, field)` pairs of `selection` and below to `out`, once each.
-fn every_field(selection: &Selection, out: &mut Vec<(Name, Name)>) {
-    for field in &selection.fields {
-        let pair = (selection.type_name.clone(), field.name.clone());
-        if !out.contains(&pair) {
-            out.push(pair);
-        }
-        for child in field.selection.iter().chain(&field.abstract_selections) {
-            every_field(child, out);
-        }
-    }
-}
-
-/// Marks the gathered fields that the plan selects in more than one place as late, so
-/// their levels resolve together.
-fn gather(registry: &Registry, root: &mut Selection) {
-    fn walk(
-        registry: &Registry,
-        selection: &mut Selection,
-        visit: &mut dyn FnMut(&Registry, &Name, &mut FieldPlan),
-    ) {
-        for field in &mut selection.fields {
-            visit(registry, &selection.type_name, field);
-            let children = field.selection.iter_mut();
-            for child in children.chain(field.abstract_selections.iter_mut()) {
-                walk(registry, child, visit);
-            }
-        }
-    }
-    let gathered = |registry: &Registry, type_name: &Name, field: &FieldPlan| {
-        matches!(
-            registry
-                .objects
-                .get(type_name.as_str())
-                .and_then(|t| t.fields.get(field.name.as_str())),
-            Some(FieldDef::Resolve { gathered: true, .. })
-        )
-    };
-    let mut places: Vec<(Name, Name)> = Vec::new();
-    walk(registry, root, &mut |registry, type_name, field| {
-        if gathered(registry, type_name, field) {
-            places.push((type_name.clone(), field.name.clone()));
-        }
-    });
-    walk(registry, root, &mut |registry, type_name, field| {
-        let key = (type_name.clone(), field.name.clone());
-        if gathered(registry, type_name, field) && places.iter().filter(|p| **p == key).count() > 1
-        {
-            field.late = true;
-        }
-    });
-}
-
-/// The names selected in `selection` and one level below it (`facets`, `facets.brands`).
-fn selected_below(selection: &Selection) -> Vec<String> {
-    let mut names = Vec::new();
-    for field in &selection.fields {
-        names.push(field.name.to_string());
-        for child in field.selection.iter().chain(&field.abstract_selections) {
-            for below in &child.fields {
-                names.push(format!("{}.{}", field.name, below.name));
-            }
-        }
-    }
-    names
-}
-
 /// A variable's value: the request's, else its definition's default, else null.
 pub(crate) fn variable(
     variables: &Variables,
@@ -487,28 +392,4 @@ pub(crate) fn condition_key(variables: &Variables) -> Vec<(Name, bool)> {
         .collect();
     key.sort();
     key
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Shape;
-
-    #[test]
-    fn shapes_are_read_from_type_references() {
-        assert_eq!(Shape::parse("Int"), Shape::Named { non_null: false });
-        assert_eq!(
-            Shape::parse("[Collage!]!"),
-            Shape::List {
-                non_null: true,
-                item: Box::new(Shape::Named { non_null: true })
-            }
-        );
-        assert_eq!(
-            Shape::parse("[Node]!"),
-            Shape::List {
-                non_null: true,
-                item: Box::new(Shape::Named { non_null: false })
-            }
-        );
-    }
 }

@@ -13,9 +13,10 @@ use async_graphql::{PathSegment, ServerError};
 
 use super::answers::{ScalarSlot, Slot};
 use super::out::Out;
-use super::plan::{FieldPlan, Selection, Shape};
+use super::plan::{FieldPlan, Selection};
 use super::registry::{FieldDef, Registry};
 use super::run::{FieldOut, Level};
+use super::shape::Shape;
 use crate::core::errors::ApiError;
 
 /// Where a field's child objects are: one level, or one level per object type.
