@@ -2,14 +2,15 @@
 //! answer's bytes directly.
 //!
 //! - `plan`: the operation as selection sets per object type, fragments flattened and
-//!   `@skip`/`@include` applied, cached per document;
-//! - `run`: all objects of a level resolve together, one resolver call per field per level;
-//! - `write`: the answer, depth first, with null propagation and errors at their paths.
+//!   `@skip`/`@include` applied, cached per document; a mutation's root fields in order;
+//! - `run`: all objects of a level resolve together, one resolver call per field per level
+//!   (`answers`: what a resolver gives for a level);
+//! - `write`: the answer, depth first, failed fields null in place, errors at their paths.
 //!
 //! async-graphql keeps what it does well: the schema's shapes, parsing, validation and
 //! introspection. Modules register how their fields resolve in a `Registry`; an operation
-//! that selects a field nobody registered yet (or an abstract type, a mutation,
-//! introspection) is declined by the planner and runs on the reference executor.
+//! that selects a field nobody registered (introspection's `__schema` and `__type`) is
+//! declined by the planner and runs on the reference executor.
 
 mod answers;
 mod args;

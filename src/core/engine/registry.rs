@@ -49,6 +49,8 @@ pub(crate) struct ObjectDef {
     pub(crate) type_id: TypeId,
     pub(crate) rust_name: &'static str,
     pub(crate) fields: HashMap<&'static str, FieldDef>,
+    /// Fields registered for objects of another Rust type: a registration bug.
+    pub(crate) conflicts: Vec<String>,
 }
 
 /// Every object type the engine can execute.
@@ -65,6 +67,7 @@ impl Registry {
             type_id: TypeId::of::<T>(),
             rust_name: type_name::<T>(),
             fields: HashMap::new(),
+            conflicts: Vec::new(),
         });
         ObjectFields {
             type_name: name,
@@ -77,6 +80,9 @@ impl Registry {
     /// a mistake of registration, reported when the engine is built.
     pub(crate) fn mismatches(&self) -> Vec<String> {
         let mut found = Vec::new();
+        for def in self.objects.values() {
+            found.extend(def.conflicts.iter().cloned());
+        }
         for (type_name, def) in &self.objects {
             for (field, field_def) in &def.fields {
                 let FieldDef::Resolve {
@@ -120,12 +126,14 @@ fn level<T: 'static>(objects: &(dyn Any + Send + Sync)) -> &[T] {
 impl<T: Send + Sync + 'static> ObjectFields<'_, T> {
     fn add(&mut self, name: &'static str, def: FieldDef) -> &mut Self {
         if TypeId::of::<T>() != self.def.type_id {
-            // Caught by `Registry::mismatches`' counterpart in the engine's build check.
-            tracing::error!(
-                message = "a type registered with two Rust types",
-                type_name = self.type_name,
-                field = name
-            );
+            // Reported by `Registry::mismatches`: the engine is not built with it.
+            self.def.conflicts.push(format!(
+                "{}.{name} is registered for {}, the type's objects are {}",
+                self.type_name,
+                type_name::<T>(),
+                self.def.rust_name
+            ));
+            return self;
         }
         self.def.fields.insert(name, def);
         self
@@ -328,5 +336,31 @@ fn children_resolved<C: Send + Sync + 'static>(
             slots: children.slots,
         },
         Err(error) => Resolved::Failed(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_child_or_a_field_of_another_rust_type_is_a_registration_error() {
+        let mut registry = Registry::default();
+        registry
+            .object::<u8>("Thing")
+            .leaf("a", |_, out| out.null());
+        registry
+            .object::<u16>("Thing")
+            .leaf("b", |_, out| out.null());
+        registry
+            .object::<()>("Query")
+            .child("thing", "Thing", |_| 1u32);
+        let found = registry.mismatches();
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found.iter().any(|m| m.starts_with("Thing.b")), "{found:?}");
+        assert!(
+            found.iter().any(|m| m.starts_with("Query.thing")),
+            "{found:?}"
+        );
     }
 }
