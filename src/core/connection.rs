@@ -6,9 +6,11 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
+use super::Sources;
 use super::engine::{Ctx, Registry, Scalars};
 use super::errors::ApiError;
 use super::pagination::PageInfo;
+use crate::protocols::SourceError;
 
 /// A page of nodes, the whole list's total (known, or counted when selected), and what
 /// else the page's type shows (`X`: search facets; nothing for most).
@@ -82,6 +84,42 @@ impl<L: Send + Sync + 'static> Counter for CountById<L> {
             let loaders = ctx.data::<Arc<L>>()?;
             let counts = (self.load)(loaders, &ids).await?;
             Ok(counts.into_iter().map(|c| c.map(|c| *c)).collect())
+        })
+    }
+}
+
+/// Counts lists whose total a source answers for a key (the feed of a tag, every brand):
+/// one call per distinct key of the level.
+pub struct CountBySource {
+    pub name: &'static str,
+    pub count: for<'a> fn(&'a Sources, &'a CountKey) -> BoxFuture<'a, Result<i64, SourceError>>,
+}
+
+impl Counter for CountBySource {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn count<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        keys: Vec<&'a CountKey>,
+    ) -> BoxFuture<'a, Result<Vec<Option<i64>>, ApiError>> {
+        Box::pin(async move {
+            let sources = ctx.data::<Sources>()?;
+            let mut counted: Vec<(&CountKey, i64)> = Vec::new();
+            let mut counts = Vec::with_capacity(keys.len());
+            for key in keys {
+                let count = match counted.iter().find(|(k, _)| *k == key) {
+                    Some((_, count)) => *count,
+                    None => {
+                        let count = (self.count)(sources, key).await?;
+                        counted.push((key, count));
+                        count
+                    }
+                };
+                counts.push(Some(count));
+            }
+            Ok(counts)
         })
     }
 }

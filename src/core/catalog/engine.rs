@@ -3,12 +3,10 @@
 
 use std::sync::Arc;
 
-use futures::future::BoxFuture;
-
 use super::types::{write_amount, write_formatted};
 use super::{BRAND_CURSOR, CatalogLoaders, PRODUCT_CURSOR, decode_brand_cursor};
 use crate::core::Sources;
-use crate::core::connection::{self, Connection, CountById, CountKey, Counter, Total};
+use crate::core::connection::{self, Connection, CountById, CountBySource, CountKey, Total};
 use crate::core::engine::{Args, Children, Ctx, Out, Registry};
 use crate::core::errors::ApiError;
 use crate::core::ids::{GlobalId, Kind};
@@ -110,23 +108,10 @@ pub type ProductPage = Connection<ProductObj>;
 pub type BrandPage = Connection<BrandObj>;
 
 /// Counts every brand.
-struct BrandsCount;
-
-impl Counter for BrandsCount {
-    fn name(&self) -> &'static str {
-        "brands"
-    }
-    fn count<'a>(
-        &'a self,
-        ctx: &'a Ctx,
-        keys: Vec<&'a CountKey>,
-    ) -> BoxFuture<'a, Result<Vec<Option<i64>>, ApiError>> {
-        Box::pin(async move {
-            let count = ctx.data::<Sources>()?.catalog.brands_count().await?;
-            Ok(keys.iter().map(|_| Some(count)).collect())
-        })
-    }
-}
+static BRANDS: CountBySource = CountBySource {
+    name: "brands",
+    count: |sources, _key| Box::pin(sources.catalog.brands_count()),
+};
 
 static BRAND_PRODUCTS: CountById<CatalogLoaders> = CountById {
     name: "brand products",
@@ -243,7 +228,7 @@ fn root(registry: &mut Registry) {
                     let cursor = encode_cursor(BRAND_CURSOR, &format!("{}|{}", b.id, b.name));
                     (cursor, Arc::new(b))
                 });
-                let total = Total::Counted(&BrandsCount, CountKey::Id(0));
+                let total = Total::Counted(&BRANDS, CountKey::Id(0));
                 let mut children = Children::with_capacity(1);
                 children.push(BrandPage::new(items, page.has_next_page, total, ()));
                 Ok(children)

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object};
 
-pub use engine::{MoneyObj, product_columns, register};
+pub use engine::{MoneyObj, ProductPage, product_columns, register};
 pub use loaders::CatalogLoaders;
 pub use types::{Brand, Category, Money, Product, Shop};
 

@@ -9,8 +9,8 @@ use super::{
     COLLAGE_CURSOR, CollageOrderBy, CommunityLoaders, LIKE_CURSOR, decode_like_cursor, feed_page,
 };
 use crate::core::Sources;
-use crate::core::catalog::CatalogLoaders;
-use crate::core::connection::{self, Connection, CountById, CountKey, Counter, Total};
+use crate::core::catalog::{CatalogLoaders, ProductPage};
+use crate::core::connection::{self, Connection, CountById, CountBySource, CountKey, Total};
 use crate::core::engine::{Args, Children, Ctx, Registry, Scalars};
 use crate::core::errors::ApiError;
 use crate::core::ids::{GlobalId, Kind};
@@ -28,35 +28,20 @@ type ProductObj = Arc<ProductRecord>;
 
 /// A page of collages.
 pub type CollagePage = Connection<CollageObj>;
-/// A page of products (a user's likes).
-pub type ProductPage = Connection<ProductObj>;
 
 /// Counts the collage feed, of one tag or all.
-struct FeedCount;
-
-impl Counter for FeedCount {
-    fn name(&self) -> &'static str {
-        "collage feed"
-    }
-    fn count<'a>(
-        &'a self,
-        ctx: &'a Ctx,
-        keys: Vec<&'a CountKey>,
-    ) -> BoxFuture<'a, Result<Vec<Option<i64>>, ApiError>> {
+static FEED: CountBySource = CountBySource {
+    name: "collage feed",
+    count: |sources, key| {
         Box::pin(async move {
-            let source = &ctx.data::<Sources>()?.community;
-            let mut counts = Vec::with_capacity(keys.len());
-            for key in keys {
-                let tag = match key {
-                    CountKey::Text(tag) => tag.as_deref(),
-                    CountKey::Id(_) => None,
-                };
-                counts.push(Some(source.collages_count(tag).await?));
-            }
-            Ok(counts)
+            let tag = match key {
+                CountKey::Text(tag) => tag.as_deref(),
+                CountKey::Id(_) => None,
+            };
+            sources.community.collages_count(tag).await
         })
-    }
-}
+    },
+};
 
 static USER_COLLAGES: CountById<CommunityLoaders> = CountById {
     name: "user collages",
@@ -167,7 +152,7 @@ fn root(registry: &mut Registry) {
                 .await?;
                 let items = feed.items.into_iter().map(|(c, r)| (c, Arc::new(r)));
                 let mut children = Children::with_capacity(1);
-                let total = Total::Counted(&FeedCount, CountKey::Text(feed.tag));
+                let total = Total::Counted(&FEED, CountKey::Text(feed.tag));
                 children.push(CollagePage::new(items, feed.has_next_page, total, ()));
                 Ok(children)
             })

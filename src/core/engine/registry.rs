@@ -230,7 +230,7 @@ impl<T: Send + Sync + 'static> ObjectFields<'_, T> {
             let parents = level::<T>(objects);
             let mut children = Children::with_capacity(parents.len());
             fill(parents, &mut children);
-            Box::pin(std::future::ready(children_resolved(Ok(children))))
+            Box::pin(std::future::ready(children_resolved(children)))
         });
         self.add(
             name,
@@ -256,18 +256,8 @@ impl<T: Send + Sync + 'static> ObjectFields<'_, T> {
             + Sync
             + 'static,
     {
-        let resolve: ResolveFn = Box::new(move |ctx, objects, args| {
-            let future = resolve(ctx, level::<T>(objects), args);
-            Box::pin(async move { children_resolved(future.await) })
-        });
-        self.add(
-            name,
-            FieldDef::Resolve {
-                resolve,
-                child: Some((TypeId::of::<C>(), child_type)),
-                gathered: false,
-            },
-        )
+        let child = Some((TypeId::of::<C>(), child_type));
+        self.batch(name, child, resolve, children_resolved)
     }
 
     /// A field of an interface type whose objects (of several types) a backend gives, for
@@ -279,23 +269,7 @@ impl<T: Send + Sync + 'static> ObjectFields<'_, T> {
             + Sync
             + 'static,
     {
-        let resolve: ResolveFn = Box::new(move |ctx, objects, args| {
-            let future = resolve(ctx, level::<T>(objects), args);
-            Box::pin(async move {
-                match future.await {
-                    Ok(mixed) => Resolved::Mixed(mixed),
-                    Err(error) => Resolved::Failed(error),
-                }
-            })
-        });
-        self.add(
-            name,
-            FieldDef::Resolve {
-                resolve,
-                child: None,
-                gathered: false,
-            },
-        )
+        self.batch(name, None, resolve, Resolved::Mixed)
     }
 
     /// A scalar field that a backend gives, for all objects of a level at once.
@@ -306,11 +280,30 @@ impl<T: Send + Sync + 'static> ObjectFields<'_, T> {
             + Sync
             + 'static,
     {
+        self.batch(name, None, resolve, Resolved::Scalars)
+    }
+
+    /// Registers a resolver of a whole level whose answer `answer` makes a `Resolved`; a
+    /// failure fails the field for every object of the level.
+    fn batch<A, F>(
+        &mut self,
+        name: &'static str,
+        child: Option<(TypeId, &'static str)>,
+        resolve: F,
+        answer: fn(A) -> Resolved,
+    ) -> &mut Self
+    where
+        A: Send + 'static,
+        F: for<'a> Fn(&'a Ctx, &'a [T], &'a Args) -> BoxFuture<'a, Result<A, ApiError>>
+            + Send
+            + Sync
+            + 'static,
+    {
         let resolve: ResolveFn = Box::new(move |ctx, objects, args| {
             let future = resolve(ctx, level::<T>(objects), args);
             Box::pin(async move {
                 match future.await {
-                    Ok(scalars) => Resolved::Scalars(scalars),
+                    Ok(answered) => answer(answered),
                     Err(error) => Resolved::Failed(error),
                 }
             })
@@ -319,23 +312,18 @@ impl<T: Send + Sync + 'static> ObjectFields<'_, T> {
             name,
             FieldDef::Resolve {
                 resolve,
-                child: None,
+                child,
                 gathered: false,
             },
         )
     }
 }
 
-fn children_resolved<C: Send + Sync + 'static>(
-    children: Result<Children<C>, ApiError>,
-) -> Resolved {
-    match children {
-        Ok(children) => Resolved::Children {
-            count: children.objects.len(),
-            objects: Box::new(children.objects),
-            slots: children.slots,
-        },
-        Err(error) => Resolved::Failed(error),
+fn children_resolved<C: Send + Sync + 'static>(children: Children<C>) -> Resolved {
+    Resolved::Children {
+        count: children.objects.len(),
+        objects: Box::new(children.objects),
+        slots: children.slots,
     }
 }
 

@@ -40,10 +40,11 @@ pub fn register(registry: &mut Registry) {
             "ProductSearchConnection",
             |ctx, _roots, args| {
                 Box::pin(async move {
+                    let sort = args.parse::<ProductSort>("sort")?;
                     let request = search_request(
                         args.opt_str("query")?.map(str::to_owned),
                         args.parse::<Option<ProductFilter>>("filter")?,
-                        args.parse::<ProductSort>("sort")?,
+                        sort,
                         args.opt_i32("first")?,
                         args.opt_str("after")?,
                         ctx.data::<PageLimits>()?,
@@ -54,7 +55,6 @@ pub fn register(registry: &mut Registry) {
                             price_ranges: args.selects("facets.priceRanges"),
                         },
                     )?;
-                    let sort = args.parse::<ProductSort>("sort")?;
                     let page = search_source_of(ctx)?
                         .search(&request)
                         .await
