@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod community;
 pub mod connection;
 pub mod cost;
+mod document;
 pub mod engine;
 pub mod errors;
 mod gate;
@@ -21,6 +22,7 @@ pub mod introspection;
 pub mod node;
 pub mod offers;
 pub mod pagination;
+pub mod schema;
 pub mod search;
 pub mod usage;
 
@@ -152,6 +154,43 @@ impl Default for ApiConfig {
     }
 }
 
+/// A GraphQL module: its types and fields in SDL (`schema`), and how its fields resolve
+/// (`register`). It may add fields to other modules' types.
+pub struct Module {
+    pub name: &'static str,
+    pub sdl: &'static str,
+    pub register: fn(&mut engine::Registry),
+}
+
+/// What every module builds on: the `Query` type, `Node`, `PageInfo` and `DateTime`.
+const SHARED: Module = Module {
+    name: "core",
+    sdl: include_str!("schema.graphql"),
+    register: connection::register_page_info,
+};
+
+/// The modules, in the order their types and fields are listed. Removing one's line
+/// removes exactly its types and fields.
+pub const MODULES: &[Module] = &[
+    SHARED,
+    catalog::MODULE,
+    search::MODULE,
+    community::MODULE,
+    offers::MODULE,
+    node::MODULE,
+];
+
+/// The modules' SDL, in order.
+pub fn fragments() -> Vec<schema::Fragment> {
+    MODULES
+        .iter()
+        .map(|m| schema::Fragment {
+            module: m.name,
+            sdl: m.sdl,
+        })
+        .collect()
+}
+
 /// The root query type: the modules' root fields merged.
 #[derive(MergedObject, Default)]
 pub struct Query(CatalogQuery, SearchQuery, CommunityQuery, NodeQuery);
@@ -248,13 +287,9 @@ pub fn build_schema(sources: Sources, config: ApiConfig) -> Api {
 /// The planned engine over every module's registrations.
 pub fn build_engine() -> Result<engine::Engine, String> {
     let mut registry = engine::Registry::default();
-    connection::register_page_info(&mut registry);
-    catalog::register(&mut registry);
-    community::register(&mut registry);
-    community::register_mutations(&mut registry);
-    search::register(&mut registry);
-    offers::register(&mut registry);
-    node::register(&mut registry);
+    for module in MODULES {
+        (module.register)(&mut registry);
+    }
     engine::Engine::new::<Query, Mutation>(registry)
 }
 

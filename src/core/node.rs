@@ -103,9 +103,16 @@ async fn load(ctx: &Context<'_>, id: GlobalId) -> ApiResult<Option<Node>> {
     })
 }
 
+/// Relay refetching: `node` and `nodes`.
+pub const MODULE: crate::core::Module = crate::core::Module {
+    name: "node",
+    sdl: include_str!("node.graphql"),
+    register,
+};
+
 /// `node` and `nodes` in the planned engine: the ids of a level grouped by kind, one load
 /// per kind, the objects answered in the order asked.
-pub fn register(registry: &mut Registry) {
+fn register(registry: &mut Registry) {
     registry
         .object::<()>("Query")
         .resolve_mixed("node", |ctx, _roots, args| {

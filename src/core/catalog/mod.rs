@@ -9,7 +9,14 @@ use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object};
 
-pub use engine::{MoneyObj, ProductPage, product_columns, register};
+pub use engine::{MoneyObj, ProductPage, product_columns};
+
+/// The catalog's types and fields.
+pub const MODULE: crate::core::Module = crate::core::Module {
+    name: "catalog",
+    sdl: include_str!("schema.graphql"),
+    register: engine::register,
+};
 pub use loaders::CatalogLoaders;
 pub use types::{Brand, Category, Money, Product, Shop};
 

@@ -12,9 +12,17 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Enum, ID, Object};
 
-pub use engine::register;
 pub use loaders::CommunityLoaders;
-pub use mutation_engine::register as register_mutations;
+
+/// Users, collages and likes: their types, queries and mutations.
+pub const MODULE: crate::core::Module = crate::core::Module {
+    name: "community",
+    sdl: include_str!("schema.graphql"),
+    register: |registry| {
+        engine::register(registry);
+        mutation_engine::register(registry);
+    },
+};
 pub use mutations::CommunityMutation;
 pub use types::{Collage, CollageItem, User};
 

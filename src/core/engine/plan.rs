@@ -5,8 +5,7 @@
 //! operation then runs on the reference executor.
 
 use async_graphql::parser::types::{
-    Directive, ExecutableDocument, Field, OperationDefinition, OperationType, Selection as Item,
-    SelectionSet,
+    Directive, ExecutableDocument, Field, OperationType, Selection as Item, SelectionSet,
 };
 use async_graphql::registry::{MetaType, Registry as Schema};
 use async_graphql::{Name, Pos, Positioned, Value as ConstValue, Variables};
@@ -15,6 +14,7 @@ use async_graphql_value::Value;
 use super::registry::Registry;
 use super::shape::Shape;
 use super::walks::{every_field, gather, selected_below};
+use crate::core::document::{operation, parse_literal};
 
 /// A field's argument: the document's value (variables still in it) or the schema's default.
 #[derive(Debug, PartialEq)]
@@ -119,23 +119,6 @@ pub(crate) fn plan(
         selected,
         serial: operation.ty == OperationType::Mutation,
     })
-}
-
-fn operation<'d>(
-    document: &'d ExecutableDocument,
-    operation_name: Option<&str>,
-) -> Option<&'d OperationDefinition> {
-    let mut operations = document.operations.iter();
-    match operation_name {
-        Some(name) => operations
-            .find(|(n, _)| n.map(Name::as_str) == Some(name))
-            .map(|(_, o)| &o.node),
-        None => {
-            let (_, first) = operations.next()?;
-            // Several operations and no name: validation's error, not ours to pick one.
-            operations.next().is_none().then_some(&first.node)
-        }
-    }
 }
 
 struct Planner<'a> {
@@ -368,16 +351,6 @@ pub(crate) fn variable(
         .or_else(|| defaults.iter().find(|(n, _)| n == name).map(|(_, v)| v))
         .cloned()
         .or(Some(ConstValue::Null))
-}
-
-/// A default value as the schema writes it (a GraphQL literal).
-fn parse_literal(text: &str) -> Option<ConstValue> {
-    let document = async_graphql::parser::parse_query(format!("{{ f(v: {text}) }}")).ok()?;
-    let (_, operation) = document.operations.iter().next()?;
-    let Item::Field(field) = &operation.node.selection_set.node.items.first()?.node else {
-        return None;
-    };
-    field.node.get_argument("v")?.node.clone().into_const()
 }
 
 /// The names of the Boolean variables' values, which decide `@skip`/`@include`: part of

@@ -19,7 +19,13 @@ use tokio::sync::watch;
 use tracing::Instrument;
 
 pub use cache::OffersCache;
-pub use engine::register;
+
+/// Live offers: `Product.offers` and its types.
+pub const MODULE: crate::core::Module = crate::core::Module {
+    name: "offers",
+    sdl: include_str!("schema.graphql"),
+    register: engine::register,
+};
 pub use types::{OfferView, ProductOffers};
 
 use super::ContextExt;

@@ -17,7 +17,12 @@ use async_graphql::{Context, ID, Object};
 use serde_json::{Value, json};
 use tracing::Instrument;
 
-pub use engine::register;
+/// Search: product search with facets, autocomplete and similar products.
+pub const MODULE: crate::core::Module = crate::core::Module {
+    name: "search",
+    sdl: include_str!("schema.graphql"),
+    register: engine::register,
+};
 pub use types::{ProductFilter, ProductSearchConnection, ProductSort, Suggestion};
 
 use super::batching::{BatchLoad, Batcher, Window};

@@ -8,6 +8,8 @@
 //! Budgets live in each instance's memory: with N instances behind a load balancer, a client
 //! can spend up to N budgets.
 
+pub mod requested;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -285,3 +287,5 @@ mod tests {
         assert_eq!(returned_fields(&data), 7);
     }
 }
+#[cfg(test)]
+mod equivalence;

@@ -1,0 +1,394 @@
+//! The schema, as the modules declare it: each module writes its types in SDL beside its
+//! code (`schema.graphql`), including the fields it adds to other modules' types
+//! (`extend type Product { offers: … }`), and registers how those fields resolve in the
+//! engine. This module merges the fragments, in registration order, into async-graphql's
+//! dynamic schema, which parses, validates and answers introspection; it never resolves a
+//! field of ours (the engine does).
+//!
+//! Beside the shapes, the SDL declares what the engine and the gate need to know of a field
+//! or type, as directives that the published schema does not show:
+//! - `@cacheControl(maxAge: Int, scope: PRIVATE)` on a type or field: its cache hint, as
+//!   Apollo's directive of that name;
+//! - `@cost(weight: Int)` and `@listSize(slicingArguments: [String!], assumedSize: Int)` on
+//!   a field: what it costs, in the sense of the IBM GraphQL cost specification (see
+//!   `cost::requested`).
+
+use std::collections::HashMap;
+
+use async_graphql::dynamic::{
+    Enum, EnumItem, Field, FieldFuture, InputObject, InputValue, Interface, InterfaceField, Object,
+    Scalar, SchemaBuilder, TypeRef, Union,
+};
+use async_graphql::parser::types::{
+    BaseType, ConstDirective, FieldDefinition, InputValueDefinition, Type, TypeKind,
+    TypeSystemDefinition,
+};
+use async_graphql::{CacheControl, Positioned, Value};
+
+/// One module's SDL.
+#[derive(Debug, Clone, Copy)]
+pub struct Fragment {
+    /// The module, for error messages.
+    pub module: &'static str,
+    pub sdl: &'static str,
+}
+
+/// What a field declares of its cost (`@cost`, `@listSize`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldCost {
+    /// What the field costs itself; 1 unless it says otherwise.
+    pub weight: Option<u64>,
+    /// The arguments that give its list's size: a number, or a list whose length it is.
+    pub slicing_arguments: Vec<String>,
+    /// The list's size when no slicing argument is given.
+    pub assumed_size: Option<u64>,
+}
+
+impl FieldCost {
+    /// Whether the field is a list whose size multiplies what is selected below it.
+    pub fn sized(&self) -> bool {
+        !self.slicing_arguments.is_empty() || self.assumed_size.is_some()
+    }
+}
+
+/// The directives of the fragments that the published schema does not show.
+#[derive(Debug, Default)]
+pub struct Hints {
+    /// Cache hints of types (`@cacheControl` on a type).
+    pub type_cache: HashMap<String, CacheControl>,
+    /// Cache hints of fields, by type and field.
+    pub field_cache: HashMap<(String, String), CacheControl>,
+    /// Costs of fields, by type and field, for those that declare one.
+    pub costs: HashMap<(String, String), FieldCost>,
+}
+
+impl Hints {
+    /// The cost declared for `type_name.field`, if any.
+    pub fn cost(&self, type_name: &str, field: &str) -> Option<&FieldCost> {
+        self.costs.get(&(type_name.to_owned(), field.to_owned()))
+    }
+}
+
+/// A type as the fragments define it, extensions merged in.
+struct Merged {
+    definition: async_graphql::parser::types::TypeDefinition,
+}
+
+/// The dynamic schema of `fragments` (to be finished by the caller, with its extensions and
+/// limits) and the hints they declare. Fails on SDL that does not parse, a type defined
+/// twice, an extension of a type nobody defines, or a directive it does not know.
+pub fn build(fragments: &[Fragment]) -> Result<(SchemaBuilder, Hints), String> {
+    let mut types: Vec<Merged> = Vec::new();
+    for fragment in fragments {
+        let document = async_graphql::parser::parse_schema(fragment.sdl)
+            .map_err(|e| format!("{}'s schema: {e}", fragment.module))?;
+        for definition in document.definitions {
+            let TypeSystemDefinition::Type(definition) = definition else {
+                return Err(format!(
+                    "{}'s schema: only types and type extensions are declared here",
+                    fragment.module
+                ));
+            };
+            merge(&mut types, definition.node, fragment.module)?;
+        }
+    }
+    let defined = |name: &str| types.iter().any(|t| t.definition.name.node == name);
+    if !defined("Query") {
+        return Err("no module defines the Query type".to_owned());
+    }
+    let mutation = defined("Mutation").then_some("Mutation");
+    let mut builder = async_graphql::dynamic::Schema::build("Query", mutation, None);
+    let mut hints = Hints::default();
+    for merged in types {
+        builder = builder.register(convert(merged.definition, &mut hints)?);
+    }
+    Ok((builder, hints))
+}
+
+/// Adds `definition` to `types`: a new type, or an extension's fields to a known one.
+fn merge(
+    types: &mut Vec<Merged>,
+    definition: async_graphql::parser::types::TypeDefinition,
+    module: &str,
+) -> Result<(), String> {
+    let name = definition.name.node.clone();
+    let Some(known) = types.iter_mut().find(|t| t.definition.name.node == name) else {
+        if definition.extend {
+            return Err(format!(
+                "{module} extends {name}, which no earlier module defines"
+            ));
+        }
+        types.push(Merged { definition });
+        return Ok(());
+    };
+    if !definition.extend {
+        return Err(format!("{module} defines {name}, which is defined already"));
+    }
+    let known = &mut known.definition;
+    known.directives.extend(definition.directives);
+    match (&mut known.kind, definition.kind) {
+        (TypeKind::Object(known), TypeKind::Object(added)) => {
+            known.implements.extend(added.implements);
+            known.fields.extend(added.fields);
+        }
+        (TypeKind::Interface(known), TypeKind::Interface(added)) => {
+            known.fields.extend(added.fields);
+        }
+        (TypeKind::Enum(known), TypeKind::Enum(added)) => known.values.extend(added.values),
+        (TypeKind::Union(known), TypeKind::Union(added)) => known.members.extend(added.members),
+        (TypeKind::InputObject(known), TypeKind::InputObject(added)) => {
+            known.fields.extend(added.fields);
+        }
+        _ => return Err(format!("{module} extends {name} as another kind of type")),
+    }
+    Ok(())
+}
+
+/// A field's resolver in the dynamic schema: never called, since the engine executes every
+/// field and this schema executes introspection only.
+fn engine_field(_: async_graphql::dynamic::ResolverContext<'_>) -> FieldFuture<'_> {
+    FieldFuture::new(async {
+        Err::<Option<async_graphql::Value>, _>(async_graphql::Error::new(
+            "this field is executed by the engine",
+        ))
+    })
+}
+
+fn convert(
+    definition: async_graphql::parser::types::TypeDefinition,
+    hints: &mut Hints,
+) -> Result<async_graphql::dynamic::Type, String> {
+    let name = definition.name.node.to_string();
+    let description = definition.description.map(|d| d.node);
+    let directives = Directives::read(&definition.directives, &name)?;
+    if let Some(cache) = directives.cache {
+        hints.type_cache.insert(name.clone(), cache);
+    }
+    let converted: async_graphql::dynamic::Type = match definition.kind {
+        TypeKind::Scalar => {
+            let mut scalar = Scalar::new(&name);
+            if let Some(url) = directives.specified_by {
+                scalar = scalar.specified_by_url(url);
+            }
+            with_description(scalar, description, Scalar::description).into()
+        }
+        TypeKind::Object(object) => {
+            let mut converted = Object::new(&name);
+            for interface in object.implements {
+                converted = converted.implement(interface.node.to_string());
+            }
+            for field in object.fields {
+                converted = converted.field(object_field(&name, field.node, hints)?);
+            }
+            with_description(converted, description, Object::description).into()
+        }
+        TypeKind::Interface(interface) => {
+            let mut converted = Interface::new(&name);
+            for field in interface.fields {
+                let field = field.node;
+                let at = format!("{name}.{}", field.name.node);
+                let mut converted_field =
+                    InterfaceField::new(field.name.node.to_string(), type_ref(&field.ty.node));
+                for argument in field.arguments {
+                    converted_field = converted_field.argument(input_value(argument.node, &at)?);
+                }
+                let field_directives = Directives::read(&field.directives, &at)?;
+                if let Some(reason) = field_directives.deprecated {
+                    converted_field = converted_field.deprecation(reason.as_deref());
+                }
+                converted = converted.field(with_description(
+                    converted_field,
+                    field.description.map(|d| d.node),
+                    InterfaceField::description,
+                ));
+            }
+            with_description(converted, description, Interface::description).into()
+        }
+        TypeKind::Union(union) => {
+            let mut converted = Union::new(&name);
+            for member in union.members {
+                converted = converted.possible_type(member.node.to_string());
+            }
+            with_description(converted, description, Union::description).into()
+        }
+        TypeKind::Enum(values) => {
+            let mut converted = Enum::new(&name);
+            for value in values.values {
+                let value = value.node;
+                let at = format!("{name}.{}", value.value.node);
+                let mut item = EnumItem::new(value.value.node.to_string());
+                if let Some(reason) = Directives::read(&value.directives, &at)?.deprecated {
+                    item = item.deprecation(reason.as_deref());
+                }
+                converted = converted.item(with_description(
+                    item,
+                    value.description.map(|d| d.node),
+                    EnumItem::description,
+                ));
+            }
+            with_description(converted, description, Enum::description).into()
+        }
+        TypeKind::InputObject(input) => {
+            let mut converted = InputObject::new(&name);
+            for field in input.fields {
+                converted = converted.field(input_value(field.node, &name)?);
+            }
+            if directives.one_of {
+                converted = converted.oneof();
+            }
+            with_description(converted, description, InputObject::description).into()
+        }
+    };
+    Ok(converted)
+}
+
+fn object_field(
+    type_name: &str,
+    field: FieldDefinition,
+    hints: &mut Hints,
+) -> Result<Field, String> {
+    let field_name = field.name.node.to_string();
+    let at = format!("{type_name}.{field_name}");
+    let directives = Directives::read(&field.directives, &at)?;
+    let key = (type_name.to_owned(), field_name.clone());
+    if let Some(cache) = directives.cache {
+        hints.field_cache.insert(key.clone(), cache);
+    }
+    if directives.cost != FieldCost::default() {
+        for slicing in &directives.cost.slicing_arguments {
+            if !field.arguments.iter().any(|a| a.node.name.node == *slicing) {
+                return Err(format!(
+                    "{at} is sized by {slicing}, which it does not take"
+                ));
+            }
+        }
+        hints.costs.insert(key, directives.cost);
+    }
+    let mut converted = Field::new(field_name, type_ref(&field.ty.node), engine_field);
+    for argument in field.arguments {
+        converted = converted.argument(input_value(argument.node, &at)?);
+    }
+    if let Some(reason) = directives.deprecated {
+        converted = converted.deprecation(reason.as_deref());
+    }
+    Ok(with_description(
+        converted,
+        field.description.map(|d| d.node),
+        Field::description,
+    ))
+}
+
+fn input_value(value: InputValueDefinition, at: &str) -> Result<InputValue, String> {
+    let at = format!("{at}({})", value.name.node);
+    let directives = Directives::read(&value.directives, &at)?;
+    if directives.deprecated.is_some() {
+        return Err(format!("{at}: deprecated arguments are not supported"));
+    }
+    let mut converted = InputValue::new(value.name.node.to_string(), type_ref(&value.ty.node));
+    if let Some(default) = value.default_value {
+        converted = converted.default_value(default.node);
+    }
+    Ok(with_description(
+        converted,
+        value.description.map(|d| d.node),
+        InputValue::description,
+    ))
+}
+
+fn with_description<T>(item: T, description: Option<String>, describe: fn(T, String) -> T) -> T {
+    match description {
+        Some(text) => describe(item, text),
+        None => item,
+    }
+}
+
+/// A type reference as the dynamic schema takes it.
+fn type_ref(ty: &Type) -> TypeRef {
+    let inner = match &ty.base {
+        BaseType::Named(name) => TypeRef::Named(name.to_string().into()),
+        BaseType::List(item) => TypeRef::List(Box::new(type_ref(item))),
+    };
+    if ty.nullable {
+        inner
+    } else {
+        TypeRef::NonNull(Box::new(inner))
+    }
+}
+
+/// The directives of one definition, read.
+#[derive(Default)]
+struct Directives {
+    cache: Option<CacheControl>,
+    cost: FieldCost,
+    deprecated: Option<Option<String>>,
+    specified_by: Option<String>,
+    one_of: bool,
+}
+
+impl Directives {
+    fn read(directives: &[Positioned<ConstDirective>], at: &str) -> Result<Self, String> {
+        let mut read = Self::default();
+        for directive in directives {
+            let directive = &directive.node;
+            let argument = |name: &str| directive.get_argument(name).map(|v| &v.node);
+            match directive.name.node.as_str() {
+                "cacheControl" => {
+                    let public = match argument("scope") {
+                        None => true,
+                        Some(Value::Enum(scope)) if scope == "PUBLIC" => true,
+                        Some(Value::Enum(scope)) if scope == "PRIVATE" => false,
+                        Some(other) => return Err(format!("{at}: scope {other} is not a scope")),
+                    };
+                    let max_age = match argument("maxAge") {
+                        None => 0,
+                        Some(value) => int(value, at)? as i32,
+                    };
+                    read.cache = Some(CacheControl { public, max_age });
+                }
+                "cost" => {
+                    let weight = argument("weight").ok_or(format!("{at}: @cost needs a weight"))?;
+                    read.cost.weight = Some(int(weight, at)?);
+                }
+                "listSize" => {
+                    if let Some(size) = argument("assumedSize") {
+                        read.cost.assumed_size = Some(int(size, at)?);
+                    }
+                    if let Some(Value::List(names)) = argument("slicingArguments") {
+                        for name in names {
+                            let Value::String(name) = name else {
+                                return Err(format!("{at}: slicingArguments are names"));
+                            };
+                            read.cost.slicing_arguments.push(name.clone());
+                        }
+                    }
+                }
+                "deprecated" => {
+                    read.deprecated = Some(match argument("reason") {
+                        Some(Value::String(reason)) => Some(reason.clone()),
+                        _ => None,
+                    });
+                }
+                "specifiedBy" => match argument("url") {
+                    Some(Value::String(url)) => read.specified_by = Some(url.clone()),
+                    _ => return Err(format!("{at}: @specifiedBy needs a url")),
+                },
+                "oneOf" => read.one_of = true,
+                other => return Err(format!("{at}: unknown directive @{other}")),
+            }
+        }
+        Ok(read)
+    }
+}
+
+fn int(value: &Value, at: &str) -> Result<u64, String> {
+    match value {
+        Value::Number(n) => n
+            .as_u64()
+            .filter(|n| *n <= i32::MAX as u64)
+            .ok_or(format!("{at}: {n} is not a size")),
+        other => Err(format!("{at}: {other} is not a number")),
+    }
+}
+
+#[cfg(test)]
+mod tests;
