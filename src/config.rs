@@ -92,16 +92,6 @@ pub enum LogFormat {
     Text,
 }
 
-/// Which executor runs operations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ExecutorChoice {
-    /// The planned, breadth-first engine (`core::engine`); operations it does not cover yet
-    /// run on the reference executor.
-    Planned,
-    /// async-graphql's executor over the modules' resolvers.
-    Reference,
-}
-
 /// Where the data of record lives.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
@@ -559,10 +549,6 @@ pub struct ServeArgs {
     #[arg(long, env = "OGROM_LOADER_DELAY_US", default_value_t = 0,
         value_parser = clap::value_parser!(u64).range(0..=100_000))]
     pub loader_delay_us: u64,
-    /// Which executor runs operations: `planned` (breadth-first over a cached plan) or
-    /// `reference` (async-graphql's, one future per field); see README.md, "Execution".
-    #[arg(long, env = "OGROM_EXECUTOR", value_enum, default_value_t = ExecutorChoice::Planned)]
-    pub executor: ExecutorChoice,
     /// Memory for whole responses to anonymous queries, kept as long as the schema's cache
     /// hints allow, in MiB; 0 (the default): none kept (see README.md, "Response cache").
     #[arg(long, env = "OGROM_RESPONSE_CACHE_MB", default_value_t = 0,

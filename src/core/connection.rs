@@ -9,8 +9,20 @@ use futures::future::BoxFuture;
 use super::Sources;
 use super::engine::{Ctx, Registry, Scalars};
 use super::errors::ApiError;
-use super::pagination::PageInfo;
 use crate::protocols::SourceError;
+
+/// Relay's page info for forward pagination.
+#[derive(Debug, Clone)]
+pub struct PageInfo {
+    /// Whether items follow this page.
+    pub has_next_page: bool,
+    /// Always false: lists are paged forward only (`first`/`after`).
+    pub has_previous_page: bool,
+    /// The cursor of the first item, to resume before it.
+    pub start_cursor: Option<String>,
+    /// The cursor of the last item: pass it as `after` for the next page.
+    pub end_cursor: Option<String>,
+}
 
 /// A page of nodes, the whole list's total (known, or counted when selected), and what
 /// else the page's type shows (`X`: search facets; nothing for most).

@@ -29,17 +29,15 @@ pub mod usage;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema};
 use tracing::Instrument;
 
-use self::catalog::{CatalogLoaders, CatalogQuery};
-use self::community::{CommunityLoaders, CommunityMutation, CommunityQuery};
+use self::catalog::CatalogLoaders;
+use self::community::CommunityLoaders;
 use self::cost::CostTicket;
-use self::errors::{ApiError, ApiResult};
-use self::node::NodeQuery;
+use self::errors::ApiError;
 use self::offers::{OffersCache, RequestOffers};
 use self::pagination::PageLimits;
-use self::search::{SearchLoaders, SearchQuery};
+use self::search::SearchLoaders;
 use crate::observe::{Metrics, RequestStats};
 use crate::protocols::auth::ViewerId;
 use crate::protocols::community::CommunitySource;
@@ -76,27 +74,6 @@ pub struct ApiConfig {
     pub offers_stale_for: Duration,
     /// The whole time offers may take in one request, retries included.
     pub offers_budget: Duration,
-    /// Which executor runs operations.
-    pub executor: Executor,
-}
-
-/// Which executor runs an operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Executor {
-    /// The planned engine (`engine`); what it does not plan runs on the reference executor.
-    Planned,
-    /// async-graphql's executor over the modules' resolvers.
-    Reference,
-}
-
-impl Executor {
-    /// The name in metrics.
-    pub fn name(self) -> &'static str {
-        match self {
-            Executor::Planned => "planned",
-            Executor::Reference => "reference",
-        }
-    }
 }
 
 /// An operation's outcome, ready to be written out.
@@ -149,13 +126,13 @@ impl Default for ApiConfig {
             offers_cache_ttl: Duration::from_secs(30),
             offers_stale_for: Duration::from_secs(600),
             offers_budget: Duration::from_secs(2),
-            executor: Executor::Planned,
         }
     }
 }
 
 /// A GraphQL module: its types and fields in SDL (`schema`), and how its fields resolve
 /// (`register`). It may add fields to other modules' types.
+#[derive(Clone, Copy)]
 pub struct Module {
     pub name: &'static str,
     pub sdl: &'static str,
@@ -180,9 +157,9 @@ pub const MODULES: &[Module] = &[
     node::MODULE,
 ];
 
-/// The modules' SDL, in order.
-pub fn fragments() -> Vec<schema::Fragment> {
-    MODULES
+/// The SDL of `modules`, in order.
+fn fragments(modules: &[Module]) -> Vec<schema::Fragment> {
+    modules
         .iter()
         .map(|m| schema::Fragment {
             module: m.name,
@@ -191,29 +168,17 @@ pub fn fragments() -> Vec<schema::Fragment> {
         .collect()
 }
 
-/// The root query type: the modules' root fields merged.
-#[derive(MergedObject, Default)]
-pub struct Query(CatalogQuery, SearchQuery, CommunityQuery, NodeQuery);
-
-/// The root mutation type: the modules' mutations merged.
-#[derive(MergedObject, Default)]
-pub struct Mutation(CommunityMutation);
-
-/// The executable schema type.
-pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;
-
 /// The API as a value: the schema with its sources, executing one request at a time.
 #[derive(Clone)]
 pub struct Api {
-    /// Executes operations; it has no extensions, so fields resolve directly.
-    schema: ApiSchema,
-    /// Notes, prices and refuses operations before they run (see `gate`).
-    gate: ApiSchema,
+    /// Parses and validates operations, notes, prices and refuses them (see `gate`), and
+    /// answers introspection.
+    gate: async_graphql::dynamic::Schema,
     sources: Sources,
     config: ApiConfig,
     offers_cache: Arc<OffersCache>,
-    /// The planned engine; `None` only if its registrations are inconsistent (logged).
-    engine: Option<Arc<engine::Engine>>,
+    /// Executes operations.
+    engine: Arc<engine::Engine>,
 }
 
 /// What the HTTP layer knows of a request that the API needs: when it must be answered by,
@@ -230,13 +195,18 @@ pub struct RequestContext {
     pub cost: Option<Arc<CostTicket>>,
 }
 
-pub(crate) fn schema_builder(
+/// The schema `modules` declare, with the gate (see `gate`) and `config`'s limits.
+fn declared_schema(
+    modules: &[Module],
     config: &ApiConfig,
-) -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
+) -> Result<(async_graphql::dynamic::Schema, schema::Hints), String> {
     // No depth limit here: the HTTP layer measures depth before parsing goes further, with
     // introspection measured on its own terms (`http::document`), and async-graphql's limit
     // would count every `ofType` of the standard introspection query.
-    let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription);
+    let (builder, hints) = schema::build(&fragments(modules))?;
+    let builder = builder.extension(gate::Gate {
+        maximum: config.max_complexity,
+    });
     let builder = if config.introspection {
         builder
     } else {
@@ -247,59 +217,51 @@ pub(crate) fn schema_builder(
     } else {
         builder.disable_suggestions()
     };
-    builder.data(config.pages)
-}
-
-/// The schema that decides before execution (see `gate`): same types, never executes.
-fn gate_schema(config: &ApiConfig) -> ApiSchema {
-    schema_builder(config)
-        .extension(gate::Gate {
-            maximum: config.max_complexity,
-        })
+    let schema = builder
         .finish()
+        .map_err(|e| format!("the declared schema: {}", e.0))?;
+    Ok((schema, hints))
 }
 
-/// Builds the API over the given sources.
-pub fn build_schema(sources: Sources, config: ApiConfig) -> Api {
-    let schema = schema_builder(&config).data(sources.clone()).finish();
-    let gate = gate_schema(&config);
+/// Builds the API over the given sources. Fails when the modules' SDL and their
+/// registrations disagree: a mistake in the code, which the tests catch.
+pub fn build_schema(sources: Sources, config: ApiConfig) -> Result<Api, String> {
+    let (gate, hints) = declared_schema(MODULES, &config)?;
+    let engine = build_engine(MODULES, gate.clone(), hints)?;
     let offers_cache = Arc::new(OffersCache::new(
         config.offers_cache_ttl,
         config.offers_stale_for,
     ));
-    let engine = match build_engine() {
-        Ok(engine) => Some(Arc::new(engine)),
-        Err(error) => {
-            tracing::error!(message = "the planned engine is off: its registry is inconsistent", %error);
-            None
-        }
-    };
-    Api {
-        schema,
+    Ok(Api {
         gate,
         sources,
         config,
         offers_cache,
-        engine,
-    }
+        engine: Arc::new(engine),
+    })
 }
 
-/// The planned engine over every module's registrations.
-pub fn build_engine() -> Result<engine::Engine, String> {
+/// The engine over the registrations of `modules`, for `schema`.
+fn build_engine(
+    modules: &[Module],
+    schema: async_graphql::dynamic::Schema,
+    hints: schema::Hints,
+) -> Result<engine::Engine, String> {
     let mut registry = engine::Registry::default();
-    for module in MODULES {
+    for module in modules {
         (module.register)(&mut registry);
     }
-    engine::Engine::new::<Query, Mutation>(registry)
+    engine::Engine::new(registry, schema, hints)
 }
 
 /// The schema's SDL, as `schema.graphql` holds it.
-pub fn sdl() -> String {
-    schema_sdl(&schema_builder(&ApiConfig::default()).finish())
+pub fn sdl() -> Result<String, String> {
+    let (schema, _) = declared_schema(MODULES, &ApiConfig::default())?;
+    Ok(schema_sdl(&schema))
 }
 
 /// `schema`'s SDL with what introspection also says: `@specifiedBy` on custom scalars.
-pub fn schema_sdl(schema: &ApiSchema) -> String {
+pub fn schema_sdl(schema: &async_graphql::dynamic::Schema) -> String {
     schema.sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
 }
 
@@ -335,44 +297,49 @@ impl Api {
         context: RequestContext,
     ) -> Outcome {
         let span = tracing::Span::current();
-        let stats = context.stats.clone();
         // The plan is found by the document's text; its document is read only to make it.
-        let plan = match (&self.engine, self.config.executor) {
-            (Some(engine), Executor::Planned) => plan(engine, &mut request),
-            _ => None,
+        let Read {
+            plan,
+            requested,
+            descriptions,
+        } = self.read(&mut request);
+        let introspects = plan.as_ref().is_some_and(|p| p.introspects());
+        let variables = request.variables.clone();
+        // The gate takes the request itself: nothing reads its document after it.
+        let mut request = request.data(requested.unwrap_or_default());
+        if introspects {
+            request = request.data(gate::Introspect);
+            request.introspection_mode = async_graphql::IntrospectionMode::IntrospectionOnly;
+        }
+        if let Some(ticket) = context.cost.clone() {
+            request = request.data(ticket);
+        }
+        let mut gated = self.gate.execute(request).instrument(span.clone()).await;
+        if gated.is_err() {
+            return Outcome::from_response(gated);
+        }
+        let Some(plan) = plan else {
+            let error = ApiError::Internal("the engine could not plan a valid operation".into());
+            return Outcome::from_response(async_graphql::Response::from_errors(vec![
+                async_graphql::Error::from(error).into_server_error(Default::default()),
+            ]));
         };
-        let mut outcome = match (&self.engine, plan) {
-            (Some(engine), Some(plan)) => {
-                // The gate takes the request itself: nothing reads its document after it.
-                let variables = request.variables.clone();
-                let gated = self.gate(request, &context, &span).await;
-                if gated.is_err() {
-                    return Outcome::from_response(gated);
-                }
-                stats.metrics().executed(Executor::Planned.name());
-                let ctx = self.engine_context(&plan, &context, &span);
-                let executed = engine
-                    .execute(&plan, &variables, &ctx)
-                    .instrument(span)
-                    .await;
-                Outcome {
-                    data: executed.data,
-                    errors: executed.errors,
-                    extensions: Default::default(),
-                    cache_control: gated.cache_control,
-                    returned: executed.returned,
-                }
-            }
-            _ => {
-                let gated = self.gate(gate_request(&mut request), &context, &span).await;
-                if gated.is_err() {
-                    return Outcome::from_response(gated);
-                }
-                stats.metrics().executed(Executor::Reference.name());
-                Outcome::from_response(self.execute_reference(request, context, span).await)
-            }
+        introspection::clear_schema_descriptions(&descriptions, &mut gated.data);
+        let mut ctx = self.engine_context(&plan, &context, &span);
+        ctx.insert(engine::Introspected(gated.data));
+        let executed = self
+            .engine
+            .execute(&plan, &variables, &ctx)
+            .instrument(span)
+            .await;
+        let mut outcome = Outcome {
+            data: executed.data,
+            errors: executed.errors,
+            extensions: Default::default(),
+            cache_control: gated.cache_control,
+            returned: executed.returned,
         };
-        if let Some(explain) = stats.explain()
+        if let Some(explain) = context.stats.explain()
             && let Ok(debug) = async_graphql::Value::from_json(explain.to_json())
         {
             outcome.extensions.insert("debug".to_owned(), debug);
@@ -380,19 +347,42 @@ impl Api {
         outcome
     }
 
-    /// Runs the gate (see `gate`) on `request`, charged to the request's ticket: an error
-    /// answer when it refuses the operation, else the cache hints of its fields. Refused
-    /// operations cost no loaders.
-    async fn gate(
-        &self,
-        mut request: async_graphql::Request,
-        context: &RequestContext,
-        span: &tracing::Span,
-    ) -> async_graphql::Response {
-        if let Some(ticket) = context.cost.clone() {
-            request = request.data(ticket);
+    /// Reads a request's document: its plan (made once per document), what it requests,
+    /// and which introspection answers to correct (see `introspection`). A document that
+    /// does not parse has none of these; the gate reports why.
+    fn read(&self, request: &mut async_graphql::Request) -> Read {
+        // Parsed now if it was not (the HTTP layer parses; tools and tests may not).
+        if request.parsed_query().is_err() {
+            return Read::default();
         }
-        self.gate.execute(request).instrument(span.clone()).await
+        // The text, name and variables are read beside the parsed document, which needs
+        // the request mutably: moved out, and back after.
+        let query = std::mem::take(&mut request.query);
+        let operation_name = request.operation_name.take();
+        let variables = std::mem::take(&mut request.variables);
+        let read = match request.parsed_query() {
+            Ok(document) => {
+                let name = operation_name.as_deref();
+                let plan = self.engine.plan(&query, document, name, &variables);
+                let requested = self.engine.requested(document, name, &variables);
+                let descriptions = match &plan {
+                    Some(plan) if plan.introspects() => {
+                        introspection::schema_descriptions(document, name)
+                    }
+                    _ => Vec::new(),
+                };
+                Read {
+                    plan,
+                    requested,
+                    descriptions,
+                }
+            }
+            Err(_) => Read::default(),
+        };
+        request.query = query;
+        request.operation_name = operation_name;
+        request.variables = variables;
+        read
     }
 
     /// The per-request loaders, scoped to the request's span and viewer; products by id
@@ -450,58 +440,19 @@ impl Api {
         ctx
     }
 
-    /// Runs a gated request on async-graphql's executor.
-    async fn execute_reference(
-        &self,
-        mut request: async_graphql::Request,
-        context: RequestContext,
-        span: tracing::Span,
-    ) -> async_graphql::Response {
-        let loaders = self.loaders(&context, &span, ProductColumns::ALL);
-        // Which answers to correct after execution (a look at the root fields; none for
-        // an operation that does not read `__schema { description }`).
-        let operation_name = request.operation_name.take();
-        let descriptions = match request.parsed_query() {
-            Ok(document) => introspection::schema_descriptions(document, operation_name.as_deref()),
-            Err(_) => Vec::new(),
-        };
-        request.operation_name = operation_name;
-        let request = request
-            .data(loaders.catalog)
-            .data(loaders.search)
-            .data(loaders.community)
-            .data(RequestOffers::new(loaders.offers));
-        let mut response = self.schema.execute(request).instrument(span).await;
-        introspection::clear_schema_descriptions(&descriptions, &mut response.data);
-        response
-    }
-
     /// The schema, for SDL and introspection.
-    pub fn schema(&self) -> &ApiSchema {
-        &self.schema
+    pub fn schema(&self) -> &async_graphql::dynamic::Schema {
+        &self.gate
     }
 }
 
-/// The engine's plan of a request, if it plans it.
-fn plan(
-    engine: &engine::Engine,
-    request: &mut async_graphql::Request,
-) -> Option<Arc<engine::Plan>> {
-    // Parsed now if it was not (the HTTP layer parses; tools and tests may not).
-    request.parsed_query().ok()?;
-    // The text, name and variables are read beside the parsed document, which needs the
-    // request mutably: moved out, and back after.
-    let query = std::mem::take(&mut request.query);
-    let operation_name = request.operation_name.take();
-    let variables = std::mem::take(&mut request.variables);
-    let plan = match request.parsed_query() {
-        Ok(document) => engine.plan(&query, document, operation_name.as_deref(), &variables),
-        Err(_) => None,
-    };
-    request.query = query;
-    request.operation_name = operation_name;
-    request.variables = variables;
-    plan
+/// What a request's document says before it runs (see `Api::read`).
+#[derive(Default)]
+struct Read {
+    plan: Option<Arc<engine::Plan>>,
+    requested: Option<cost::requested::Requested>,
+    /// Introspection answers to correct (see `introspection::schema_descriptions`).
+    descriptions: Vec<(async_graphql::Name, async_graphql::Name)>,
 }
 
 /// One request's loaders, of every module.
@@ -510,35 +461,6 @@ struct RequestLoaders {
     community: Arc<CommunityLoaders>,
     search: Arc<SearchLoaders>,
     offers: batching::Batcher<offers::OffersLoader>,
-}
-
-/// The gate's copy of `request`: the same document (parsed once), operation and variables.
-fn gate_request(request: &mut async_graphql::Request) -> async_graphql::Request {
-    let mut gate =
-        async_graphql::Request::new(request.query.clone()).variables(request.variables.clone());
-    gate.operation_name = request.operation_name.clone();
-    gate.introspection_mode = request.introspection_mode;
-    // A document that does not parse is left to the gate to report, as the schema would.
-    if let Ok(document) = request.parsed_query() {
-        gate.set_parsed_query(document.clone());
-    }
-    gate
-}
-
-/// Typed access to context data: a missing entry is an internal error, never a panic.
-pub(crate) trait ContextExt {
-    fn typed_data<T: std::any::Any + Send + Sync>(&self) -> ApiResult<&T>;
-}
-
-impl ContextExt for async_graphql::Context<'_> {
-    fn typed_data<T: std::any::Any + Send + Sync>(&self) -> ApiResult<&T> {
-        self.data::<T>().map_err(|_| {
-            ApiError::Internal(format!(
-                "{} missing from the request context",
-                std::any::type_name::<T>()
-            ))
-        })
-    }
 }
 
 #[cfg(test)]

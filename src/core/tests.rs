@@ -89,7 +89,8 @@ async fn run_with_search(
             community: Arc::new(MemoryCommunity::default()),
         },
         ApiConfig::default(),
-    );
+    )
+    .expect("the API builds");
     let response = api.execute(async_graphql::Request::new(query)).await;
     serde_json::to_value(&response).unwrap()
 }
@@ -333,7 +334,8 @@ async fn a_failing_search_nulls_only_the_search_fields() {
             community: Arc::new(MemoryCommunity::default()),
         },
         ApiConfig::default(),
-    );
+    )
+    .expect("the API builds");
     let response = api
         .execute(async_graphql::Request::new(
             "{ searchProducts(query: \"x\") { totalCount } product(databaseId: 1) { name similar { name } } }",
@@ -363,7 +365,8 @@ async fn run_with_offers(
             community: Arc::new(MemoryCommunity::default()),
         },
         config,
-    );
+    )
+    .expect("the API builds");
     serde_json::to_value(api.execute(async_graphql::Request::new(query)).await).unwrap()
 }
 
@@ -421,7 +424,8 @@ async fn cached_offers_spare_the_partner_and_stand_in_marked_stale_when_it_fails
             community: Arc::new(MemoryCommunity::default()),
         },
         config,
-    );
+    )
+    .expect("the API builds");
     let query = "{ product(databaseId: 3) { offers { stale offers { shop } } } }";
     let run = || async {
         serde_json::to_value(api.execute(async_graphql::Request::new(query)).await).unwrap()
@@ -550,7 +554,8 @@ async fn run_as(community: &Arc<MemoryCommunity>, viewer: Option<i32>, query: &s
             community: community.clone(),
         },
         ApiConfig::default(),
-    );
+    )
+    .expect("the API builds");
     let context = super::RequestContext {
         deadline: std::time::Instant::now() + std::time::Duration::from_secs(10),
         request_id: None,
@@ -697,9 +702,15 @@ async fn nodes_of_several_kinds_come_back_in_order_with_one_load_per_kind() {
     assert_eq!(catalog.calls("brands_by_ids"), 1);
 }
 
+/// The engine over the declared schema of `modules`.
+fn engine_of(modules: &[super::Module]) -> Result<super::engine::Engine, String> {
+    let (schema, hints) = super::declared_schema(modules, &ApiConfig::default())?;
+    super::build_engine(modules, schema, hints)
+}
+
 #[test]
-fn the_engine_plans_queries_and_mutations_and_leaves_introspection_to_the_reference() {
-    let engine = super::build_engine().expect("the registry is consistent");
+fn the_engine_plans_queries_mutations_and_introspection() {
+    let engine = engine_of(super::MODULES).expect("every declared field resolves");
     let plans = |query: &str| {
         let document = async_graphql::parser::parse_query(query).unwrap();
         engine
@@ -713,6 +724,104 @@ fn the_engine_plans_queries_and_mutations_and_leaves_introspection_to_the_refere
     assert!(plans(
         "mutation { likeProduct(productId: \"x\") { product { likeCount } userErrors { code } } }"
     ));
-    assert!(!plans("{ __schema { queryType { name } } }"));
-    assert!(!plans("{ __type(name: \"Product\") { name } }"));
+    assert!(plans("{ __schema { queryType { name } } }"));
+    assert!(plans(
+        "{ __type(name: \"Product\") { name } brands { totalCount } }"
+    ));
+    // Not valid operations: validation says why.
+    assert!(!plans("{ unknownField }"));
+    assert!(!plans("{ brands { __schema { description } } }"));
+}
+
+#[test]
+fn a_declared_field_that_no_module_resolves_stops_the_build() {
+    let (schema, hints) =
+        super::declared_schema(super::MODULES, &ApiConfig::default()).expect("the schema");
+    let without_offers: Vec<super::Module> = super::MODULES
+        .iter()
+        .filter(|m| m.name != "offers")
+        .copied()
+        .collect();
+    let error = super::build_engine(&without_offers, schema, hints)
+        .err()
+        .expect("offers' fields are unresolved");
+    assert!(
+        error.contains("Product.offers is in the schema, and no module resolves it"),
+        "{error}"
+    );
+}
+
+#[test]
+fn removing_a_module_removes_exactly_its_types_and_fields() {
+    let everything = super::sdl().expect("the SDL");
+    for (removed, its_types, its_fields) in [
+        (
+            "offers",
+            &["ProductOffers", "Offer", "Availability"][..],
+            &["offers: ProductOffers"][..],
+        ),
+        (
+            "search",
+            &["ProductSearchConnection", "Suggestion", "ProductFilter"],
+            &["similar(", "searchProducts("],
+        ),
+        ("node", &[], &["node(id: ID!): Node", "nodes("]),
+    ] {
+        let modules: Vec<super::Module> = super::MODULES
+            .iter()
+            .filter(|m| m.name != removed)
+            .copied()
+            .collect();
+        let (schema, hints) = super::declared_schema(&modules, &ApiConfig::default())
+            .unwrap_or_else(|e| panic!("without {removed}: {e}"));
+        let sdl = super::schema_sdl(&schema);
+        super::build_engine(&modules, schema, hints)
+            .unwrap_or_else(|e| panic!("without {removed}: {e}"));
+        for gone in its_types
+            .iter()
+            .map(|t| format!("type {t} "))
+            .chain(its_fields.iter().map(|f| f.to_string()))
+        {
+            let gone = gone
+                .replace("type Availability ", "enum Availability ")
+                .replace("type ProductFilter ", "input ProductFilter ");
+            assert!(everything.contains(&gone), "{gone} is in the whole schema");
+            assert!(
+                !sdl.contains(&gone),
+                "without {removed}, {gone} is still there"
+            );
+        }
+        // Everything else stays: every other line of the schema is still declared.
+        let kept = sdl.lines().filter(|l| everything.contains(l)).count();
+        assert_eq!(
+            kept,
+            sdl.lines().count(),
+            "without {removed}, something changed"
+        );
+    }
+}
+
+#[test]
+fn an_argument_type_unlike_the_schemas_is_found() {
+    /// `PriceRange` without its `max`.
+    #[derive(async_graphql::InputObject)]
+    #[graphql(name = "PriceRange")]
+    struct Narrower {
+        min: Option<i32>,
+    }
+    let (schema, _) =
+        super::declared_schema(super::MODULES, &ApiConfig::default()).expect("the schema");
+    let mut narrower = super::engine::Registry::default();
+    narrower.input::<Narrower>();
+    let found = narrower.input_mismatches(schema.registry());
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].starts_with("PriceRange is"), "{found:?}");
+    let mut modules = super::engine::Registry::default();
+    for module in super::MODULES {
+        (module.register)(&mut modules);
+    }
+    assert_eq!(
+        modules.input_mismatches(schema.registry()),
+        Vec::<String>::new()
+    );
 }

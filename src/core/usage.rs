@@ -114,7 +114,9 @@ mod tests {
 
     /// The fields `query` selects, sorted.
     fn used(query: &str) -> Vec<(String, String)> {
-        let gate = crate::core::gate_schema(&crate::core::ApiConfig::default());
+        let (gate, _) =
+            crate::core::declared_schema(crate::core::MODULES, &crate::core::ApiConfig::default())
+                .expect("the declared schema");
         let stats = RequestStats::new(Metrics::default());
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()

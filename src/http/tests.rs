@@ -29,7 +29,8 @@ fn app(catalog: Arc<MemoryCatalog>) -> axum::Router {
             community: Arc::new(MemoryCommunity::default()),
         },
         ApiConfig::default(),
-    );
+    )
+    .expect("the API builds");
     router(HttpState {
         api,
         readiness: Readiness::new(Vec::new(), Duration::from_secs(1), Duration::ZERO),

@@ -40,7 +40,6 @@ struct Registry {
     backend_duration: Family<Histogram>,
     loader_batches: Family<Histogram>,
     field_usage: Family<f64>,
-    executions: Family<f64>,
     collectors: Mutex<Vec<Collector>>,
 }
 
@@ -108,12 +107,6 @@ impl Default for Metrics {
                         &["type", "field", "client"],
                     )
                 },
-                executions: Family::counter(
-                    "ogrom_executor_operations_total",
-                    "Operations executed, by executor: `planned` (the engine) or `reference` \
-                     (async-graphql's, for what the engine does not plan yet).",
-                    &["executor"],
-                ),
                 collectors: Mutex::default(),
             }),
         }
@@ -150,11 +143,6 @@ impl Metrics {
         self.inner
             .http_duration
             .update(&[route], |h| h.observe(took.as_secs_f64()));
-    }
-
-    /// One operation executed by `executor`.
-    pub fn executed(&self, executor: &str) {
-        self.inner.executions.update(&[executor], |c| *c += 1.0);
     }
 
     /// One GraphQL operation answered, with the codes of its errors.
@@ -226,7 +214,6 @@ impl Metrics {
         registry.backend_duration.render(&mut out);
         registry.loader_batches.render(&mut out);
         registry.field_usage.render(&mut out);
-        registry.executions.render(&mut out);
         for collector in lock(&registry.collectors).iter() {
             collector(&mut out);
         }

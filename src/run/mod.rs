@@ -23,10 +23,10 @@ use tokio::sync::Semaphore;
 
 pub use telemetry::{Logs, init as init_telemetry};
 
-use crate::config::{Cli, Command, DatabaseArgs, ExecutorChoice, PartnerArgs, SeedArgs, ServeArgs};
+use crate::config::{Cli, Command, DatabaseArgs, PartnerArgs, SeedArgs, ServeArgs};
 use crate::core::cost::Budgets;
 use crate::core::pagination::PageLimits;
-use crate::core::{self, ApiConfig, Executor, Sources};
+use crate::core::{self, ApiConfig, Sources};
 use crate::http::debug::DebugAccess;
 use crate::http::document::DocumentLimits;
 use crate::http::persisted::PersistedQueries;
@@ -128,13 +128,7 @@ impl Gateway {
         let partner = PartnerClient::new(partner_settings(&args.partner))
             .context("cannot build the partner client")?;
         let protection = protection(args)?;
-        Ok(Self::assemble(
-            args,
-            mysql,
-            elasticsearch,
-            partner,
-            protection,
-        ))
+        Self::assemble(args, mysql, elasticsearch, partner, protection)
     }
 
     /// Builds the router over given backends (tests pass their own pools). A
@@ -145,7 +139,7 @@ impl Gateway {
         mysql: MySql,
         elasticsearch: Elasticsearch,
         partner: PartnerClient,
-    ) -> Self {
+    ) -> anyhow::Result<Self> {
         let protection = protection(args).unwrap_or_else(|error| {
             tracing::error!(
                 message = "no document will run",
@@ -165,7 +159,7 @@ impl Gateway {
         elasticsearch: Elasticsearch,
         partner: PartnerClient,
         protection: Protection,
-    ) -> Self {
+    ) -> anyhow::Result<Self> {
         let sources = Sources {
             catalog: Arc::new(mysql.catalog()),
             search: Arc::new(elasticsearch.search(&args.elasticsearch.elasticsearch_index)),
@@ -178,10 +172,6 @@ impl Gateway {
                 max_size: args.max_page_size,
             },
             loader_delay: Duration::from_micros(args.loader_delay_us),
-            executor: match args.executor {
-                ExecutorChoice::Planned => Executor::Planned,
-                ExecutorChoice::Reference => Executor::Reference,
-            },
             max_complexity: args.max_complexity as usize,
             introspection: args.limits.introspection,
             field_suggestions: args.limits.field_suggestions,
@@ -246,7 +236,7 @@ impl Gateway {
             cache
         });
         let state = HttpState {
-            api: core::build_schema(sources, config),
+            api: core::build_schema(sources, config).map_err(anyhow::Error::msg)?,
             readiness: readiness.clone(),
             metrics: metrics.clone(),
             traces,
@@ -264,14 +254,14 @@ impl Gateway {
         } else {
             Router::new().nest(&args.path_prefix, routes)
         };
-        Self {
+        Ok(Self {
             router,
             mysql,
             elasticsearch,
             partner,
             metrics,
             readiness,
-        }
+        })
     }
 }
 

@@ -78,7 +78,7 @@ fn the_schema_subcommand_prints_the_sdl() {
     assert!(output.status.success());
     assert_eq!(
         String::from_utf8(output.stdout).unwrap(),
-        ogrom::core::sdl()
+        ogrom::core::sdl().unwrap()
     );
 }
 

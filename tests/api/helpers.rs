@@ -178,7 +178,8 @@ impl TestApp {
         elasticsearch: Elasticsearch,
         partner: PartnerClient,
     ) -> Self {
-        let gateway = Gateway::from_parts(args, mysql, elasticsearch, partner);
+        let gateway =
+            Gateway::from_parts(args, mysql, elasticsearch, partner).expect("the gateway builds");
         Self {
             router: gateway.router,
             database: String::new(),

@@ -8,7 +8,7 @@ mod catalog;
 mod clients;
 mod community;
 mod config;
-mod differential;
+mod conformance;
 #[path = "../support/documents.rs"]
 mod documents;
 #[path = "../support/encoding.rs"]

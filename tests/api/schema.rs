@@ -19,7 +19,7 @@ fn committed() -> String {
 
 #[test]
 fn schema_graphql_equals_the_sdl_of_the_code() {
-    assert!(ogrom::core::sdl() == committed(), "{REGENERATE}");
+    assert!(ogrom::core::sdl().unwrap() == committed(), "{REGENERATE}");
 }
 
 #[tokio::test]

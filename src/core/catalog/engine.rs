@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use super::types::{write_amount, write_formatted};
+use super::money::{self, MoneyObj};
 use super::{BRAND_CURSOR, CatalogLoaders, PRODUCT_CURSOR, decode_brand_cursor};
 use crate::core::Sources;
 use crate::core::connection::{self, Connection, CountById, CountBySource, CountKey, Total};
-use crate::core::engine::{Args, Children, Ctx, Out, Registry};
+use crate::core::engine::{Args, Children, Ctx, Registry};
 use crate::core::errors::ApiError;
 use crate::core::ids::{GlobalId, Kind};
 use crate::core::pagination::{PageLimits, decode_id_cursor, encode_cursor};
@@ -19,48 +19,6 @@ type ProductObj = Arc<ProductRecord>;
 type BrandObj = Arc<BrandRecord>;
 type ShopObj = Arc<ShopRecord>;
 type CategoryObj = Arc<CategoryRecord>;
-
-/// An amount of money in the engine: minor units and where its currency code is read.
-pub struct MoneyObj {
-    minor_units: i32,
-    currency: Currency,
-}
-
-/// Where a money's currency code is: its product's record (shared, not copied), or text.
-enum Currency {
-    OfProduct(ProductObj),
-    Code(Arc<str>),
-}
-
-impl MoneyObj {
-    /// An amount of `currency`, from minor units (clamped to the schema's 32-bit `Int`).
-    pub fn new(minor_units: i64, currency: &str) -> Self {
-        Self {
-            minor_units: i32::try_from(minor_units).unwrap_or(i32::MAX),
-            currency: Currency::Code(currency.into()),
-        }
-    }
-
-    fn of_product(minor_units: i32, product: &ProductObj) -> Self {
-        Self {
-            minor_units,
-            currency: Currency::OfProduct(product.clone()),
-        }
-    }
-
-    fn currency(&self) -> &str {
-        match &self.currency {
-            Currency::OfProduct(product) => &product.currency,
-            Currency::Code(code) => code,
-        }
-    }
-
-    fn write(&self, out: &mut Out, write: fn(&mut String, i32, &str)) {
-        let mut text = String::with_capacity(16);
-        write(&mut text, self.minor_units, self.currency());
-        out.str(&text);
-    }
-}
 
 fn loaders(ctx: &Ctx) -> Result<&CatalogLoaders, ApiError> {
     Ok(ctx.data::<Arc<CatalogLoaders>>()?)
@@ -128,16 +86,7 @@ pub fn register(registry: &mut Registry) {
     connection::register::<BrandObj, ()>(registry, "BrandConnection", "BrandEdge", "Brand");
     root(registry);
     product(registry);
-    registry
-        .object::<MoneyObj>("Money")
-        .leaf("amount", |m: &MoneyObj, out| m.write(out, write_amount))
-        .leaf("currency", |m: &MoneyObj, out| out.str(m.currency()))
-        .leaf("minorUnits", |m: &MoneyObj, out| {
-            out.int(m.minor_units.into())
-        })
-        .leaf("formatted", |m: &MoneyObj, out| {
-            m.write(out, write_formatted)
-        });
+    money::register(registry);
     registry
         .object::<BrandObj>("Brand")
         .leaf("id", |b: &BrandObj, out| out.id(Kind::Brand, b.id))

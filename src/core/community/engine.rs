@@ -6,7 +6,8 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use super::{
-    COLLAGE_CURSOR, CollageOrderBy, CommunityLoaders, LIKE_CURSOR, decode_like_cursor, feed_page,
+    COLLAGE_CURSOR, CollageOrderBy, CommunityLoaders, LIKE_CURSOR, MAX_ITEMS, decode_like_cursor,
+    feed_page,
 };
 use crate::core::Sources;
 use crate::core::catalog::{CatalogLoaders, ProductPage};
@@ -17,8 +18,6 @@ use crate::core::ids::{GlobalId, Kind};
 use crate::core::pagination::{PageLimits, decode_id_cursor, encode_cursor};
 use crate::protocols::community::{CollageItemRecord, CollageOwner, CollageRecord, UserRecord};
 use crate::protocols::{Page, PageRequest, ProductRecord};
-
-use super::types::MAX_ITEMS;
 
 /// A collage as the engine holds it: shared with the request's loader cache.
 type CollageObj = Arc<CollageRecord>;

@@ -1,6 +1,5 @@
-//! The community's mutations in the planned engine: each root field runs its write (the
-//! same `Writes` the reference executor calls), then its payload's fields resolve like any
-//! other level.
+//! The community's mutations in the engine: each root field runs its write (`Writes`), then
+//! its payload's fields resolve like any other level.
 
 use std::sync::Arc;
 
@@ -49,6 +48,9 @@ where
 
 /// Registers the mutations and their payload types.
 pub fn register(registry: &mut Registry) {
+    registry
+        .input::<CreateCollageInput>()
+        .input::<UpdateCollageInput>();
     registry
         .object::<()>("Mutation")
         .resolve("likeProduct", "ProductLikePayload", |ctx, _roots, args| {

@@ -4,10 +4,8 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use async_graphql::{ID, InputObject};
 
-use super::{Collage, CommunityContext};
-use crate::core::catalog::{CatalogContext, Product};
 use crate::core::errors::{ApiError, ApiResult};
 use crate::core::ids::{GlobalId, Kind};
 use crate::protocols::community::{
@@ -19,10 +17,10 @@ const MAX_TITLE: usize = 200;
 const MAX_DESCRIPTION: usize = 2000;
 const MAX_TAGS: usize = 10;
 const MAX_TAG: usize = 50;
-const MAX_ITEMS: usize = 50;
+const MAX_ITEMS: usize = super::MAX_ITEMS as usize;
 
 /// Why a part of a mutation's input was refused.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[derive(Copy, Clone, Eq, PartialEq, Debug)]
 pub enum UserErrorCode {
     /// Malformed or out of range.
     Invalid,
@@ -33,7 +31,7 @@ pub enum UserErrorCode {
 }
 
 /// A problem with the input, for showing next to the form field it concerns.
-#[derive(SimpleObject, Debug, Clone)]
+#[derive(Debug, Clone)]
 pub struct UserError {
     /// The path of the input field, e.g. `["items", "2", "productId"]`.
     pub field: Vec<String>,
@@ -84,36 +82,6 @@ pub struct UpdateCollageInput {
     pub description: Option<String>,
     pub tags: Option<Vec<String>>,
     pub items: Option<Vec<CollageItemInput>>,
-}
-
-/// The result of a like or unlike of a product.
-#[derive(SimpleObject)]
-pub struct ProductLikePayload {
-    /// The product with its new like count; null when the input was refused.
-    pub product: Option<Product>,
-    pub user_errors: Vec<UserError>,
-}
-
-/// The result of a like or unlike of a collage.
-#[derive(SimpleObject)]
-pub struct CollageLikePayload {
-    pub collage: Option<Collage>,
-    pub user_errors: Vec<UserError>,
-}
-
-/// The result of creating or changing a collage.
-#[derive(SimpleObject)]
-pub struct CollagePayload {
-    pub collage: Option<Collage>,
-    pub user_errors: Vec<UserError>,
-}
-
-/// The result of deleting a collage.
-#[derive(SimpleObject)]
-pub struct DeleteCollagePayload {
-    /// The global id of the deleted collage.
-    pub deleted_collage_id: Option<ID>,
-    pub user_errors: Vec<UserError>,
 }
 
 fn text(value: &str, field: &str, min: usize, max: usize, errors: &mut Vec<UserError>) -> String {
@@ -229,7 +197,6 @@ fn write_error(error: WriteError, items: &[(i32, f64, f64, f64)]) -> ApiResult<V
 }
 
 /// What a mutation reaches: the viewer and the sources it writes to and reads back from.
-/// Both executors build one and call the functions below, so each mutation is written once.
 pub(crate) struct Writes<'a> {
     pub(crate) viewer: Option<i32>,
     pub(crate) community: &'a Arc<dyn CommunitySource>,
@@ -384,111 +351,5 @@ impl Writes<'_> {
             Ok(()) => Ok((Some(id.to_owned()), Vec::new())),
             Err(error) => Ok((None, write_error(error, &[])?)),
         }
-    }
-}
-
-/// The writes of the request `ctx` serves.
-fn writes<'c>(ctx: &'c Context<'_>) -> ApiResult<Writes<'c>> {
-    Ok(Writes {
-        viewer: ctx.community_loaders()?.viewer,
-        community: ctx.community()?,
-        catalog: ctx.catalog()?,
-    })
-}
-
-/// The community's mutations.
-#[derive(Default)]
-pub struct CommunityMutation;
-
-#[Object]
-impl CommunityMutation {
-    /// Likes a product; liking it again changes nothing.
-    async fn like_product(
-        &self,
-        ctx: &Context<'_>,
-        product_id: ID,
-    ) -> async_graphql::Result<ProductLikePayload> {
-        let (product, user_errors) = writes(ctx)?.product_like(&product_id, true).await?;
-        let product = product.map(Product);
-        Ok(ProductLikePayload {
-            product,
-            user_errors,
-        })
-    }
-    /// Takes back a like of a product; unliking again changes nothing.
-    async fn unlike_product(
-        &self,
-        ctx: &Context<'_>,
-        product_id: ID,
-    ) -> async_graphql::Result<ProductLikePayload> {
-        let (product, user_errors) = writes(ctx)?.product_like(&product_id, false).await?;
-        let product = product.map(Product);
-        Ok(ProductLikePayload {
-            product,
-            user_errors,
-        })
-    }
-    /// Likes a collage; liking it again changes nothing.
-    async fn like_collage(
-        &self,
-        ctx: &Context<'_>,
-        collage_id: ID,
-    ) -> async_graphql::Result<CollageLikePayload> {
-        let (collage, user_errors) = writes(ctx)?.collage_like(&collage_id, true).await?;
-        Ok(CollageLikePayload {
-            collage: collage.map(Collage),
-            user_errors,
-        })
-    }
-    /// Takes back a like of a collage.
-    async fn unlike_collage(
-        &self,
-        ctx: &Context<'_>,
-        collage_id: ID,
-    ) -> async_graphql::Result<CollageLikePayload> {
-        let (collage, user_errors) = writes(ctx)?.collage_like(&collage_id, false).await?;
-        Ok(CollageLikePayload {
-            collage: collage.map(Collage),
-            user_errors,
-        })
-    }
-
-    /// Creates a collage of the viewer's.
-    async fn create_collage(
-        &self,
-        ctx: &Context<'_>,
-        input: CreateCollageInput,
-    ) -> async_graphql::Result<CollagePayload> {
-        let (collage, user_errors) = writes(ctx)?.create_collage(&input).await?;
-        Ok(CollagePayload {
-            collage: collage.map(Collage),
-            user_errors,
-        })
-    }
-
-    /// Changes a collage of the viewer's.
-    async fn update_collage(
-        &self,
-        ctx: &Context<'_>,
-        input: UpdateCollageInput,
-    ) -> async_graphql::Result<CollagePayload> {
-        let (collage, user_errors) = writes(ctx)?.update_collage(&input).await?;
-        Ok(CollagePayload {
-            collage: collage.map(Collage),
-            user_errors,
-        })
-    }
-
-    /// Deletes a collage of the viewer's, with its items, tags and likes.
-    async fn delete_collage(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-    ) -> async_graphql::Result<DeleteCollagePayload> {
-        let (deleted, user_errors) = writes(ctx)?.delete_collage(&id).await?;
-        Ok(DeleteCollagePayload {
-            deleted_collage_id: deleted.map(ID),
-            user_errors,
-        })
     }
 }

@@ -287,5 +287,3 @@ mod tests {
         assert_eq!(returned_fields(&data), 7);
     }
 }
-#[cfg(test)]
-mod equivalence;

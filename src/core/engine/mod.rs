@@ -7,10 +7,11 @@
 //!   (`answers`: what a resolver gives for a level);
 //! - `write`: the answer, depth first, failed fields null in place, errors at their paths.
 //!
-//! async-graphql keeps what it does well: the schema's shapes, parsing, validation and
-//! introspection. Modules register how their fields resolve in a `Registry`; an operation
-//! that selects a field nobody registered (introspection's `__schema` and `__type`) is
-//! declined by the planner and runs on the reference executor.
+//! async-graphql keeps what it does well: the schema (built from the modules' SDL, see
+//! `core::schema`), parsing, validation and introspection. Modules register how their
+//! fields resolve in a `Registry`, which must cover the schema's object fields exactly.
+//! Introspection's root fields (`__schema`, `__type`) are answered by async-graphql and
+//! copied into the answer where the document selects them.
 
 mod answers;
 mod args;
@@ -28,7 +29,7 @@ use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{Name, OutputType, ServerError, Variables};
+use async_graphql::{Name, ServerError, Variables};
 
 pub use answers::{Children, Mixed, MixedList, Scalars};
 pub use args::Args;
@@ -36,7 +37,9 @@ pub use out::Out;
 pub use plan::Plan;
 pub use registry::{ObjectFields, Registry};
 
+use crate::core::cost::requested::{self, Requested};
 use crate::core::errors::ApiError;
+use crate::core::schema::Hints;
 
 /// How many plans are kept; past that the cache starts over (operations are few in
 /// practice: a client's persisted or generated documents).
@@ -88,35 +91,40 @@ struct Planned {
     plan: Option<Arc<Plan>>,
 }
 
-/// The engine: the modules' resolvers, the schema's shapes, and the plans made so far.
+/// What async-graphql answered for the introspection fields of an operation (`__schema`,
+/// `__type`), by response key; the engine copies it into the answer.
+pub struct Introspected(pub async_graphql::Value);
+
+/// The engine: the modules' resolvers, the schema's shapes and hints, and the plans made so
+/// far.
 pub struct Engine {
     registry: Registry,
-    schema: async_graphql::registry::Registry,
+    schema: async_graphql::dynamic::Schema,
+    hints: Hints,
     plans: Mutex<HashMap<PlanKey, Planned>>,
     /// Hashes cache keys; random per engine, so keys cannot be chosen to collide.
     hasher: std::hash::RandomState,
 }
 
 impl Engine {
-    /// An engine over `registry`'s resolvers for the schema of `Query` and `Mutation`.
-    /// Fails when a resolver gives objects of another Rust type than its type's.
-    pub fn new<Query: OutputType, Mutation: OutputType>(
+    /// An engine over `registry`'s resolvers for `schema`, whose SDL declared `hints`.
+    /// Fails when a resolver gives objects of another Rust type than its type's, or when the
+    /// resolvers and the schema's object fields are not the same fields.
+    pub fn new(
         registry: Registry,
+        schema: async_graphql::dynamic::Schema,
+        hints: Hints,
     ) -> Result<Self, String> {
-        let mismatches = registry.mismatches();
-        if !mismatches.is_empty() {
-            return Err(mismatches.join("; "));
+        let mut problems = registry.mismatches();
+        problems.extend(registry.uncovered(schema.registry()));
+        problems.extend(registry.input_mismatches(schema.registry()));
+        if !problems.is_empty() {
+            return Err(problems.join("; "));
         }
-        let mut schema = async_graphql::registry::Registry {
-            query_type: Query::type_name().into_owned(),
-            mutation_type: Some(Mutation::type_name().into_owned()),
-            ..Default::default()
-        };
-        Query::create_type_info(&mut schema);
-        Mutation::create_type_info(&mut schema);
         Ok(Self {
             registry,
             schema,
+            hints,
             plans: Mutex::default(),
             hasher: std::hash::RandomState::new(),
         })
@@ -141,7 +149,7 @@ impl Engine {
             return known.plan.clone();
         }
         let made = plan::plan(
-            &self.schema,
+            self.schema.registry(),
             &self.registry,
             document,
             operation_name,
@@ -160,6 +168,23 @@ impl Engine {
         };
         plans.insert(key, planned);
         made
+    }
+
+    /// What operation `operation_name` of `document` asks for: its requested cost and its
+    /// cache hint (see `cost::requested`).
+    pub fn requested(
+        &self,
+        document: &ExecutableDocument,
+        operation_name: Option<&str>,
+        variables: &Variables,
+    ) -> Option<Requested> {
+        requested::requested(
+            self.schema.registry(),
+            &self.hints,
+            document,
+            operation_name,
+            variables,
+        )
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PlanKey, Planned>> {

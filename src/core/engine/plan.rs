@@ -1,8 +1,8 @@
 //! A validated operation as a plan: for each selection set, the object type it is on and
 //! its fields, merged by response key in document order, with fragments flattened,
 //! `@include`/`@skip` applied, and each field's arguments and result shape taken from the
-//! schema. Planning declines (returns `None`) what the engine does not execute yet, and the
-//! operation then runs on the reference executor.
+//! schema. Planning declines (returns `None`) a document it cannot read as a valid operation;
+//! validation then says what is wrong with it.
 
 use async_graphql::parser::types::{
     Directive, ExecutableDocument, Field, OperationType, Selection as Item, SelectionSet,
@@ -48,6 +48,30 @@ pub(crate) struct FieldPlan {
     /// An earlier scalar field of the same selection with the same name and arguments
     /// (aliases of `totalCount`): its answer is shared, not asked for again.
     pub(crate) same_as: Option<usize>,
+    /// Introspection's `__schema` or `__type`: answered by async-graphql (see
+    /// `Introspected`).
+    pub(crate) introspected: bool,
+}
+
+impl FieldPlan {
+    /// A field without arguments or a selection of its own: `__typename`, or introspection.
+    fn bare(key: &Name, name: &Name, locations: Vec<Pos>, shape: Shape) -> Option<Self> {
+        let key_json = format!("{}:", serde_json::to_string(key.as_str()).ok()?);
+        Some(Self {
+            key: key.clone(),
+            key_json: key_json.into_bytes().into(),
+            name: name.clone(),
+            locations,
+            shape,
+            args: Vec::new(),
+            selection: None,
+            abstract_selections: Vec::new(),
+            selected: Vec::new().into(),
+            late: false,
+            same_as: None,
+            introspected: matches!(name.as_str(), "__schema" | "__type"),
+        })
+    }
 }
 
 /// The fields selected on one object type.
@@ -70,6 +94,11 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Whether the operation selects introspection's `__schema` or `__type`.
+    pub fn introspects(&self) -> bool {
+        self.root.fields.iter().any(|f| f.introspected)
+    }
+
     /// The fields of `type_name` that the plan selects anywhere, so loaders can read only
     /// what those fields show.
     pub fn fields_of<'p>(&'p self, type_name: &'p str) -> impl Iterator<Item = &'p str> {
@@ -148,23 +177,21 @@ impl<'a> Planner<'a> {
         for (key, occurrences) in grouped {
             let first = occurrences.first()?;
             let name = &first.node.name.node;
-            let key_json = format!("{}:", serde_json::to_string(key.as_str()).ok()?);
-            if name.as_str() == "__typename" {
-                fields.push(FieldPlan {
-                    key: key.clone(),
-                    key_json: key_json.into_bytes().into(),
-                    name: name.clone(),
-                    locations: occurrences.iter().map(|f| f.pos).collect(),
-                    shape: Shape::Named { non_null: true },
-                    args: Vec::new(),
-                    selection: None,
-                    abstract_selections: Vec::new(),
-                    selected: Vec::new().into(),
-                    late: false,
-                    same_as: None,
-                });
-                continue;
+            let locations = || occurrences.iter().map(|f| f.pos).collect();
+            match name.as_str() {
+                "__typename" | "__schema" => {
+                    let shape = Shape::Named { non_null: true };
+                    fields.push(FieldPlan::bare(key, name, locations(), shape)?);
+                    continue;
+                }
+                "__type" => {
+                    let shape = Shape::Named { non_null: false };
+                    fields.push(FieldPlan::bare(key, name, locations(), shape)?);
+                    continue;
+                }
+                _ => {}
             }
+            let key_json = format!("{}:", serde_json::to_string(key.as_str()).ok()?);
             let meta = meta_fields.get(name.as_str())?;
             engine_type.fields.get(name.as_str())?;
             let args = meta
@@ -221,7 +248,7 @@ impl<'a> Planner<'a> {
                 key: key.clone(),
                 key_json: key_json.into_bytes().into(),
                 name: name.clone(),
-                locations: occurrences.iter().map(|f| f.pos).collect(),
+                locations: locations(),
                 shape: Shape::parse(&meta.ty),
                 args,
                 selection,
@@ -229,6 +256,7 @@ impl<'a> Planner<'a> {
                 selected: selected.into(),
                 late: false,
                 same_as,
+                introspected: false,
             });
         }
         Some(Selection {
@@ -257,7 +285,12 @@ impl<'a> Planner<'a> {
             match &item.node {
                 Item::Field(field) => {
                     let key = &field.node.response_key().node;
-                    if key.starts_with("__") && field.node.name.node != "__typename" {
+                    let introspection = match field.node.name.node.as_str() {
+                        "__typename" => false,
+                        name => name.starts_with("__"),
+                    };
+                    // Introspection's fields are the query root's only.
+                    if introspection && *type_name != self.schema.query_type {
                         return None;
                     }
                     match grouped.iter_mut().find(|(k, _)| *k == key) {

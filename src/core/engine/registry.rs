@@ -57,6 +57,9 @@ pub(crate) struct ObjectDef {
 #[derive(Default)]
 pub struct Registry {
     pub(crate) objects: HashMap<&'static str, ObjectDef>,
+    /// The Rust types that arguments are parsed into (`Args::parse`), as async-graphql
+    /// describes them: checked against the schema's input types and enums.
+    inputs: Vec<fn(&mut async_graphql::registry::Registry) -> String>,
 }
 
 impl Registry {
@@ -74,6 +77,38 @@ impl Registry {
             def,
             _objects: PhantomData,
         }
+    }
+
+    /// Declares that arguments are parsed into `T` (`Args::parse`): the engine is built only
+    /// if `T` and the schema's type of its name have the same fields, types and values.
+    pub fn input<T: async_graphql::InputType>(&mut self) -> &mut Self {
+        self.inputs.push(T::create_type_info);
+        self
+    }
+
+    /// Where the Rust types of `input` and the schema's differ: a field or value one has and
+    /// the other has not, another type, a default on one side only.
+    pub(crate) fn input_mismatches(
+        &self,
+        schema: &async_graphql::registry::Registry,
+    ) -> Vec<String> {
+        let mut rust = async_graphql::registry::Registry::default();
+        for create in &self.inputs {
+            create(&mut rust);
+        }
+        let mut found = Vec::new();
+        for (name, meta) in &rust.types {
+            let declared = schema.types.get(name).map(input_shape);
+            match (input_shape(meta), declared) {
+                (InputShape::Scalar, Some(InputShape::Scalar)) => {}
+                (ours, Some(theirs)) if ours == theirs => {}
+                (ours, theirs) => found.push(format!(
+                    "{name} is {ours:?} in Rust and {theirs:?} in the schema"
+                )),
+            }
+        }
+        found.sort();
+        found
     }
 
     /// Types whose objects are not of the Rust type that a field giving them produces:
@@ -105,6 +140,70 @@ impl Registry {
             }
         }
         found
+    }
+
+    /// Where the registrations and `schema` disagree: an object field of the schema that no
+    /// module resolves, or a registered field the schema does not have.
+    pub(crate) fn uncovered(&self, schema: &async_graphql::registry::Registry) -> Vec<String> {
+        let mut found = Vec::new();
+        for (type_name, meta) in &schema.types {
+            let async_graphql::registry::MetaType::Object { fields, .. } = meta else {
+                continue;
+            };
+            if type_name.starts_with("__") {
+                continue;
+            }
+            let registered = self.objects.get(type_name.as_str());
+            for field in fields.keys().filter(|f| !f.starts_with("__")) {
+                if !registered.is_some_and(|r| r.fields.contains_key(field.as_str())) {
+                    found.push(format!(
+                        "{type_name}.{field} is in the schema, and no module resolves it"
+                    ));
+                }
+            }
+        }
+        for (type_name, def) in &self.objects {
+            let fields = match schema.types.get(*type_name) {
+                Some(async_graphql::registry::MetaType::Object { fields, .. }) => Some(fields),
+                _ => None,
+            };
+            for field in def.fields.keys() {
+                if !fields.is_some_and(|f| f.contains_key(*field)) {
+                    found.push(format!(
+                        "{type_name}.{field} is resolved, and not in the schema"
+                    ));
+                }
+            }
+        }
+        found.sort();
+        found
+    }
+}
+
+/// What an input type is, as far as the engine's parsing relies on it.
+#[derive(Debug, PartialEq)]
+enum InputShape {
+    Scalar,
+    /// Fields: name, type, whether it has a default.
+    Object(Vec<(String, String, bool)>),
+    Enum(Vec<String>),
+    Other,
+}
+
+fn input_shape(meta: &async_graphql::registry::MetaType) -> InputShape {
+    use async_graphql::registry::MetaType;
+    match meta {
+        MetaType::Scalar { .. } => InputShape::Scalar,
+        MetaType::InputObject { input_fields, .. } => InputShape::Object(
+            input_fields
+                .values()
+                .map(|f| (f.name.clone(), f.ty.clone(), f.default_value.is_some()))
+                .collect(),
+        ),
+        MetaType::Enum { enum_values, .. } => {
+            InputShape::Enum(enum_values.keys().cloned().collect())
+        }
+        _ => InputShape::Other,
     }
 }
 

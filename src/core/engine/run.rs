@@ -6,11 +6,12 @@
 use async_graphql::{Value as ConstValue, Variables};
 use futures::future::{BoxFuture, join_all};
 
-use super::Ctx;
 use super::answers::{Mixed, Objects, Resolved, Scalars, Slot};
 use super::args::Args;
 use super::plan::{Argument, FieldPlan, Selection, variable};
 use super::registry::{FieldDef, Registry};
+use super::{Ctx, Introspected};
+use crate::core::cost::returned_fields;
 use crate::core::errors::ApiError;
 
 /// A level's objects with what their fields resolved to, aligned with the plan's fields.
@@ -41,6 +42,11 @@ pub(crate) enum FieldOut {
     Late,
     /// The answer of the selection's field at this index (`FieldPlan::same_as`).
     SameAs(usize),
+    /// An introspection field's answer as JSON, and the values it holds.
+    Json {
+        text: Box<str>,
+        returned: u64,
+    },
 }
 
 /// A late field waiting for its turn: where it is and where its answer goes.
@@ -131,7 +137,36 @@ impl<'a> Run<'a> {
         if let Some(index) = field.same_as {
             return FieldOut::SameAs(index);
         }
+        if field.introspected {
+            return self.introspected(field);
+        }
         self.resolve(selection, field, objects, count).await
+    }
+
+    /// What async-graphql answered for an introspection field.
+    fn introspected(&self, field: &FieldPlan) -> FieldOut {
+        let found = self
+            .ctx
+            .data::<Introspected>()
+            .and_then(|answered| match &answered.0 {
+                ConstValue::Object(fields) => fields.get(&field.key).ok_or_else(|| {
+                    ApiError::Internal(format!("{} was not introspected", field.key))
+                }),
+                _ => Err(ApiError::Internal(
+                    "introspection did not answer".to_owned(),
+                )),
+            });
+        match found.and_then(|value| {
+            let text = serde_json::to_string(value)
+                .map_err(|e| ApiError::Internal(format!("introspection's answer: {e}")))?;
+            Ok((text, returned_fields(value)))
+        }) {
+            Ok((text, returned)) => FieldOut::Json {
+                text: text.into(),
+                returned,
+            },
+            Err(error) => FieldOut::Failed(error),
+        }
     }
 
     async fn resolve(

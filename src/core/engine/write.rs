@@ -95,6 +95,10 @@ impl<'p> Writer<'p> {
                     None => self.null(field, &field.shape),
                 },
                 FieldOut::Failed(error) => self.fail(error.clone(), field),
+                FieldOut::Json { text, returned } => {
+                    self.out.raw(text.as_bytes());
+                    self.returned += returned;
+                }
                 FieldOut::Late | FieldOut::SameAs(_) => {
                     let error = ApiError::Internal(format!("{} was never resolved", field.name));
                     self.fail(error, field);

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 
 use super::OffersAnswer;
-use super::types::ProductOffers;
+use super::ProductOffers;
 use crate::protocols::offers::Offer;
 
 /// Most products the cache holds.

@@ -8,14 +8,12 @@
 
 mod cache;
 mod engine;
-mod types;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_graphql::Context;
-use tokio::sync::watch;
+use chrono::{DateTime, Utc};
 use tracing::Instrument;
 
 pub use cache::OffersCache;
@@ -26,13 +24,20 @@ pub const MODULE: crate::core::Module = crate::core::Module {
     sdl: include_str!("schema.graphql"),
     register: engine::register,
 };
-pub use types::{OfferView, ProductOffers};
 
-use super::ContextExt;
 use super::batching::{BatchLoad, Batcher, Window};
-use super::errors::{ApiError, ApiResult};
+use super::errors::ApiError;
 use crate::observe;
-use crate::protocols::offers::{CallContext, OfferSource};
+use crate::protocols::offers::{CallContext, Offer, OfferSource};
+
+/// A product's live offers from partner shops.
+#[derive(Debug, Clone)]
+pub struct ProductOffers {
+    pub offers: Vec<Offer>,
+    /// The partner could not be asked and these are the last known offers.
+    pub stale: bool,
+    pub fetched_at: DateTime<Utc>,
+}
 
 /// What one product's offers resolve to: an answer (fresh or stale) or the failure.
 pub type OffersAnswer = Result<ProductOffers, ApiError>;
@@ -95,86 +100,14 @@ pub fn loader(
     Batcher::new(loader, window.max_keys(max_batch))
 }
 
-/// How long a product's offers wait for its similar products before going alone.
-const SIMILAR_WAIT: Duration = Duration::from_millis(500);
-
-/// The request's offers loader, as request data, and the products whose `similar` list
-/// will ask for offers too.
+/// The request's offers loader, as the engine's context holds it.
 pub struct RequestOffers {
     loader: Batcher<OffersLoader>,
-    similar_pending: Mutex<HashMap<i32, watch::Receiver<bool>>>,
 }
 
 impl RequestOffers {
     pub fn new(loader: Batcher<OffersLoader>) -> Self {
-        Self {
-            loader,
-            similar_pending: Mutex::default(),
-        }
-    }
-}
-
-/// Held by `Product.similar` while it loads products whose offers are selected; dropping it
-/// (on success or failure) lets the product's own offers go.
-pub struct SimilarOffersGuard(watch::Sender<bool>);
-
-impl Drop for SimilarOffersGuard {
-    fn drop(&mut self) {
-        self.0.send_replace(true);
-    }
-}
-
-/// Called by `Product.similar` before it awaits anything: the similar products' offers will
-/// be asked for, so the product's own offers wait and join their partner call. A product
-/// page with its similar products then costs one partner call, not one per level.
-pub(crate) fn announce_similar_offers(
-    ctx: &Context<'_>,
-    product_id: i32,
-) -> Option<SimilarOffersGuard> {
-    let offers = ctx.typed_data::<RequestOffers>().ok()?;
-    let (ready, waiting) = watch::channel(false);
-    let mut pending = offers
-        .similar_pending
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    pending.insert(product_id, waiting);
-    Some(SimilarOffersGuard(ready))
-}
-
-/// Loads the offers of a product and its similar products in one batch, before the guard
-/// that holds the product's own offers is released: later look-ups hit the request's cache,
-/// so the page costs one partner call however the executor schedules the fields.
-pub(crate) async fn prefetch(ctx: &Context<'_>, ids: impl IntoIterator<Item = i32>) {
-    if let Ok(offers) = ctx.typed_data::<RequestOffers>() {
-        // Failures are answers too (cached per id): the fields report them.
-        let _ = offers.loader.load_many(ids).await;
-    }
-}
-
-/// `Product.offers`.
-pub(crate) async fn offers(ctx: &Context<'_>, product_id: i32) -> ApiResult<Option<ProductOffers>> {
-    let offers = ctx.typed_data::<RequestOffers>()?;
-    // Sibling fields get their first poll before this one goes on, so `similar` can say
-    // that it will ask for offers.
-    tokio::task::yield_now().await;
-    let waiting = {
-        let mut pending = offers
-            .similar_pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        pending.remove(&product_id)
-    };
-    if let Some(mut similar_ready) = waiting {
-        // An error means the guard is gone, which also means "go". The wait is bounded so a
-        // slow `similar` cannot eat the whole offers budget.
-        let _ = tokio::time::timeout(SIMILAR_WAIT, similar_ready.wait_for(|ready| *ready)).await;
-    }
-    match offers.loader.load_one(product_id).await? {
-        Some(answer) => answer.map(Some),
-        // The loader answers every id it is given; a gap is a broken invariant.
-        None => Err(ApiError::Internal(format!(
-            "no offers answer for product {product_id}"
-        ))),
+        Self { loader }
     }
 }
 

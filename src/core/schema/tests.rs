@@ -85,7 +85,7 @@ fn mistakes_in_a_modules_sdl_are_refused_with_the_module_named() {
 
 #[test]
 fn the_modules_declare_the_costs_and_hints_the_gateway_relies_on() {
-    let (_, hints) = build(&crate::core::fragments()).unwrap();
+    let (_, hints) = build(&crate::core::fragments(crate::core::MODULES)).unwrap();
     let page = crate::core::pagination::PageLimits::default().default_size as u64;
     // A page without `first` is a default page.
     for ((type_name, field), cost) in &hints.costs {

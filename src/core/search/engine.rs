@@ -33,6 +33,7 @@ fn catalog(ctx: &Ctx) -> Result<&CatalogLoaders, ApiError> {
 
 /// Registers the search module's fields and types.
 pub fn register(registry: &mut Registry) {
+    registry.input::<ProductSort>().input::<ProductFilter>();
     registry
         .object::<()>("Query")
         .resolve(

@@ -13,7 +13,7 @@ mod types;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, Object};
+use async_graphql::ID;
 use serde_json::{Value, json};
 use tracing::Instrument;
 
@@ -23,14 +23,13 @@ pub const MODULE: crate::core::Module = crate::core::Module {
     sdl: include_str!("schema.graphql"),
     register: engine::register,
 };
-pub use types::{ProductFilter, ProductSearchConnection, ProductSort, Suggestion};
+pub use types::{PriceRange, ProductFilter, ProductSort};
 
+use super::Sources;
 use super::batching::{BatchLoad, Batcher, Window};
-use super::catalog::{CatalogContext, Product, ProductEdge};
 use super::errors::{ApiError, ApiResult};
 use super::ids::{GlobalId, Kind};
-use super::pagination::{PageInfo, PageLimits, decode_cursor, encode_cursor, page_cost, weight};
-use super::{ContextExt, Sources};
+use super::pagination::{PageLimits, decode_cursor, encode_cursor};
 use crate::protocols::search::{FacetSet, SearchFilter, SearchQuery as Query, SearchSource};
 
 /// Longest search text accepted, in characters.
@@ -76,132 +75,6 @@ impl SearchLoaders {
 }
 
 /// The search module's root fields.
-#[derive(Default)]
-pub struct SearchQuery;
-
-#[Object]
-impl SearchQuery {
-    /// Full-text product search with filters, sorting, facets and cursor pagination.
-    #[graphql(complexity = "page_cost(first, child_complexity) + weight::SEARCH")]
-    #[allow(clippy::too_many_arguments)]
-    async fn search_products(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "What the user typed; empty or absent matches everything.")] query: Option<
-            String,
-        >,
-        filter: Option<ProductFilter>,
-        #[graphql(default_with = "ProductSort::Relevance")] sort: ProductSort,
-        #[graphql(desc = "How many products (at most the maximum page size).")] first: Option<i32>,
-        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
-    ) -> async_graphql::Result<ProductSearchConnection> {
-        let request = search_request(
-            query,
-            filter,
-            sort,
-            first,
-            after.as_deref(),
-            ctx.typed_data::<PageLimits>()?,
-            {
-                let facets = ctx.look_ahead().field("facets");
-                FacetSet {
-                    brands: facets.field("brands").exists(),
-                    categories: facets.field("categories").exists(),
-                    colors: facets.field("colors").exists(),
-                    price_ranges: facets.field("priceRanges").exists(),
-                }
-            },
-        )?;
-        let page = search_source(ctx)?
-            .search(&request)
-            .await
-            .map_err(ApiError::from)?;
-        let ids: Vec<i32> = page.hits.iter().map(|h| h.product_id).collect();
-        let mut products = ctx.catalog_loaders()?.products.load_many(ids).await?;
-        let edges: Vec<ProductEdge> = page
-            .hits
-            .into_iter()
-            .filter_map(|hit| {
-                let product = products.remove(&hit.product_id)?;
-                Some(ProductEdge {
-                    cursor: encode_search_cursor(sort, &hit.sort),
-                    node: Product(product),
-                })
-            })
-            .collect();
-        let page_info = PageInfo {
-            has_next_page: page.has_next_page,
-            has_previous_page: false,
-            start_cursor: edges.first().map(|e| e.cursor.clone()),
-            end_cursor: edges.last().map(|e| e.cursor.clone()),
-        };
-        Ok(ProductSearchConnection {
-            edges,
-            page_info,
-            total: page.total,
-            facets: page.facets,
-        })
-    }
-
-    /// Autocomplete: brands and products whose names start with `prefix`.
-    #[graphql(complexity = "weight::SEARCH + child_complexity")]
-    async fn suggest(
-        &self,
-        ctx: &Context<'_>,
-        prefix: String,
-        #[graphql(default = 8, desc = "At most 50.")] first: i32,
-    ) -> async_graphql::Result<Vec<Suggestion>> {
-        let Some((prefix, first)) = suggest_request(&prefix, first)? else {
-            return Ok(Vec::new());
-        };
-        let suggestions = search_source(ctx)?
-            .suggest(prefix, first)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(suggestions.into_iter().map(Suggestion).collect())
-    }
-}
-
-/// `Product.similar`: more-like-this, batched over every product of a query level.
-pub(crate) async fn similar(
-    ctx: &Context<'_>,
-    product_id: i32,
-    first: i32,
-) -> ApiResult<Vec<Product>> {
-    // Before any await: if the similar products' offers are selected, the product's own
-    // offers wait for them and share their partner call (released when this returns).
-    let offers_wait = ctx
-        .look_ahead()
-        .field("offers")
-        .exists()
-        .then(|| super::offers::announce_similar_offers(ctx, product_id))
-        .flatten();
-    let first = small_list(first)?;
-    if first == 0 {
-        return Ok(Vec::new());
-    }
-    let loaders = ctx.typed_data::<Arc<SearchLoaders>>()?;
-    let ids = loaders
-        .similar
-        .load_one((product_id, first))
-        .await?
-        .unwrap_or_default();
-    let mut products = ctx
-        .catalog_loaders()?
-        .products
-        .load_many(ids.iter().copied())
-        .await?;
-    if offers_wait.is_some() {
-        let similar = ids.iter().copied().filter(|id| products.contains_key(id));
-        super::offers::prefetch(ctx, std::iter::once(product_id).chain(similar)).await;
-    }
-    Ok(ids
-        .iter()
-        .filter_map(|id| products.remove(id))
-        .map(Product)
-        .collect())
-}
-
 /// Checks a client's search arguments and makes the protocol's query of them.
 pub(crate) fn search_request(
     query: Option<String>,
@@ -242,10 +115,6 @@ pub(crate) fn suggest_request(prefix: &str, first: i32) -> ApiResult<Option<(&st
 
 fn search_source_of(ctx: &super::engine::Ctx) -> ApiResult<&Arc<dyn SearchSource>> {
     Ok(&ctx.data::<Sources>()?.search)
-}
-
-fn search_source<'a>(ctx: &'a Context<'_>) -> ApiResult<&'a Arc<dyn SearchSource>> {
-    Ok(&ctx.typed_data::<Sources>()?.search)
 }
 
 pub(crate) fn small_list(first: i32) -> ApiResult<u32> {

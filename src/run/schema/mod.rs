@@ -49,7 +49,7 @@ pub fn main(args: &SchemaArgs) -> ExitCode {
 pub fn run(args: &SchemaArgs) -> anyhow::Result<Verdict> {
     match &args.command {
         None => {
-            print!("{}", core::sdl());
+            print!("{}", core::sdl().map_err(anyhow::Error::msg)?);
             Ok(Verdict::Compatible)
         }
         Some(SchemaCommand::Diff(args)) => compare(args),
@@ -61,7 +61,10 @@ fn compare(args: &SchemaDiffArgs) -> anyhow::Result<Verdict> {
     let old = parse(&read(&args.old)?, &args.old.display().to_string())?;
     let new = match &args.new {
         Some(path) => parse(&read(path)?, &path.display().to_string())?,
-        None => parse(&core::sdl(), "the schema of the code")?,
+        None => parse(
+            &core::sdl().map_err(anyhow::Error::msg)?,
+            "the schema of the code",
+        )?,
     };
     let changes = diff(&old, &new);
     for change in &changes {
