@@ -31,19 +31,15 @@ use std::time::Duration;
 
 use tracing::Instrument;
 
-use self::catalog::CatalogLoaders;
-use self::community::CommunityLoaders;
 use self::cost::CostTicket;
 use self::errors::ApiError;
-use self::offers::{OffersCache, RequestOffers};
 use self::pagination::PageLimits;
-use self::search::SearchLoaders;
 use crate::observe::{Metrics, RequestStats};
+use crate::protocols::CatalogSource;
 use crate::protocols::auth::ViewerId;
 use crate::protocols::community::CommunitySource;
-use crate::protocols::offers::{CallContext, OfferSource};
+use crate::protocols::offers::OfferSource;
 use crate::protocols::search::SearchSource;
-use crate::protocols::{CatalogSource, ProductColumns};
 
 /// Everything the API reads from: one protocol implementation per kind of data. `run`
 /// assembles it; tests assemble it from in-memory or real sources.
@@ -130,13 +126,37 @@ impl Default for ApiConfig {
     }
 }
 
-/// A GraphQL module: its types and fields in SDL (`schema`), and how its fields resolve
-/// (`register`). It may add fields to other modules' types.
+/// A GraphQL module: its types and fields in SDL (`sdl`), how its fields resolve
+/// (`register`), what it keeps across requests (`start`) and what its resolvers reach in
+/// one request (`prepare`: its loaders). It may add fields to other modules' types.
 #[derive(Clone, Copy)]
 pub struct Module {
     pub name: &'static str,
     pub sdl: &'static str,
     pub register: fn(&mut engine::Registry),
+    /// Adds what the module keeps across requests (a cache) to the API's shared context.
+    pub start: fn(&ApiConfig, &mut engine::Ctx),
+    /// Adds the module's per-request dependencies to a request's context.
+    pub prepare: fn(&Prepare<'_>, &mut engine::Ctx),
+}
+
+/// What a module's per-request dependencies are made from.
+pub struct Prepare<'a> {
+    pub sources: &'a Sources,
+    pub config: &'a ApiConfig,
+    pub request: &'a RequestContext,
+    /// What the modules keep across requests (see `Module::start`).
+    pub shared: &'a engine::Ctx,
+    /// The operation about to run, so loaders read only what it shows.
+    pub plan: &'a engine::Plan,
+    /// The request's span: loaders log backend failures under it.
+    pub span: &'a tracing::Span,
+    pub window: batching::Window,
+}
+
+impl Module {
+    /// For modules that keep nothing across requests.
+    pub fn keeps_nothing(_: &ApiConfig, _: &mut engine::Ctx) {}
 }
 
 /// What every module builds on: the `Query` type, `Node`, `PageInfo` and `DateTime`.
@@ -144,6 +164,11 @@ const SHARED: Module = Module {
     name: "core",
     sdl: include_str!("schema.graphql"),
     register: connection::register_page_info,
+    start: Module::keeps_nothing,
+    prepare: |prepare, ctx| {
+        ctx.insert(prepare.sources.clone());
+        ctx.insert(prepare.config.pages);
+    },
 };
 
 /// The modules, in the order their types and fields are listed. Removing one's line
@@ -176,7 +201,8 @@ pub struct Api {
     gate: async_graphql::dynamic::Schema,
     sources: Sources,
     config: ApiConfig,
-    offers_cache: Arc<OffersCache>,
+    /// What the modules keep across requests (see `Module::start`).
+    shared: Arc<engine::Ctx>,
     /// Executes operations.
     engine: Arc<engine::Engine>,
 }
@@ -228,15 +254,15 @@ fn declared_schema(
 pub fn build_schema(sources: Sources, config: ApiConfig) -> Result<Api, String> {
     let (gate, hints) = declared_schema(MODULES, &config)?;
     let engine = build_engine(MODULES, gate.clone(), hints)?;
-    let offers_cache = Arc::new(OffersCache::new(
-        config.offers_cache_ttl,
-        config.offers_stale_for,
-    ));
+    let mut shared = engine::Ctx::default();
+    for module in MODULES {
+        (module.start)(&config, &mut shared);
+    }
     Ok(Api {
         gate,
         sources,
         config,
-        offers_cache,
+        shared: Arc::new(shared),
         engine: Arc::new(engine),
     })
 }
@@ -385,58 +411,27 @@ impl Api {
         read
     }
 
-    /// The per-request loaders, scoped to the request's span and viewer; products by id
-    /// read `product_columns`.
-    fn loaders(
-        &self,
-        context: &RequestContext,
-        span: &tracing::Span,
-        product_columns: ProductColumns,
-    ) -> RequestLoaders {
-        let window = batching::Window::new(self.config.loader_delay);
-        RequestLoaders {
-            community: Arc::new(CommunityLoaders::new(
-                &self.sources.community,
-                context.viewer.map(|v| v.0),
-                span,
-                window,
-            )),
-            offers: offers::loader(
-                &self.sources.offers,
-                &self.offers_cache,
-                CallContext {
-                    deadline: offers::call_deadline(context.deadline, self.config.offers_budget),
-                    request_id: context.request_id.clone(),
-                },
-                span,
-                window,
-            ),
-            catalog: Arc::new(CatalogLoaders::reading(
-                &self.sources.catalog,
-                span,
-                window,
-                product_columns,
-            )),
-            search: Arc::new(SearchLoaders::new(&self.sources.search, span, window)),
-        }
-    }
-
-    /// What the engine's resolvers reach: the loaders, the sources and the limits.
+    /// What the engine's resolvers reach: every module's loaders, the sources and limits.
     fn engine_context(
         &self,
         plan: &engine::Plan,
         context: &RequestContext,
         span: &tracing::Span,
     ) -> engine::Ctx {
-        let columns = catalog::product_columns(plan.fields_of("Product"));
-        let loaders = self.loaders(context, span, columns);
+        let prepare = Prepare {
+            sources: &self.sources,
+            config: &self.config,
+            request: context,
+            shared: &self.shared,
+            plan,
+            span,
+            window: batching::Window::new(self.config.loader_delay),
+        };
         let mut ctx = engine::Ctx::default();
-        ctx.insert(loaders.catalog);
-        ctx.insert(loaders.community);
-        ctx.insert(loaders.search);
-        ctx.insert(RequestOffers::new(loaders.offers));
-        ctx.insert(self.sources.clone());
-        ctx.insert(self.config.pages);
+        for module in MODULES {
+            (module.prepare)(&prepare, &mut ctx);
+        }
+        ctx.insert(self.engine.nodes());
         ctx
     }
 
@@ -453,14 +448,6 @@ struct Read {
     requested: Option<cost::requested::Requested>,
     /// Introspection answers to correct (see `introspection::schema_descriptions`).
     descriptions: Vec<(async_graphql::Name, async_graphql::Name)>,
-}
-
-/// One request's loaders, of every module.
-struct RequestLoaders {
-    catalog: Arc<CatalogLoaders>,
-    community: Arc<CommunityLoaders>,
-    search: Arc<SearchLoaders>,
-    offers: batching::Batcher<offers::OffersLoader>,
 }
 
 #[cfg(test)]

@@ -1,16 +1,12 @@
-//! Relay's `Node` interface and the `node`/`nodes` root fields: any object with a global id
-//! can be refetched by it. Each kind resolves through its module's loader, so `nodes` with
-//! many ids costs one backend call per kind.
+//! The `node`/`nodes` root fields: any object with a global id can be refetched by it. Each
+//! type loads through what its module registered (`Registry::node`), so `nodes` with many
+//! ids costs one backend call per type, and this module knows no other.
 
 use std::sync::Arc;
 
-use super::catalog::CatalogLoaders;
-use super::community::CommunityLoaders;
-use super::engine::{Ctx, Mixed, MixedList, Registry};
+use super::engine::{Ctx, Found, Mixed, NodeLoaders, Registry};
 use super::errors::{ApiError, ApiResult};
-use super::ids::{GlobalId, Kind};
-use crate::protocols::community::{CollageRecord, UserRecord};
-use crate::protocols::{BrandRecord, CategoryRecord, ProductRecord, ShopRecord};
+use super::ids::GlobalId;
 
 /// The most ids `nodes` takes in one call.
 pub const MAX_NODES: usize = 100;
@@ -20,6 +16,8 @@ pub const MODULE: crate::core::Module = crate::core::Module {
     name: "node",
     sdl: include_str!("node.graphql"),
     register,
+    start: crate::core::Module::keeps_nothing,
+    prepare: |_, _| {},
 };
 
 /// `node` and `nodes`: the ids of a level grouped by kind, one load
@@ -30,12 +28,9 @@ fn register(registry: &mut Registry) {
         .resolve_mixed("node", |ctx, _roots, args| {
             Box::pin(async move {
                 let id = GlobalId::decode(&args.id("id")?)?;
-                let found = load_all(ctx, &[id]).await?;
+                let mut found = load_all(ctx, &[id]).await?;
                 let mut mixed = Mixed::default();
-                match found.into_iter().next().flatten() {
-                    Some(node) => node.push_to(&mut mixed),
-                    None => mixed.push_null(),
-                }
+                found.move_to(0, &mut mixed);
                 Ok(mixed)
             })
         })
@@ -52,14 +47,11 @@ fn register(registry: &mut Registry) {
                     .iter()
                     .map(|id| GlobalId::decode(id))
                     .collect::<ApiResult<Vec<_>>>()?;
-                let found = load_all(ctx, &ids).await?;
+                let mut found = load_all(ctx, &ids).await?;
                 let mut mixed = Mixed::default();
                 mixed.push_list(|list| {
-                    for node in found {
-                        match node {
-                            Some(node) => node.push_item(list),
-                            None => list.push_null(),
-                        }
+                    for index in 0..found.len() {
+                        found.move_to_list(index, list);
                     }
                 });
                 Ok(mixed)
@@ -67,84 +59,8 @@ fn register(registry: &mut Registry) {
         });
 }
 
-/// An object found by its global id, as the engine holds it.
-enum Found {
-    Product(Arc<ProductRecord>),
-    Brand(Arc<BrandRecord>),
-    Shop(Arc<ShopRecord>),
-    Category(Arc<CategoryRecord>),
-    User(Arc<UserRecord>),
-    Collage(Arc<CollageRecord>),
-}
-
-impl Found {
-    fn push_to(self, mixed: &mut Mixed) {
-        match self {
-            Found::Product(o) => mixed.push("Product", o),
-            Found::Brand(o) => mixed.push("Brand", o),
-            Found::Shop(o) => mixed.push("Shop", o),
-            Found::Category(o) => mixed.push("Category", o),
-            Found::User(o) => mixed.push("User", o),
-            Found::Collage(o) => mixed.push("Collage", o),
-        }
-    }
-
-    fn push_item(self, list: &mut MixedList<'_>) {
-        match self {
-            Found::Product(o) => list.push("Product", o),
-            Found::Brand(o) => list.push("Brand", o),
-            Found::Shop(o) => list.push("Shop", o),
-            Found::Category(o) => list.push("Category", o),
-            Found::User(o) => list.push("User", o),
-            Found::Collage(o) => list.push("Collage", o),
-        }
-    }
-}
-
-/// The objects of `ids`, in order: one load per kind, the kinds' loads together.
-async fn load_all(ctx: &Ctx, ids: &[GlobalId]) -> ApiResult<Vec<Option<Found>>> {
-    let catalog = ctx.data::<Arc<CatalogLoaders>>()?;
-    let community = ctx.data::<Arc<CommunityLoaders>>()?;
-    let of = |kind: Kind| -> Vec<i32> {
-        ids.iter()
-            .filter(|id| id.kind == kind)
-            .map(|id| id.id)
-            .collect()
-    };
-    let (products, brands, shops, categories, users, collages) = (
-        of(Kind::Product),
-        of(Kind::Brand),
-        of(Kind::Shop),
-        of(Kind::Category),
-        of(Kind::User),
-        of(Kind::Collage),
-    );
-    // Started together, so each kind's batch closes in the same turn.
-    let (products, brands, shops, categories, users, collages) = tokio::join!(
-        catalog.products.load_shared(&products),
-        catalog.brands.load_shared(&brands),
-        catalog.shops.load_shared(&shops),
-        catalog.categories.load_shared(&categories),
-        community.users.load_shared(&users),
-        community.collages.load_shared(&collages),
-    );
-    let (products, brands, shops) = (products?, brands?, shops?);
-    let (categories, users, collages) = (categories?, users?, collages?);
-    let mut products = products.into_iter();
-    let mut brands = brands.into_iter();
-    let mut shops = shops.into_iter();
-    let mut categories = categories.into_iter();
-    let mut users = users.into_iter();
-    let mut collages = collages.into_iter();
-    Ok(ids
-        .iter()
-        .map(|id| match id.kind {
-            Kind::Product => products.next().flatten().map(Found::Product),
-            Kind::Brand => brands.next().flatten().map(Found::Brand),
-            Kind::Shop => shops.next().flatten().map(Found::Shop),
-            Kind::Category => categories.next().flatten().map(Found::Category),
-            Kind::User => users.next().flatten().map(Found::User),
-            Kind::Collage => collages.next().flatten().map(Found::Collage),
-        })
-        .collect())
+/// The objects of `ids`, in order, through the node types' loaders (see `NodeLoaders`).
+async fn load_all(ctx: &Ctx, ids: &[GlobalId]) -> ApiResult<Found> {
+    let typed: Vec<(&str, i32)> = ids.iter().map(|id| (id.kind.type_name(), id.id)).collect();
+    ctx.data::<Arc<NodeLoaders>>()?.load(ctx, &typed).await
 }

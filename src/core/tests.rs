@@ -766,6 +766,11 @@ fn removing_a_module_removes_exactly_its_types_and_fields() {
             &["similar(", "searchProducts("],
         ),
         ("node", &[], &["node(id: ID!): Node", "nodes("]),
+        (
+            "community",
+            &["User", "Collage", "CollageConnection", "Mutation"],
+            &["viewerHasLiked: Boolean!", "viewer: User", "collages("],
+        ),
     ] {
         let modules: Vec<super::Module> = super::MODULES
             .iter()

@@ -112,6 +112,19 @@ pub fn register(registry: &mut Registry) {
         .leaf("country", |s: &ShopObj, out| out.str(&s.country))
         .leaf("currency", |s: &ShopObj, out| out.str(&s.currency));
     category(registry);
+    registry
+        .node("Product", |ctx, ids| {
+            Box::pin(async move { loaders(ctx)?.products.load_shared(ids).await })
+        })
+        .node("Brand", |ctx, ids| {
+            Box::pin(async move { loaders(ctx)?.brands.load_shared(ids).await })
+        })
+        .node("Shop", |ctx, ids| {
+            Box::pin(async move { loaders(ctx)?.shops.load_shared(ids).await })
+        })
+        .node("Category", |ctx, ids| {
+            Box::pin(async move { loaders(ctx)?.categories.load_shared(ids).await })
+        });
 }
 
 fn root(registry: &mut Registry) {

@@ -18,6 +18,14 @@ pub const MODULE: crate::core::Module = crate::core::Module {
     name: "catalog",
     sdl: include_str!("schema.graphql"),
     register: engine::register,
+    start: crate::core::Module::keeps_nothing,
+    prepare: |prepare, ctx| {
+        // Products by id read only the columns the operation's product fields show.
+        let columns = product_columns(prepare.plan.fields_of("Product"));
+        let source = &prepare.sources.catalog;
+        let loaders = CatalogLoaders::reading(source, prepare.span, prepare.window, columns);
+        ctx.insert(std::sync::Arc::new(loaders));
+    },
 };
 
 const PRODUCT_CURSOR: &str = "product";

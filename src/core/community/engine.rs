@@ -62,6 +62,13 @@ fn loaders(ctx: &Ctx) -> Result<&CommunityLoaders, ApiError> {
 /// Registers the community's types and root fields.
 pub fn register(registry: &mut Registry) {
     root(registry);
+    registry
+        .node("User", |ctx, ids| {
+            Box::pin(async move { loaders(ctx)?.users.load_shared(ids).await })
+        })
+        .node("Collage", |ctx, ids| {
+            Box::pin(async move { loaders(ctx)?.collages.load_shared(ids).await })
+        });
     connection::register::<CollageObj, ()>(registry, "CollageConnection", "CollageEdge", "Collage");
 
     registry

@@ -24,6 +24,13 @@ pub const MODULE: crate::core::Module = crate::core::Module {
         engine::register(registry);
         mutation_engine::register(registry);
     },
+    start: crate::core::Module::keeps_nothing,
+    prepare: |prepare, ctx| {
+        let source = &prepare.sources.community;
+        let viewer = prepare.request.viewer.map(|v| v.0);
+        let loaders = CommunityLoaders::new(source, viewer, prepare.span, prepare.window);
+        ctx.insert(Arc::new(loaders));
+    },
 };
 
 const COLLAGE_CURSOR: &str = "collage";

@@ -15,6 +15,7 @@
 
 mod answers;
 mod args;
+mod nodes;
 mod out;
 mod plan;
 mod registry;
@@ -33,6 +34,7 @@ use async_graphql::{Name, ServerError, Variables};
 
 pub use answers::{Children, Mixed, MixedList, Scalars};
 pub use args::Args;
+pub use nodes::{Found, NodeLoaders};
 pub use out::Out;
 pub use plan::Plan;
 pub use registry::{ObjectFields, Registry};
@@ -99,6 +101,8 @@ pub struct Introspected(pub async_graphql::Value);
 /// far.
 pub struct Engine {
     registry: Registry,
+    /// How node types load by id, for the request's context (see `nodes`).
+    nodes: Arc<NodeLoaders>,
     schema: async_graphql::dynamic::Schema,
     hints: Hints,
     plans: Mutex<HashMap<PlanKey, Planned>>,
@@ -111,7 +115,7 @@ impl Engine {
     /// Fails when a resolver gives objects of another Rust type than its type's, or when the
     /// resolvers and the schema's object fields are not the same fields.
     pub fn new(
-        registry: Registry,
+        mut registry: Registry,
         schema: async_graphql::dynamic::Schema,
         hints: Hints,
     ) -> Result<Self, String> {
@@ -121,8 +125,10 @@ impl Engine {
         if !problems.is_empty() {
             return Err(problems.join("; "));
         }
+        let nodes = Arc::new(std::mem::take(&mut registry.nodes));
         Ok(Self {
             registry,
+            nodes,
             schema,
             hints,
             plans: Mutex::default(),
@@ -185,6 +191,11 @@ impl Engine {
             operation_name,
             variables,
         )
+    }
+
+    /// How node types load by id: the request's context holds them for `node` and `nodes`.
+    pub fn nodes(&self) -> Arc<NodeLoaders> {
+        self.nodes.clone()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PlanKey, Planned>> {

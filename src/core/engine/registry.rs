@@ -17,6 +17,7 @@ use futures::future::BoxFuture;
 use super::Ctx;
 use super::answers::{Children, Mixed, Resolved, Scalars};
 use super::args::Args;
+use super::nodes::{LoadById, NodeLoaders};
 use super::out::Out;
 use crate::core::errors::ApiError;
 
@@ -60,6 +61,8 @@ pub struct Registry {
     /// The Rust types that arguments are parsed into (`Args::parse`), as async-graphql
     /// describes them: checked against the schema's input types and enums.
     inputs: Vec<fn(&mut async_graphql::registry::Registry) -> String>,
+    /// How each node type loads by database id (`node`, `nodes`).
+    pub(crate) nodes: NodeLoaders,
 }
 
 impl Registry {
@@ -77,6 +80,17 @@ impl Registry {
             def,
             _objects: PhantomData,
         }
+    }
+
+    /// How objects of node type `type_name` (`T`s, as its fields are registered for) load
+    /// by database id, for `node` and `nodes`: one object or `None` per id, in order.
+    pub fn node<T: Send + Sync + 'static>(
+        &mut self,
+        type_name: &'static str,
+        load: impl LoadById<T>,
+    ) -> &mut Self {
+        self.nodes.add(type_name, load);
+        self
     }
 
     /// Declares that arguments are parsed into `T` (`Args::parse`): the engine is built only
@@ -117,6 +131,16 @@ impl Registry {
         let mut found = Vec::new();
         for def in self.objects.values() {
             found.extend(def.conflicts.iter().cloned());
+        }
+        for (type_name, node) in &self.nodes.types {
+            match self.objects.get(type_name) {
+                Some(def) if def.type_id == node.type_id => {}
+                Some(def) => found.push(format!(
+                    "{type_name} loads by id as {}, its fields are registered for {}",
+                    node.rust_name, def.rust_name
+                )),
+                None => found.push(format!("{type_name} loads by id and has no fields")),
+            }
         }
         for (type_name, def) in &self.objects {
             for (field, field_def) in &def.fields {
@@ -160,6 +184,24 @@ impl Registry {
                         "{type_name}.{field} is in the schema, and no module resolves it"
                     ));
                 }
+            }
+        }
+        let node_types = match schema.types.get("Node") {
+            Some(async_graphql::registry::MetaType::Interface { possible_types, .. }) => {
+                possible_types.iter().map(String::as_str).collect()
+            }
+            _ => Vec::new(),
+        };
+        for type_name in &node_types {
+            if !self.nodes.types.contains_key(type_name) {
+                found.push(format!(
+                    "{type_name} is a Node, and no module loads it by id"
+                ));
+            }
+        }
+        for type_name in self.nodes.types.keys() {
+            if !node_types.contains(type_name) {
+                found.push(format!("{type_name} loads by id, and is not a Node"));
             }
         }
         for (type_name, def) in &self.objects {

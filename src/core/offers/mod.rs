@@ -23,6 +23,24 @@ pub const MODULE: crate::core::Module = crate::core::Module {
     name: "offers",
     sdl: include_str!("schema.graphql"),
     register: engine::register,
+    // Offers are cached across requests for a short TTL, and stand in when stale.
+    start: |config, shared| {
+        let cache = OffersCache::new(config.offers_cache_ttl, config.offers_stale_for);
+        shared.insert(Arc::new(cache));
+    },
+    prepare: |prepare, ctx| {
+        let Ok(cache) = prepare.shared.data::<Arc<OffersCache>>() else {
+            return;
+        };
+        let request = prepare.request;
+        let context = CallContext {
+            deadline: call_deadline(request.deadline, prepare.config.offers_budget),
+            request_id: request.request_id.clone(),
+        };
+        let source = &prepare.sources.offers;
+        let loader = loader(source, cache, context, prepare.span, prepare.window);
+        ctx.insert(RequestOffers::new(loader));
+    },
 };
 
 use super::batching::{BatchLoad, Batcher, Window};

@@ -22,6 +22,15 @@ pub const MODULE: crate::core::Module = crate::core::Module {
     name: "search",
     sdl: include_str!("schema.graphql"),
     register: engine::register,
+    start: crate::core::Module::keeps_nothing,
+    prepare: |prepare, ctx| {
+        let source = &prepare.sources.search;
+        ctx.insert(Arc::new(SearchLoaders::new(
+            source,
+            prepare.span,
+            prepare.window,
+        )));
+    },
 };
 pub use types::{PriceRange, ProductFilter, ProductSort};
 
