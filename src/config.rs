@@ -423,10 +423,17 @@ pub struct LimitArgs {
     #[arg(long, env = "OGROM_COST_REFILL_PER_S", default_value_t = 10_000,
         value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
     pub cost_refill_per_s: u64,
-    /// Header holding the client address for anonymous budgets, e.g. `x-forwarded-for`
-    /// (its first address). Set it only behind a proxy that sets it; unset: the peer address.
+    /// Header that trusted proxies write the client's address to, for anonymous budgets:
+    /// `x-forwarded-for`, `forwarded` (RFC 7239) or a one-address header. Unset: the
+    /// connection's peer address (no proxy in front).
     #[arg(long, env = "OGROM_CLIENT_ADDRESS_HEADER")]
     pub client_address_header: Option<String>,
+    /// How many trusted proxies append to that header, from the gateway outwards: the
+    /// client's address is the entry that many places from the right; what the client
+    /// wrote further left is ignored.
+    #[arg(long, env = "OGROM_TRUSTED_PROXY_HOPS", default_value_t = 1,
+        value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub trusted_proxy_hops: u32,
     /// Requests served at once; more get 503 with `Retry-After` at once (load shedding).
     #[arg(long, env = "OGROM_MAX_CONCURRENT_REQUESTS", default_value_t = 256,
         value_parser = clap::value_parser!(u32).range(1..=100_000))]

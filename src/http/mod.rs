@@ -9,6 +9,7 @@
 
 mod access;
 mod batch;
+mod client;
 mod cors;
 pub mod debug;
 pub mod document;
@@ -29,13 +30,14 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::middleware;
 use axum::routing::get;
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::set_header::SetResponseHeaderLayer;
 
+pub use client::ClientAddress;
 pub use health::Readiness;
 pub use request_id::RequestId;
 
@@ -86,8 +88,8 @@ pub struct Protection {
     pub csrf_prevention: bool,
     /// Origins allowed to call cross-origin.
     pub cors_origins: Vec<HeaderValue>,
-    /// Header with the client address, when a trusted proxy sets one.
-    pub client_address_header: Option<HeaderName>,
+    /// Where an anonymous client's address is read (see `client`).
+    pub client_address: ClientAddress,
     /// Whether the schema may be read: introspection and `/schema.graphql`.
     pub introspection: bool,
     /// Most operations in one batched request; 0: batching off.
@@ -108,7 +110,7 @@ impl Default for Protection {
             concurrency: Arc::new(Semaphore::new(256)),
             csrf_prevention: true,
             cors_origins: Vec::new(),
-            client_address_header: None,
+            client_address: ClientAddress::default(),
             introspection: true,
             max_batch: 0,
             debug: DebugAccess::default(),

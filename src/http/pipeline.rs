@@ -384,8 +384,8 @@ fn cached_reply(
     Some(reply)
 }
 
-/// Who pays for an operation: the viewer, else the client's address (from the configured
-/// header when a trusted proxy sets it, else the peer), else everyone unnamed together.
+/// Who pays for an operation: the viewer, else the client's address (as trusted proxies
+/// wrote it, else the peer's; see `client`), else everyone unnamed together.
 fn client_key(
     state: &HttpState,
     viewer: Option<ViewerId>,
@@ -395,19 +395,9 @@ fn client_key(
     if let Some(viewer) = viewer {
         return format!("user:{}", viewer.0);
     }
-    let forwarded = state
-        .protection
-        .client_address_header
-        .as_ref()
-        .and_then(|name| headers.get(name))
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(str::trim)
-        .filter(|v| !v.is_empty() && v.len() <= 64);
-    match (forwarded, peer) {
-        (Some(address), _) => format!("address:{address}"),
-        (None, Some(peer)) => format!("address:{}", peer.ip()),
-        (None, None) => "address:unknown".to_owned(),
+    match state.protection.client_address.of(headers, peer) {
+        Some(address) => format!("address:{address}"),
+        None => "address:unknown".to_owned(),
     }
 }
 

@@ -31,7 +31,7 @@ use crate::http::debug::DebugAccess;
 use crate::http::document::DocumentLimits;
 use crate::http::persisted::PersistedQueries;
 use crate::http::response_cache::ResponseCache;
-use crate::http::{self, HttpLimits, HttpState, Protection, Readiness};
+use crate::http::{self, ClientAddress, HttpLimits, HttpState, Protection, Readiness};
 use crate::observe::Metrics;
 use crate::observe::otlp::TraceExporter;
 use crate::sources::auth;
@@ -310,7 +310,10 @@ fn protection(args: &ServeArgs) -> anyhow::Result<Protection> {
         concurrency: Arc::new(Semaphore::new(limits.max_concurrent_requests as usize)),
         csrf_prevention: limits.csrf_prevention,
         cors_origins,
-        client_address_header,
+        client_address: ClientAddress {
+            header: client_address_header,
+            hops: limits.trusted_proxy_hops as usize,
+        },
         introspection: limits.introspection,
         max_batch: limits.max_batch as usize,
         debug: DebugAccess::new(limits.debug_secret.as_deref()),

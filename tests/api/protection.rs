@@ -88,6 +88,82 @@ async fn a_spent_budget_is_a_429_with_retry_after_and_it_refills() {
     assert!(body.get("errors").is_none(), "{body}");
 }
 
+/// Statuses of `query` sent with each of `headers` (a header name and its value), in order.
+async fn statuses(app: &TestApp, query: &str, headers: &[(&str, String)]) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for (name, value) in headers {
+        let request = Request::post("/graphql")
+            .header("content-type", "application/json")
+            .header(*name, value)
+            .body(Body::from(json!({"query": query}).to_string()))
+            .unwrap();
+        statuses.push(app.send(request).await.0.as_u16());
+    }
+    statuses
+}
+
+/// Eight requests' `header`, each with a new address the client wrote (`value` of 1 to 8).
+fn forgeries(header: &'static str, value: impl Fn(u32) -> String) -> Vec<(&'static str, String)> {
+    (1..=8).map(|n| (header, value(n))).collect()
+}
+
+/// A budget of 100 points that barely refills, keyed by what proxies write in `header`.
+fn budgeted_behind(header: &str, hops: &str) -> TestApp {
+    TestApp::new(&[
+        "--max-complexity",
+        "100",
+        "--cost-budget",
+        "100",
+        "--cost-refill-per-s",
+        "1",
+        "--client-address-header",
+        header,
+        "--trusted-proxy-hops",
+        hops,
+    ])
+}
+
+/// 24 brands: 49 points requested, about half given back; three or four fit a budget.
+const BUDGET_QUERY: &str = "{ brands(first: 24) { nodes { name } } }";
+
+#[tokio::test]
+async fn addresses_a_client_writes_into_x_forwarded_for_buy_it_no_budget() {
+    // Behind one proxy, which appends the address it saw (here 127.0.0.1): a client that
+    // writes a new first address each time still pays from one budget.
+    let app = budgeted_behind("x-forwarded-for", "1");
+    let forged = forgeries("x-forwarded-for", |n| format!("10.9.9.{n}, 127.0.0.1"));
+    let answered = statuses(&app, BUDGET_QUERY, &forged).await;
+    assert!(
+        answered.contains(&429),
+        "every forged address got a budget: {answered:?}"
+    );
+    assert!(answered.iter().take(2).all(|s| *s == 200), "{answered:?}");
+    // Another address the proxy wrote is another client, with a budget of its own.
+    let other = [("x-forwarded-for", "10.9.9.1, 203.0.113.5".to_owned())];
+    assert_eq!(statuses(&app, BUDGET_QUERY, &other).await, [200]);
+}
+
+#[tokio::test]
+async fn behind_two_proxies_or_with_forwarded_the_outer_proxys_entry_pays() {
+    // A CDN (198.51.100.7 as its client) in front of a load balancer: the CDN's entry,
+    // second from the right, is the client; what the client wrote left of it is ignored.
+    let app = budgeted_behind("x-forwarded-for", "2");
+    let forged = forgeries("x-forwarded-for", |n| {
+        format!("10.9.9.{n}, 198.51.100.7, 10.0.0.2")
+    });
+    let answered = statuses(&app, BUDGET_QUERY, &forged).await;
+    assert!(answered.contains(&429), "{answered:?}");
+    // RFC 7239: the `for` of the element the proxy appended.
+    let app = budgeted_behind("forwarded", "1");
+    let forged = forgeries("forwarded", |n| {
+        format!("for=10.9.9.{n}, for=\"[2001:db8::7]:4711\";proto=https")
+    });
+    let answered = statuses(&app, BUDGET_QUERY, &forged).await;
+    assert!(answered.contains(&429), "{answered:?}");
+    let other = [("forwarded", "for=192.0.2.60".to_owned())];
+    assert_eq!(statuses(&app, BUDGET_QUERY, &other).await, [200]);
+}
+
 fn persisted_get(hash: &str) -> Request<Body> {
     let extensions = json!({"persistedQuery": {"version": 1, "sha256Hash": hash}}).to_string();
     let encoded: String = extensions
