@@ -137,6 +137,9 @@ pub struct ElasticsearchArgs {
     #[arg(long, env = "OGROM_ELASTICSEARCH_TIMEOUT_MS", default_value_t = 2000,
         value_parser = millis())]
     pub elasticsearch_timeout_ms: u64,
+    /// The searches' breaker and bulkhead (see README.md, "Backends that hang").
+    #[command(flatten)]
+    pub elasticsearch_guard: ElasticsearchGuardArgs,
     /// The alias that searches read; `ogrom index` builds versioned indices behind it.
     #[arg(long, env = "OGROM_ELASTICSEARCH_INDEX", default_value = "products",
         value_parser = parse_index_name)]
@@ -521,6 +524,9 @@ pub struct ServeArgs {
     #[arg(long, env = "OGROM_MYSQL_STATEMENT_TIMEOUT_MS", default_value_t = 5000,
         value_parser = millis())]
     pub mysql_statement_timeout_ms: u64,
+    /// The statements' breaker and bulkhead (see README.md, "Backends that hang").
+    #[command(flatten)]
+    pub mysql_guard: MySqlGuardArgs,
 
     #[command(flatten)]
     pub elasticsearch: ElasticsearchArgs,
@@ -620,6 +626,66 @@ impl ServeArgs {
 }
 
 /// Durations in milliseconds: at least 1, at most 10 minutes.
+/// A breaker and bulkhead around Elasticsearch's searches.
+#[derive(Debug, Clone, Args)]
+pub struct ElasticsearchGuardArgs {
+    /// Consecutive timed-out or unreachable searches that open the circuit breaker.
+    #[arg(long, env = "OGROM_ELASTICSEARCH_BREAKER_FAILURES",
+        default_value_t = crate::sources::elasticsearch::GUARD.failures,
+        value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub elasticsearch_breaker_failures: u32,
+    /// How long an open circuit fails searches at once before a probe, in milliseconds.
+    #[arg(long, env = "OGROM_ELASTICSEARCH_BREAKER_OPEN_MS",
+        default_value_t = crate::sources::elasticsearch::GUARD.open_for.as_millis() as u64,
+        value_parser = millis())]
+    pub elasticsearch_breaker_open_ms: u64,
+    /// Most searches in flight at once; more fail at once (a bulkhead).
+    #[arg(long, env = "OGROM_ELASTICSEARCH_MAX_IN_FLIGHT",
+        default_value_t = crate::sources::elasticsearch::GUARD.max_in_flight as u32,
+        value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub elasticsearch_max_in_flight: u32,
+}
+
+impl ElasticsearchGuardArgs {
+    pub fn settings(&self) -> crate::sources::breaker::GuardSettings {
+        crate::sources::breaker::GuardSettings {
+            failures: self.elasticsearch_breaker_failures,
+            open_for: std::time::Duration::from_millis(self.elasticsearch_breaker_open_ms),
+            max_in_flight: self.elasticsearch_max_in_flight as usize,
+        }
+    }
+}
+
+/// A breaker and bulkhead around MySQL's statements.
+#[derive(Debug, Clone, Args)]
+pub struct MySqlGuardArgs {
+    /// Consecutive timed-out statements or refused connections that open the breaker.
+    #[arg(long, env = "OGROM_MYSQL_BREAKER_FAILURES",
+        default_value_t = crate::sources::mysql::GUARD.failures,
+        value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub mysql_breaker_failures: u32,
+    /// How long an open circuit fails statements at once before a probe, in milliseconds.
+    #[arg(long, env = "OGROM_MYSQL_BREAKER_OPEN_MS",
+        default_value_t = crate::sources::mysql::GUARD.open_for.as_millis() as u64,
+        value_parser = millis())]
+    pub mysql_breaker_open_ms: u64,
+    /// Most statements in flight or waiting for a connection; more fail at once.
+    #[arg(long, env = "OGROM_MYSQL_MAX_IN_FLIGHT",
+        default_value_t = crate::sources::mysql::GUARD.max_in_flight as u32,
+        value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub mysql_max_in_flight: u32,
+}
+
+impl MySqlGuardArgs {
+    pub fn settings(&self) -> crate::sources::breaker::GuardSettings {
+        crate::sources::breaker::GuardSettings {
+            failures: self.mysql_breaker_failures,
+            open_for: std::time::Duration::from_millis(self.mysql_breaker_open_ms),
+            max_in_flight: self.mysql_max_in_flight as usize,
+        }
+    }
+}
+
 fn millis() -> clap::builder::RangedU64ValueParser<u64> {
     clap::value_parser!(u64).range(1..=600_000)
 }

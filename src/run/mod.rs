@@ -115,6 +115,7 @@ impl Gateway {
     /// down, and recovers on its own.
     pub fn build(args: &ServeArgs) -> anyhow::Result<Self> {
         let settings = MySqlSettings {
+            guard: args.mysql_guard.settings(),
             max_connections: args.mysql_max_connections,
             acquire_timeout: ServeArgs::duration(args.mysql_acquire_timeout_ms),
             statement_timeout: ServeArgs::duration(args.mysql_statement_timeout_ms),
@@ -124,7 +125,8 @@ impl Gateway {
             args.elasticsearch.elasticsearch_url.clone(),
             ServeArgs::duration(args.elasticsearch.elasticsearch_timeout_ms),
         )
-        .context("cannot build the Elasticsearch client (OGROM_ELASTICSEARCH_URL)")?;
+        .context("cannot build the Elasticsearch client (OGROM_ELASTICSEARCH_URL)")?
+        .guarded(args.elasticsearch.elasticsearch_guard.settings());
         let partner = PartnerClient::new(partner_settings(&args.partner))
             .context("cannot build the partner client")?;
         let protection = protection(args)?;
@@ -190,7 +192,7 @@ impl Gateway {
             Duration::from_millis(args.readiness_cache_ms),
         );
         let metrics = Metrics::default();
-        collect_backends(&metrics, &mysql, &partner, &readiness);
+        collect_backends(&metrics, &mysql, &elasticsearch, &partner, &readiness);
         let traces = args
             .otlp_endpoint
             .as_ref()
@@ -325,11 +327,44 @@ fn protection(args: &ServeArgs) -> anyhow::Result<Protection> {
 fn collect_backends(
     metrics: &Metrics,
     mysql: &MySql,
+    elasticsearch: &Elasticsearch,
     partner: &PartnerClient,
     readiness: &Readiness,
 ) {
     let (mysql, partner, readiness) = (mysql.clone(), partner.clone(), readiness.clone());
+    let elasticsearch = elasticsearch.clone();
     metrics.collect(move |out| {
+        let guards = [
+            ("mysql", mysql.guard()),
+            ("elasticsearch", elasticsearch.guard()),
+        ];
+        let in_flight: Vec<_> = (guards.iter())
+            .map(|(backend, guard)| ([("backend", *backend)], guard.in_flight() as f64))
+            .collect();
+        let in_flight: Vec<_> = in_flight.iter().map(|(l, v)| (&l[..], *v)).collect();
+        out.gauge(
+            "ogrom_backend_calls_in_flight",
+            "MySQL statements and Elasticsearch searches in flight (their bulkheads' slots).",
+            &in_flight,
+        );
+        let mut states = Vec::new();
+        for (backend, guard) in &guards {
+            let state = guard.state();
+            for (name, s) in [
+                ("closed", BreakerState::Closed),
+                ("open", BreakerState::Open),
+                ("half_open", BreakerState::HalfOpen),
+            ] {
+                let value = if state == s { 1.0 } else { 0.0 };
+                states.push(([("backend", *backend), ("state", name)], value));
+            }
+        }
+        let states: Vec<_> = states.iter().map(|(l, v)| (&l[..], *v)).collect();
+        out.gauge(
+            "ogrom_backend_breaker_state",
+            "The MySQL and Elasticsearch circuit breakers: 1 for the state each is in.",
+            &states,
+        );
         let pool = mysql.pool();
         let (open, idle) = (pool.size() as f64, pool.num_idle() as f64);
         out.gauge(

@@ -2,6 +2,7 @@
 //! GraphQL. `memory` holds in-memory implementations for fast unit tests of the core.
 
 pub mod auth;
+pub mod breaker;
 pub mod elasticsearch;
 #[cfg(test)]
 pub mod memory;

@@ -127,6 +127,7 @@ async fn mysql_down_fails_readiness_and_queries_then_the_gateway_recovers() {
             max_connections: 4,
             acquire_timeout: Duration::from_millis(500),
             statement_timeout: Duration::from_secs(2),
+            ..Default::default()
         },
     );
     let app = TestApp::with_parts(&args, mysql, elasticsearch_handle(&elasticsearch_url()));
@@ -227,6 +228,7 @@ async fn a_hung_mysql_is_an_upstream_timeout_within_the_statement_bound() {
             max_connections: 1,
             acquire_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_millis(300),
+            ..Default::default()
         },
     );
     let app = TestApp::with_parts(&args, mysql, elasticsearch_handle(&elasticsearch_url()));
@@ -244,4 +246,79 @@ async fn a_hung_mysql_is_an_upstream_timeout_within_the_statement_bound() {
     assert_eq!(body["data"]["categories"], Value::Null);
     assert!(waited < Duration::from_secs(3), "answered after {waited:?}");
     proxy.set(Mode::Up);
+}
+
+/// A search that reaches Elasticsearch (fixture index).
+const SEARCH: &str = "{ searchProducts(first: 2) { totalCount } }";
+
+/// The code of each answer of `query`, sent `times` at once (`"ok"` for an answer without
+/// errors).
+async fn codes_at_once(app: &TestApp, query: &str, times: usize) -> Vec<String> {
+    let sends = (0..times).map(|_| app.post("/graphql", json!({ "query": query })));
+    futures::future::join_all(sends)
+        .await
+        .into_iter()
+        .map(|(_, body)| {
+            error_codes(&body)
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| "ok".to_owned())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_elasticsearch_trips_its_breaker_and_mysql_pages_keep_answering() {
+    let proxy = Proxy::start(socket_of(&elasticsearch_url())).await;
+    let database = fixture_database();
+    let alias = crate::search::fixture_alias();
+    let args = serve_args(&database_url(database), &["--elasticsearch-index", alias]);
+    // A 300 ms search timeout; the breaker opens after 3 timeouts in a row, for 1 s.
+    let elasticsearch = ogrom::sources::elasticsearch::Elasticsearch::new(
+        format!("http://{}", proxy.address).parse().unwrap(),
+        Duration::from_millis(300),
+    )
+    .unwrap()
+    .guarded(ogrom::sources::breaker::GuardSettings {
+        failures: 3,
+        open_for: Duration::from_secs(1),
+        max_in_flight: 64,
+    });
+    let app = TestApp::with_parts(&args, mysql_handle(database, 4), elasticsearch);
+    assert_eq!(codes_at_once(&app, SEARCH, 1).await, ["ok"]);
+
+    proxy.set(Mode::Stall);
+    // Searches that go out time out, and open the breaker; MySQL pages asked meanwhile
+    // answer, every one.
+    let (searches, pages) = tokio::join!(
+        codes_at_once(&app, SEARCH, 3),
+        codes_at_once(&app, QUERY, 20)
+    );
+    assert_eq!(searches, ["UPSTREAM_TIMEOUT"; 3]);
+    assert!(pages.iter().all(|c| c == "ok"), "{pages:?}");
+    // Open: searches fail without being sent (unavailable, not timed out), MySQL answers.
+    let (searches, pages) = tokio::join!(
+        codes_at_once(&app, SEARCH, 10),
+        codes_at_once(&app, QUERY, 20)
+    );
+    assert_eq!(searches, ["UPSTREAM_UNAVAILABLE"; 10]);
+    assert!(pages.iter().all(|c| c == "ok"), "{pages:?}");
+    let (_, _, metrics) = app
+        .send(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await;
+    let metrics = String::from_utf8(metrics).unwrap();
+    let open = r#"ogrom_backend_breaker_state{backend="elasticsearch",state="open"} 1"#;
+    assert!(metrics.contains(open), "{metrics}");
+
+    // Back up: after the open second, a probe goes through and searches answer again.
+    proxy.set(Mode::Up);
+    let mut answered = Vec::new();
+    for _ in 0..25 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        answered = codes_at_once(&app, SEARCH, 1).await;
+        if answered == ["ok"] {
+            break;
+        }
+    }
+    assert_eq!(answered, ["ok"], "searches answer again within 5 s");
 }

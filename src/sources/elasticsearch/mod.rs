@@ -16,6 +16,7 @@ use elasticsearch::http::Url;
 use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
 
 use crate::protocols::{HealthCheck, SourceError};
+use crate::sources::breaker::{Guard, GuardSettings};
 
 /// The backend name in errors and logs.
 pub(crate) const BACKEND: &str = "elasticsearch";
@@ -26,7 +27,18 @@ pub struct Elasticsearch {
     client: Client,
     timeout: Duration,
     requests: Arc<AtomicU64>,
+    /// The breaker and bulkhead around searches (see `breaker::Guard`).
+    guard: Arc<Guard>,
 }
+
+/// The guard's settings unless configured: open after 5 consecutive timeouts for 2 s, at most
+/// 128 searches in flight (half the gateway's default request limit: a hung cluster leaves
+/// the other half to pages that do not search).
+pub const GUARD: GuardSettings = GuardSettings {
+    failures: 5,
+    open_for: Duration::from_secs(2),
+    max_in_flight: 128,
+};
 
 impl Elasticsearch {
     /// Builds the client; it connects on first use, so the gateway starts while the cluster
@@ -44,7 +56,19 @@ impl Elasticsearch {
             client: Client::new(transport),
             timeout,
             requests: Arc::default(),
+            guard: Arc::new(Guard::new(BACKEND, GUARD)),
         })
+    }
+
+    /// The same client with its searches guarded as `settings` say.
+    pub fn guarded(mut self, settings: GuardSettings) -> Self {
+        self.guard = Arc::new(Guard::new(BACKEND, settings));
+        self
+    }
+
+    /// The breaker and bulkhead around searches.
+    pub fn guard(&self) -> &Guard {
+        &self.guard
     }
 
     /// The underlying client, for the search protocol.

@@ -79,6 +79,21 @@ impl ElasticsearchSearch {
         }
     }
 
+    /// Sends `request` (built, not sent yet) through the guard (a hung cluster fails
+    /// searches fast once the breaker opens), and reads its answer.
+    async fn send(
+        &self,
+        described: Option<String>,
+        request: impl std::future::Future<Output = Result<Response, elasticsearch::Error>>,
+    ) -> Result<Value, SourceError> {
+        let call = async {
+            let sent = self.es.count_request();
+            let response = request.await;
+            self.read(sent, described, response).await
+        };
+        self.es.guard().call(call).await
+    }
+
     /// Reads the answer of a request sent at `sent` (see `Elasticsearch::count_request`) and
     /// reports the call.
     /// `described` is what was sent, for a request that keeps an explain.
@@ -330,17 +345,16 @@ impl SearchSource for ElasticsearchSearch {
     async fn search(&self, query: &SearchQuery) -> Result<SearchPage, SourceError> {
         let body = search_body(query);
         let described = self.describe("_search", [&body]);
-        let sent = self.es.count_request();
+        let index = [self.index.as_str()];
         let request = self
             .es
             .client()
-            .search(SearchParts::Index(&[&self.index]))
+            .search(SearchParts::Index(&index))
             .request_timeout(self.es.timeout())
             .traced()
             .body(body)
-            .send()
-            .await;
-        let body = self.read(sent, described, request).await?;
+            .send();
+        let body = self.send(described, request).await?;
         let mut hits = hit_ids(&body["hits"]["hits"])?;
         let has_next_page = hits.len() > query.first as usize;
         hits.truncate(query.first as usize);
@@ -387,17 +401,16 @@ impl SearchSource for ElasticsearchSearch {
         }
         let described = self.describe("_msearch", &lines);
         let lines: Vec<JsonBody<Value>> = lines.into_iter().map(JsonBody::from).collect();
-        let sent = self.es.count_request();
+        let index = [self.index.as_str()];
         let request = self
             .es
             .client()
-            .msearch(MsearchParts::Index(&[&self.index]))
+            .msearch(MsearchParts::Index(&index))
             .request_timeout(self.es.timeout())
             .traced()
             .body(lines)
-            .send()
-            .await;
-        let body = self.read(sent, described, request).await?;
+            .send();
+        let body = self.send(described, request).await?;
         let responses = body["responses"]
             .as_array()
             .ok_or_else(|| contract("msearch answered without responses"))?;
@@ -437,17 +450,16 @@ impl SearchSource for ElasticsearchSearch {
             }
         });
         let described = self.describe("_search", [&body]);
-        let sent = self.es.count_request();
+        let index = [self.index.as_str()];
         let request = self
             .es
             .client()
-            .search(SearchParts::Index(&[&self.index]))
+            .search(SearchParts::Index(&index))
             .request_timeout(self.es.timeout())
             .traced()
             .body(body)
-            .send()
-            .await;
-        let body = self.read(sent, described, request).await?;
+            .send();
+        let body = self.send(described, request).await?;
         let mut suggestions = Vec::new();
         for (name, kind, id_field) in [
             ("brands", SuggestionKind::Brand, "brand_id"),

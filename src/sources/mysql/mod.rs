@@ -16,6 +16,7 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 
 use crate::observe::{self, Backend};
 use crate::protocols::{HealthCheck, SourceError};
+use crate::sources::breaker::{Guard, GuardSettings};
 
 const BACKEND: &str = "mysql";
 
@@ -28,7 +29,20 @@ pub struct MySqlSettings {
     pub acquire_timeout: Duration,
     /// How long one statement may run before the caller gets `UPSTREAM_TIMEOUT`.
     pub statement_timeout: Duration,
+    /// The breaker and bulkhead around statements (see `breaker::Guard`).
+    pub guard: GuardSettings,
 }
+
+/// The guard's settings unless configured: open after 5 consecutive timeouts or refused
+/// connections for 2 s. The pool is MySQL's bulkhead (its connections, and the acquire
+/// timeout for statements waiting for one); the cap on statements in flight or waiting is a
+/// backstop above any burst the gateway's request limit lets through (200 concurrent
+/// mutations, a test, stay well under it).
+pub const GUARD: GuardSettings = GuardSettings {
+    failures: 5,
+    open_for: Duration::from_secs(2),
+    max_in_flight: 1024,
+};
 
 impl Default for MySqlSettings {
     fn default() -> Self {
@@ -36,6 +50,7 @@ impl Default for MySqlSettings {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(2),
             statement_timeout: Duration::from_secs(5),
+            guard: GUARD,
         }
     }
 }
@@ -47,6 +62,7 @@ pub struct MySql {
     pool: MySqlPool,
     statement_timeout: Duration,
     statements: Arc<AtomicU64>,
+    guard: Arc<Guard>,
 }
 
 impl MySql {
@@ -61,7 +77,18 @@ impl MySql {
             .acquire_timeout(settings.acquire_timeout)
             .after_connect(move |conn, _| limit_statement_time(conn, millis))
             .connect_lazy_with(options);
-        Self::from_pool(pool, settings.statement_timeout)
+        Self::from_pool(pool, settings.statement_timeout).guarded(settings.guard)
+    }
+
+    /// The same pool with its statements guarded as `settings` say.
+    pub fn guarded(mut self, settings: GuardSettings) -> Self {
+        self.guard = Arc::new(Guard::new(BACKEND, settings));
+        self
+    }
+
+    /// The breaker and bulkhead around statements.
+    pub fn guard(&self) -> &Guard {
+        &self.guard
     }
 
     /// Wraps an existing pool (tests, subcommands).
@@ -70,6 +97,7 @@ impl MySql {
             pool,
             statement_timeout,
             statements: Arc::default(),
+            guard: Arc::new(Guard::new(BACKEND, GUARD)),
         }
     }
 
@@ -115,13 +143,16 @@ impl MySql {
     ) -> Result<T, SourceError> {
         let started = Instant::now();
         let bound = self.statement_timeout + Duration::from_millis(250);
-        let result = match tokio::time::timeout(bound, statement).await {
-            Ok(result) => result.map_err(|e| map_error(e, self.statement_timeout)),
-            Err(_) => Err(SourceError::Timeout {
-                backend: BACKEND,
-                millis: self.statement_timeout.as_millis() as u64,
-            }),
-        };
+        let guarded = self.guard.call(async {
+            match tokio::time::timeout(bound, statement).await {
+                Ok(result) => result.map_err(|e| map_error(e, self.statement_timeout)),
+                Err(_) => Err(SourceError::Timeout {
+                    backend: BACKEND,
+                    millis: self.statement_timeout.as_millis() as u64,
+                }),
+            }
+        });
+        let result = guarded.await;
         self.report(sql, started, result.is_ok());
         result
     }

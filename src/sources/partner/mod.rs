@@ -3,7 +3,6 @@
 //! GET), `Retry-After` honoured when it fits the deadline, a circuit breaker, a bulkhead on
 //! calls in flight, and the request id forwarded.
 
-mod breaker;
 mod wire;
 
 use std::collections::HashMap;
@@ -14,7 +13,7 @@ use std::time::{Duration, Instant};
 use reqwest::{StatusCode, Url, header};
 use tokio::sync::Semaphore;
 
-pub use breaker::{BreakerState, CircuitBreaker};
+pub use crate::sources::breaker::{BreakerState, CircuitBreaker};
 
 use crate::observe::{self, Backend};
 use crate::protocols::SourceError;

@@ -1,9 +1,86 @@
 //! A circuit breaker: after `threshold` consecutive failed calls it opens and calls fail at
-//! once, sparing the partner and our latency; after `open_for` one probe call goes through
+//! once, sparing the backend and our latency; after `open_for` one probe call goes through
 //! (half-open); its success closes the circuit, its failure opens it again.
+//!
+//! `Guard` puts a breaker and a bulkhead (a cap on calls in flight) around every call to one
+//! backend: a backend that hangs then costs its own callers a fast `UPSTREAM_UNAVAILABLE`,
+//! and cannot hold every request slot of the gateway while the others wait behind it.
 
+use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+
+use crate::protocols::SourceError;
+
+/// A breaker and a bulkhead around one backend's calls.
+#[derive(Debug)]
+pub struct Guard {
+    backend: &'static str,
+    breaker: CircuitBreaker,
+    in_flight: Semaphore,
+    max_in_flight: usize,
+}
+
+/// How a `Guard` is set.
+#[derive(Debug, Clone, Copy)]
+pub struct GuardSettings {
+    /// Consecutive timeouts or unreachable calls that open the circuit.
+    pub failures: u32,
+    /// How long the circuit stays open before a probe.
+    pub open_for: Duration,
+    /// Most calls in flight; more fail at once.
+    pub max_in_flight: usize,
+}
+
+impl Guard {
+    pub fn new(backend: &'static str, settings: GuardSettings) -> Self {
+        Self {
+            backend,
+            breaker: CircuitBreaker::new(settings.failures, settings.open_for),
+            in_flight: Semaphore::new(settings.max_in_flight),
+            max_in_flight: settings.max_in_flight,
+        }
+    }
+
+    /// Runs `call` unless the circuit is open or the bulkhead is full (then fails at once,
+    /// `Unavailable`); a timeout or an unreachable backend counts towards opening it, any
+    /// other outcome (an answer, an error of our own or of the backend's) closes it.
+    pub async fn call<T>(
+        &self,
+        call: impl Future<Output = Result<T, SourceError>>,
+    ) -> Result<T, SourceError> {
+        let Some(permit) = self.breaker.permit() else {
+            return Err(self.refusal("its circuit is open after consecutive failures"));
+        };
+        let Ok(_slot) = self.in_flight.try_acquire() else {
+            return Err(self.refusal("too many calls are in flight"));
+        };
+        let result = call.await;
+        match &result {
+            Err(SourceError::Timeout { .. } | SourceError::Unavailable { .. }) => permit.failure(),
+            _ => permit.success(),
+        }
+        result
+    }
+
+    fn refusal(&self, why: &str) -> SourceError {
+        SourceError::Unavailable {
+            backend: self.backend,
+            detail: format!("not called: {why}"),
+        }
+    }
+
+    pub fn state(&self) -> BreakerState {
+        self.breaker.state()
+    }
+
+    /// Calls in flight now.
+    pub fn in_flight(&self) -> usize {
+        self.max_in_flight - self.in_flight.available_permits()
+    }
+}
 
 /// The breaker's state, as metrics and logs show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,5 +249,83 @@ mod tests {
         breaker.permit().unwrap().success();
         breaker.permit().unwrap().failure();
         assert_eq!(breaker.state(), BreakerState::Closed);
+    }
+
+    fn timeout() -> SourceError {
+        SourceError::Timeout {
+            backend: "elasticsearch",
+            millis: 2000,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_guard_opens_on_timeouts_and_then_refuses_without_calling() {
+        let guard = Guard::new(
+            "elasticsearch",
+            GuardSettings {
+                failures: 2,
+                open_for: Duration::from_secs(60),
+                max_in_flight: 4,
+            },
+        );
+        // Our own mistakes do not open it; timeouts do.
+        let contract = SourceError::Contract {
+            backend: "elasticsearch",
+            detail: "bad query".into(),
+        };
+        for _ in 0..3 {
+            let _ = guard.call(async { Err::<(), _>(contract.clone()) }).await;
+        }
+        assert_eq!(guard.state(), BreakerState::Closed);
+        for _ in 0..2 {
+            let _ = guard.call(async { Err::<(), _>(timeout()) }).await;
+        }
+        assert_eq!(guard.state(), BreakerState::Open);
+        let called = std::sync::atomic::AtomicBool::new(false);
+        let refused = guard
+            .call(async {
+                called.store(true, std::sync::atomic::Ordering::Relaxed);
+                Ok(())
+            })
+            .await;
+        assert!(!called.load(std::sync::atomic::Ordering::Relaxed));
+        assert!(
+            matches!(refused, Err(SourceError::Unavailable { ref detail, .. }) if detail.contains("circuit")),
+            "{refused:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_full_bulkhead_refuses_at_once_and_frees_its_slots() {
+        let guard = Guard::new(
+            "mysql",
+            GuardSettings {
+                failures: 5,
+                open_for: Duration::from_secs(1),
+                max_in_flight: 1,
+            },
+        );
+        let (release, wait) = tokio::sync::oneshot::channel::<()>();
+        let slow = guard.call(async {
+            let _ = wait.await;
+            Ok::<_, SourceError>(1)
+        });
+        let fast = async {
+            tokio::task::yield_now().await;
+            assert_eq!(guard.in_flight(), 1);
+            let refused = guard.call(async { Ok::<_, SourceError>(2) }).await;
+            assert!(
+                matches!(refused, Err(SourceError::Unavailable { ref detail, .. }) if detail.contains("in flight")),
+                "{refused:?}"
+            );
+            let _ = release.send(());
+        };
+        let (slow, ()) = tokio::join!(slow, fast);
+        assert_eq!(slow.unwrap(), 1);
+        assert_eq!(guard.in_flight(), 0);
+        assert_eq!(
+            guard.call(async { Ok::<_, SourceError>(3) }).await.unwrap(),
+            3
+        );
     }
 }
