@@ -203,7 +203,7 @@ pub struct PartnerArgs {
     pub partner_timeout_ms: u64,
     /// The whole time offers may take in one request, retries included (never more than
     /// what is left of the request), in milliseconds.
-    #[arg(long, env = "OGROM_PARTNER_DEADLINE_MS", default_value_t = 2000, value_parser = millis())]
+    #[arg(long, env = "OGROM_PARTNER_DEADLINE_MS", default_value_t = crate::core::ApiConfig::default().offers_budget.as_millis() as u64, value_parser = millis())]
     pub partner_deadline_ms: u64,
     /// Retries of a failed call (timeouts and 5xx only), within the request's deadline.
     #[arg(long, env = "OGROM_PARTNER_RETRIES", default_value_t = 2,
@@ -222,12 +222,12 @@ pub struct PartnerArgs {
     #[arg(long, env = "OGROM_PARTNER_BREAKER_OPEN_MS", default_value_t = 5000, value_parser = millis())]
     pub partner_breaker_open_ms: u64,
     /// How long a partner answer is served from cache, in milliseconds.
-    #[arg(long, env = "OGROM_OFFERS_CACHE_TTL_MS", default_value_t = 30_000,
+    #[arg(long, env = "OGROM_OFFERS_CACHE_TTL_MS", default_value_t = crate::core::ApiConfig::default().offers_cache_ttl.as_millis() as u64,
         value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
     pub offers_cache_ttl_ms: u64,
     /// How old a cached answer may be and still be served (marked stale) when the partner
     /// fails, in milliseconds.
-    #[arg(long, env = "OGROM_OFFERS_STALE_MS", default_value_t = 600_000,
+    #[arg(long, env = "OGROM_OFFERS_STALE_MS", default_value_t = crate::core::ApiConfig::default().offers_stale_for.as_millis() as u64,
         value_parser = clap::value_parser!(u64).range(0..=86_400_000))]
     pub offers_stale_ms: u64,
 }
@@ -373,40 +373,40 @@ pub struct SeedArgs {
 #[derive(Debug, Clone, Args)]
 pub struct LimitArgs {
     /// Largest GraphQL document, in bytes.
-    #[arg(long, env = "OGROM_MAX_DOCUMENT_BYTES", default_value_t = 32_768,
+    #[arg(long, env = "OGROM_MAX_DOCUMENT_BYTES", default_value_t = crate::http::document::DocumentLimits::default().max_bytes as u32,
         value_parser = clap::value_parser!(u32).range(256..=1_048_576))]
     pub max_document_bytes: u32,
     /// Most lexical tokens in a document.
-    #[arg(long, env = "OGROM_MAX_TOKENS", default_value_t = 3_000,
+    #[arg(long, env = "OGROM_MAX_TOKENS", default_value_t = crate::http::document::DocumentLimits::default().max_tokens as u32,
         value_parser = clap::value_parser!(u32).range(10..=1_000_000))]
     pub max_tokens: u32,
     /// Most brackets open at once in a document (bounds the parser's recursion).
-    #[arg(long, env = "OGROM_MAX_NESTING", default_value_t = 48,
+    #[arg(long, env = "OGROM_MAX_NESTING", default_value_t = crate::http::document::DocumentLimits::default().max_nesting as u32,
         value_parser = clap::value_parser!(u32).range(4..=128))]
     pub max_nesting: u32,
     /// Deepest nesting of lists and objects inside an argument value or a variable.
-    #[arg(long, env = "OGROM_MAX_VALUE_DEPTH", default_value_t = 8,
+    #[arg(long, env = "OGROM_MAX_VALUE_DEPTH", default_value_t = crate::http::document::DocumentLimits::default().max_value_depth as u32,
         value_parser = clap::value_parser!(u32).range(1..=64))]
     pub max_value_depth: u32,
     /// Deepest nesting of a `__schema` or `__type` field's subtree, `ofType` steps not
     /// counted (the standard introspection query needs 6). `OGROM_MAX_DEPTH` bounds the rest.
-    #[arg(long, env = "OGROM_MAX_INTROSPECTION_DEPTH", default_value_t = 8,
+    #[arg(long, env = "OGROM_MAX_INTROSPECTION_DEPTH", default_value_t = crate::http::document::DocumentLimits::default().max_introspection_depth as u32,
         value_parser = clap::value_parser!(u32).range(2..=32))]
     pub max_introspection_depth: u32,
     /// Most fields an operation may expand to once fragments are spread.
-    #[arg(long, env = "OGROM_MAX_FIELDS", default_value_t = 2_000,
+    #[arg(long, env = "OGROM_MAX_FIELDS", default_value_t = crate::http::document::DocumentLimits::default().max_fields as u32,
         value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_fields: u32,
     /// Most aliased fields in a document.
-    #[arg(long, env = "OGROM_MAX_ALIASES", default_value_t = 30,
+    #[arg(long, env = "OGROM_MAX_ALIASES", default_value_t = crate::http::document::DocumentLimits::default().max_aliases as u32,
         value_parser = clap::value_parser!(u32).range(0..=10_000))]
     pub max_aliases: u32,
     /// Most fields at the root of an operation.
-    #[arg(long, env = "OGROM_MAX_ROOT_FIELDS", default_value_t = 20,
+    #[arg(long, env = "OGROM_MAX_ROOT_FIELDS", default_value_t = crate::http::document::DocumentLimits::default().max_root_fields as u32,
         value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub max_root_fields: u32,
     /// Most directives on one field or fragment.
-    #[arg(long, env = "OGROM_MAX_DIRECTIVES", default_value_t = 4,
+    #[arg(long, env = "OGROM_MAX_DIRECTIVES", default_value_t = crate::http::document::DocumentLimits::default().max_directives as u32,
         value_parser = clap::value_parser!(u32).range(0..=100))]
     pub max_directives: u32,
     /// Most operations in one batched request (a JSON array of requests); 0 turns batching
@@ -415,7 +415,7 @@ pub struct LimitArgs {
         value_parser = clap::value_parser!(u32).range(0..=100))]
     pub max_batch: u32,
     /// Most operations defined in one document.
-    #[arg(long, env = "OGROM_MAX_OPERATIONS", default_value_t = 10,
+    #[arg(long, env = "OGROM_MAX_OPERATIONS", default_value_t = crate::http::document::DocumentLimits::default().max_operations as u32,
         value_parser = clap::value_parser!(u32).range(1..=1_000))]
     pub max_operations: u32,
     /// Each client's cost budget, in points (0: no budgets). Budgets are per instance.
@@ -438,7 +438,7 @@ pub struct LimitArgs {
         value_parser = clap::value_parser!(u32).range(1..=16))]
     pub trusted_proxy_hops: u32,
     /// Requests served at once; more get 503 with `Retry-After` at once (load shedding).
-    #[arg(long, env = "OGROM_MAX_CONCURRENT_REQUESTS", default_value_t = 256,
+    #[arg(long, env = "OGROM_MAX_CONCURRENT_REQUESTS", default_value_t = crate::http::MAX_CONCURRENT_REQUESTS as u32,
         value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_concurrent_requests: u32,
     /// Whether clients may introspect the schema (client teams generate code from it).
@@ -513,15 +513,15 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
     /// Most MySQL connections the pool opens.
-    #[arg(long, env = "OGROM_MYSQL_MAX_CONNECTIONS", default_value_t = 10,
+    #[arg(long, env = "OGROM_MYSQL_MAX_CONNECTIONS", default_value_t = crate::sources::mysql::MySqlSettings::default().max_connections,
         value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub mysql_max_connections: u32,
     /// How long a query waits for a MySQL connection, in milliseconds.
-    #[arg(long, env = "OGROM_MYSQL_ACQUIRE_TIMEOUT_MS", default_value_t = 2000,
+    #[arg(long, env = "OGROM_MYSQL_ACQUIRE_TIMEOUT_MS", default_value_t = crate::sources::mysql::MySqlSettings::default().acquire_timeout.as_millis() as u64,
         value_parser = millis())]
     pub mysql_acquire_timeout_ms: u64,
     /// How long one SQL statement may run, in milliseconds.
-    #[arg(long, env = "OGROM_MYSQL_STATEMENT_TIMEOUT_MS", default_value_t = 5000,
+    #[arg(long, env = "OGROM_MYSQL_STATEMENT_TIMEOUT_MS", default_value_t = crate::sources::mysql::MySqlSettings::default().statement_timeout.as_millis() as u64,
         value_parser = millis())]
     pub mysql_statement_timeout_ms: u64,
     /// The statements' breaker and bulkhead (see README.md, "Backends that hang").
@@ -541,25 +541,25 @@ pub struct ServeArgs {
     pub limits: LimitArgs,
 
     /// Page size of a connection when the client gives no `first`.
-    #[arg(long, env = "OGROM_DEFAULT_PAGE_SIZE", default_value_t = 20,
+    #[arg(long, env = "OGROM_DEFAULT_PAGE_SIZE", default_value_t = crate::core::pagination::PageLimits::default().default_size,
         value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub default_page_size: u32,
     /// Largest `first` a client may ask for on any connection.
-    #[arg(long, env = "OGROM_MAX_PAGE_SIZE", default_value_t = 100,
+    #[arg(long, env = "OGROM_MAX_PAGE_SIZE", default_value_t = crate::core::pagination::PageLimits::default().max_size,
         value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub max_page_size: u32,
     /// Deepest selection nesting a query may have.
-    #[arg(long, env = "OGROM_MAX_DEPTH", default_value_t = 12,
+    #[arg(long, env = "OGROM_MAX_DEPTH", default_value_t = crate::http::document::DocumentLimits::default().max_depth as u32,
         value_parser = clap::value_parser!(u32).range(2..=64))]
     pub max_depth: u32,
-    /// Highest static cost an operation may have, in points (every field 1; a connection or
-    /// list multiplies by its page size).
-    #[arg(long, env = "OGROM_MAX_COMPLEXITY", default_value_t = 20_000,
+    /// Highest requested cost an operation may have, in points (every field 1 unless its
+    /// module declares more; a connection or list multiplies by its page size).
+    #[arg(long, env = "OGROM_MAX_COMPLEXITY", default_value_t = crate::core::MAX_COMPLEXITY as u32,
         value_parser = clap::value_parser!(u32).range(10..=10_000_000))]
     pub max_complexity: u32,
     /// How long a loader batch waits for more keys after the turn of the request in which
     /// it opened, in microseconds; 0: the turn alone (see README.md, "Batching").
-    #[arg(long, env = "OGROM_LOADER_DELAY_US", default_value_t = 0,
+    #[arg(long, env = "OGROM_LOADER_DELAY_US", default_value_t = crate::core::ApiConfig::default().loader_delay.as_micros() as u64,
         value_parser = clap::value_parser!(u64).range(0..=100_000))]
     pub loader_delay_us: u64,
     /// Memory for whole responses to anonymous queries, kept as long as the schema's cache
@@ -569,11 +569,11 @@ pub struct ServeArgs {
     pub response_cache_mb: u32,
 
     /// Largest request body accepted, in bytes.
-    #[arg(long, env = "OGROM_MAX_BODY_BYTES", default_value_t = 262_144,
+    #[arg(long, env = "OGROM_MAX_BODY_BYTES", default_value_t = crate::http::HttpLimits::default().max_body_bytes as u32,
         value_parser = clap::value_parser!(u32).range(1024..=16_777_216))]
     pub max_body_bytes: u32,
     /// Longest time one GraphQL request may take, in milliseconds.
-    #[arg(long, env = "OGROM_REQUEST_TIMEOUT_MS", default_value_t = 10_000,
+    #[arg(long, env = "OGROM_REQUEST_TIMEOUT_MS", default_value_t = crate::http::HttpLimits::default().request_timeout.as_millis() as u64,
         value_parser = millis())]
     pub request_timeout_ms: u64,
     /// How long each readiness probe of a backend may take, in milliseconds.

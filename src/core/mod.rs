@@ -51,6 +51,9 @@ pub struct Sources {
     pub community: Arc<dyn CommunitySource>,
 }
 
+/// The highest cost an operation may have unless configured (`OGROM_MAX_COMPLEXITY`).
+pub const MAX_COMPLEXITY: usize = 20_000;
+
 /// Tunables of the API, from configuration.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
@@ -116,7 +119,7 @@ impl Default for ApiConfig {
         Self {
             pages: PageLimits::default(),
             loader_delay: Duration::ZERO,
-            max_complexity: 20_000,
+            max_complexity: MAX_COMPLEXITY,
             introspection: true,
             field_suggestions: true,
             offers_cache_ttl: Duration::from_secs(30),

@@ -71,6 +71,9 @@ impl Default for HttpLimits {
     }
 }
 
+/// Requests served at once unless configured (`OGROM_MAX_CONCURRENT_REQUESTS`).
+pub const MAX_CONCURRENT_REQUESTS: usize = 256;
+
 /// What protects the gateway from what clients send (see `config::LimitArgs`).
 #[derive(Clone)]
 pub struct Protection {
@@ -106,8 +109,8 @@ impl Default for Protection {
             document: DocumentLimits::default(),
             persisted: Arc::new(PersistedQueries::off()),
             budgets: None,
-            max_cost: 20_000,
-            concurrency: Arc::new(Semaphore::new(256)),
+            max_cost: crate::core::MAX_COMPLEXITY as u64,
+            concurrency: Arc::new(Semaphore::new(MAX_CONCURRENT_REQUESTS)),
             csrf_prevention: true,
             cors_origins: Vec::new(),
             client_address: ClientAddress::default(),

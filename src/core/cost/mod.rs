@@ -1,7 +1,7 @@
 //! Cost: what an operation may ask for, and what a client may spend. An operation's
-//! requested cost is its static complexity as validation computes it (every field weighs 1
-//! unless it says otherwise; a connection or list costs its page size times its children,
-//! see `pagination`). An operation above the maximum is refused before it runs. A client
+//! requested cost is what its document asks for, as the modules' SDL declares it (every
+//! field weighs 1 unless it says otherwise; a connection or list costs its page size times
+//! its children, see `requested`). An operation above the maximum is refused before it runs. A client
 //! (the viewer, or the client address when anonymous) has a budget of points that refills
 //! at a steady rate: the requested cost is taken before execution, and what the operation
 //! did not use (its actual cost is the number of fields it returned) is given back after.
