@@ -273,7 +273,8 @@ async fn a_hung_elasticsearch_trips_its_breaker_and_mysql_pages_keep_answering()
     let database = fixture_database();
     let alias = crate::search::fixture_alias();
     let args = serve_args(&database_url(database), &["--elasticsearch-index", alias]);
-    // A 300 ms search timeout; the breaker opens after 3 timeouts in a row, for 1 s.
+    // A 300 ms search timeout; the breaker opens after 3 timeouts in a row, for 2 s (room
+    // for the next step on a slow machine before a probe may go out).
     let elasticsearch = ogrom::sources::elasticsearch::Elasticsearch::new(
         format!("http://{}", proxy.address).parse().unwrap(),
         Duration::from_millis(300),
@@ -281,7 +282,7 @@ async fn a_hung_elasticsearch_trips_its_breaker_and_mysql_pages_keep_answering()
     .unwrap()
     .guarded(ogrom::sources::breaker::GuardSettings {
         failures: 3,
-        open_for: Duration::from_secs(1),
+        open_for: Duration::from_secs(2),
         max_in_flight: 64,
     });
     let app = TestApp::with_parts(&args, mysql_handle(database, 4), elasticsearch);
@@ -310,7 +311,8 @@ async fn a_hung_elasticsearch_trips_its_breaker_and_mysql_pages_keep_answering()
     let open = r#"ogrom_backend_breaker_state{backend="elasticsearch",state="open"} 1"#;
     assert!(metrics.contains(open), "{metrics}");
 
-    // Back up: after the open second, a probe goes through and searches answer again.
+    // Back up: once the circuit's two seconds are over, a probe goes through and searches
+    // answer again.
     proxy.set(Mode::Up);
     let mut answered = Vec::new();
     for _ in 0..25 {
