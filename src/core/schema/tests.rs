@@ -89,9 +89,20 @@ fn the_modules_declare_the_costs_and_hints_the_gateway_relies_on() {
     let page = crate::core::pagination::PageLimits::default().default_size as u64;
     // A page without `first` is a default page.
     for ((type_name, field), cost) in &hints.costs {
-        if let Some(size) = cost.assumed_size {
+        if cost.slicing_arguments == ["first"]
+            && let Some(size) = cost.assumed_size
+        {
             assert_eq!(size, page, "{type_name}.{field}");
         }
+    }
+    // Lists without pagination are costed at an assumed size, not as one element.
+    for (type_name, field) in [
+        ("Query", "categories"),
+        ("Category", "children"),
+        ("Category", "path"),
+    ] {
+        let cost = hints.cost(type_name, field).expect("an assumed size");
+        assert!(cost.slicing_arguments.is_empty() && cost.assumed_size > Some(1));
     }
     let brands = hints.cost("Query", "brands").unwrap();
     assert_eq!(brands.assumed_size, Some(page));
