@@ -1,12 +1,13 @@
-//! Core layer: the GraphQL API. Modules of types, resolvers and loaders that see only the
-//! protocols, never a pool or a client. `build_schema` returns the API as a value; the HTTP
-//! layer and the tests call `Api::execute`.
+//! Core layer: the GraphQL API. Modules of SDL, resolvers and loaders that see only the
+//! protocols, never a pool or a client, and the engine that runs them. `build_schema`
+//! returns the API as a value; the HTTP layer and the tests call `Api::execute`.
 //!
-//! Modules: `catalog` (products, brands, shops, categories), `search` (full-text search,
-//! facets, similar products, autocomplete), `offers` (live partner prices and stock) and
-//! `node` (Relay refetching).
-//! Each module owns its loaders; `RequestData` builds them per request, so no cache or
-//! viewer state outlives one operation.
+//! Modules (`MODULES`, one line each): `catalog` (products, brands, shops, categories),
+//! `search` (full-text search, facets, similar products, autocomplete), `community` (users,
+//! collages, likes), `offers` (live partner prices and stock) and `node` (Relay refetching).
+//! Each module declares its types in SDL (`schema`), registers how its fields resolve
+//! (`engine::Registry`) and builds its loaders per request (`Module::prepare`), so no cache
+//! or viewer state outlives one operation.
 
 pub mod batching;
 pub mod catalog;

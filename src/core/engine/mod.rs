@@ -15,6 +15,7 @@
 
 mod answers;
 mod args;
+mod checks;
 mod nodes;
 mod out;
 mod plan;
