@@ -125,13 +125,23 @@ async fn nested_fields_of_a_page_cost_one_call_per_entity_type() {
         "category_products_first_pages",
         "brands_by_ids",
         "shops_by_ids",
-        "categories_by_ids",
         "category_paths",
     ] {
         assert_eq!(catalog.calls(method), 1, "{method}");
     }
+    // A category whose path is selected is its path's last entry: no call of its own.
+    assert_eq!(catalog.calls("categories_by_ids"), 0);
     // The total was not asked for, so it was not counted.
     assert_eq!(catalog.calls("category_products_counts"), 0);
+    // Without its path, a category is loaded by id, once for the page.
+    let response = run(
+        &catalog,
+        "{ category(slug: \"women\") { products(first: 40) { nodes { category { slug } } } } }",
+    )
+    .await;
+    assert!(response.get("errors").is_none(), "{response}");
+    assert_eq!(catalog.calls("categories_by_ids"), 1);
+    assert_eq!(catalog.calls("category_paths"), 1);
 }
 
 #[tokio::test]
