@@ -35,7 +35,6 @@ impl ExtensionFactory for Gate {
             maximum: self.maximum,
             fields: Mutex::default(),
             introspection: Mutex::default(),
-            cache_control: Mutex::default(),
         })
     }
 }
@@ -48,8 +47,6 @@ struct GateCheck {
     /// What the document's introspection will return, in values (capped just above the
     /// maximum).
     introspection: Mutex<usize>,
-    /// The cache hints validation found, handed to the executor with the pass.
-    cache_control: Mutex<async_graphql::CacheControl>,
 }
 
 #[async_trait::async_trait]
@@ -89,10 +86,6 @@ impl Extension for GateCheck {
             .unwrap_or(usize::MAX)
             .saturating_add(introspection);
         cost::check(ticket.map(Arc::as_ref), cost, self.maximum)?;
-        *self
-            .cache_control
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = requested.cache_control;
         // A refused operation resolves nothing, so it uses no field.
         if let Some(stats) = RequestStats::current() {
             let fields = self.fields.lock().unwrap_or_else(PoisonError::into_inner);
@@ -101,22 +94,17 @@ impl Extension for GateCheck {
         Ok(result)
     }
 
-    /// A passed operation ends here, with the cache hints of its fields and, when it is
-    /// marked `Introspect`, the answers of its introspection fields: the engine runs it.
+    /// A passed operation ends here, with no data or, when it is marked `Introspect`, the
+    /// answers of its introspection fields: the engine runs it.
     async fn execute(
         &self,
         ctx: &ExtensionContext<'_>,
         operation_name: Option<&str>,
         next: NextExecute<'_>,
     ) -> Response {
-        let mut passed = match ctx.data_opt::<Introspect>() {
+        match ctx.data_opt::<Introspect>() {
             Some(_) => next.run(ctx, operation_name).await,
             None => Response::default(),
-        };
-        passed.cache_control = *self
-            .cache_control
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        passed
+        }
     }
 }

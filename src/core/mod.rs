@@ -335,8 +335,9 @@ impl Api {
         } = self.read(&mut request);
         let introspects = plan.as_ref().is_some_and(|p| p.introspects());
         let variables = request.variables.clone();
+        let requested = requested.unwrap_or_default();
         // The gate takes the request itself: nothing reads its document after it.
-        let mut request = request.data(requested.unwrap_or_default());
+        let mut request = request.data(requested);
         if introspects {
             request = request.data(gate::Introspect);
             request.introspection_mode = async_graphql::IntrospectionMode::IntrospectionOnly;
@@ -366,7 +367,7 @@ impl Api {
             data: executed.data,
             errors: executed.errors,
             extensions: Default::default(),
-            cache_control: gated.cache_control,
+            cache_control: requested.cache_control,
             returned: executed.returned,
         };
         if let Some(explain) = context.stats.explain()

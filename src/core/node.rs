@@ -50,9 +50,7 @@ fn register(registry: &mut Registry) {
                 let mut found = load_all(ctx, &ids).await?;
                 let mut mixed = Mixed::default();
                 mixed.push_list(|list| {
-                    for index in 0..found.len() {
-                        found.move_to_list(index, list);
-                    }
+                    found.move_all_to_list(list);
                 });
                 Ok(mixed)
             })

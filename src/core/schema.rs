@@ -51,21 +51,51 @@ impl FieldCost {
     }
 }
 
-/// The directives of the fragments that the published schema does not show.
+/// The directives of the fragments that the published schema does not show. Looked up by
+/// `&str` for every field of every request (`cost::requested`), so nothing is allocated.
 #[derive(Debug, Default)]
 pub struct Hints {
     /// Cache hints of types (`@cacheControl` on a type).
-    pub type_cache: HashMap<String, CacheControl>,
-    /// Cache hints of fields, by type and field.
-    pub field_cache: HashMap<(String, String), CacheControl>,
-    /// Costs of fields, by type and field, for those that declare one.
-    pub costs: HashMap<(String, String), FieldCost>,
+    types: HashMap<String, CacheControl>,
+    /// What fields declare, by type and field (only those that declare something).
+    fields: HashMap<String, HashMap<String, FieldHints>>,
+}
+
+/// What one field declares.
+#[derive(Debug, Default)]
+pub struct FieldHints {
+    pub cache: Option<CacheControl>,
+    pub cost: Option<FieldCost>,
 }
 
 impl Hints {
+    /// The cache hint declared on type `type_name`, if any.
+    pub fn type_cache(&self, type_name: &str) -> Option<CacheControl> {
+        self.types.get(type_name).copied()
+    }
+
+    /// What `type_name.field` declares, if anything.
+    pub fn field(&self, type_name: &str, field: &str) -> Option<&FieldHints> {
+        self.fields.get(type_name)?.get(field)
+    }
+
     /// The cost declared for `type_name.field`, if any.
     pub fn cost(&self, type_name: &str, field: &str) -> Option<&FieldCost> {
-        self.costs.get(&(type_name.to_owned(), field.to_owned()))
+        self.field(type_name, field)?.cost.as_ref()
+    }
+
+    /// The cache hint declared on `type_name.field`, if any.
+    pub fn field_cache(&self, type_name: &str, field: &str) -> Option<CacheControl> {
+        self.field(type_name, field)?.cache
+    }
+
+    /// Every declared cost, with its type and field.
+    pub fn costs(&self) -> impl Iterator<Item = (&str, &str, &FieldCost)> {
+        self.fields.iter().flat_map(|(type_name, fields)| {
+            (fields.iter()).filter_map(move |(field, hints)| {
+                Some((type_name.as_str(), field.as_str(), hints.cost.as_ref()?))
+            })
+        })
     }
 }
 
@@ -162,7 +192,7 @@ fn convert(
     let description = definition.description.map(|d| d.node);
     let directives = Directives::read(&definition.directives, &name)?;
     if let Some(cache) = directives.cache {
-        hints.type_cache.insert(name.clone(), cache);
+        hints.types.insert(name.clone(), cache);
     }
     let converted: async_graphql::dynamic::Type = match definition.kind {
         TypeKind::Scalar => {
@@ -250,19 +280,21 @@ fn object_field(
     let field_name = field.name.node.to_string();
     let at = format!("{type_name}.{field_name}");
     let directives = Directives::read(&field.directives, &at)?;
-    let key = (type_name.to_owned(), field_name.clone());
-    if let Some(cache) = directives.cache {
-        hints.field_cache.insert(key.clone(), cache);
-    }
-    if directives.cost != FieldCost::default() {
-        for slicing in &directives.cost.slicing_arguments {
-            if !field.arguments.iter().any(|a| a.node.name.node == *slicing) {
-                return Err(format!(
-                    "{at} is sized by {slicing}, which it does not take"
-                ));
-            }
+    for slicing in &directives.cost.slicing_arguments {
+        if !field.arguments.iter().any(|a| a.node.name.node == *slicing) {
+            return Err(format!(
+                "{at} is sized by {slicing}, which it does not take"
+            ));
         }
-        hints.costs.insert(key, directives.cost);
+    }
+    let cost = (directives.cost != FieldCost::default()).then_some(directives.cost);
+    if directives.cache.is_some() || cost.is_some() {
+        let declared = FieldHints {
+            cache: directives.cache,
+            cost,
+        };
+        (hints.fields.entry(type_name.to_owned()).or_default())
+            .insert(field_name.clone(), declared);
     }
     let mut converted = Field::new(field_name, type_ref(&field.ty.node), engine_field);
     for argument in field.arguments {

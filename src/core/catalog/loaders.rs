@@ -123,11 +123,6 @@ pub struct CatalogLoaders {
 }
 
 impl CatalogLoaders {
-    /// Loaders for one request, gathering keys over `window`.
-    pub fn new(source: &Arc<dyn CatalogSource>, span: &tracing::Span, window: Window) -> Self {
-        Self::reading(source, span, window, ProductColumns::ALL)
-    }
-
     /// Loaders that read only `columns` of products by id: every product field the
     /// request's operation selects must be covered (see `engine::product_columns`).
     pub fn reading(

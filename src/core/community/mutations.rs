@@ -203,6 +203,29 @@ pub(crate) struct Writes<'a> {
     pub(crate) catalog: &'a Arc<dyn CatalogSource>,
 }
 
+/// What a like or unlike comes to: the object read back through the source (not the
+/// request's loader cache: its count moved), or why there is none.
+async fn liked<T>(
+    result: Result<i32, WriteError>,
+    read_back: impl std::future::Future<
+        Output = Result<std::collections::HashMap<i32, T>, crate::protocols::SourceError>,
+    >,
+    id: i32,
+    field: &[&str],
+    missing: &str,
+) -> ApiResult<Written<T>> {
+    match result {
+        Ok(_) => Ok((read_back.await?.remove(&id), Vec::new())),
+        Err(WriteError::NotFound) => Ok((
+            None,
+            vec![user_error(field, UserErrorCode::NotFound, missing)],
+        )),
+        Err(error) => Err(write_error(error, &[])
+            .err()
+            .unwrap_or(ApiError::Internal("unexpected write outcome".to_owned()))),
+    }
+}
+
 /// A mutation's outcome: the changed object (none when the input was refused) and the
 /// problems with the input.
 pub(crate) type Written<T> = (Option<T>, Vec<UserError>);
@@ -228,24 +251,8 @@ impl Writes<'_> {
         } else {
             self.community.unlike_product(viewer, id).await
         };
-        match result {
-            // Read back through the source, not the request's loader cache: the count moved.
-            Ok(_) => Ok((
-                self.catalog.products_by_ids(&[id]).await?.remove(&id),
-                Vec::new(),
-            )),
-            Err(WriteError::NotFound) => Ok((
-                None,
-                vec![user_error(
-                    &["productId"],
-                    UserErrorCode::NotFound,
-                    "no such product",
-                )],
-            )),
-            Err(error) => Err(write_error(error, &[])
-                .err()
-                .unwrap_or(ApiError::Internal("unexpected write outcome".to_owned()))),
-        }
+        let read_back = async { self.catalog.products_by_ids(&[id]).await };
+        liked(result, read_back, id, &["productId"], "no such product").await
     }
 
     /// `likeCollage` and `unlikeCollage`.
@@ -264,23 +271,8 @@ impl Writes<'_> {
         } else {
             self.community.unlike_collage(viewer, id).await
         };
-        match result {
-            Ok(_) => Ok((
-                self.community.collages_by_ids(&[id]).await?.remove(&id),
-                Vec::new(),
-            )),
-            Err(WriteError::NotFound) => Ok((
-                None,
-                vec![user_error(
-                    &["collageId"],
-                    UserErrorCode::NotFound,
-                    "no such collage",
-                )],
-            )),
-            Err(error) => Err(write_error(error, &[])
-                .err()
-                .unwrap_or(ApiError::Internal("unexpected write outcome".to_owned()))),
-        }
+        let read_back = async { self.community.collages_by_ids(&[id]).await };
+        liked(result, read_back, id, &["collageId"], "no such collage").await
     }
 
     /// `createCollage`.

@@ -15,7 +15,7 @@
 use async_graphql::parser::types::{
     ExecutableDocument, Field, OperationDefinition, OperationType, Selection, SelectionSet,
 };
-use async_graphql::registry::{MetaType, Registry};
+use async_graphql::registry::Registry;
 use async_graphql::{CacheControl, Value as ConstValue, Variables};
 use async_graphql_value::Value;
 
@@ -77,8 +77,8 @@ struct Walk<'a> {
 impl Walk<'_> {
     /// The cost of `set` on type `type_name`, noting the hints of what it selects.
     fn selection_set(&mut self, type_name: &str, set: &SelectionSet, spreads: usize) -> u64 {
-        if let Some(hint) = self.hints.type_cache.get(type_name) {
-            self.cache_control = merge(self.cache_control, *hint);
+        if let Some(hint) = self.hints.type_cache(type_name) {
+            self.cache_control = merge(self.cache_control, hint);
         }
         let mut cost: u64 = 0;
         for item in &set.items {
@@ -113,9 +113,9 @@ impl Walk<'_> {
 
     fn field(&mut self, type_name: &str, field: &Field) -> u64 {
         let name = field.name.node.as_str();
-        let key = (type_name.to_owned(), name.to_owned());
-        if let Some(hint) = self.hints.field_cache.get(&key) {
-            self.cache_control = merge(self.cache_control, *hint);
+        let declared = self.hints.field(type_name, name);
+        if let Some(hint) = declared.and_then(|d| d.cache) {
+            self.cache_control = merge(self.cache_control, hint);
         }
         let meta = self
             .schema
@@ -130,11 +130,8 @@ impl Walk<'_> {
             (None, _) => "",
         };
         let below = self.selection_set(child, &field.selection_set.node, 0);
-        let declared = match self.schema.types.get(type_name) {
-            Some(MetaType::Object { .. }) => self.hints.costs.get(&key),
-            _ => None,
-        };
-        let Some(declared) = declared else {
+        // Only object types' fields declare costs: through an interface, a field costs 1.
+        let Some(declared) = declared.and_then(|d| d.cost.as_ref()) else {
             return below.saturating_add(1).min(CAP);
         };
         let weight = declared.weight.unwrap_or(1);

@@ -70,18 +70,6 @@ impl<C> Children<C> {
         self.slots.push(Slot::List(list));
     }
 
-    /// The next parent's list of children, where some may be null.
-    pub fn push_opt_list(&mut self, children: impl IntoIterator<Item = Option<C>>) {
-        let list = children
-            .into_iter()
-            .map(|c| match c {
-                Some(c) => self.object(c),
-                None => Slot::Null,
-            })
-            .collect();
-        self.slots.push(Slot::List(list));
-    }
-
     /// The next parent's field failed.
     pub fn push_error(&mut self, error: ApiError) {
         self.slots.push(Slot::Error(error));

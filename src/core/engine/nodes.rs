@@ -149,20 +149,13 @@ impl Found {
         }
     }
 
-    /// Moves the object of id `index` (or a null) into a list.
-    pub fn move_to_list(&mut self, index: usize, list: &mut MixedList<'_>) {
-        match self.at.get(index).copied().flatten() {
-            Some((group, place)) => self.groups[group].move_to_list(place, list),
-            None => list.push_null(),
+    /// Moves every object (or a null for an id not found) into `list`, in the ids' order.
+    pub fn move_all_to_list(&mut self, list: &mut MixedList<'_>) {
+        for at in &self.at {
+            match at {
+                Some((group, place)) => self.groups[*group].move_to_list(*place, list),
+                None => list.push_null(),
+            }
         }
-    }
-
-    /// How many ids were asked for.
-    pub fn len(&self) -> usize {
-        self.at.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.at.is_empty()
     }
 }

@@ -166,15 +166,7 @@ impl<T: Send + Sync + 'static> ObjectFields<'_, T> {
         child_type: &'static str,
         make: impl Fn(&T) -> C + Send + Sync + 'static,
     ) -> &mut Self {
-        self.children_with(
-            name,
-            child_type,
-            move |parents, children: &mut Children<C>| {
-                for parent in parents {
-                    children.push(make(parent));
-                }
-            },
-        )
+        self.each_parent(name, child_type, make, Children::push)
     }
 
     /// A field whose child object, or null, comes from the object alone.
@@ -184,30 +176,34 @@ impl<T: Send + Sync + 'static> ObjectFields<'_, T> {
         child_type: &'static str,
         make: impl Fn(&T) -> Option<C> + Send + Sync + 'static,
     ) -> &mut Self {
-        self.children_with(
-            name,
-            child_type,
-            move |parents, children: &mut Children<C>| {
-                for parent in parents {
-                    children.push_opt(make(parent));
-                }
-            },
-        )
+        self.each_parent(name, child_type, make, Children::push_opt)
     }
 
     /// A field whose list of child objects comes from the object alone.
-    pub fn child_list<C: Send + Sync + 'static, I: IntoIterator<Item = C>>(
+    pub fn child_list<C: Send + Sync + 'static, I: IntoIterator<Item = C> + 'static>(
         &mut self,
         name: &'static str,
         child_type: &'static str,
         make: impl Fn(&T) -> I + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.each_parent(name, child_type, make, Children::push_list)
+    }
+
+    /// A field whose children come from each object alone: `make` gives what `push` adds
+    /// for one parent (a child, an optional child, a list).
+    fn each_parent<C: Send + Sync + 'static, V: 'static>(
+        &mut self,
+        name: &'static str,
+        child_type: &'static str,
+        make: impl Fn(&T) -> V + Send + Sync + 'static,
+        push: fn(&mut Children<C>, V),
     ) -> &mut Self {
         self.children_with(
             name,
             child_type,
             move |parents, children: &mut Children<C>| {
                 for parent in parents {
-                    children.push_list(make(parent));
+                    push(children, make(parent));
                 }
             },
         )

@@ -45,8 +45,8 @@ fn modules_extend_each_others_types_in_registration_order() {
         !sdl.contains("@cacheControl") && !sdl.contains("@cost"),
         "{sdl}"
     );
-    assert_eq!(hints.type_cache["Thing"].max_age, 60);
-    let secret = &hints.field_cache[&("Thing".to_owned(), "secret".to_owned())];
+    assert_eq!(hints.type_cache("Thing").unwrap().max_age, 60);
+    let secret = hints.field_cache("Thing", "secret").unwrap();
     assert!(!secret.public);
     let cost = hints.cost("Query", "things").unwrap();
     assert_eq!(cost.weight, Some(4));
@@ -88,7 +88,7 @@ fn the_modules_declare_the_costs_and_hints_the_gateway_relies_on() {
     let (_, hints) = build(&crate::core::fragments(crate::core::MODULES)).unwrap();
     let page = crate::core::pagination::PageLimits::default().default_size as u64;
     // A page without `first` is a default page.
-    for ((type_name, field), cost) in &hints.costs {
+    for (type_name, field, cost) in hints.costs() {
         if cost.slicing_arguments == ["first"]
             && let Some(size) = cost.assumed_size
         {
@@ -106,9 +106,9 @@ fn the_modules_declare_the_costs_and_hints_the_gateway_relies_on() {
     }
     let brands = hints.cost("Query", "brands").unwrap();
     assert_eq!(brands.assumed_size, Some(page));
-    assert_eq!(hints.type_cache["Product"].max_age, 60);
-    assert_eq!(hints.type_cache["ProductOffers"].max_age, 30);
-    let viewer = &hints.field_cache[&("Query".to_owned(), "viewer".to_owned())];
+    assert_eq!(hints.type_cache("Product").unwrap().max_age, 60);
+    assert_eq!(hints.type_cache("ProductOffers").unwrap().max_age, 30);
+    let viewer = hints.field_cache("Query", "viewer").unwrap();
     assert!(!viewer.public);
     let nodes = hints.cost("Query", "nodes").unwrap();
     assert_eq!(nodes.slicing_arguments, ["ids"]);
