@@ -82,10 +82,12 @@ impl Extension for GateCheck {
             .introspection
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let cost = usize::try_from(requested.cost)
-            .unwrap_or(usize::MAX)
-            .saturating_add(introspection);
-        cost::check(ticket.map(Arc::as_ref), cost, self.maximum)?;
+        cost::check_operation(
+            ticket.map(Arc::as_ref),
+            &requested,
+            introspection,
+            self.maximum,
+        )?;
         // A refused operation resolves nothing, so it uses no field.
         if let Some(stats) = RequestStats::current() {
             let fields = self.fields.lock().unwrap_or_else(PoisonError::into_inner);

@@ -26,6 +26,7 @@ pub mod pagination;
 pub mod schema;
 pub mod search;
 pub mod usage;
+mod variables;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -332,32 +333,49 @@ impl Api {
             plan,
             requested,
             descriptions,
+            known,
+            fields,
         } = self.read(&mut request);
         let introspects = plan.as_ref().is_some_and(|p| p.introspects());
         let variables = request.variables.clone();
         let requested = requested.unwrap_or_default();
-        // The gate takes the request itself: nothing reads its document after it.
-        let mut request = request.data(requested);
-        if introspects {
-            request = request.data(gate::Introspect);
-            request.introspection_mode = async_graphql::IntrospectionMode::IntrospectionOnly;
-        }
-        if let Some(ticket) = context.cost.clone() {
-            request = request.data(ticket);
-        }
-        let mut gated = self.gate.execute(request).instrument(span.clone()).await;
-        if gated.is_err() {
-            return Outcome::from_response(gated);
-        }
+        let introspected = match (&plan, known) {
+            (Some(plan), true) => match self.pass_known(plan, &requested, &context) {
+                Ok(()) => async_graphql::Value::Null,
+                Err(errors) => {
+                    return Outcome::from_response(async_graphql::Response::from_errors(errors));
+                }
+            },
+            _ => {
+                // The gate takes the request itself: nothing reads its document after it.
+                let mut request = request.data(requested);
+                if introspects {
+                    request = request.data(gate::Introspect);
+                    request.introspection_mode =
+                        async_graphql::IntrospectionMode::IntrospectionOnly;
+                }
+                if let Some(ticket) = context.cost.clone() {
+                    request = request.data(ticket);
+                }
+                let mut gated = self.gate.execute(request).instrument(span.clone()).await;
+                if gated.is_err() {
+                    return Outcome::from_response(gated);
+                }
+                if let (Some(plan), Some(fields)) = (&plan, fields) {
+                    plan.pass(fields);
+                }
+                introspection::clear_schema_descriptions(&descriptions, &mut gated.data);
+                gated.data
+            }
+        };
         let Some(plan) = plan else {
             let error = ApiError::Internal("the engine could not plan a valid operation".into());
             return Outcome::from_response(async_graphql::Response::from_errors(vec![
                 async_graphql::Error::from(error).into_server_error(Default::default()),
             ]));
         };
-        introspection::clear_schema_descriptions(&descriptions, &mut gated.data);
         let mut ctx = self.engine_context(&plan, &context, &span);
-        ctx.insert(engine::Introspected(gated.data));
+        ctx.insert(engine::Introspected(introspected));
         let executed = self
             .engine
             .execute(&plan, &variables, &ctx)
@@ -402,10 +420,26 @@ impl Api {
                     }
                     _ => Vec::new(),
                 };
+                // An operation the gate has let through before is checked again only where
+                // its variables are concerned; until then, the fields it selects are kept
+                // for when it passes.
+                let registry = self.gate.registry();
+                let (known, fields) = match &plan {
+                    Some(plan) if plan.introspects() => (false, None),
+                    Some(plan) if plan.validated().is_some() => {
+                        let fit = document::operation(document, name)
+                            .is_some_and(|op| variables::fit(registry, op, &variables));
+                        (fit, None)
+                    }
+                    Some(_) => (false, Some(usage::selected_fields(registry, document))),
+                    None => (false, None),
+                };
                 Read {
                     plan,
                     requested,
                     descriptions,
+                    known,
+                    fields,
                 }
             }
             Err(_) => Read::default(),
@@ -414,6 +448,23 @@ impl Api {
         request.operation_name = operation_name;
         request.variables = variables;
         read
+    }
+
+    /// What the gate does for an operation it has let through before, when the request's
+    /// variables fit it: refuses it above the maximum cost, charges the client's budget and
+    /// notes the fields it uses.
+    fn pass_known(
+        &self,
+        plan: &engine::Plan,
+        requested: &cost::requested::Requested,
+        context: &RequestContext,
+    ) -> Result<(), Vec<async_graphql::ServerError>> {
+        let maximum = self.config.max_complexity;
+        cost::check_operation(context.cost.as_deref(), requested, 0, maximum)?;
+        if let Some(fields) = plan.validated() {
+            usage::note(&context.stats, fields);
+        }
+        Ok(())
     }
 
     /// What the engine's resolvers reach: every module's loaders, the sources and limits.
@@ -453,6 +504,10 @@ struct Read {
     requested: Option<cost::requested::Requested>,
     /// Introspection answers to correct (see `introspection::schema_descriptions`).
     descriptions: Vec<(async_graphql::Name, async_graphql::Name)>,
+    /// The gate has let the operation through before, and the variables fit it.
+    known: bool,
+    /// The fields the document selects, for an operation not let through yet.
+    fields: Option<Vec<(String, String)>>,
 }
 
 #[cfg(test)]

@@ -257,6 +257,66 @@ async fn too_complex_queries_are_refused_before_any_backend_call() {
     assert_eq!(catalog.calls("brands_page"), 0);
 }
 
+/// An API over `catalog` with `config`, to send several requests to.
+fn api_over(catalog: &Arc<MemoryCatalog>, config: ApiConfig) -> super::Api {
+    let search = Arc::new(MemorySearch::new(catalog.clone()));
+    build_schema(
+        Sources {
+            catalog: catalog.clone(),
+            search,
+            offers: Arc::new(MemoryOffers::default()),
+            community: Arc::new(MemoryCommunity::default()),
+        },
+        config,
+    )
+    .expect("the API builds")
+}
+
+async fn run_on(api: &super::Api, query: &str, variables: Value) -> Value {
+    let request = async_graphql::Request::new(query)
+        .variables(async_graphql::Variables::from_json(variables));
+    serde_json::to_value(api.execute(request).await).unwrap()
+}
+
+#[tokio::test]
+async fn a_repeated_operation_is_still_refused_for_its_variables_and_its_cost() {
+    let catalog = Arc::new(catalog(5));
+    let config = ApiConfig {
+        max_complexity: 60,
+        ..ApiConfig::default()
+    };
+    let api = api_over(&catalog, config.clone());
+    let query = "query P($first: Int, $sort: ProductSort!) { \
+        searchProducts(first: $first, sort: $sort) { nodes { name } } }";
+    let good = json!({ "first": 2, "sort": "NEWEST" });
+    let first = run_on(&api, query, good.clone()).await;
+    assert_eq!(
+        first["data"]["searchProducts"]["nodes"]
+            .as_array()
+            .map(Vec::len),
+        Some(2),
+        "{first}"
+    );
+    // Once the operation has passed, bad variables get validation's own answer, as they
+    // do from an API that has never seen the operation.
+    for bad in [
+        json!({ "first": 2, "sort": "CHEAPEST" }),
+        json!({ "first": "2", "sort": "NEWEST" }),
+        json!({ "first": 2, "sort": null }),
+    ] {
+        let fresh = run_on(&api_over(&catalog, config.clone()), query, bad.clone()).await;
+        assert!(fresh["errors"].is_array(), "{fresh}");
+        assert_eq!(run_on(&api, query, bad).await, fresh);
+    }
+    // The cost is the request's: more items than the maximum allows are refused.
+    let costly = run_on(&api, query, json!({ "first": 100, "sort": "NEWEST" })).await;
+    assert_eq!(
+        codes(&costly),
+        [crate::core::errors::code::COST_LIMIT_EXCEEDED]
+    );
+    assert_eq!(run_on(&api, query, good).await, first);
+}
+
 #[tokio::test]
 async fn search_hits_are_hydrated_in_order_with_one_catalog_call_per_entity_type() {
     let catalog = Arc::new(catalog(30));

@@ -4,6 +4,8 @@
 //! schema. Planning declines (returns `None`) a document it cannot read as a valid operation;
 //! validation then says what is wrong with it.
 
+use std::sync::OnceLock;
+
 use async_graphql::parser::types::{
     Directive, ExecutableDocument, Field, OperationType, Selection as Item, SelectionSet,
 };
@@ -91,12 +93,26 @@ pub struct Plan {
     selected: Vec<(Name, Name)>,
     /// A mutation: its root fields run one after the other, each with all below it.
     pub(crate) serial: bool,
+    /// Set once the gate has let the operation through: the fields its document selects,
+    /// for field usage. The next request with the same document is validated only where
+    /// its variables are concerned (see `core::variables`).
+    validated: OnceLock<Vec<(String, String)>>,
 }
 
 impl Plan {
     /// Whether the operation selects introspection's `__schema` or `__type`.
     pub fn introspects(&self) -> bool {
         self.root.fields.iter().any(|f| f.introspected)
+    }
+
+    /// The fields the operation's document selects, once the gate has let it through.
+    pub fn validated(&self) -> Option<&[(String, String)]> {
+        self.validated.get().map(Vec::as_slice)
+    }
+
+    /// Notes that the gate let the operation through, with the fields its document selects.
+    pub fn pass(&self, fields: Vec<(String, String)>) {
+        let _ = self.validated.set(fields);
     }
 
     /// The fields of `type_name` that the plan selects anywhere, so loaders can read only
@@ -147,6 +163,7 @@ pub(crate) fn plan(
         variable_defaults,
         selected,
         serial: operation.ty == OperationType::Mutation,
+        validated: OnceLock::new(),
     })
 }
 
