@@ -216,6 +216,46 @@ async fn liveness_does_not_depend_on_backends() {
     );
 }
 
+/// Connections in use are not pinged before each statement (that was a round trip a
+/// statement); one that sat idle is, so a connection the server cut meanwhile (a restart, an
+/// idle timeout) is replaced instead of failing the statement that gets it.
+#[tokio::test]
+async fn a_connection_cut_while_idle_is_replaced_before_a_statement_uses_it() {
+    use ogrom::protocols::HealthCheck;
+    let url = format!(
+        "{}/{}",
+        crate::helpers::mysql_server_url(),
+        fixture_database()
+    );
+    let mysql = ogrom::sources::mysql::MySql::connect_lazy(
+        url.parse().expect("a MySQL URL"),
+        &ogrom::sources::mysql::MySqlSettings {
+            max_connections: 1,
+            ..Default::default()
+        },
+    );
+    let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()")
+        .fetch_one(mysql.pool())
+        .await
+        .expect("the pool's one connection");
+    let admin = sqlx::MySqlPool::connect(&url)
+        .await
+        .expect("a second connection");
+    sqlx::query(&format!("KILL {id}"))
+        .execute(&admin)
+        .await
+        .expect("the first connection is cut");
+    // Past the idle time after which a connection is tested (1 s); sqlx measures it with
+    // the real clock, so this test waits for it.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    mysql.check().await.expect("a fresh connection answers");
+    let now: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()")
+        .fetch_one(mysql.pool())
+        .await
+        .expect("the replacement");
+    assert_ne!(now, id);
+}
+
 #[tokio::test]
 async fn a_hung_mysql_is_an_upstream_timeout_within_the_statement_bound() {
     let proxy = Proxy::start(socket_of(&crate::helpers::mysql_server_url())).await;

@@ -20,6 +20,9 @@ use crate::sources::breaker::{Guard, GuardSettings};
 
 const BACKEND: &str = "mysql";
 
+/// How long a pooled connection may sit idle before it is pinged ahead of its next statement.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 /// How the gateway talks to MySQL.
 #[derive(Debug, Clone)]
 pub struct MySqlSettings {
@@ -70,11 +73,27 @@ impl MySql {
     /// recovers on its own when it comes back. Each connection asks the server to cut
     /// statements at the timeout too, so a slow query stops using the database when its
     /// caller has given up, instead of running on behind the client-side timeout.
+    ///
+    /// sqlx pings a connection before every use unless told otherwise, and again when it
+    /// goes back to the pool: three round trips a statement. The ping on return stays (it
+    /// finds connections a cancelled statement left half-read); the one before use is kept
+    /// only for a connection that has sat idle for `PING_AFTER_IDLE`, which is the one a
+    /// MySQL restart or idle timeout may have cut since. Under load connections go back and
+    /// forth within milliseconds and are not pinged twice.
     pub fn connect_lazy(options: MySqlConnectOptions, settings: &MySqlSettings) -> Self {
         let millis = settings.statement_timeout.as_millis() as u64;
         let pool = MySqlPoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_AFTER_IDLE {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .after_connect(move |conn, _| limit_statement_time(conn, millis))
             .connect_lazy_with(options);
         Self::from_pool(pool, settings.statement_timeout).guarded(settings.guard)
