@@ -21,10 +21,10 @@ use super::{introspection, usage};
 use crate::observe::RequestStats;
 
 /// Marks a request whose introspection fields the gate lets async-graphql answer.
-pub struct Introspect;
+pub(super) struct Introspect;
 
 /// The gate's extension, as a schema takes it.
-pub struct Gate {
+pub(super) struct Gate {
     /// The highest cost an operation may have.
     pub maximum: usize,
 }

@@ -41,7 +41,7 @@ pub(super) struct Access {
 }
 
 impl Access {
-    pub fn start(state: &HttpState, headers: &HeaderMap) -> Self {
+    pub(super) fn start(state: &HttpState, headers: &HeaderMap) -> Self {
         let trace = TraceContext::from_traceparent(
             headers.get("traceparent").and_then(|v| v.to_str().ok()),
         );
@@ -69,34 +69,34 @@ impl Access {
     }
 
     /// The operation the request runs (its name as the document or the client gave it).
-    pub fn operation(&mut self, name: Option<&str>, kind: Option<OperationType>) {
+    pub(super) fn operation(&mut self, name: Option<&str>, kind: Option<OperationType>) {
         self.operation = name.filter(|n| is_name(n)).map(str::to_owned);
         self.kind = kind;
     }
 
     /// The request was refused with `code` before anything ran.
-    pub fn refused(&mut self, code: &str) {
+    pub(super) fn refused(&mut self, code: &str) {
         self.codes.push(code.to_owned());
     }
 
     /// The request was answered from the response cache.
-    pub fn served_from_cache(&mut self) {
+    pub(super) fn served_from_cache(&mut self) {
         self.cached = true;
     }
 
     /// The request ran; `codes` are its errors' codes.
-    pub fn answered(&mut self, has_data: bool, codes: impl IntoIterator<Item = String>) {
+    pub(super) fn answered(&mut self, has_data: bool, codes: impl IntoIterator<Item = String>) {
         self.has_data = has_data;
         self.codes.extend(codes);
     }
 
     /// No line for this request: it was a batch, whose operations have their own.
-    pub fn silence(&mut self) {
+    pub(super) fn silence(&mut self) {
         self.silent = true;
     }
 
     /// Writes the access-log line and counts the operation.
-    pub fn finish(self, status: StatusCode) {
+    pub(super) fn finish(self, status: StatusCode) {
         if self.silent {
             return;
         }

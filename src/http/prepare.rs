@@ -43,7 +43,7 @@ pub(super) struct Read {
 impl Read {
     /// Remembers the document under its hash when the client registered it; only for a
     /// document that passed `check` (now, or before: the response cache).
-    pub fn remember(&self, protection: &Protection) {
+    pub(super) fn remember(&self, protection: &Protection) {
         if self.remember
             && let Some(hash) = &self.hash
         {

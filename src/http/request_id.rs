@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use axum::http::HeaderMap;
 
 /// The header that carries the id both ways.
-pub const HEADER: &str = "x-request-id";
+pub(super) const HEADER: &str = "x-request-id";
 
 /// One request's id.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use crate::config::TokenArgs;
 use crate::sources::auth::mint_hs256;
 
 /// Runs the subcommand.
-pub async fn run(args: &TokenArgs) -> anyhow::Result<()> {
+pub(super) async fn run(args: &TokenArgs) -> anyhow::Result<()> {
     let secret = args.auth.jwt_hs256_secret.as_ref().context(
         "no HS256 secret: set OGROM_JWT_HS256_SECRET (or --jwt-hs256-secret) to the secret \
          the gateway checks tokens with",

@@ -21,25 +21,25 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use tower::ServiceExt;
 
 /// The MySQL server of the test stack (a user that may create databases).
-pub fn mysql_server_url() -> String {
+pub(crate) fn mysql_server_url() -> String {
     std::env::var("OGROM_TEST_MYSQL_URL")
         .unwrap_or_else(|_| "mysql://ogrom:ogrom@127.0.0.1:3306".to_owned())
 }
 
 /// The Elasticsearch of the test stack.
-pub fn elasticsearch_url() -> String {
+pub(crate) fn elasticsearch_url() -> String {
     std::env::var("OGROM_TEST_ELASTICSEARCH_URL")
         .unwrap_or_else(|_| "http://127.0.0.1:9200".to_owned())
 }
 
 /// The URL of a database on the test server.
-pub fn database_url(database: &str) -> String {
+pub(crate) fn database_url(database: &str) -> String {
     format!("{}/{database}", mysql_server_url())
 }
 
 /// The name of this process's fixture database: migrated and seeded at the TEST size,
 /// once, on first use. Tests only read it; tests that write make their own database.
-pub fn fixture_database() -> &'static str {
+pub(crate) fn fixture_database() -> &'static str {
     static NAME: OnceLock<String> = OnceLock::new();
     NAME.get_or_init(|| {
         let name = format!("ogrom_test_{}", std::process::id());
@@ -58,7 +58,7 @@ pub fn fixture_database() -> &'static str {
 }
 
 /// Creates (or recreates) a migrated database seeded at the TEST size.
-pub async fn create_seeded_database(name: &str) {
+pub(crate) async fn create_seeded_database(name: &str) {
     let pool = create_migrated_database(name).await;
     ogrom::run::seed::seed(&pool, ogrom::run::seed::SeedSize::TEST, 42, false)
         .await
@@ -66,7 +66,7 @@ pub async fn create_seeded_database(name: &str) {
 }
 
 /// Creates (or recreates) an empty, migrated database, for a test that writes its own rows.
-pub async fn create_migrated_database(name: &str) -> MySqlPool {
+pub(crate) async fn create_migrated_database(name: &str) -> MySqlPool {
     let server = MySqlPoolOptions::new()
         .max_connections(1)
         .connect(&mysql_server_url())
@@ -91,7 +91,7 @@ pub async fn create_migrated_database(name: &str) -> MySqlPool {
 }
 
 /// A database name of this test process: `ogrom_test_<pid>_<suffix>`.
-pub fn private_database(suffix: &str) -> String {
+pub(crate) fn private_database(suffix: &str) -> String {
     format!("ogrom_test_{}_{suffix}", std::process::id())
 }
 
@@ -118,7 +118,7 @@ async fn drop_stale_test_databases(server: &MySqlPool) {
 }
 
 /// A pool on a database, for the tests' own SQL.
-pub async fn sql(database: &str) -> MySqlPool {
+pub(crate) async fn sql(database: &str) -> MySqlPool {
     MySqlPoolOptions::new()
         .max_connections(2)
         .connect(&database_url(database))
@@ -127,7 +127,7 @@ pub async fn sql(database: &str) -> MySqlPool {
 }
 
 /// `serve` arguments as an operator would pass them, plus `extra` flags.
-pub fn serve_args(database_url: &str, extra: &[&str]) -> ServeArgs {
+pub(crate) fn serve_args(database_url: &str, extra: &[&str]) -> ServeArgs {
     let mut argv = vec![
         "ogrom",
         "serve",
@@ -148,14 +148,14 @@ pub fn serve_args(database_url: &str, extra: &[&str]) -> ServeArgs {
 }
 
 /// The gateway built in-process over the fixture database.
-pub struct TestApp {
+pub(crate) struct TestApp {
     pub router: Router,
     pub database: String,
 }
 
 impl TestApp {
     /// Over the fixture database, with default configuration and `extra` flags.
-    pub fn new(extra: &[&str]) -> Self {
+    pub(crate) fn new(extra: &[&str]) -> Self {
         let database = fixture_database().to_owned();
         let args = serve_args(&database_url(&database), extra);
         let gateway = Gateway::build(&args).expect("gateway builds");
@@ -166,13 +166,13 @@ impl TestApp {
     }
 
     /// Over given backends (a pool of one connection, a proxy, …).
-    pub fn with_parts(args: &ServeArgs, mysql: MySql, elasticsearch: Elasticsearch) -> Self {
+    pub(crate) fn with_parts(args: &ServeArgs, mysql: MySql, elasticsearch: Elasticsearch) -> Self {
         let partner = PartnerClient::new(partner_settings(&args.partner)).expect("partner client");
         Self::with_all(args, mysql, elasticsearch, partner)
     }
 
     /// Over given backends, the partner client included.
-    pub fn with_all(
+    pub(crate) fn with_all(
         args: &ServeArgs,
         mysql: MySql,
         elasticsearch: Elasticsearch,
@@ -187,7 +187,7 @@ impl TestApp {
     }
 
     /// Sends a request through the router in-process.
-    pub async fn send(&self, request: Request<Body>) -> (StatusCode, HeaderMap, Vec<u8>) {
+    pub(crate) async fn send(&self, request: Request<Body>) -> (StatusCode, HeaderMap, Vec<u8>) {
         let response = self
             .router
             .clone()
@@ -203,7 +203,7 @@ impl TestApp {
     }
 
     /// POSTs a GraphQL request and returns status and JSON body.
-    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
         let request = Request::post(path)
             .header("content-type", "application/json")
             .body(Body::from(body.to_string()))
@@ -216,7 +216,7 @@ impl TestApp {
     }
 
     /// Runs a query that must succeed; returns its `data`.
-    pub async fn query(&self, query: &str, variables: Value) -> Value {
+    pub(crate) async fn query(&self, query: &str, variables: Value) -> Value {
         let (status, body) = self
             .post("/graphql", json!({"query": query, "variables": variables}))
             .await;
@@ -227,7 +227,7 @@ impl TestApp {
 }
 
 /// A MySQL handle on a database with a pool of `connections`.
-pub fn mysql_handle(database: &str, connections: u32) -> MySql {
+pub(crate) fn mysql_handle(database: &str, connections: u32) -> MySql {
     let options = MySqlConnectOptions::from_str(&database_url(database)).expect("url");
     let pool = MySqlPoolOptions::new()
         .max_connections(connections)
@@ -238,12 +238,12 @@ pub fn mysql_handle(database: &str, connections: u32) -> MySql {
 }
 
 /// An Elasticsearch handle on a URL.
-pub fn elasticsearch_handle(url: &str) -> Elasticsearch {
+pub(crate) fn elasticsearch_handle(url: &str) -> Elasticsearch {
     Elasticsearch::new(url.parse().expect("url"), Duration::from_millis(1500)).expect("client")
 }
 
 /// The codes of a response's errors.
-pub fn error_codes(body: &Value) -> Vec<String> {
+pub(crate) fn error_codes(body: &Value) -> Vec<String> {
     body["errors"]
         .as_array()
         .map(|errors| {
@@ -263,11 +263,11 @@ pub fn error_codes(body: &Value) -> Vec<String> {
 /// The loaders' extra batch window in tests that count backend calls: none. A batch then
 /// gathers for one turn of the request's task only, so these tests show that batching rests
 /// on the order in which fields are polled, not on a timer that a busy machine can outrun.
-pub const BATCH_WINDOW_US: &str = "0";
+pub(crate) const BATCH_WINDOW_US: &str = "0";
 
 /// The gateway over the fixture database with the tests' batch window, and the MySQL handle
 /// (a pool of `connections`) whose statement counter the test reads.
-pub fn counting_app(connections: u32, extra: &[&str]) -> (TestApp, MySql) {
+pub(crate) fn counting_app(connections: u32, extra: &[&str]) -> (TestApp, MySql) {
     let database = fixture_database();
     let mysql = mysql_handle(database, connections);
     let mut flags = vec!["--loader-delay-us", BATCH_WINDOW_US];
@@ -283,7 +283,7 @@ pub fn counting_app(connections: u32, extra: &[&str]) -> (TestApp, MySql) {
 }
 
 /// Runs a query that must succeed; returns the statements it cost and its `data`.
-pub async fn statements_of(
+pub(crate) async fn statements_of(
     app: &TestApp,
     mysql: &MySql,
     query: &str,
@@ -295,7 +295,7 @@ pub async fn statements_of(
 }
 
 /// The `databaseId`s of a JSON list of objects, in order.
-pub fn database_ids(list: &Value) -> Vec<i64> {
+pub(crate) fn database_ids(list: &Value) -> Vec<i64> {
     list.as_array()
         .expect("a list")
         .iter()
@@ -304,7 +304,7 @@ pub fn database_ids(list: &Value) -> Vec<i64> {
 }
 
 /// The project's partner stand-in on a free port, accepting `key`: its URL and its handle.
-pub async fn partner_stub(key: &str) -> (String, ogrom::run::partner_stub::StubHandle) {
+pub(crate) async fn partner_stub(key: &str) -> (String, ogrom::run::partner_stub::StubHandle) {
     let (router, stub) = ogrom::run::partner_stub::router(key.to_owned());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -313,7 +313,7 @@ pub async fn partner_stub(key: &str) -> (String, ogrom::run::partner_stub::StubH
 }
 
 /// Waits until the partner stand-in holds a call: a request is executing its offers.
-pub async fn until_partner_called(stub: &ogrom::run::partner_stub::StubHandle) {
+pub(crate) async fn until_partner_called(stub: &ogrom::run::partner_stub::StubHandle) {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while stub.stats().in_flight == 0 {
         assert!(
@@ -325,14 +325,14 @@ pub async fn until_partner_called(stub: &ogrom::run::partner_stub::StubHandle) {
 }
 
 /// `run::serve` on a free port of a real socket, until told to stop.
-pub struct Served {
+pub(crate) struct Served {
     pub address: std::net::SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 impl Served {
-    pub async fn start(args: ServeArgs) -> Self {
+    pub(crate) async fn start(args: ServeArgs) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -350,21 +350,21 @@ impl Served {
     }
 
     /// Sends the shutdown signal (as SIGTERM would).
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(stop) = self.stop.take() {
             stop.send(()).expect("the server is running");
         }
     }
 
     /// Stops the server if not yet told to, and waits until `serve` returns.
-    pub async fn stopped(mut self) -> anyhow::Result<()> {
+    pub(crate) async fn stopped(mut self) -> anyhow::Result<()> {
         self.stop();
         self.server.await.expect("the server task")
     }
 }
 
 /// The lowercase hex SHA-256 of a text, as persisted queries and manifests name documents.
-pub fn sha256_hex(text: &str) -> String {
+pub(crate) fn sha256_hex(text: &str) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(text.as_bytes())
         .iter()
@@ -374,7 +374,7 @@ pub fn sha256_hex(text: &str) -> String {
 
 /// `schema.graphql` at the crate root, parsed: what client teams are given, and what tests
 /// of introspection and GraphiQL compare the gateway's answers with.
-pub fn published_schema() -> async_graphql::parser::types::ServiceDocument {
+pub(crate) fn published_schema() -> async_graphql::parser::types::ServiceDocument {
     let sdl = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
         .expect("schema.graphql exists at the crate root");
     async_graphql::parser::parse_schema(sdl).expect("schema.graphql parses")

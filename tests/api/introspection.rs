@@ -24,7 +24,7 @@ const OPTIONS: [&str; 6] = [
 ];
 
 /// `(options set to true, document)` for every combination of the options, from graphql-js.
-pub fn standard_documents() -> Vec<(String, String)> {
+pub(crate) fn standard_documents() -> Vec<(String, String)> {
     let graphql = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/web/graphiql/node_modules/graphql"
@@ -55,7 +55,7 @@ pub fn standard_documents() -> Vec<(String, String)> {
 }
 
 /// The document with every option on: what graphql-codegen and GraphiQL ask for at most.
-pub fn full_document() -> String {
+pub(crate) fn full_document() -> String {
     standard_documents()
         .into_iter()
         .find(|(on, _)| on.split(',').count() == OPTIONS.len())

@@ -21,16 +21,16 @@ const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// W3C WebDriver codes of keys that are not characters, for [`Browser::send_keys`].
 /// A modifier stays pressed for the rest of the text, until [`key::RELEASE`].
-pub mod key {
-    pub const RELEASE: &str = "\u{E000}";
-    pub const BACKSPACE: &str = "\u{E003}";
-    pub const CONTROL: &str = "\u{E009}";
+pub(crate) mod key {
+    pub(crate) const RELEASE: &str = "\u{E000}";
+    pub(crate) const BACKSPACE: &str = "\u{E003}";
+    pub(crate) const CONTROL: &str = "\u{E009}";
 }
 
 /// Where tests leave files for people to look at (screenshots): `$OGROM_TEST_ARTIFACTS`,
 /// else `test-artifacts` in the target directory (`$CARGO_TARGET_DIR`, else the one this
 /// test binary was built in, `<target>/<profile>/deps/`). Never inside the repository.
-pub fn artifacts_dir() -> PathBuf {
+pub(crate) fn artifacts_dir() -> PathBuf {
     let dir = match std::env::var_os("OGROM_TEST_ARTIFACTS") {
         Some(dir) => PathBuf::from(dir),
         None => {
@@ -97,7 +97,7 @@ fn reference(element: &Value) -> String {
 }
 
 /// chromedriver as a child process, killed on drop (also when the test panics).
-pub struct Chromedriver {
+pub(crate) struct Chromedriver {
     child: Child,
     url: String,
     client: Client,
@@ -105,7 +105,7 @@ pub struct Chromedriver {
 }
 
 impl Chromedriver {
-    pub async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         // A port that was free a moment ago; chromedriver binds it right away.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -162,7 +162,7 @@ impl Drop for Chromedriver {
 }
 
 /// A WebDriver session on headless Chromium, deleted on drop (also when the test panics).
-pub struct Browser {
+pub(crate) struct Browser {
     client: Client,
     /// `<driver>/session/<id>`; `None` once deleted.
     session: Option<String>,
@@ -170,7 +170,7 @@ pub struct Browser {
 }
 
 impl Browser {
-    pub async fn open(driver: &Chromedriver) -> Self {
+    pub(crate) async fn open(driver: &Chromedriver) -> Self {
         let profile = temp_dir("chromium-profile");
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
@@ -222,7 +222,7 @@ impl Browser {
         )
     }
 
-    pub async fn navigate(&self, url: &str) {
+    pub(crate) async fn navigate(&self, url: &str) {
         command(
             &self.client,
             Method::POST,
@@ -233,7 +233,7 @@ impl Browser {
     }
 
     /// Runs `script` (a function body) in the page and returns what it returns.
-    pub async fn execute(&self, script: &str) -> Value {
+    pub(crate) async fn execute(&self, script: &str) -> Value {
         let body = json!({"script": script, "args": []});
         command(
             &self.client,
@@ -245,7 +245,7 @@ impl Browser {
     }
 
     /// The WebDriver reference of the element matching a CSS selector.
-    pub async fn find(&self, selector: &str) -> String {
+    pub(crate) async fn find(&self, selector: &str) -> String {
         let body = json!({"using": "css selector", "value": selector});
         let element = command(
             &self.client,
@@ -258,7 +258,7 @@ impl Browser {
     }
 
     /// The references of every element matching a CSS selector, in document order.
-    pub async fn find_all(&self, selector: &str) -> Vec<String> {
+    pub(crate) async fn find_all(&self, selector: &str) -> Vec<String> {
         let body = json!({"using": "css selector", "value": selector});
         let elements = command(
             &self.client,
@@ -277,7 +277,7 @@ impl Browser {
 
     /// The first element matching a CSS selector whose rendered text is `text`; panics
     /// with the texts there are.
-    pub async fn find_with_text(&self, selector: &str, text: &str) -> String {
+    pub(crate) async fn find_with_text(&self, selector: &str, text: &str) -> String {
         let mut seen = Vec::new();
         for element in self.find_all(selector).await {
             let shown = self.text(&element).await;
@@ -290,7 +290,7 @@ impl Browser {
     }
 
     /// An element's rendered text, as a user sees it.
-    pub async fn text(&self, element: &str) -> String {
+    pub(crate) async fn text(&self, element: &str) -> String {
         let path = format!("/element/{element}/text");
         let text = command(&self.client, Method::GET, &self.url(&path), None).await;
         text.as_str()
@@ -298,7 +298,7 @@ impl Browser {
             .to_owned()
     }
 
-    pub async fn click(&self, element: &str) {
+    pub(crate) async fn click(&self, element: &str) {
         let path = format!("/element/{element}/click");
         command(
             &self.client,
@@ -311,7 +311,7 @@ impl Browser {
 
     /// Focuses an element and types `text` into it as key presses (each with its key
     /// down, key press and key up events); see [`key`] for keys that are not characters.
-    pub async fn send_keys(&self, element: &str, text: &str) {
+    pub(crate) async fn send_keys(&self, element: &str, text: &str) {
         let path = format!("/element/{element}/value");
         command(
             &self.client,
@@ -323,7 +323,7 @@ impl Browser {
     }
 
     /// A PNG of the viewport.
-    pub async fn screenshot(&self) -> Vec<u8> {
+    pub(crate) async fn screenshot(&self) -> Vec<u8> {
         let png = command(&self.client, Method::GET, &self.url("/screenshot"), None).await;
         let png = png.as_str().unwrap_or_else(|| panic!("screenshot: {png}"));
         base64::engine::general_purpose::STANDARD
@@ -332,7 +332,7 @@ impl Browser {
     }
 
     /// Saves a screenshot as `<name>.png` in [`artifacts_dir`] and returns its path.
-    pub async fn save_screenshot(&self, name: &str) -> PathBuf {
+    pub(crate) async fn save_screenshot(&self, name: &str) -> PathBuf {
         let path = artifacts_dir().join(format!("{name}.png"));
         std::fs::write(&path, self.screenshot().await)
             .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
@@ -340,7 +340,7 @@ impl Browser {
     }
 
     /// The browser console since the last call (chromedriver's legacy log endpoint).
-    pub async fn console(&self) -> Vec<Value> {
+    pub(crate) async fn console(&self) -> Vec<Value> {
         let body = json!({"type": "browser"});
         let entries = command(&self.client, Method::POST, &self.url("/se/log"), Some(body)).await;
         entries.as_array().cloned().unwrap_or_default()
@@ -348,7 +348,7 @@ impl Browser {
 
     /// Polls `script` until it returns something other than null or false, and returns
     /// that. After `DEADLINE`, panics with what the page shows and the console says.
-    pub async fn wait_until(&self, what: &str, script: &str) -> Value {
+    pub(crate) async fn wait_until(&self, what: &str, script: &str) -> Value {
         self.wait_for(what, script, |value| !value.is_null() && *value != false)
             .await
     }
@@ -356,7 +356,12 @@ impl Browser {
     /// Polls `script` until `done` accepts what it returns, and returns that. After
     /// `DEADLINE`, panics with the last value, what the page shows, the console and a
     /// screenshot.
-    pub async fn wait_for(&self, what: &str, script: &str, done: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) async fn wait_for(
+        &self,
+        what: &str,
+        script: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = Instant::now() + DEADLINE;
         loop {
             let value = self.execute(script).await;
@@ -406,7 +411,7 @@ impl Browser {
     }
 
     /// Deletes the session, which quits Chromium.
-    pub async fn close(&mut self) {
+    pub(crate) async fn close(&mut self) {
         if let Some(session) = self.session.take() {
             command(&self.client, Method::DELETE, &session, None).await;
         }

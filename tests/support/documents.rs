@@ -46,7 +46,7 @@ impl Rng {
 
 /// What the fixture holds, read by the test with SQL (and cursors of real pages).
 #[derive(Debug, Default)]
-pub struct Fixture {
+pub(crate) struct Fixture {
     /// Database ids by GraphQL type name (`Product`, `Brand`, … every `Node` type).
     pub ids: HashMap<String, Vec<i64>>,
     /// Slugs by type name (`Brand`, `Shop`, `Category`).
@@ -61,7 +61,7 @@ pub struct Fixture {
 }
 
 /// A global id as the API makes them: URL-safe base64 of `Type:id`, unpadded.
-pub fn global_id(kind: &str, id: i64) -> String {
+pub(crate) fn global_id(kind: &str, id: i64) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{id}"))
 }
 
@@ -87,13 +87,13 @@ struct TypeDef {
 }
 
 /// The output types of the published schema, as far as the generator needs them.
-pub struct Schema {
+pub(crate) struct Schema {
     types: HashMap<String, TypeDef>,
     node_types: Vec<String>,
 }
 
 impl Schema {
-    pub fn new(document: &ServiceDocument) -> Self {
+    pub(crate) fn new(document: &ServiceDocument) -> Self {
         let mut types = HashMap::new();
         for definition in &document.definitions {
             let TypeSystemDefinition::Type(def) = definition else {
@@ -212,7 +212,7 @@ struct Fragment {
 }
 
 /// A generated request.
-pub struct Generated {
+pub(crate) struct Generated {
     pub query: String,
     pub variables: Value,
 }
@@ -228,7 +228,7 @@ struct Doc {
     names: usize,
 }
 
-pub struct Generator<'a> {
+pub(crate) struct Generator<'a> {
     schema: &'a Schema,
     fixture: &'a Fixture,
     rng: Rng,
@@ -236,7 +236,7 @@ pub struct Generator<'a> {
 }
 
 impl<'a> Generator<'a> {
-    pub fn new(schema: &'a Schema, fixture: &'a Fixture, seed: u64) -> Self {
+    pub(crate) fn new(schema: &'a Schema, fixture: &'a Fixture, seed: u64) -> Self {
         let (rng, doc) = (Rng(seed.max(1)), Doc::default());
         Self {
             schema,
@@ -265,7 +265,7 @@ impl<'a> Generator<'a> {
     }
 
     /// A new random document over `Query`.
-    pub fn document(&mut self) -> Generated {
+    pub(crate) fn document(&mut self) -> Generated {
         self.doc = Doc::default();
         let depth = 3 + self.rng.below(3);
         let body = self.selection(At::new("Query", depth, 1, 0));
@@ -618,7 +618,7 @@ impl<'a> Generator<'a> {
     }
 
     /// Values for the variables of a fixed document, chosen as for the arguments they fill.
-    pub fn variables_for(&mut self, document: &str) -> Value {
+    pub(crate) fn variables_for(&mut self, document: &str) -> Value {
         let parsed = async_graphql::parser::parse_query(document).expect("the document parses");
         let mut usages = HashMap::new();
         for (_, operation) in parsed.operations.iter() {

@@ -6,7 +6,7 @@ use std::io::Read as _;
 use axum::http::HeaderMap;
 
 /// A body as its `Content-Encoding` says: plain, gzip or Brotli.
-pub fn decode(encoding: Option<&str>, bytes: &[u8]) -> Result<Vec<u8>, String> {
+pub(super) fn decode(encoding: Option<&str>, bytes: &[u8]) -> Result<Vec<u8>, String> {
     let mut plain = Vec::new();
     let read = match encoding {
         None | Some("identity") => return Ok(bytes.to_vec()),
@@ -20,7 +20,7 @@ pub fn decode(encoding: Option<&str>, bytes: &[u8]) -> Result<Vec<u8>, String> {
 
 /// What a client reads of a response: its body decoded as its headers say.
 #[allow(dead_code)]
-pub fn decoded(headers: &HeaderMap, body: &[u8]) -> Vec<u8> {
+pub(super) fn decoded(headers: &HeaderMap, body: &[u8]) -> Vec<u8> {
     let encoding = headers
         .get("content-encoding")
         .map(|v| v.to_str().expect("Content-Encoding is text"));
@@ -29,7 +29,7 @@ pub fn decoded(headers: &HeaderMap, body: &[u8]) -> Vec<u8> {
 
 /// Whether `Vary` names `Accept-Encoding`.
 #[allow(dead_code)]
-pub fn varies_by_encoding(headers: &HeaderMap) -> bool {
+pub(super) fn varies_by_encoding(headers: &HeaderMap) -> bool {
     headers.get_all("vary").iter().any(|value| {
         value
             .to_str()

@@ -63,7 +63,7 @@ pub fn product_columns<'a>(fields: impl IntoIterator<Item = &'a str>) -> Product
 /// A page of products.
 pub type ProductPage = Connection<ProductObj>;
 /// A page of brands.
-pub type BrandPage = Connection<BrandObj>;
+pub(super) type BrandPage = Connection<BrandObj>;
 
 /// Counts every brand.
 static BRANDS: CountBySource = CountBySource {
@@ -81,7 +81,7 @@ static CATEGORY_PRODUCTS: CountById<CatalogLoaders> = CountById {
 };
 
 /// Registers the catalog's types and root fields.
-pub fn register(registry: &mut Registry) {
+pub(super) fn register(registry: &mut Registry) {
     connection::register::<ProductObj, ()>(registry, "ProductConnection", "ProductEdge", "Product");
     connection::register::<BrandObj, ()>(registry, "BrandConnection", "BrandEdge", "Brand");
     root(registry);

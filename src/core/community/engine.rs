@@ -26,7 +26,7 @@ type UserObj = Arc<UserRecord>;
 type ProductObj = Arc<ProductRecord>;
 
 /// A page of collages.
-pub type CollagePage = Connection<CollageObj>;
+pub(super) type CollagePage = Connection<CollageObj>;
 
 /// Counts the collage feed, of one tag or all.
 static FEED: CountBySource = CountBySource {
@@ -60,7 +60,7 @@ fn loaders(ctx: &Ctx) -> Result<&CommunityLoaders, ApiError> {
 }
 
 /// Registers the community's types and root fields.
-pub fn register(registry: &mut Registry) {
+pub(super) fn register(registry: &mut Registry) {
     root(registry);
     registry
         .node("User", |ctx, ids| {

@@ -16,7 +16,7 @@ use crate::protocols::ProductRecord;
 use crate::protocols::community::CollageRecord;
 
 /// A mutation's payload: the changed object, or none, and the problems with the input.
-pub struct Payload<T> {
+pub(super) struct Payload<T> {
     changed: Option<T>,
     user_errors: Vec<UserError>,
 }
@@ -47,7 +47,7 @@ where
 }
 
 /// Registers the mutations and their payload types.
-pub fn register(registry: &mut Registry) {
+pub(super) fn register(registry: &mut Registry) {
     registry
         .input::<CreateCollageInput>()
         .input::<UpdateCollageInput>();

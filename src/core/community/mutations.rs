@@ -21,7 +21,7 @@ const MAX_ITEMS: usize = super::MAX_ITEMS as usize;
 
 /// Why a part of a mutation's input was refused.
 #[derive(Copy, Clone, Eq, PartialEq, Debug)]
-pub enum UserErrorCode {
+pub(super) enum UserErrorCode {
     /// Malformed or out of range.
     Invalid,
     /// Too short, too long or too many.
@@ -32,7 +32,7 @@ pub enum UserErrorCode {
 
 /// A problem with the input, for showing next to the form field it concerns.
 #[derive(Debug, Clone)]
-pub struct UserError {
+pub(super) struct UserError {
     /// The path of the input field, e.g. `["items", "2", "productId"]`.
     pub field: Vec<String>,
     pub message: String,
@@ -49,7 +49,7 @@ fn user_error(field: &[&str], code: UserErrorCode, message: impl Into<String>) -
 
 /// A product placed on the canvas.
 #[derive(InputObject, Debug)]
-pub struct CollageItemInput {
+pub(super) struct CollageItemInput {
     pub product_id: ID,
     /// 0 (left) to 1 (right).
     pub x: f64,
@@ -61,7 +61,7 @@ pub struct CollageItemInput {
 }
 
 #[derive(InputObject, Debug)]
-pub struct CreateCollageInput {
+pub(super) struct CreateCollageInput {
     /// 1 to 200 characters.
     pub title: String,
     /// Up to 2000 characters.
@@ -76,7 +76,7 @@ pub struct CreateCollageInput {
 
 /// A change to a collage of the viewer's; absent fields stay as they are.
 #[derive(InputObject, Debug)]
-pub struct UpdateCollageInput {
+pub(super) struct UpdateCollageInput {
     pub id: ID,
     pub title: Option<String>,
     pub description: Option<String>,

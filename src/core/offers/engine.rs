@@ -12,7 +12,7 @@ use crate::protocols::ProductRecord;
 use crate::protocols::offers::{Availability, Offer};
 
 /// A product's offers as the engine holds them: a successful answer, shared.
-pub struct OffersObj(Arc<OffersAnswer>);
+pub(super) struct OffersObj(Arc<OffersAnswer>);
 
 impl OffersObj {
     fn offers(&self) -> &[Offer] {
@@ -24,7 +24,7 @@ impl OffersObj {
 }
 
 /// Registers `Product.offers` and the offers' types.
-pub fn register(registry: &mut Registry) {
+pub(super) fn register(registry: &mut Registry) {
     registry
         .object::<Arc<ProductRecord>>("Product")
         .resolve("offers", "ProductOffers", |ctx, products, _args| {

@@ -22,17 +22,17 @@ use crate::protocols::{BrandRecord, CategoryRecord, ProductRecord};
 type ProductObj = Arc<ProductRecord>;
 
 /// A page of search results, with its facets (when they were asked for).
-pub type SearchPage = Connection<ProductObj, Option<Arc<Facets>>>;
+pub(super) type SearchPage = Connection<ProductObj, Option<Arc<Facets>>>;
 
 /// The facets of one search (none when they were not asked for).
-pub struct FacetsObj(Option<Arc<Facets>>);
+pub(super) struct FacetsObj(Option<Arc<Facets>>);
 
 fn catalog(ctx: &Ctx) -> Result<&CatalogLoaders, ApiError> {
     Ok(ctx.data::<Arc<CatalogLoaders>>()?)
 }
 
 /// Registers the search module's fields and types.
-pub fn register(registry: &mut Registry) {
+pub(super) fn register(registry: &mut Registry) {
     registry.input::<ProductSort>().input::<ProductFilter>();
     registry
         .object::<()>("Query")
@@ -173,7 +173,7 @@ fn facets(registry: &mut Registry) {
 }
 
 /// A category facet: its own Rust type, since a brand facet is a `FacetValue<i32>` too.
-pub struct CategoryFacetObj(FacetValue<i32>);
+pub(super) struct CategoryFacetObj(FacetValue<i32>);
 
 fn similar(registry: &mut Registry) {
     registry.object::<ProductObj>("Product").resolve(
