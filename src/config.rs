@@ -19,8 +19,10 @@ use sqlx::mysql::MySqlConnectOptions;
 #[derive(Debug, Parser)]
 #[command(name = "ogrom", version, about, long_about = None, args_override_self = true)]
 pub struct Cli {
+    /// Logging, the same for every subcommand.
     #[command(flatten)]
     pub log: LogArgs,
+    /// The subcommand to run.
     #[command(subcommand)]
     pub command: Command,
 }
@@ -88,7 +90,9 @@ fn parse_host_port(value: &str) -> Result<String, String> {
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
+    /// JSON lines in the ecs-logging layout, for log pipelines.
     Json,
+    /// Plain text lines, for reading in a terminal.
     Text,
 }
 
@@ -166,8 +170,10 @@ fn parse_index_name(value: &str) -> Result<String, String> {
 /// `ogrom index`.
 #[derive(Debug, Args)]
 pub struct IndexArgs {
+    /// The database the products are read from.
     #[command(flatten)]
     pub database: DatabaseArgs,
+    /// The cluster, and the alias that the new index goes behind.
     #[command(flatten)]
     pub elasticsearch: ElasticsearchArgs,
     /// Products read from MySQL and sent in one bulk request.
@@ -263,8 +269,10 @@ pub struct AuthArgs {
 /// `ogrom token`.
 #[derive(Debug, Args)]
 pub struct TokenArgs {
+    /// The database the user's id is looked up in.
     #[command(flatten)]
     pub database: DatabaseArgs,
+    /// The HS256 secret, issuer and audience the token is signed for.
     #[command(flatten)]
     pub auth: AuthArgs,
     /// The user the token identifies.
@@ -278,6 +286,7 @@ pub struct TokenArgs {
 /// `ogrom schema`: without a subcommand, prints the SDL.
 #[derive(Debug, Args)]
 pub struct SchemaArgs {
+    /// What to do instead of printing the SDL (`diff`); `None`: print it.
     #[command(subcommand)]
     pub command: Option<SchemaCommand>,
 }
@@ -354,6 +363,7 @@ pub struct PartnerStubArgs {
 /// `ogrom seed`.
 #[derive(Debug, Args)]
 pub struct SeedArgs {
+    /// The migrated database to fill.
     #[command(flatten)]
     pub database: DatabaseArgs,
     /// How much data: `test` (a small fixture), `demo`, or `bench` (100k products).
@@ -510,6 +520,7 @@ pub struct ServeArgs {
     #[arg(long, env = "OGROM_PATH_PREFIX", default_value = "", value_parser = parse_prefix)]
     pub path_prefix: String,
 
+    /// The MySQL database of record (catalog and community).
     #[command(flatten)]
     pub database: DatabaseArgs,
     /// Most MySQL connections the pool opens.
@@ -528,15 +539,19 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub mysql_guard: MySqlGuardArgs,
 
+    /// The cluster and alias that searches read.
     #[command(flatten)]
     pub elasticsearch: ElasticsearchArgs,
 
+    /// The partner offers API, and how its calls are bounded, retried and cached.
     #[command(flatten)]
     pub partner: PartnerArgs,
 
+    /// How bearer tokens are checked.
     #[command(flatten)]
     pub auth: AuthArgs,
 
+    /// What clients may send and spend.
     #[command(flatten)]
     pub limits: LimitArgs,
 
@@ -620,6 +635,7 @@ impl ServeArgs {
         Ok(())
     }
 
+    /// A setting given in milliseconds, as a `Duration`.
     pub fn duration(millis: u64) -> Duration {
         Duration::from_millis(millis)
     }
@@ -647,6 +663,7 @@ pub struct ElasticsearchGuardArgs {
 }
 
 impl ElasticsearchGuardArgs {
+    /// These values as the Elasticsearch guard takes them.
     pub fn settings(&self) -> crate::sources::breaker::GuardSettings {
         crate::sources::breaker::GuardSettings {
             failures: self.elasticsearch_breaker_failures,
@@ -677,6 +694,7 @@ pub struct MySqlGuardArgs {
 }
 
 impl MySqlGuardArgs {
+    /// These values as the MySQL guard takes them.
     pub fn settings(&self) -> crate::sources::breaker::GuardSettings {
         crate::sources::breaker::GuardSettings {
             failures: self.mysql_breaker_failures,

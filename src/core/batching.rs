@@ -29,7 +29,9 @@ use crate::observe::{self, request::RequestSpawner};
 
 /// One batch-shaped backend call: values for many keys at once.
 pub trait BatchLoad: Send + Sync + 'static {
+    /// What a value is loaded by: an id, a slug, an `(id, page size)` pair.
     type Key: Clone + Eq + Hash + Debug + Send + Sync + 'static;
+    /// What one key loads.
     type Value: Clone + Send + Sync + 'static;
     /// The loader's name in metrics, spans and `extensions.debug`.
     const NAME: &'static str;

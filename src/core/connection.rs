@@ -27,15 +27,21 @@ pub struct PageInfo {
 /// A page of nodes, the whole list's total (known, or counted when selected), and what
 /// else the page's type shows (`X`: search facets; nothing for most).
 pub struct Connection<N, X = ()> {
+    /// The page's nodes with their cursors, in list order.
     pub edges: Vec<Edge<N>>,
+    /// Whether more nodes follow this page.
     pub has_next_page: bool,
+    /// How the whole list's `totalCount` is had.
     pub total: Total,
+    /// What the page's type shows besides its nodes (a search's facets); `()` for most.
     pub extra: X,
 }
 
 /// A node and its cursor.
 pub struct Edge<N> {
+    /// The opaque position to pass as `after` to resume after this node.
     pub cursor: String,
+    /// The item at this place in the list.
     pub node: N,
 }
 
@@ -50,7 +56,10 @@ pub enum Total {
 /// What a counter counts for: an owner's id, or a text (a feed's tag).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CountKey {
+    /// The owner whose list is counted (a brand, a user, a product); 0 for a list with no
+    /// owner (every brand).
     Id(i32),
+    /// The text that selects the list (a feed's tag); `None`: the whole feed.
     Text(Option<String>),
 }
 
@@ -59,6 +68,7 @@ pub enum CountKey {
 pub trait Counter: Sync {
     /// The kind of list it counts, unique among counters.
     fn name(&self) -> &'static str;
+    /// The whole-list count of each of `keys`, in their order; `None` where none is known.
     fn count<'a>(
         &'a self,
         ctx: &'a Ctx,
@@ -69,7 +79,9 @@ pub trait Counter: Sync {
 /// Counts lists of owners (a brand's products, a user's collages) through a loader of the
 /// module's loaders `L`, which the request's context holds as `Arc<L>`.
 pub struct CountById<L: 'static> {
+    /// The counter's name, unique among counters (see `Counter::name`).
     pub name: &'static str,
+    /// Loads the counts of ids through the request's `L`, one per id, in their order.
     pub load: for<'a> fn(&'a L, &'a [i32]) -> BoxFuture<'a, LoadedCounts>,
 }
 
@@ -103,7 +115,9 @@ impl<L: Send + Sync + 'static> Counter for CountById<L> {
 /// Counts lists whose total a source answers for a key (the feed of a tag, every brand):
 /// one call per distinct key of the level.
 pub struct CountBySource {
+    /// The counter's name, unique among counters (see `Counter::name`).
     pub name: &'static str,
+    /// Asks the sources for the count of one key.
     pub count: for<'a> fn(&'a Sources, &'a CountKey) -> BoxFuture<'a, Result<i64, SourceError>>,
 }
 

@@ -9,11 +9,17 @@ use super::errors::ApiError;
 /// The kinds of object that have global ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
+    /// A catalog product (`Product`).
     Product,
+    /// A brand (`Brand`).
     Brand,
+    /// A partner shop (`Shop`).
     Shop,
+    /// A node of the category tree (`Category`).
     Category,
+    /// A user (`User`).
     User,
+    /// A collage (`Collage`).
     Collage,
 }
 
@@ -43,11 +49,14 @@ impl Kind {
 /// A decoded global id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct GlobalId {
+    /// The object's type, which the id names.
     pub kind: Kind,
+    /// The object's database id, always positive.
     pub id: i32,
 }
 
 impl GlobalId {
+    /// The global id of object `id` of `kind`.
     pub fn new(kind: Kind, id: i32) -> Self {
         Self { kind, id }
     }

@@ -47,9 +47,13 @@ use crate::protocols::search::SearchSource;
 /// assembles it; tests assemble it from in-memory or real sources.
 #[derive(Clone)]
 pub struct Sources {
+    /// Brands, shops, categories and products.
     pub catalog: Arc<dyn CatalogSource>,
+    /// Product search, similar products and autocomplete.
     pub search: Arc<dyn SearchSource>,
+    /// Live prices and stock from the partner API.
     pub offers: Arc<dyn OfferSource>,
+    /// Users, collages and likes, and their writes.
     pub community: Arc<dyn CommunitySource>,
 }
 
@@ -81,7 +85,9 @@ pub struct ApiConfig {
 pub struct Outcome {
     /// The `data` entry as JSON text (`null` when there is none).
     pub data: String,
+    /// The errors, each at its path when it has one.
     pub errors: Vec<async_graphql::ServerError>,
+    /// The response's `extensions` entries (`debug`; the HTTP layer adds `cost`).
     pub extensions: std::collections::BTreeMap<String, async_graphql::Value>,
     /// The cache hints of the fields it selected.
     pub cache_control: async_graphql::CacheControl,
@@ -136,8 +142,11 @@ impl Default for ApiConfig {
 /// one request (`prepare`: its loaders). It may add fields to other modules' types.
 #[derive(Clone, Copy)]
 pub struct Module {
+    /// The module's short name, as schema errors name it.
     pub name: &'static str,
+    /// The types and fields the module declares, in SDL.
     pub sdl: &'static str,
+    /// Registers how the module's fields resolve.
     pub register: fn(&mut engine::Registry),
     /// Adds what the module keeps across requests (a cache) to the API's shared context.
     pub start: fn(&ApiConfig, &mut engine::Ctx),
@@ -147,8 +156,11 @@ pub struct Module {
 
 /// What a module's per-request dependencies are made from.
 pub struct Prepare<'a> {
+    /// The backends the loaders read from.
     pub sources: &'a Sources,
+    /// The API's tunables.
     pub config: &'a ApiConfig,
+    /// The request being served: its deadline, id, viewer and stats.
     pub request: &'a RequestContext,
     /// What the modules keep across requests (see `Module::start`).
     pub shared: &'a engine::Ctx,
@@ -156,6 +168,7 @@ pub struct Prepare<'a> {
     pub plan: &'a engine::Plan,
     /// The request's span: loaders log backend failures under it.
     pub span: &'a tracing::Span,
+    /// How the request's loaders gather keys into batches.
     pub window: batching::Window,
 }
 
@@ -216,7 +229,9 @@ pub struct Api {
 /// and the id that ties its log lines (and the partner's) together.
 #[derive(Debug, Clone)]
 pub struct RequestContext {
+    /// When the request must be answered by; calls to the partner never run past it.
     pub deadline: std::time::Instant,
+    /// The request's id (`x-request-id`), forwarded to the partner with its calls.
     pub request_id: Option<String>,
     /// The authenticated viewer; `None` for anonymous requests.
     pub viewer: Option<ViewerId>,

@@ -30,6 +30,7 @@ use async_graphql::{CacheControl, Positioned, Value};
 pub struct Fragment {
     /// The module, for error messages.
     pub module: &'static str,
+    /// The module's types and fields, in SDL.
     pub sdl: &'static str,
 }
 
@@ -64,7 +65,9 @@ pub struct Hints {
 /// What one field declares.
 #[derive(Debug, Default)]
 pub struct FieldHints {
+    /// Its cache hint (`@cacheControl`), when it declares one.
     pub cache: Option<CacheControl>,
+    /// Its cost (`@cost`, `@listSize`), when it declares one.
     pub cost: Option<FieldCost>,
 }
 

@@ -78,22 +78,36 @@ impl Default for DocumentLimits {
 /// limit and its value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LimitExceeded {
+    /// The limit's stable error code (one of `code`), for `extensions.code`.
     pub code: &'static str,
+    /// Which limit was passed, and its value.
     pub message: String,
 }
 
 /// The codes of the limits.
 pub mod code {
+    /// The document text is longer than `max_bytes`.
     pub const DOCUMENT_TOO_LARGE: &str = "DOCUMENT_TOO_LARGE";
+    /// The document has more than `max_tokens` tokens.
     pub const TOO_MANY_TOKENS: &str = "TOO_MANY_TOKENS";
+    /// Brackets are nested deeper than `max_nesting`.
     pub const NESTING_TOO_DEEP: &str = "NESTING_TOO_DEEP";
+    /// An argument value or a variable nests deeper than `max_value_depth`.
     pub const VALUE_TOO_DEEP: &str = "VALUE_TOO_DEEP";
+    /// Selections nest deeper than `max_depth`, or introspection deeper than
+    /// `max_introspection_depth`.
     pub const QUERY_TOO_DEEP: &str = "QUERY_TOO_DEEP";
+    /// An operation expands to more than `max_fields` fields through its fragments.
     pub const TOO_MANY_FIELDS: &str = "TOO_MANY_FIELDS";
+    /// The document has more than `max_aliases` aliased fields.
     pub const TOO_MANY_ALIASES: &str = "TOO_MANY_ALIASES";
+    /// An operation selects more than `max_root_fields` root fields.
     pub const TOO_MANY_ROOT_FIELDS: &str = "TOO_MANY_ROOT_FIELDS";
+    /// A field, fragment or spread carries more than `max_directives` directives.
     pub const TOO_MANY_DIRECTIVES: &str = "TOO_MANY_DIRECTIVES";
+    /// The document defines more than `max_operations` operations.
     pub const TOO_MANY_OPERATIONS: &str = "TOO_MANY_OPERATIONS";
+    /// A fragment spreads itself, directly or through other fragments.
     pub const FRAGMENT_CYCLE: &str = "FRAGMENT_CYCLE";
 }
 

@@ -125,8 +125,11 @@ impl Default for Protection {
 /// What the handlers share.
 #[derive(Clone)]
 pub struct HttpState {
+    /// The GraphQL API that runs operations.
     pub api: Api,
+    /// What `/health/ready` answers; shutdown makes it unready.
     pub readiness: Readiness,
+    /// The request body size and time limits.
     pub limits: HttpLimits,
     /// Checks bearer tokens.
     pub authenticator: Arc<dyn Authenticator>,

@@ -32,7 +32,9 @@ struct Remembered {
 /// Why a request's query cannot be had.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Missing {
+    /// The error code clients see as `extensions.code`.
     pub code: &'static str,
+    /// The error message; for APQ, the exact text Apollo clients recognise.
     pub message: &'static str,
 }
 

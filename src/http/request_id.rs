@@ -40,6 +40,7 @@ impl RequestId {
         Self(format!("{prefix:016x}-{n:08x}"))
     }
 
+    /// The id as text, as headers and log lines carry it.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -28,6 +28,7 @@ pub struct Entry {
     pub data: String,
     /// The cost the operation was charged, and the fields it returned.
     pub requested: u64,
+    /// Fields it returned (its actual cost): what a hit settles the client's charge with.
     pub actual: u64,
     /// The fields it used, by type.
     pub fields: Vec<(String, String)>,

@@ -29,11 +29,17 @@ pub struct TraceExporter {
 
 /// The request span's facts.
 pub struct ServerSpan<'a> {
+    /// The request's place in its trace: the trace id, its span id and the caller's span.
     pub trace: &'a TraceContext,
+    /// The span's name (`graphql <operation>`).
     pub name: &'a str,
+    /// Wall-clock time the request started.
     pub start: SystemTime,
+    /// How long the request took.
     pub took: Duration,
+    /// The HTTP status answered; a 5xx marks the span failed.
     pub status: u16,
+    /// More attributes of the span: the operation's name and type, the request id.
     pub attributes: Vec<(&'static str, String)>,
 }
 

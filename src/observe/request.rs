@@ -25,8 +25,11 @@ tokio::task_local! {
 /// A backend the gateway calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
+    /// MySQL, the data of record for the catalog and the community.
     MySql,
+    /// Elasticsearch, which answers product searches.
     Elasticsearch,
+    /// The partner offers API.
     Partner,
 }
 

@@ -31,14 +31,21 @@ pub enum SpanKind {
 /// One finished span.
 #[derive(Debug, Clone)]
 pub struct SpanRecord {
+    /// The span's own id (16 hex digits).
     pub span_id: String,
     /// The parent span; `None`: the request's own span.
     pub parent_id: Option<String>,
+    /// What the span did: `loader <name>` for a batch, the backend's name for a call.
     pub name: String,
+    /// Whether it is a loader batch or a backend call.
     pub kind: SpanKind,
+    /// Wall-clock time the work started.
     pub start: SystemTime,
+    /// Wall-clock time the work ended.
     pub end: SystemTime,
+    /// Whether the work succeeded; false marks the span failed.
     pub ok: bool,
+    /// Attributes of the span (`peer.service` of a call, the keys of a batch).
     pub attributes: Vec<(&'static str, String)>,
 }
 

@@ -10,19 +10,28 @@ use super::SourceError;
 /// A brand, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrandRecord {
+    /// Primary key in `brands`.
     pub id: i32,
+    /// Unique, URL-safe key: what the site's URLs and `Query.brand(slug:)` use.
     pub slug: String,
+    /// Display name; the list of brands is ordered by it.
     pub name: String,
+    /// Absolute URL of the logo image; `None` when the brand has none.
     pub logo_url: Option<String>,
+    /// When the brand was added to the catalog.
     pub created_at: DateTime<Utc>,
 }
 
 /// A partner shop that sells products.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShopRecord {
+    /// Primary key in `shops`.
     pub id: i32,
+    /// Unique, URL-safe key: what the site's URLs and `Query.shop(slug:)` use.
     pub slug: String,
+    /// Display name, shown next to the products it sells.
     pub name: String,
+    /// Host name of the shop's website, without scheme or path.
     pub domain: String,
     /// ISO 3166 alpha-2.
     pub country: String,
@@ -33,10 +42,13 @@ pub struct ShopRecord {
 /// A node of the category tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CategoryRecord {
+    /// Primary key in `categories`.
     pub id: i32,
     /// `None` at the roots.
     pub parent_id: Option<i32>,
+    /// Unique, URL-safe key: what the site's URLs and `Query.category(slug:)` use.
     pub slug: String,
+    /// Display name in navigation and breadcrumbs; search matches text against it too.
     pub name: String,
     /// Order among siblings.
     pub position: i32,
@@ -45,21 +57,35 @@ pub struct CategoryRecord {
 /// A product, with prices in minor units of its currency.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProductRecord {
+    /// Primary key in `products`; ids grow with time, so a higher id is a newer product.
     pub id: i32,
+    /// The brand that makes it (`brands.id`).
     pub brand_id: i32,
+    /// The partner shop that sells it (`shops.id`).
     pub shop_id: i32,
+    /// Its most specific category (`categories.id`), a node at any depth of the tree.
     pub category_id: i32,
+    /// Display name; full-text search weighs it most, and autocomplete completes it.
     pub name: String,
+    /// Free-text description, possibly long; may be empty.
     pub description: String,
+    /// Color name, lowercase (`navy`); search filters and counts it as an exact value.
     pub color: String,
+    /// List price in minor units of `currency` (cents), never negative.
     pub price_cents: i32,
     /// `None` when the product is not on sale.
     pub sale_price_cents: Option<i32>,
+    /// ISO 4217 code of both prices (`EUR`).
     pub currency: String,
+    /// Absolute URL of the product's picture.
     pub image_url: String,
+    /// Affiliate link to the product's page at the shop, where it is bought.
     pub deeplink_url: String,
+    /// How many users like it; likes and unlikes keep it equal to its `product_likes` rows.
     pub like_count: i32,
+    /// When the product was added to the catalog; search's `Newest` order sorts by it.
     pub created_at: DateTime<Utc>,
+    /// When the product was last changed in the catalog; likes do not change it.
     pub updated_at: DateTime<Utc>,
 }
 
@@ -75,7 +101,9 @@ pub struct PageRequest<C> {
 /// A page of items and whether more follow it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {
+    /// The page's items, in the list's order; at most the `first` asked for.
     pub items: Vec<T>,
+    /// Whether more items follow the last one of this page.
     pub has_next_page: bool,
 }
 
@@ -91,7 +119,9 @@ impl<T> Default for Page<T> {
 /// Position in the list of brands, which is ordered by name, then id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrandCursor {
+    /// The last brand's name, the primary sort key.
     pub name: String,
+    /// The last brand's id, which orders brands of the same name.
     pub id: i32,
 }
 
@@ -102,19 +132,33 @@ pub struct BrandCursor {
 pub struct ProductColumns(u16);
 
 impl ProductColumns {
+    /// `brand_id`, for `Product.brand`.
     pub const BRAND: Self = Self(1);
+    /// `shop_id`, for `Product.shop`.
     pub const SHOP: Self = Self(1 << 1);
+    /// `category_id`, for `Product.category`.
     pub const CATEGORY: Self = Self(1 << 2);
+    /// `name`.
     pub const NAME: Self = Self(1 << 3);
+    /// `description`.
     pub const DESCRIPTION: Self = Self(1 << 4);
+    /// `color`.
     pub const COLOR: Self = Self(1 << 5);
+    /// `price_cents`, the list price.
     pub const PRICE: Self = Self(1 << 6);
+    /// `sale_price_cents`, which also tells whether the product is on sale.
     pub const SALE_PRICE: Self = Self(1 << 7);
+    /// `currency`, which any price shown needs.
     pub const CURRENCY: Self = Self(1 << 8);
+    /// `image_url`.
     pub const IMAGE: Self = Self(1 << 9);
+    /// `deeplink_url`.
     pub const DEEPLINK: Self = Self(1 << 10);
+    /// `like_count`.
     pub const LIKES: Self = Self(1 << 11);
+    /// `created_at`.
     pub const CREATED: Self = Self(1 << 12);
+    /// `updated_at`.
     pub const UPDATED: Self = Self(1 << 13);
     /// Every column.
     pub const ALL: Self = Self((1 << 14) - 1);

@@ -8,35 +8,55 @@ use chrono::{DateTime, Utc};
 
 use super::{Page, PageRequest, ProductRecord, SourceError};
 
+/// A registered user, as stored: the author of collages and of likes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRecord {
+    /// Primary key in `users`; a token's `sub` claim carries it.
     pub id: i32,
+    /// Unique handle, the key of `Query.user(username:)` and `ogrom token --user`.
     pub username: String,
+    /// Name shown to other users; need not be unique.
     pub display_name: String,
+    /// Absolute URL of the profile picture; `None` when the user has none.
     pub avatar_url: Option<String>,
+    /// When the account was created.
     pub created_at: DateTime<Utc>,
 }
 
+/// A collage as stored; its items and tags are read separately.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CollageRecord {
+    /// Primary key in `collages`; ids grow with time, so a higher id is a newer collage.
     pub id: i32,
+    /// The author (`users.id`), the only user who may change or delete it.
     pub user_id: i32,
+    /// Title given by the author, 1 to 200 characters.
     pub title: String,
+    /// The author's text about it, up to 2000 characters; may be empty.
     pub description: String,
+    /// How many users like it, kept equal to its `collage_likes` rows; the `Popular` feed
+    /// sorts by it.
     pub like_count: i32,
+    /// When the collage was created.
     pub created_at: DateTime<Utc>,
+    /// When the collage was last edited (title, description, tags or items).
     pub updated_at: DateTime<Utc>,
 }
 
 /// A product placed on a collage's canvas.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CollageItemRecord {
+    /// The collage it is placed on.
     pub collage_id: i32,
+    /// Place in canvas order from 0: items are drawn in this order, later ones on top.
     pub position: i32,
+    /// The product shown (`products.id`).
     pub product_id: i32,
     /// Position on the canvas, 0 to 1 from the left and from the top.
     pub x: f64,
+    /// Distance from the top of the canvas, as a fraction of its height (0 to 1).
     pub y: f64,
+    /// Factor on the product image's natural size (1: natural); writes accept 0.1 to 10.
     pub scale: f64,
 }
 
@@ -54,28 +74,36 @@ pub enum CollageOrder {
 pub struct CollageCursor {
     /// The like count, for `Popular`.
     pub like_count: Option<i32>,
+    /// The last collage's id: the whole key for `Newest`, the tie-breaker for `Popular`.
     pub id: i32,
 }
 
 /// A position in a user's liked products: when the like was made, and the product.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LikeCursor {
+    /// When the last product seen was liked: the main sort key, latest first.
     pub liked_at: DateTime<Utc>,
+    /// The last product seen, which orders likes made at the same instant.
     pub product_id: i32,
 }
 
 /// A product liked by a user, with when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LikedProduct {
+    /// The liked product, every column read.
     pub product: ProductRecord,
+    /// When the user liked it; lists of likes are ordered by it, latest first.
     pub liked_at: DateTime<Utc>,
 }
 
 /// What a new or changed collage holds; already validated by the caller.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CollageDraft {
+    /// Title, 1 to 200 characters.
     pub title: String,
+    /// Description, up to 2000 characters; may be empty.
     pub description: String,
+    /// Up to 10 tags of lowercase letters, digits and `-`; a repeated tag is stored once.
     pub tags: Vec<String>,
     /// `(product id, x, y, scale)` in canvas order.
     pub items: Vec<(i32, f64, f64, f64)>,
@@ -84,9 +112,14 @@ pub struct CollageDraft {
 /// A change to a collage: `None` keeps a part as it is.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CollagePatch {
+    /// A new title, or `None` to keep the old one.
     pub title: Option<String>,
+    /// A new description, or `None` to keep the old one.
     pub description: Option<String>,
+    /// The new set of tags, replacing all old ones; `None` keeps them.
     pub tags: Option<Vec<String>>,
+    /// The new items, `(product id, x, y, scale)` in canvas order, replacing all old ones;
+    /// `None` keeps them.
     pub items: Option<Vec<(i32, f64, f64, f64)>>,
 }
 
@@ -113,11 +146,14 @@ pub enum WriteError {
 /// Read and write access to the community data.
 #[async_trait::async_trait]
 pub trait CommunitySource: Send + Sync {
+    /// Users by id; absent ids are missing from the map.
     async fn users_by_ids(&self, ids: &[i32]) -> Result<HashMap<i32, UserRecord>, SourceError>;
+    /// Users by username, keyed as stored; absent names are missing from the map.
     async fn users_by_usernames(
         &self,
         usernames: &[String],
     ) -> Result<HashMap<String, UserRecord>, SourceError>;
+    /// Collages by id; absent ids are missing from the map.
     async fn collages_by_ids(
         &self,
         ids: &[i32],
@@ -127,6 +163,7 @@ pub trait CommunitySource: Send + Sync {
         &self,
         keys: &[(i32, u32)],
     ) -> Result<HashMap<(i32, u32), Vec<CollageItemRecord>>, SourceError>;
+    /// The tags of each collage, alphabetically; a collage without tags may be absent.
     async fn collage_tags(&self, ids: &[i32]) -> Result<HashMap<i32, Vec<String>>, SourceError>;
     /// The collage feed, optionally of one tag.
     async fn collages_page(
@@ -135,6 +172,7 @@ pub trait CommunitySource: Send + Sync {
         tag: Option<&str>,
         page: PageRequest<CollageCursor>,
     ) -> Result<Page<CollageRecord>, SourceError>;
+    /// How many collages the feed holds: every collage, or those tagged `tag`.
     async fn collages_count(&self, tag: Option<&str>) -> Result<i64, SourceError>;
     /// Collages of users, newest first: `(user id, page size)` to first pages.
     async fn user_collages(
@@ -152,6 +190,8 @@ pub trait CommunitySource: Send + Sync {
         owner: CollageOwner,
         page: PageRequest<i32>,
     ) -> Result<Page<CollageRecord>, SourceError>;
+    /// How many collages each user made, or each product appears in, by `owner`; an id
+    /// without collages counts 0.
     async fn owner_collages_counts(
         &self,
         owner: CollageOwnerKind,
@@ -168,6 +208,7 @@ pub trait CommunitySource: Send + Sync {
         &self,
         keys: &[(i32, u32)],
     ) -> Result<HashMap<(i32, u32), Page<LikedProduct>>, SourceError>;
+    /// How many products each user likes.
     async fn liked_products_counts(
         &self,
         user_ids: &[i32],
@@ -187,9 +228,13 @@ pub trait CommunitySource: Send + Sync {
 
     /// Likes a product (again: no change) and returns its like count.
     async fn like_product(&self, viewer: i32, product_id: i32) -> Result<i32, WriteError>;
+    /// Removes the viewer's like of a product, if any, and returns its like count.
     async fn unlike_product(&self, viewer: i32, product_id: i32) -> Result<i32, WriteError>;
+    /// Likes a collage (again: no change) and returns its like count.
     async fn like_collage(&self, viewer: i32, collage_id: i32) -> Result<i32, WriteError>;
+    /// Removes the viewer's like of a collage, if any, and returns its like count.
     async fn unlike_collage(&self, viewer: i32, collage_id: i32) -> Result<i32, WriteError>;
+    /// Creates a collage by the viewer from `draft` and returns it as stored.
     async fn create_collage(
         &self,
         viewer: i32,
@@ -209,13 +254,17 @@ pub trait CommunitySource: Send + Sync {
 /// Whose collages: a user's or a product's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CollageOwner {
+    /// The collages a user made, by the user's id.
     User(i32),
+    /// The collages that place a product on their canvas, by the product's id.
     Product(i32),
 }
 
 /// The kind of `CollageOwner`, for batched counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CollageOwnerKind {
+    /// Counts the collages each user made.
     User,
+    /// Counts the collages each product appears in.
     Product,
 }

@@ -88,11 +88,17 @@ async fn command(cli: Cli, logs: &Logs) -> anyhow::Result<()> {
 /// A built gateway: the router and handles on its backends (tests read their counters),
 /// its metrics and its readiness (which shutdown turns off).
 pub struct Gateway {
+    /// The router of every endpoint.
     pub router: Router,
+    /// The MySQL pool, shared by the catalog and the community.
     pub mysql: MySql,
+    /// The Elasticsearch client that search uses.
     pub elasticsearch: Elasticsearch,
+    /// The partner offers client: its call count, bulkhead and breaker.
     pub partner: PartnerClient,
+    /// This instance's metrics, as `/metrics` shows them.
     pub metrics: Metrics,
+    /// What `/health/ready` answers; shutdown makes it unready.
     pub readiness: Readiness,
 }
 

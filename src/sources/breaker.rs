@@ -35,6 +35,7 @@ pub struct GuardSettings {
 }
 
 impl Guard {
+    /// A guard around `backend`'s calls (its name in errors), with a closed circuit.
     pub fn new(backend: &'static str, settings: GuardSettings) -> Self {
         Self {
             backend,
@@ -72,6 +73,7 @@ impl Guard {
         }
     }
 
+    /// The state of the guard's circuit breaker.
     pub fn state(&self) -> BreakerState {
         self.breaker.state()
     }
@@ -85,8 +87,11 @@ impl Guard {
 /// The breaker's state, as metrics and logs show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BreakerState {
+    /// Calls go through; failures are counted.
     Closed,
+    /// Calls fail at once, until `open_for` has passed.
     Open,
+    /// `open_for` has passed: the next call goes through as a probe.
     HalfOpen,
 }
 
@@ -123,11 +128,13 @@ impl Permit<'_> {
         self.probe
     }
 
+    /// Reports that the call succeeded: the circuit closes, the failure count starts over.
     pub fn success(mut self) {
         self.reported = true;
         self.breaker.success();
     }
 
+    /// Reports that the call failed: one more towards opening, or open again after a probe.
     pub fn failure(mut self) {
         self.reported = true;
         self.breaker.failure();
@@ -143,6 +150,8 @@ impl Drop for Permit<'_> {
 }
 
 impl CircuitBreaker {
+    /// A closed breaker that opens after `threshold` consecutive failures (at least 1) and
+    /// lets a probe through after `open_for`.
     pub fn new(threshold: u32, open_for: Duration) -> Self {
         Self {
             threshold: threshold.max(1),
@@ -196,6 +205,7 @@ impl CircuitBreaker {
         inner.probing = false;
     }
 
+    /// The state now; an open circuit is `HalfOpen` once it may probe.
     pub fn state(&self) -> BreakerState {
         let inner = self.lock();
         match inner.opened_at {

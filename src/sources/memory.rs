@@ -35,9 +35,13 @@ impl CallCounter {
 /// A catalog held in memory. `fail` makes one method fail, to test error paths.
 #[derive(Default)]
 pub struct MemoryCatalog {
+    /// Every brand of the catalog.
     pub brands: Vec<BrandRecord>,
+    /// Every shop of the catalog.
     pub shops: Vec<ShopRecord>,
+    /// Every category; `parent_id` makes the tree.
     pub categories: Vec<CategoryRecord>,
+    /// Every product; pages list them newest (highest id) first.
     pub products: Vec<ProductRecord>,
     failures: Mutex<HashMap<&'static str, SourceError>>,
     /// Methods that panic, to test that a bug in a source cannot take a request down.
@@ -364,11 +368,13 @@ impl CatalogSource for MemoryCatalog {
 /// Product search over an in-memory catalog: substring matching on names, the filters, id
 /// order. Enough to test how the core pages, hydrates and batches.
 pub struct MemorySearch {
+    /// The catalog whose products it searches.
     pub catalog: std::sync::Arc<MemoryCatalog>,
     calls: CallCounter,
 }
 
 impl MemorySearch {
+    /// Search over `catalog`, with no calls counted yet.
     pub fn new(catalog: std::sync::Arc<MemoryCatalog>) -> Self {
         Self {
             catalog,
@@ -494,6 +500,7 @@ impl MemoryOffers {
         self.calls.lock().expect("calls poisoned").clone()
     }
 
+    /// Makes every later call fail with `error`; `None` makes them succeed again.
     pub fn fail(&self, error: Option<SourceError>) {
         *self.failure.lock().expect("failure poisoned") = error;
     }
@@ -540,7 +547,9 @@ impl crate::protocols::offers::OfferSource for MemoryOffers {
 /// as a transaction would.
 #[derive(Default)]
 pub struct MemoryCommunity {
+    /// Every user.
     pub users: Vec<crate::protocols::community::UserRecord>,
+    /// Collages, items and likes: what writes change.
     pub state: Mutex<CommunityState>,
     calls: CallCounter,
 }
@@ -548,9 +557,13 @@ pub struct MemoryCommunity {
 /// The mutable part of the in-memory community.
 #[derive(Default)]
 pub struct CommunityState {
+    /// Every collage.
     pub collages: Vec<crate::protocols::community::CollageRecord>,
+    /// The items of every collage.
     pub items: Vec<crate::protocols::community::CollageItemRecord>,
+    /// Product likes, as `(user id, product id)`.
     pub product_likes: std::collections::HashSet<(i32, i32)>,
+    /// Collage likes, as `(user id, collage id)`.
     pub collage_likes: std::collections::HashSet<(i32, i32)>,
     /// Products that exist, for the checks of collage writes.
     pub product_ids: Vec<i32>,

@@ -107,18 +107,31 @@ catalog_loader!(
 
 /// One request's catalog loaders.
 pub struct CatalogLoaders {
+    /// Products by id, reading only the columns the operation selects.
     pub products: Batcher<ProductById>,
+    /// Brands by id.
     pub brands: Batcher<BrandById>,
+    /// Brands by slug, for `Query.brand`.
     pub brands_by_slug: Batcher<BrandBySlug>,
+    /// Shops by id.
     pub shops: Batcher<ShopById>,
+    /// Shops by slug, for `Query.shop`.
     pub shops_by_slug: Batcher<ShopBySlug>,
+    /// Categories by id.
     pub categories: Batcher<CategoryById>,
+    /// Categories by slug, for `Query.category`.
     pub categories_by_slug: Batcher<CategoryBySlug>,
+    /// The children of categories, in order.
     pub category_children: Batcher<CategoryChildren>,
+    /// The root-to-category paths of categories, for breadcrumbs.
     pub category_paths: Batcher<CategoryPath>,
+    /// First pages of categories' products, descendants included, newest first.
     pub category_first_pages: Batcher<CategoryProductsFirstPage>,
+    /// Product counts of categories, descendants included.
     pub category_counts: Batcher<CategoryProductCount>,
+    /// First pages of brands' products, newest first.
     pub brand_first_pages: Batcher<BrandProductsFirstPage>,
+    /// Product counts of brands.
     pub brand_counts: Batcher<BrandProductCount>,
 }
 

@@ -105,23 +105,38 @@ impl BatchLoad for ViewerLikedCollages {
 
 /// One request's community loaders, for one viewer (or none).
 pub struct CommunityLoaders {
+    /// The viewer's user id; `None` for an anonymous request.
     pub viewer: Option<i32>,
+    /// Users by id.
     pub users: Batcher<UserById>,
+    /// Users by username, for `Query.user`.
     pub users_by_name: Batcher<UserByName>,
+    /// Collages by id.
     pub collages: Batcher<CollageById>,
+    /// Collage items by `(collage id, how many)`, in canvas order.
     pub items: Batcher<CollageItems>,
+    /// The tags of collages, alphabetically.
     pub tags: Batcher<CollageTags>,
+    /// First pages of users' collages, newest first.
     pub user_collages: Batcher<UserCollages>,
+    /// First pages of the collages that use products, newest first.
     pub product_collages: Batcher<ProductCollages>,
+    /// How many collages each user made.
     pub user_collage_counts: Batcher<UserCollageCount>,
+    /// How many collages use each product.
     pub product_collage_counts: Batcher<ProductCollageCount>,
+    /// How many products each user likes.
     pub liked_product_counts: Batcher<LikedProductCount>,
+    /// First pages of users' liked products, latest like first.
     pub liked_first_pages: Batcher<LikedProductsFirstPage>,
+    /// Whether the viewer likes products; false for all without a viewer.
     pub viewer_liked_products: Batcher<ViewerLikedProducts>,
+    /// Whether the viewer likes collages; false for all without a viewer.
     pub viewer_liked_collages: Batcher<ViewerLikedCollages>,
 }
 
 impl CommunityLoaders {
+    /// One request's loaders for `viewer`, batching by `window` and logging under `span`.
     pub fn new(
         source: &Arc<dyn CommunitySource>,
         viewer: Option<i32>,

@@ -44,10 +44,12 @@ impl Budgets {
         }
     }
 
+    /// The most points a budget holds: what a client starts with.
     pub fn capacity(&self) -> u64 {
         self.capacity as u64
     }
 
+    /// Points a budget regains each second, up to its capacity.
     pub fn refill_per_s(&self) -> u64 {
         self.refill_per_s as u64
     }
@@ -120,6 +122,7 @@ impl std::fmt::Debug for CostTicket {
 /// What validation found and the budget said.
 #[derive(Debug, Clone, Copy)]
 pub struct Charge {
+    /// The operation's requested cost, in points.
     pub requested: u64,
     /// Points left after the charge (`None` without budgets).
     pub remaining: Option<u64>,

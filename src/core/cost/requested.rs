@@ -31,7 +31,9 @@ const MAX_SPREADS: usize = 64;
 /// What an operation asks for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Requested {
+    /// The requested cost, in points, capped at `u32::MAX`.
     pub cost: u64,
+    /// The merged cache hint of everything selected.
     pub cache_control: CacheControl,
 }
 

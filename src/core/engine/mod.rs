@@ -76,7 +76,9 @@ impl Ctx {
 
 /// An executed operation: the `data` entry as JSON text, and the errors at their paths.
 pub struct Executed {
+    /// The `data` entry, already serialised.
     pub data: String,
+    /// The field errors, each at its path.
     pub errors: Vec<ServerError>,
     /// Fields the answer holds, list items counted one by one (the actual cost).
     pub returned: u64,

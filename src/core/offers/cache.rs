@@ -15,6 +15,7 @@ use crate::protocols::offers::Offer;
 /// Most products the cache holds.
 const MAX_ENTRIES: usize = 200_000;
 
+/// Partner offers by product id: fresh within the TTL, a fallback within the stale window.
 pub struct OffersCache {
     ttl: Duration,
     stale_for: Duration,
@@ -22,6 +23,8 @@ pub struct OffersCache {
 }
 
 impl OffersCache {
+    /// A cache whose answers are fresh for `ttl` and stand in for a failing partner until
+    /// `stale_for` (never shorter than `ttl`).
     pub fn new(ttl: Duration, stale_for: Duration) -> Self {
         Self {
             ttl,

@@ -51,9 +51,11 @@ use crate::protocols::offers::{CallContext, Offer, OfferSource};
 /// A product's live offers from partner shops.
 #[derive(Debug, Clone)]
 pub struct ProductOffers {
+    /// The shops' offers; empty when no shop offers the product now.
     pub offers: Vec<Offer>,
     /// The partner could not be asked and these are the last known offers.
     pub stale: bool,
+    /// When the partner answered with these offers.
     pub fetched_at: DateTime<Utc>,
 }
 
@@ -124,6 +126,7 @@ pub struct RequestOffers {
 }
 
 impl RequestOffers {
+    /// Wraps one request's offers loader.
     pub fn new(loader: Batcher<OffersLoader>) -> Self {
         Self { loader }
     }

@@ -68,10 +68,12 @@ impl BatchLoad for SimilarLoader {
 
 /// One request's search loaders.
 pub struct SearchLoaders {
+    /// Similar products by `(product id, how many)`; one `_msearch` serves a whole level.
     pub similar: Batcher<SimilarLoader>,
 }
 
 impl SearchLoaders {
+    /// The loaders of one request, batching by `window` and logging under `span`.
     pub fn new(source: &Arc<dyn SearchSource>, span: &tracing::Span, window: Window) -> Self {
         let similar = SimilarLoader {
             source: source.clone(),

@@ -25,7 +25,9 @@ pub struct ProductFilter {
 /// A price range in minor units (cents) of the product's currency, both ends inclusive.
 #[derive(InputObject, Default, Debug)]
 pub struct PriceRange {
+    /// Lowest current price, in minor units; null: no lower bound.
     pub min: Option<i32>,
+    /// Highest current price, in minor units; null: no upper bound.
     pub max: Option<i32>,
 }
 

@@ -26,12 +26,15 @@ const SIZES: [&str; 5] = ["XS", "S", "M", "L", "XL"];
 /// One offer, serialised exactly as the partner's contract has it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StubOffer {
+    /// The product the offer is for.
     pub product_id: u64,
     /// The shop's slug.
     pub shop: String,
+    /// The offer's price.
     pub price: StubPrice,
     /// `in_stock`, `low_stock` or `out_of_stock`.
     pub availability: String,
+    /// Sizes in stock: three when `in_stock`, one when `low_stock`, none when out of stock.
     pub sizes: Vec<String>,
     /// The deep link to the shop's product page.
     pub url: String,
@@ -42,7 +45,9 @@ pub struct StubOffer {
 /// A price as the partner writes it: a decimal string with two decimals, and a currency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StubPrice {
+    /// Major units with two decimals (`"19.95"`).
     pub amount: String,
+    /// ISO 4217 code; the stub always answers `EUR`.
     pub currency: String,
 }
 

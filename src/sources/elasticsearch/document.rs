@@ -9,10 +9,15 @@ use serde_json::{Value, json};
 /// One product as the search index holds it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProductDocument {
+    /// The product's id, also the document's `_id`.
     pub id: i32,
+    /// The product's name: full text, weighed most, with a `keyword` subfield.
     pub name: String,
+    /// The description, matched as full text at the lowest weight.
     pub description: String,
+    /// The brand's id, for the brand filter and facet.
     pub brand_id: i32,
+    /// The brand's name, matched as full text so that "acme sneakers" finds Acme's.
     pub brand_name: String,
     /// The product's own category.
     pub category_id: i32,
@@ -20,12 +25,17 @@ pub struct ProductDocument {
     pub category_ids: Vec<i32>,
     /// Names along the path, for matching text such as "sneakers".
     pub category_names: Vec<String>,
+    /// The selling shop's id, for the shop filter.
     pub shop_id: i32,
+    /// The lowercase color, an exact value for the color filter and facet.
     pub color: String,
+    /// ISO 4217 code of `price`.
     pub currency: String,
     /// What the product costs now (the sale price when on sale), in minor units.
     pub price: i64,
+    /// Whether the product has a sale price, for the on-sale filter.
     pub on_sale: bool,
+    /// Likes when the product was indexed (not live), for the `Popular` order.
     pub like_count: i32,
     /// RFC 3339.
     pub created_at: String,
@@ -38,7 +48,9 @@ pub struct ProductDocument {
 /// A completion field's value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Suggest {
+    /// The names whose prefixes complete to this document.
     pub input: Vec<String>,
+    /// Rank among completions: the product's like count, at least 1.
     pub weight: i32,
 }
 

@@ -72,6 +72,7 @@ impl<B: Body> Traced for Msearch<'_, '_, B> {
 }
 
 impl ElasticsearchSearch {
+    /// Search over `index` (the alias) of the cluster `es`.
     pub fn new(es: Elasticsearch, index: &str) -> Self {
         Self {
             es,

@@ -24,13 +24,19 @@ const BACKEND: &str = "partner";
 /// How the client treats the partner; from configuration.
 #[derive(Clone)]
 pub struct PartnerSettings {
+    /// Base URL of the partner API; offers are asked for at `<base>/v1/offers`.
     pub base_url: Url,
     /// A secret: `Debug` leaves it out.
     pub api_key: String,
+    /// How long one attempt may take; what is left of the deadline may cut it shorter.
     pub call_timeout: Duration,
+    /// Attempts after the first, for timeouts and 5xx only, within the deadline.
     pub retries: u32,
+    /// Most calls in flight at once (the bulkhead); more wait within their deadline.
     pub max_in_flight: u32,
+    /// Consecutive failed calls that open the circuit breaker.
     pub breaker_failures: u32,
+    /// How long an open circuit fails calls at once before it lets a probe through.
     pub breaker_open_for: Duration,
 }
 
@@ -76,6 +82,8 @@ enum Attempt {
 }
 
 impl PartnerClient {
+    /// A client with its own connection pool, breaker and bulkhead; fails only when the
+    /// HTTP client cannot be built.
     pub fn new(settings: PartnerSettings) -> Result<Self, SourceError> {
         let http = reqwest::Client::builder()
             .pool_idle_timeout(Duration::from_secs(60))
@@ -104,6 +112,7 @@ impl PartnerClient {
         self.settings.max_in_flight as usize - self.in_flight.available_permits()
     }
 
+    /// The circuit breaker's state now, for metrics.
     pub fn breaker_state(&self) -> BreakerState {
         self.breaker.state()
     }
