@@ -102,6 +102,9 @@ struct Inner {
     opened_at: Option<Instant>,
     /// A probe call is under way (half-open lets exactly one through).
     probing: bool,
+    /// How many times the circuit has opened: a call let through before the latest opening
+    /// reports about a backend that has failed since, and is not counted.
+    openings: u64,
 }
 
 /// A thread-safe circuit breaker.
@@ -120,6 +123,8 @@ pub struct Permit<'a> {
     breaker: &'a CircuitBreaker,
     probe: bool,
     reported: bool,
+    /// The breaker's `openings` when the call was let through.
+    openings: u64,
 }
 
 impl Permit<'_> {
@@ -131,13 +136,34 @@ impl Permit<'_> {
     /// Reports that the call succeeded: the circuit closes, the failure count starts over.
     pub fn success(mut self) {
         self.reported = true;
-        self.breaker.success();
+        let mut inner = self.breaker.lock();
+        if self.current(&inner) {
+            inner.consecutive_failures = 0;
+            inner.opened_at = None;
+            inner.probing = false;
+        }
     }
 
     /// Reports that the call failed: one more towards opening, or open again after a probe.
     pub fn failure(mut self) {
         self.reported = true;
-        self.breaker.failure();
+        let mut inner = self.breaker.lock();
+        if !self.current(&inner) {
+            return;
+        }
+        inner.consecutive_failures = inner.consecutive_failures.saturating_add(1);
+        if inner.probing || inner.consecutive_failures >= self.breaker.threshold {
+            inner.opened_at = Some(Instant::now());
+            inner.openings += 1;
+        }
+        inner.probing = false;
+    }
+
+    /// Whether the outcome counts: a probe's always does; another call's only if the circuit
+    /// has not opened since it was let through (a slow call that succeeds late must not close
+    /// a circuit other calls' failures have just opened, nor one that fails late hold it open).
+    fn current(&self, inner: &Inner) -> bool {
+        self.probe || inner.openings == self.openings
     }
 }
 
@@ -160,6 +186,7 @@ impl CircuitBreaker {
                 consecutive_failures: 0,
                 opened_at: None,
                 probing: false,
+                openings: 0,
             }),
         }
     }
@@ -186,23 +213,8 @@ impl CircuitBreaker {
             breaker: self,
             probe,
             reported: false,
+            openings: inner.openings,
         })
-    }
-
-    fn success(&self) {
-        let mut inner = self.lock();
-        inner.consecutive_failures = 0;
-        inner.opened_at = None;
-        inner.probing = false;
-    }
-
-    fn failure(&self) {
-        let mut inner = self.lock();
-        inner.consecutive_failures = inner.consecutive_failures.saturating_add(1);
-        if inner.probing || inner.consecutive_failures >= self.threshold {
-            inner.opened_at = Some(Instant::now());
-        }
-        inner.probing = false;
     }
 
     /// The state now; an open circuit is `HalfOpen` once it may probe.
@@ -250,6 +262,33 @@ mod tests {
         std::thread::sleep(Duration::from_millis(80));
         drop(breaker.permit().expect("half-open"));
         assert!(breaker.permit().expect("the next call probes").is_probe());
+    }
+
+    #[test]
+    fn calls_let_through_before_the_circuit_opened_do_not_move_it() {
+        // Open for no time: an open circuit lets its probe through at once.
+        let breaker = CircuitBreaker::new(2, Duration::ZERO);
+        let slow_success = breaker.permit().expect("closed");
+        let slow_failure = breaker.permit().expect("closed");
+        breaker.permit().unwrap().failure();
+        breaker.permit().unwrap().failure();
+        assert_eq!(breaker.state(), BreakerState::HalfOpen);
+        slow_success.success();
+        assert_eq!(
+            breaker.state(),
+            BreakerState::HalfOpen,
+            "a late success closes nothing"
+        );
+        let probe = breaker.permit().expect("half-open");
+        assert!(probe.is_probe());
+        probe.success();
+        slow_failure.failure();
+        breaker.permit().unwrap().failure();
+        assert_eq!(
+            breaker.state(),
+            BreakerState::Closed,
+            "a late failure is not counted"
+        );
     }
 
     #[test]
