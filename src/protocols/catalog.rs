@@ -203,14 +203,16 @@ pub trait CatalogSource: Send + Sync {
     }
     /// Brands by id.
     async fn brands_by_ids(&self, ids: &[i32]) -> Result<HashMap<i32, BrandRecord>, SourceError>;
-    /// Brands by slug.
+    /// Brands by slug, matched without regard to case and keyed by the slugs asked for;
+    /// absent slugs are missing from the map.
     async fn brands_by_slugs(
         &self,
         slugs: &[String],
     ) -> Result<HashMap<String, BrandRecord>, SourceError>;
     /// Shops by id.
     async fn shops_by_ids(&self, ids: &[i32]) -> Result<HashMap<i32, ShopRecord>, SourceError>;
-    /// Shops by slug.
+    /// Shops by slug, matched without regard to case and keyed by the slugs asked for;
+    /// absent slugs are missing from the map.
     async fn shops_by_slugs(
         &self,
         slugs: &[String],
@@ -220,7 +222,8 @@ pub trait CatalogSource: Send + Sync {
         &self,
         ids: &[i32],
     ) -> Result<HashMap<i32, CategoryRecord>, SourceError>;
-    /// Categories by slug.
+    /// Categories by slug, matched without regard to case and keyed by the slugs asked for;
+    /// absent slugs are missing from the map.
     async fn categories_by_slugs(
         &self,
         slugs: &[String],

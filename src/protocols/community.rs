@@ -148,7 +148,8 @@ pub enum WriteError {
 pub trait CommunitySource: Send + Sync {
     /// Users by id; absent ids are missing from the map.
     async fn users_by_ids(&self, ids: &[i32]) -> Result<HashMap<i32, UserRecord>, SourceError>;
-    /// Users by username, keyed as stored; absent names are missing from the map.
+    /// Users by username, matched without regard to case and keyed by the names asked for;
+    /// absent names are missing from the map.
     async fn users_by_usernames(
         &self,
         usernames: &[String],

@@ -153,6 +153,24 @@ fn index<K: Hash + Eq + Clone, T: Clone>(
         .collect()
 }
 
+/// The rows whose `name` matches one of `names` without regard to case (as MySQL's
+/// collation compares them), keyed by the names asked for.
+fn index_names<T: Clone>(
+    rows: &[T],
+    names: &[String],
+    name: impl Fn(&T) -> &str,
+) -> HashMap<String, T> {
+    names
+        .iter()
+        .filter_map(|n| {
+            let row = rows
+                .iter()
+                .find(|row| name(row).to_lowercase() == n.to_lowercase())?;
+            Some((n.clone(), row.clone()))
+        })
+        .collect()
+}
+
 #[async_trait::async_trait]
 impl CatalogSource for MemoryCatalog {
     async fn products_by_ids(
@@ -173,7 +191,7 @@ impl CatalogSource for MemoryCatalog {
         slugs: &[String],
     ) -> Result<HashMap<String, BrandRecord>, SourceError> {
         self.enter("brands_by_slugs")?;
-        Ok(index(&self.brands, slugs, |b| b.slug.clone()))
+        Ok(index_names(&self.brands, slugs, |b| &b.slug))
     }
 
     async fn shops_by_ids(&self, ids: &[i32]) -> Result<HashMap<i32, ShopRecord>, SourceError> {
@@ -186,7 +204,7 @@ impl CatalogSource for MemoryCatalog {
         slugs: &[String],
     ) -> Result<HashMap<String, ShopRecord>, SourceError> {
         self.enter("shops_by_slugs")?;
-        Ok(index(&self.shops, slugs, |s| s.slug.clone()))
+        Ok(index_names(&self.shops, slugs, |s| &s.slug))
     }
 
     async fn categories_by_ids(
@@ -202,7 +220,7 @@ impl CatalogSource for MemoryCatalog {
         slugs: &[String],
     ) -> Result<HashMap<String, CategoryRecord>, SourceError> {
         self.enter("categories_by_slugs")?;
-        Ok(index(&self.categories, slugs, |c| c.slug.clone()))
+        Ok(index_names(&self.categories, slugs, |c| &c.slug))
     }
 
     async fn category_children(
@@ -624,7 +642,7 @@ impl crate::protocols::community::CommunitySource for MemoryCommunity {
         usernames: &[String],
     ) -> Result<HashMap<String, crate::protocols::community::UserRecord>, SourceError> {
         self.enter("users_by_usernames");
-        Ok(index(&self.users, usernames, |u| u.username.clone()))
+        Ok(index_names(&self.users, usernames, |u| &u.username))
     }
 
     async fn collages_by_ids(

@@ -106,6 +106,49 @@ async fn global_ids_refetch_the_same_objects_through_node_and_nodes() {
     assert_eq!(refetched["nodes"][1]["databaseId"], product_id);
 }
 
+/// Slugs and usernames are compared as MySQL's collation compares them, without regard to
+/// case: a link typed with capitals finds the same object, under the key it asked for.
+#[tokio::test]
+async fn slugs_and_usernames_are_found_whatever_their_case() {
+    let app = TestApp::new(&[]);
+    let db = sql(&app.database).await;
+    let (brand, shop, category, username): (String, String, String, String) = sqlx::query_as(
+        "SELECT (SELECT slug FROM brands ORDER BY id LIMIT 1), (SELECT slug FROM shops ORDER BY id LIMIT 1),
+                (SELECT slug FROM categories ORDER BY id LIMIT 1), (SELECT username FROM users ORDER BY id LIMIT 1)",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    let query = "query($b: String!, $s: String!, $c: String!, $u: String!) {
+        brand(slug: $b) { slug } shop(slug: $s) { slug } category(slug: $c) { slug }
+        user(username: $u) { username } }";
+    let exact = app
+        .query(
+            query,
+            json!({"b": brand, "s": shop, "c": category, "u": username}),
+        )
+        .await;
+    assert_eq!(exact["brand"]["slug"], brand.as_str());
+    assert_eq!(exact["user"]["username"], username.as_str());
+    let shouted = app
+        .query(
+            query,
+            json!({"b": brand.to_uppercase(), "s": shop.to_uppercase(),
+                   "c": category.to_uppercase(), "u": username.to_uppercase()}),
+        )
+        .await;
+    assert_eq!(shouted, exact);
+    // Both cases in one operation: one object each, each under its own key.
+    let both = app
+        .query(
+            "query($a: String!, $b: String!) { a: brand(slug: $a) { slug } b: brand(slug: $b) { slug } }",
+            json!({"a": brand, "b": brand.to_uppercase()}),
+        )
+        .await;
+    assert_eq!(both["a"], both["b"]);
+    assert_eq!(both["a"]["slug"], brand.as_str());
+}
+
 #[tokio::test]
 async fn missing_objects_are_null_not_errors() {
     let app = TestApp::new(&[]);

@@ -192,7 +192,7 @@ impl CatalogSource for MySqlCatalog {
     ) -> Result<HashMap<String, BrandRecord>, SourceError> {
         let sql = format!("SELECT {BRAND_COLUMNS} FROM brands WHERE slug");
         self.db
-            .by_keys::<_, BrandRow, BrandRecord>(&sql, slugs, |b| b.slug.clone())
+            .by_names::<BrandRow, BrandRecord>(&sql, slugs, |b| &b.slug)
             .await
     }
 
@@ -209,7 +209,7 @@ impl CatalogSource for MySqlCatalog {
     ) -> Result<HashMap<String, ShopRecord>, SourceError> {
         let sql = format!("SELECT {SHOP_COLUMNS} FROM shops WHERE slug");
         self.db
-            .by_keys::<_, ShopRow, ShopRecord>(&sql, slugs, |s| s.slug.clone())
+            .by_names::<ShopRow, ShopRecord>(&sql, slugs, |s| &s.slug)
             .await
     }
 
@@ -229,7 +229,7 @@ impl CatalogSource for MySqlCatalog {
     ) -> Result<HashMap<String, CategoryRecord>, SourceError> {
         let sql = format!("SELECT {CATEGORY_COLUMNS} FROM categories WHERE slug");
         self.db
-            .by_keys::<_, CategoryRow, CategoryRecord>(&sql, slugs, |c| c.slug.clone())
+            .by_names::<CategoryRow, CategoryRecord>(&sql, slugs, |c| &c.slug)
             .await
     }
 

@@ -70,6 +70,29 @@ impl MySql {
             .collect())
     }
 
+    /// Loads rows whose text `column` matches one of `names`, keyed by the names asked for.
+    /// The column's collation compares without regard to case, so `Arvara` finds the row
+    /// `arvara`; rows are matched back to the names by their lowercase (a name that differs
+    /// from its row in more than case, such as accents a collation folds, finds nothing).
+    pub(super) async fn by_names<R, T>(
+        &self,
+        table_sql: &str,
+        names: &[String],
+        name: impl Fn(&T) -> &str,
+    ) -> Result<HashMap<String, T>, SourceError>
+    where
+        R: for<'r> FromRow<'r, sqlx::mysql::MySqlRow> + Send + Unpin,
+        T: From<R> + Clone,
+    {
+        let found = self
+            .by_keys::<String, R, T>(table_sql, names, |t| name(t).to_lowercase())
+            .await?;
+        Ok(names
+            .iter()
+            .filter_map(|n| Some((n.clone(), found.get(&n.to_lowercase())?.clone())))
+            .collect())
+    }
+
     /// Counts per key: `sql` selects `(key, count)` rows with `{ids}` where the keys go;
     /// keys without rows count 0.
     pub(super) async fn counts(

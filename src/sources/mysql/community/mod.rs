@@ -221,7 +221,7 @@ impl CommunitySource for MySqlCommunity {
         let sql =
             "SELECT id, username, display_name, avatar_url, created_at FROM users WHERE username";
         self.db
-            .by_keys::<_, UserRow, UserRecord>(sql, usernames, |u| u.username.clone())
+            .by_names::<UserRow, UserRecord>(sql, usernames, |u| &u.username)
             .await
     }
 
