@@ -244,8 +244,12 @@ impl<L: BatchLoad> Batcher<L> {
         let shared = self.shared.clone();
         self.shared.spawner.spawn(Box::pin(async move {
             let load = async {
-                let _batch = observe::loader_batch(L::NAME, &keys);
-                shared.loader.load(&keys).await
+                let mut batch = observe::loader_batch(L::NAME, &keys);
+                let loaded = shared.loader.load(&keys).await;
+                if loaded.is_ok() {
+                    batch.succeeded();
+                }
+                loaded
             };
             let outcome = AssertUnwindSafe(load)
                 .catch_unwind()
@@ -376,6 +380,35 @@ mod tests {
         // The failure was not kept: 5 alone is asked again, and answered.
         assert_eq!(squares.load_one(5).await.unwrap(), Some(25));
         assert_eq!(squares.loader().calls.load(Ordering::Relaxed), 2);
+    }
+
+    #[tokio::test]
+    async fn batch_spans_say_whether_their_load_failed() {
+        use crate::observe::{Keep, Metrics, RequestStats};
+        let stats = RequestStats::traced(
+            Metrics::default(),
+            None,
+            Keep {
+                spans: true,
+                explain: false,
+            },
+        );
+        // Loaders are built in the request's scope, as the engine builds them.
+        let loads = async {
+            let squares = batcher(Squares {
+                fail_on: Some(7),
+                ..Squares::default()
+            });
+            assert!(squares.load_one(5).await.is_ok());
+            assert!(squares.load_one(7).await.is_err());
+        };
+        stats.clone().scope(loads).await;
+        let spans = stats.spans().expect("kept").take();
+        let outcomes: Vec<(&str, bool)> = spans.iter().map(|s| (s.name.as_str(), s.ok)).collect();
+        assert_eq!(
+            outcomes,
+            [("loader Squares", true), ("loader Squares", false)]
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -104,6 +104,8 @@ pub struct BatchSpan {
     loader: &'static str,
     keys: usize,
     start: SystemTime,
+    /// Whether the load succeeded; a batch that fails or panics is exported as an error.
+    ok: bool,
 }
 
 impl BatchSpan {
@@ -124,7 +126,13 @@ impl BatchSpan {
             loader,
             keys,
             start: SystemTime::now(),
+            ok: false,
         }
+    }
+
+    /// Notes that the load succeeded (a span dropped without it is exported as failed).
+    pub fn succeeded(&mut self) {
+        self.ok = true;
     }
 
     /// The batch's span id.
@@ -152,7 +160,7 @@ impl Drop for BatchSpan {
                 kind: SpanKind::Internal,
                 start: self.start,
                 end: SystemTime::now(),
-                ok: true,
+                ok: self.ok,
                 attributes: vec![("ogrom.loader.keys", self.keys.to_string())],
             });
         }
