@@ -641,7 +641,6 @@ impl ServeArgs {
     }
 }
 
-/// Durations in milliseconds: at least 1, at most 10 minutes.
 /// A breaker and bulkhead around Elasticsearch's searches.
 #[derive(Debug, Clone, Args)]
 pub struct ElasticsearchGuardArgs {
@@ -704,6 +703,7 @@ impl MySqlGuardArgs {
     }
 }
 
+/// Durations in milliseconds: at least 1, at most 10 minutes.
 fn millis() -> clap::builder::RangedU64ValueParser<u64> {
     clap::value_parser!(u64).range(1..=600_000)
 }

@@ -59,7 +59,8 @@ community_loader!(
     LikedProductsFirstPage, (i32, u32) => Page<LikedProduct>, |s, k| s.liked_products_first_pages(k)
 );
 
-/// Whether the viewer liked products; empty without a viewer.
+/// Whether the viewer liked products; `false` for every product without a viewer, with no
+/// backend call.
 pub struct ViewerLikedProducts {
     source: Arc<dyn CommunitySource>,
     span: tracing::Span,
@@ -81,7 +82,8 @@ impl BatchLoad for ViewerLikedProducts {
     }
 }
 
-/// Whether the viewer liked collages; empty without a viewer.
+/// Whether the viewer liked collages; `false` for every collage without a viewer, with no
+/// backend call.
 pub struct ViewerLikedCollages {
     source: Arc<dyn CommunitySource>,
     span: tracing::Span,
