@@ -106,7 +106,10 @@ async fn spans_follow_the_incoming_traceparent_down_to_each_statement() {
     for loader in &loaders {
         assert_eq!(loader["parentSpanId"], server_id, "{loader}");
         assert!(loader["name"].as_str().unwrap().starts_with("loader "));
-        assert_eq!(loader["status"]["code"], 1, "a batch that loaded is OK: {loader}");
+        assert_eq!(
+            loader["status"]["code"], 1,
+            "a batch that loaded is OK: {loader}"
+        );
     }
     let sql: Vec<&Value> = spans.iter().filter(|s| s["name"] == "mysql").collect();
     assert_eq!(
