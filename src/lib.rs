@@ -21,5 +21,6 @@ pub mod core;
 pub mod http;
 pub mod observe;
 pub mod protocols;
+pub mod random;
 pub mod run;
 pub mod sources;

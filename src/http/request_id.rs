@@ -3,7 +3,6 @@
 //! response header and in every error's extensions; the log has it on every line.
 
 use std::fmt;
-use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::http::HeaderMap;
@@ -35,7 +34,7 @@ impl RequestId {
     pub fn generate() -> Self {
         static PREFIX: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
         static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let prefix = *PREFIX.get_or_init(|| RandomState::new().hash_one(std::process::id()));
+        let prefix = *PREFIX.get_or_init(crate::random::nonzero_u64);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         Self(format!("{prefix:016x}-{n:08x}"))
     }

@@ -3,9 +3,6 @@
 //! and errors. The gateway's handling of the request is one span with its own id: calls to
 //! the partner and to Elasticsearch carry a `traceparent` naming that span as their parent.
 
-use std::hash::{BuildHasher, RandomState};
-use std::sync::atomic::{AtomicU64, Ordering};
-
 /// One request's place in a trace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceContext {
@@ -71,15 +68,10 @@ pub(super) fn span_id() -> String {
     random_hex(1)
 }
 
-/// `words` random 64-bit words as hex: unique per process and counter, never all zeros.
+/// `words` random 64-bit words as hex, never all zeros.
 fn random_hex(words: usize) -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(1);
     (0..words)
-        .map(|_| {
-            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let word = RandomState::new().hash_one((n, std::process::id())) | 1;
-            format!("{word:016x}")
-        })
+        .map(|_| format!("{:016x}", crate::random::nonzero_u64()))
         .collect()
 }
 

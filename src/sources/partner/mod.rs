@@ -225,11 +225,9 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(jitter(ceiling / 2, ceiling))
 }
 
-/// A pseudo-random number in `[low, high]`; quality does not matter, spread does.
+/// A random number in `[low, high]`.
 fn jitter(low: u64, high: u64) -> u64 {
-    use std::hash::{BuildHasher, RandomState};
-    let noise = RandomState::new().hash_one(Instant::now());
-    low + noise % (high - low + 1)
+    crate::random::in_range(low, high)
 }
 
 fn unavailable(detail: String) -> SourceError {
