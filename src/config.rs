@@ -201,7 +201,7 @@ pub struct PartnerArgs {
         default_value = "dev-partner-key",
         hide_env_values = true,
         hide_default_value = true,
-        value_parser = Secret::parse
+        value_parser = secret
     )]
     pub partner_api_key: Secret,
     /// How long one call to the partner may take, in milliseconds.
@@ -244,7 +244,7 @@ pub struct PartnerArgs {
 #[derive(Debug, Clone, Args)]
 pub struct AuthArgs {
     /// Shared secret for HS256 tokens (development; a secret: never logged).
-    #[arg(long, env = "OGROM_JWT_HS256_SECRET", hide_env_values = true, value_parser = Secret::parse)]
+    #[arg(long, env = "OGROM_JWT_HS256_SECRET", hide_env_values = true, value_parser = secret)]
     pub jwt_hs256_secret: Option<Secret>,
     /// URL of the identity provider's JWKS, for RS256 and ES256 tokens.
     #[arg(long, env = "OGROM_JWT_JWKS_URL", value_parser = parse_http_url)]
@@ -308,33 +308,17 @@ pub struct SchemaDiffArgs {
     pub new: Option<PathBuf>,
 }
 
-/// A secret value (an API key): its `Debug` never shows it, so logging a config is safe.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+/// A secret value (an API key, a signing secret): `secrecy`'s string, whose `Debug` never
+/// shows it (so logging a config is safe) and whose memory is zeroed when it is dropped.
+/// Read it with `secrecy::ExposeSecret::expose_secret`, in the one place that sends it.
+pub type Secret = secrecy::SecretString;
 
-impl Secret {
-    /// Wraps a secret given in code (tests, tools).
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    fn parse(value: &str) -> Result<Secret, String> {
-        if value.trim().is_empty() {
-            Err("must not be empty".to_owned())
-        } else {
-            Ok(Secret(value.to_owned()))
-        }
-    }
-
-    /// The secret itself, for the one place that sends it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(<redacted>)")
+/// A secret from the command line or the environment: anything but blank.
+fn secret(value: &str) -> Result<Secret, String> {
+    if value.trim().is_empty() {
+        Err("must not be empty".to_owned())
+    } else {
+        Ok(Secret::from(value))
     }
 }
 
@@ -355,7 +339,7 @@ pub struct PartnerStubArgs {
         default_value = "dev-partner-key",
         hide_env_values = true,
         hide_default_value = true,
-        value_parser = Secret::parse
+        value_parser = secret
     )]
     pub api_key: Secret,
 }

@@ -9,6 +9,7 @@ pub mod seed;
 mod telemetry;
 mod token;
 
+use secrecy::ExposeSecret;
 use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -106,7 +107,7 @@ pub struct Gateway {
 pub fn partner_settings(args: &PartnerArgs) -> PartnerSettings {
     PartnerSettings {
         base_url: args.partner_url.clone(),
-        api_key: args.partner_api_key.expose().to_owned(),
+        api_key: args.partner_api_key.expose_secret().to_owned(),
         call_timeout: Duration::from_millis(args.partner_timeout_ms),
         retries: args.partner_retries,
         max_in_flight: args.partner_max_in_flight,

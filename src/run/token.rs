@@ -4,6 +4,7 @@
 //! The token alone goes to stdout, so that `TOKEN=$(ogrom token --user ada)` works; the
 //! hint for people goes to stderr. Nothing here logs: the log writes to stdout too.
 
+use secrecy::ExposeSecret;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -22,7 +23,7 @@ pub(super) async fn run(args: &TokenArgs) -> anyhow::Result<()> {
     let id = user_id(args).await?;
     let ttl = Duration::from_secs(args.ttl_s);
     let token = mint_hs256(
-        secret.expose(),
+        secret.expose_secret(),
         &args.auth.jwt_issuer,
         &args.auth.jwt_audience,
         id,

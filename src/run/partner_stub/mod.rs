@@ -45,6 +45,7 @@ mod offers;
 #[cfg(test)]
 mod tests;
 
+use secrecy::ExposeSecret;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -98,10 +99,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     anyhow::ensure!(
-        !args.api_key.expose().is_empty(),
+        !args.api_key.expose_secret().is_empty(),
         "the API key is empty (OGROM_PARTNER_API_KEY)"
     );
-    let (router, handle) = router(args.api_key.expose().to_owned());
+    let (router, handle) = router(args.api_key.expose_secret().to_owned());
     let address = listener.local_addr()?;
     tracing::info!(message = "partner stub serving", %address);
     axum::serve(listener, router)

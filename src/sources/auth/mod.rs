@@ -13,6 +13,7 @@ mod jwks;
 #[cfg(test)]
 mod tests;
 
+use secrecy::ExposeSecret;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,13 +55,13 @@ impl JwtAuthenticator {
     /// token, so the gateway starts while the identity provider is down.
     pub fn new(args: &AuthArgs) -> Result<Self, AuthSetupError> {
         let hs256 = args.jwt_hs256_secret.as_ref().map(|secret| {
-            if secret.expose().len() < MIN_SECRET_BYTES {
+            if secret.expose_secret().len() < MIN_SECRET_BYTES {
                 tracing::warn!(
                     message = "the HS256 secret is short enough to be guessed: use it for development only",
                     min_bytes = MIN_SECRET_BYTES
                 );
             }
-            DecodingKey::from_secret(secret.expose().as_bytes())
+            DecodingKey::from_secret(secret.expose_secret().as_bytes())
         });
         let jwks = args
             .jwt_jwks_url

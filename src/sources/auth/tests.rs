@@ -19,7 +19,7 @@ const AUDIENCE: &str = "ogrom";
 
 fn args(secret: Option<&str>, jwks_url: Option<&str>) -> AuthArgs {
     AuthArgs {
-        jwt_hs256_secret: secret.map(Secret::new),
+        jwt_hs256_secret: secret.map(Secret::from),
         jwt_jwks_url: jwks_url.map(|u| u.parse().unwrap()),
         jwt_issuer: ISSUER.to_owned(),
         jwt_audience: AUDIENCE.to_owned(),

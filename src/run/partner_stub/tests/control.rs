@@ -90,7 +90,7 @@ async fn serve_answers_over_tcp_and_shuts_down_while_a_call_hangs() {
     let base = format!("http://{}", listener.local_addr().expect("bound"));
     let args = PartnerStubArgs {
         listen: listener.local_addr().expect("bound"),
-        api_key: crate::config::Secret::new(KEY),
+        api_key: crate::config::Secret::from(KEY),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
