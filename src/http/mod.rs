@@ -166,7 +166,7 @@ pub fn router(state: HttpState) -> Router {
             state.clone(),
             metrics::track,
         ))
-        .layer(middleware::from_fn_with_state(state.clone(), cors::cors))
+        .layer(cors::layer(&state.protection.cors_origins))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }

@@ -281,8 +281,10 @@ async fn cors_answers_the_allowed_origins_only() {
             .body(Body::empty())
             .unwrap()
     };
-    let (status, headers, _) = app.send(preflight("https://admin.example")).await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    // A preflight is answered by the CORS layer itself, with an empty 200.
+    let (status, headers, body) = app.send(preflight("https://admin.example")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.is_empty());
     assert_eq!(
         headers["access-control-allow-origin"],
         "https://admin.example"
@@ -293,8 +295,11 @@ async fn cors_answers_the_allowed_origins_only() {
             .unwrap()
             .contains("authorization")
     );
+    assert_eq!(headers["access-control-allow-methods"], "GET,POST");
+    assert_eq!(headers["access-control-max-age"], "600");
+    assert!(!headers.contains_key("access-control-allow-credentials"));
     let (status, headers, _) = app.send(preflight("https://evil.example")).await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(status, StatusCode::OK);
     assert!(!headers.contains_key("access-control-allow-origin"));
 
     let request = Request::post("/graphql")
@@ -308,6 +313,27 @@ async fn cors_answers_the_allowed_origins_only() {
         headers["access-control-allow-origin"],
         "https://shop.example"
     );
+    let exposed = headers["access-control-expose-headers"].to_str().unwrap();
+    assert!(
+        exposed.contains("x-request-id") && exposed.contains("retry-after"),
+        "{exposed}"
+    );
+    let vary: Vec<&str> = headers
+        .get_all("vary")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert!(vary.iter().any(|v| v.contains("origin")), "{vary:?}");
+
+    // An origin not on the list gets its answer, without leave to read it.
+    let request = Request::post("/graphql")
+        .header("origin", "https://evil.example")
+        .header("content-type", "application/json")
+        .body(Body::from(json!({"query": "{ __typename }"}).to_string()))
+        .unwrap();
+    let (status, headers, _) = app.send(request).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!headers.contains_key("access-control-allow-origin"));
 }
 
 #[tokio::test]
