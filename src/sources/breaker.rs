@@ -8,7 +8,10 @@
 
 use std::future::Future;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// Tokio's clock, so tests can pause and advance it; outside a runtime it is the system's.
+use tokio::time::Instant;
 
 use tokio::sync::Semaphore;
 
@@ -232,8 +235,8 @@ impl CircuitBreaker {
 mod tests {
     use super::*;
 
-    #[test]
-    fn opens_after_the_threshold_probes_once_and_closes_on_success() {
+    #[tokio::test(start_paused = true)]
+    async fn opens_after_the_threshold_probes_once_and_closes_on_success() {
         let breaker = CircuitBreaker::new(3, Duration::from_millis(200));
         for _ in 0..2 {
             let permit = breaker.permit().expect("closed");
@@ -243,23 +246,28 @@ mod tests {
         assert_eq!(breaker.state(), BreakerState::Closed);
         breaker.permit().expect("closed").failure();
         assert!(breaker.permit().is_none(), "open: no calls");
-        std::thread::sleep(Duration::from_millis(250));
+        tokio::time::advance(Duration::from_millis(199)).await;
+        assert!(
+            breaker.permit().is_none(),
+            "still open just before its time"
+        );
+        tokio::time::advance(Duration::from_millis(1)).await;
         let probe = breaker.permit().expect("half-open");
         assert!(probe.is_probe());
         assert!(breaker.permit().is_none(), "one probe at a time");
         probe.failure();
         assert!(breaker.permit().is_none(), "a failed probe reopens");
-        std::thread::sleep(Duration::from_millis(250));
+        tokio::time::advance(Duration::from_millis(200)).await;
         breaker.permit().expect("half-open").success();
         assert_eq!(breaker.state(), BreakerState::Closed);
         assert!(!breaker.permit().expect("closed").is_probe());
     }
 
-    #[test]
-    fn a_probe_dropped_without_an_outcome_lets_the_next_call_probe() {
+    #[tokio::test(start_paused = true)]
+    async fn a_probe_dropped_without_an_outcome_lets_the_next_call_probe() {
         let breaker = CircuitBreaker::new(1, Duration::from_millis(50));
         breaker.permit().expect("closed").failure();
-        std::thread::sleep(Duration::from_millis(80));
+        tokio::time::advance(Duration::from_millis(50)).await;
         drop(breaker.permit().expect("half-open"));
         assert!(breaker.permit().expect("the next call probes").is_probe());
     }
