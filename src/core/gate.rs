@@ -2,7 +2,9 @@
 //! of the schema that parses and validates it. It notes the fields the operation asks for
 //! (`usage`), refuses it above the maximum cost and charges the client's budget (`cost`).
 //! An operation's cost is what its document requests (`cost::requested`, handed in as a
-//! `Requested`) plus the values its introspection will return (`introspection`).
+//! `Requested`) plus the values its introspection will return (`introspection`). The
+//! fields come in as `Selected`, read once from the document by `Api::read`; an operation
+//! the gate has let through before is let through again by `admit` alone.
 //!
 //! A passed operation ends at the gate, unless it asks for introspection (`Introspect`):
 //! then async-graphql answers its `__schema` and `__type` fields, and only those.
@@ -23,6 +25,30 @@ use crate::observe::RequestStats;
 /// Marks a request whose introspection fields the gate lets async-graphql answer.
 pub(super) struct Introspect;
 
+/// The fields the request's document selects (`usage::selected_fields`).
+pub(super) struct Selected(pub Arc<[(String, String)]>);
+
+/// Lets an operation through: refuses it above `maximum`, charges the client's budget
+/// through `ticket` and notes the fields it uses. An operation's cost is what its
+/// document requests plus what its introspection returns (`introspection` values).
+pub(super) fn admit(
+    ticket: Option<&CostTicket>,
+    requested: &Requested,
+    introspection: usize,
+    maximum: usize,
+    fields: &[(String, String)],
+) -> Result<(), Vec<ServerError>> {
+    let cost = usize::try_from(requested.cost)
+        .unwrap_or(usize::MAX)
+        .saturating_add(introspection);
+    cost::check(ticket, cost, maximum)?;
+    // A refused operation resolves nothing, so it uses no field.
+    if let Some(stats) = RequestStats::current() {
+        usage::note(&stats, fields);
+    }
+    Ok(())
+}
+
 /// The gate's extension, as a schema takes it.
 pub(super) struct Gate {
     /// The highest cost an operation may have.
@@ -33,7 +59,6 @@ impl ExtensionFactory for Gate {
     fn create(&self) -> Arc<dyn Extension> {
         Arc::new(GateCheck {
             maximum: self.maximum,
-            fields: Mutex::default(),
             introspection: Mutex::default(),
         })
     }
@@ -42,8 +67,6 @@ impl ExtensionFactory for Gate {
 /// One request's gate.
 struct GateCheck {
     maximum: usize,
-    /// The fields the document selects, noted once the operation is let through.
-    fields: Mutex<Vec<(String, String)>>,
     /// What the document's introspection will return, in values (capped just above the
     /// maximum).
     introspection: Mutex<usize>,
@@ -60,8 +83,6 @@ impl Extension for GateCheck {
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
         let registry = &ctx.schema_env.registry;
-        *self.fields.lock().unwrap_or_else(PoisonError::into_inner) =
-            usage::selected_fields(registry, &document);
         *self
             .introspection
             .lock()
@@ -82,17 +103,9 @@ impl Extension for GateCheck {
             .introspection
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        cost::check_operation(
-            ticket.map(Arc::as_ref),
-            &requested,
-            introspection,
-            self.maximum,
-        )?;
-        // A refused operation resolves nothing, so it uses no field.
-        if let Some(stats) = RequestStats::current() {
-            let fields = self.fields.lock().unwrap_or_else(PoisonError::into_inner);
-            usage::note(&stats, &fields);
-        }
+        let fields = ctx.data_opt::<Selected>().map_or(&[][..], |s| &s.0[..]);
+        let ticket = ticket.map(Arc::as_ref);
+        admit(ticket, &requested, introspection, self.maximum, fields)?;
         Ok(result)
     }
 

@@ -355,7 +355,7 @@ impl Api {
         let variables = request.variables.clone();
         let requested = requested.unwrap_or_default();
         let introspected = match (&plan, known) {
-            (Some(plan), true) => match self.pass_known(plan, &requested, &context) {
+            (Some(plan), true) => match self.admit_known(plan, &requested, &context) {
                 Ok(()) => async_graphql::Value::Null,
                 Err(errors) => {
                     return Outcome::from_response(async_graphql::Response::from_errors(errors));
@@ -364,6 +364,9 @@ impl Api {
             _ => {
                 // The gate takes the request itself: nothing reads its document after it.
                 let mut request = request.data(requested);
+                if let Some(fields) = &fields {
+                    request = request.data(gate::Selected(fields.clone()));
+                }
                 if introspects {
                     request = request.data(gate::Introspect);
                     request.introspection_mode =
@@ -376,7 +379,9 @@ impl Api {
                 if gated.is_err() {
                     return Outcome::from_response(gated);
                 }
-                if let (Some(plan), Some(fields)) = (&plan, fields) {
+                if let (Some(plan), Some(fields)) = (&plan, fields)
+                    && !introspects
+                {
                     plan.pass(fields);
                 }
                 introspection::clear_schema_descriptions(&descriptions, &mut gated.data);
@@ -436,19 +441,13 @@ impl Api {
                     _ => Vec::new(),
                 };
                 // An operation the gate has let through before is checked again only where
-                // its variables are concerned; until then, the fields it selects are kept
-                // for when it passes.
+                // its variables are concerned; any other goes to the gate with the fields it
+                // selects (for field usage, and for its plan once it passes).
                 let registry = self.gate.registry();
-                let (known, fields) = match &plan {
-                    Some(plan) if plan.introspects() => (false, None),
-                    Some(plan) if plan.validated().is_some() => {
-                        let fit = document::operation(document, name)
-                            .is_some_and(|op| variables::fit(registry, op, &variables));
-                        (fit, None)
-                    }
-                    Some(_) => (false, Some(usage::selected_fields(registry, document))),
-                    None => (false, None),
-                };
+                let known = plan.as_ref().is_some_and(|p| p.validated().is_some())
+                    && document::operation(document, name)
+                        .is_some_and(|op| variables::fit(registry, op, &variables));
+                let fields = (!known).then(|| usage::selected_fields(registry, document).into());
                 Read {
                     plan,
                     requested,
@@ -466,20 +465,16 @@ impl Api {
     }
 
     /// What the gate does for an operation it has let through before, when the request's
-    /// variables fit it: refuses it above the maximum cost, charges the client's budget and
-    /// notes the fields it uses.
-    fn pass_known(
+    /// variables fit it (see `gate::admit`).
+    fn admit_known(
         &self,
         plan: &engine::Plan,
         requested: &cost::requested::Requested,
         context: &RequestContext,
     ) -> Result<(), Vec<async_graphql::ServerError>> {
+        let fields = plan.validated().unwrap_or_default();
         let maximum = self.config.max_complexity;
-        cost::check_operation(context.cost.as_deref(), requested, 0, maximum)?;
-        if let Some(fields) = plan.validated() {
-            usage::note(&context.stats, fields);
-        }
-        Ok(())
+        gate::admit(context.cost.as_deref(), requested, 0, maximum, fields)
     }
 
     /// What the engine's resolvers reach: every module's loaders, the sources and limits.
@@ -521,8 +516,8 @@ struct Read {
     descriptions: Vec<(async_graphql::Name, async_graphql::Name)>,
     /// The gate has let the operation through before, and the variables fit it.
     known: bool,
-    /// The fields the document selects, for an operation not let through yet.
-    fields: Option<Vec<(String, String)>>,
+    /// The fields the document selects, for an operation the gate is to check.
+    fields: Option<Arc<[(String, String)]>>,
 }
 
 #[cfg(test)]

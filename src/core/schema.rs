@@ -82,17 +82,20 @@ impl Hints {
         self.fields.get(type_name)?.get(field)
     }
 
-    /// The cost declared for `type_name.field`, if any.
+    /// The cost declared for `type_name.field`, if any. (The gateway reads `field`; tests read these.)
+    #[cfg(test)]
     pub fn cost(&self, type_name: &str, field: &str) -> Option<&FieldCost> {
         self.field(type_name, field)?.cost.as_ref()
     }
 
-    /// The cache hint declared on `type_name.field`, if any.
+    /// The cache hint declared on `type_name.field`, if any. (The gateway reads `field`; tests read these.)
+    #[cfg(test)]
     pub fn field_cache(&self, type_name: &str, field: &str) -> Option<CacheControl> {
         self.field(type_name, field)?.cache
     }
 
-    /// Every declared cost, with its type and field.
+    /// Every declared cost, with its type and field. (The gateway reads `field`; tests read these.)
+    #[cfg(test)]
     pub fn costs(&self) -> impl Iterator<Item = (&str, &str, &FieldCost)> {
         self.fields.iter().flat_map(|(type_name, fields)| {
             (fields.iter()).filter_map(move |(field, hints)| {

@@ -193,20 +193,6 @@ pub fn returned_fields(data: &Value) -> u64 {
     count
 }
 
-/// `check` for an operation whose document requests `requested` and whose introspection
-/// returns `introspection` values.
-pub(crate) fn check_operation(
-    ticket: Option<&CostTicket>,
-    requested: &requested::Requested,
-    introspection: usize,
-    maximum: usize,
-) -> Result<(), Vec<ServerError>> {
-    let cost = usize::try_from(requested.cost)
-        .unwrap_or(usize::MAX)
-        .saturating_add(introspection);
-    check(ticket, cost, maximum)
-}
-
 /// Refuses an operation of `complexity` above `maximum`, and charges the client's budget
 /// through `ticket`; called by the gate between validation (which computes the cost) and
 /// execution.

@@ -4,7 +4,7 @@
 //! schema. Planning declines (returns `None`) a document it cannot read as a valid operation;
 //! validation then says what is wrong with it.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use async_graphql::parser::types::{
     Directive, ExecutableDocument, Field, OperationType, Selection as Item, SelectionSet,
@@ -96,7 +96,7 @@ pub struct Plan {
     /// Set once the gate has let the operation through: the fields its document selects,
     /// for field usage. The next request with the same document is validated only where
     /// its variables are concerned (see `core::variables`).
-    validated: OnceLock<Vec<(String, String)>>,
+    validated: OnceLock<Arc<[(String, String)]>>,
 }
 
 impl Plan {
@@ -107,11 +107,11 @@ impl Plan {
 
     /// The fields the operation's document selects, once the gate has let it through.
     pub fn validated(&self) -> Option<&[(String, String)]> {
-        self.validated.get().map(Vec::as_slice)
+        self.validated.get().map(|fields| &fields[..])
     }
 
     /// Notes that the gate let the operation through, with the fields its document selects.
-    pub fn pass(&self, fields: Vec<(String, String)>) {
+    pub fn pass(&self, fields: Arc<[(String, String)]>) {
         let _ = self.validated.set(fields);
     }
 
