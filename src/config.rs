@@ -46,6 +46,9 @@ pub enum Command {
     /// Print the GraphQL schema (SDL), as `schema.graphql` holds it; `schema diff` compares
     /// two schemas.
     Schema(SchemaArgs),
+    /// Exit 0 when the server in this container answers its liveness check with HTTP 200,
+    /// else 1 (the image's HEALTHCHECK: the image has no shell or curl).
+    Healthcheck(HealthcheckArgs),
 }
 
 /// Logging.
@@ -322,6 +325,28 @@ fn secret(value: &str) -> Result<Secret, String> {
     }
 }
 
+/// `ogrom healthcheck`: GET `<OGROM_PATH_PREFIX>/health/live` on the port of OGROM_LISTEN,
+/// over loopback. `--path /health --port 8090` checks `ogrom partner-stub` instead.
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// The address the server listens on: the check connects to its port, on loopback when
+    /// it is a wildcard address (`0.0.0.0` or `::`).
+    #[arg(long, env = "OGROM_LISTEN", default_value = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    /// The server's route prefix: the path checked is `<prefix>/health/live`.
+    #[arg(long, env = "OGROM_PATH_PREFIX", default_value = "", value_parser = parse_prefix)]
+    pub path_prefix: String,
+    /// The path to check instead, e.g. `/health` for `ogrom partner-stub`.
+    #[arg(long, value_parser = parse_request_path)]
+    pub path: Option<String>,
+    /// The port to connect to instead of OGROM_LISTEN's, e.g. 8090 for `ogrom partner-stub`.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+    /// How long the whole check may take (connect, request, status line), in milliseconds.
+    #[arg(long, default_value_t = 2000, value_parser = millis())]
+    pub timeout_ms: u64,
+}
+
 /// `ogrom partner-stub`.
 #[derive(Debug, Args)]
 pub struct PartnerStubArgs {
@@ -498,7 +523,7 @@ fn parse_origins(value: &str) -> Result<Origins, String> {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address and port to listen on.
-    #[arg(long, env = "OGROM_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "OGROM_LISTEN", default_value = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
     /// Serve every route under this prefix (e.g. `/api/v2`); empty for the root.
     #[arg(long, env = "OGROM_PATH_PREFIX", default_value = "", value_parser = parse_prefix)]
@@ -690,6 +715,18 @@ impl MySqlGuardArgs {
 /// Durations in milliseconds: at least 1, at most 10 minutes.
 fn millis() -> clap::builder::RangedU64ValueParser<u64> {
     clap::value_parser!(u64).range(1..=600_000)
+}
+
+/// Where `ogrom serve` listens, and so where `ogrom healthcheck` looks, unless told otherwise.
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// A path to put in an HTTP request line: no spaces or control characters to end it early.
+fn parse_request_path(value: &str) -> Result<String, String> {
+    if value.starts_with('/') && value.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(value.to_owned())
+    } else {
+        Err("must start with a slash and hold no spaces, e.g. /health".to_owned())
+    }
 }
 
 fn parse_prefix(value: &str) -> Result<String, String> {

@@ -18,6 +18,11 @@ async fn main() -> ExitCode {
     if let Command::Schema(args) = &cli.command {
         return ogrom::run::schema::main(args);
     }
+    // `healthcheck` logs nothing either: the container engine runs it every few seconds and
+    // reads its exit status.
+    if let Command::Healthcheck(args) = &cli.command {
+        return ogrom::run::healthcheck::main(args).await;
+    }
     let stdout_is_output = matches!(cli.command, Command::Token(_));
     let logs = match ogrom::run::init_telemetry(&cli.log, stdout_is_output) {
         Ok(logs) => logs,

@@ -2,6 +2,7 @@
 //! configuration, the API and the router, serves until told to stop, and implements the
 //! binary's subcommands.
 
+pub mod healthcheck;
 pub mod index;
 pub mod partner_stub;
 pub mod schema;
@@ -83,6 +84,8 @@ async fn command(cli: Cli, logs: &Logs) -> anyhow::Result<()> {
             schema::Verdict::Compatible => Ok(()),
             schema::Verdict::Breaking => anyhow::bail!("the schema has breaking changes"),
         },
+        // `main` runs `healthcheck` before logging starts too.
+        Command::Healthcheck(args) => healthcheck::check(&args).await.map_err(anyhow::Error::msg),
     }
 }
 
