@@ -7,9 +7,9 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use super::Sources;
-use super::engine::{Ctx, Registry, Scalars};
+use super::engine::{Args, Ctx, Registry, Scalars};
 use super::errors::ApiError;
-use crate::protocols::SourceError;
+use crate::protocols::{FirstPage, SourceError};
 
 /// Relay's page info for forward pagination.
 #[derive(Debug, Clone)]
@@ -51,6 +51,27 @@ pub enum Total {
     Known(i64),
     /// Counted by `counter` for `key`, with every connection of the level in one call.
     Counted(&'static dyn Counter, CountKey),
+}
+
+impl Total {
+    /// The total a first page came with, else counted by `counter` for owner `id`.
+    pub fn of(counted: Option<i64>, counter: &'static dyn Counter, id: i32) -> Self {
+        counted.map_or(Self::Counted(counter, CountKey::Id(id)), Self::Known)
+    }
+}
+
+/// The first pages of a level's connections, one per owner. Each is counted in its own
+/// statement when the operation reads the connection's `totalCount`: one statement instead
+/// of a page and a count.
+pub fn first_pages(owners: impl Iterator<Item = i32>, first: u32, args: &Args) -> Vec<FirstPage> {
+    let counted = args.selects("totalCount");
+    owners
+        .map(|owner| FirstPage {
+            owner,
+            first,
+            counted,
+        })
+        .collect()
 }
 
 /// What a counter counts for: an owner's id, or a text (a feed's tag).

@@ -105,6 +105,9 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// Whether more items follow the last one of this page.
     pub has_next_page: bool,
+    /// How many items the whole list holds, where the source counted it with the page
+    /// (a first page asked for with [`FirstPage::counted`]); `None`: not counted.
+    pub total: Option<i64>,
 }
 
 impl<T> Default for Page<T> {
@@ -112,8 +115,22 @@ impl<T> Default for Page<T> {
         Self {
             items: Vec::new(),
             has_next_page: false,
+            total: None,
         }
     }
+}
+
+/// The first page of one owner's list, as batch methods take them by the level: whose
+/// list, how many items, and whether the whole list's count comes along. Counting in the
+/// page's own statement saves a second statement when a connection's `totalCount` is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FirstPage {
+    /// The owner whose list it is (a user, a product, a brand).
+    pub owner: i32,
+    /// How many items; the caller has already bounded it.
+    pub first: u32,
+    /// Whether to count the whole list too, into [`Page::total`].
+    pub counted: bool,
 }
 
 /// Position in the list of brands, which is ordered by name, then id.
@@ -249,21 +266,21 @@ pub trait CatalogSource: Send + Sync {
     /// How many brands exist.
     async fn brands_count(&self) -> Result<i64, SourceError>;
     /// The first pages of products of several categories (each with its descendants),
-    /// newest first: `(category id, page size)` to page. One call for a list of categories.
+    /// newest first, counted where asked. One call for a list of categories.
     async fn category_products_first_pages(
         &self,
-        keys: &[(i32, u32)],
-    ) -> Result<HashMap<(i32, u32), Page<ProductRecord>>, SourceError>;
+        keys: &[FirstPage],
+    ) -> Result<HashMap<FirstPage, Page<ProductRecord>>, SourceError>;
     /// How many products each category and its descendants hold.
     async fn category_products_counts(
         &self,
         category_ids: &[i32],
     ) -> Result<HashMap<i32, i64>, SourceError>;
-    /// The first pages of products of several brands, newest first.
+    /// The first pages of products of several brands, newest first, counted where asked.
     async fn brand_products_first_pages(
         &self,
-        keys: &[(i32, u32)],
-    ) -> Result<HashMap<(i32, u32), Page<ProductRecord>>, SourceError>;
+        keys: &[FirstPage],
+    ) -> Result<HashMap<FirstPage, Page<ProductRecord>>, SourceError>;
     /// How many products each brand has.
     async fn brand_products_counts(
         &self,

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
-use super::{Page, PageRequest, ProductRecord, SourceError};
+use super::{FirstPage, Page, PageRequest, ProductRecord, SourceError};
 
 /// A registered user, as stored: the author of collages and of likes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,16 +175,17 @@ pub trait CommunitySource: Send + Sync {
     ) -> Result<Page<CollageRecord>, SourceError>;
     /// How many collages the feed holds: every collage, or those tagged `tag`.
     async fn collages_count(&self, tag: Option<&str>) -> Result<i64, SourceError>;
-    /// Collages of users, newest first: `(user id, page size)` to first pages.
+    /// Collages of users, newest first: first pages by user, counted where asked.
     async fn user_collages(
         &self,
-        keys: &[(i32, u32)],
-    ) -> Result<HashMap<(i32, u32), Page<CollageRecord>>, SourceError>;
-    /// Collages that use products, newest first: `(product id, page size)` to first pages.
+        keys: &[FirstPage],
+    ) -> Result<HashMap<FirstPage, Page<CollageRecord>>, SourceError>;
+    /// Collages that use products, newest first: first pages by product, counted where
+    /// asked.
     async fn product_collages(
         &self,
-        keys: &[(i32, u32)],
-    ) -> Result<HashMap<(i32, u32), Page<CollageRecord>>, SourceError>;
+        keys: &[FirstPage],
+    ) -> Result<HashMap<FirstPage, Page<CollageRecord>>, SourceError>;
     /// A later page of one owner's collages (`after` is the last collage id seen).
     async fn owner_collages_page(
         &self,
@@ -204,11 +205,11 @@ pub trait CommunitySource: Send + Sync {
         user_id: i32,
         page: PageRequest<LikeCursor>,
     ) -> Result<Page<LikedProduct>, SourceError>;
-    /// First pages of several users' liked products: `(user id, page size)` to page.
+    /// First pages of several users' liked products, by user, counted where asked.
     async fn liked_products_first_pages(
         &self,
-        keys: &[(i32, u32)],
-    ) -> Result<HashMap<(i32, u32), Page<LikedProduct>>, SourceError>;
+        keys: &[FirstPage],
+    ) -> Result<HashMap<FirstPage, Page<LikedProduct>>, SourceError>;
     /// How many products each user likes.
     async fn liked_products_counts(
         &self,

@@ -11,8 +11,8 @@ pub mod offers;
 pub mod search;
 
 pub use catalog::{
-    BrandCursor, BrandRecord, CatalogSource, CategoryRecord, Page, PageRequest, ProductColumns,
-    ProductRecord, ShopRecord,
+    BrandCursor, BrandRecord, CatalogSource, CategoryRecord, FirstPage, Page, PageRequest,
+    ProductColumns, ProductRecord, ShopRecord,
 };
 
 /// The one error type of the source layer. Messages may hold backend details (hosts, SQL):

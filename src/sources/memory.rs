@@ -7,8 +7,8 @@ use std::hash::Hash;
 use std::sync::Mutex;
 
 use crate::protocols::{
-    BrandCursor, BrandRecord, CatalogSource, CategoryRecord, Page, PageRequest, ProductRecord,
-    ShopRecord, SourceError,
+    BrandCursor, BrandRecord, CatalogSource, CategoryRecord, FirstPage, Page, PageRequest,
+    ProductRecord, ShopRecord, SourceError,
 };
 
 /// Calls counted by method name, shared by the in-memory sources.
@@ -131,6 +131,21 @@ impl MemoryCatalog {
         items.sort_by_key(|p| std::cmp::Reverse(p.id));
         take_page(items, page.first)
     }
+
+    fn products_first_page(
+        &self,
+        key: FirstPage,
+        keep: impl Fn(&ProductRecord) -> bool,
+    ) -> Page<ProductRecord> {
+        let request = PageRequest {
+            first: key.first,
+            after: None,
+        };
+        let page = self.products_where(&keep, request);
+        counted(key, page, || {
+            self.products.iter().filter(|p| keep(p)).count() as i64
+        })
+    }
 }
 
 fn take_page<T>(mut items: Vec<T>, first: u32) -> Page<T> {
@@ -139,6 +154,7 @@ fn take_page<T>(mut items: Vec<T>, first: u32) -> Page<T> {
     Page {
         items,
         has_next_page,
+        total: None,
     }
 }
 
@@ -310,18 +326,15 @@ impl CatalogSource for MemoryCatalog {
 
     async fn category_products_first_pages(
         &self,
-        keys: &[(i32, u32)],
-    ) -> Result<HashMap<(i32, u32), Page<ProductRecord>>, SourceError> {
+        keys: &[FirstPage],
+    ) -> Result<HashMap<FirstPage, Page<ProductRecord>>, SourceError> {
         self.enter("category_products_first_pages")?;
         Ok(keys
             .iter()
-            .map(|&(id, first)| {
-                let subtree = self.subtree(id);
-                let page = PageRequest { first, after: None };
-                (
-                    (id, first),
-                    self.products_where(|p| subtree.contains(&p.category_id), page),
-                )
+            .map(|&key| {
+                let subtree = self.subtree(key.owner);
+                let of = |p: &ProductRecord| subtree.contains(&p.category_id);
+                (key, self.products_first_page(key, of))
             })
             .collect())
     }
@@ -347,14 +360,14 @@ impl CatalogSource for MemoryCatalog {
 
     async fn brand_products_first_pages(
         &self,
-        keys: &[(i32, u32)],
-    ) -> Result<HashMap<(i32, u32), Page<ProductRecord>>, SourceError> {
+        keys: &[FirstPage],
+    ) -> Result<HashMap<FirstPage, Page<ProductRecord>>, SourceError> {
         self.enter("brand_products_first_pages")?;
         Ok(keys
             .iter()
-            .map(|&(id, first)| {
-                let page = PageRequest { first, after: None };
-                ((id, first), self.products_where(|p| p.brand_id == id, page))
+            .map(|&key| {
+                let of = |p: &ProductRecord| p.brand_id == key.owner;
+                (key, self.products_first_page(key, of))
             })
             .collect())
     }
@@ -625,6 +638,22 @@ impl MemoryCommunity {
         collages.sort_by_key(|c| std::cmp::Reverse(c.id));
         take_page(collages, first)
     }
+
+    fn collage_count(
+        &self,
+        keep: impl Fn(&crate::protocols::community::CollageRecord, &CommunityState) -> bool,
+    ) -> i64 {
+        let state = self.state();
+        state.collages.iter().filter(|c| keep(c, &state)).count() as i64
+    }
+}
+
+/// A first page with the whole list's count where `key` asks for it.
+fn counted<T>(key: FirstPage, page: Page<T>, count: impl FnOnce() -> i64) -> Page<T> {
+    Page {
+        total: key.counted.then(count),
+        ..page
+    }
 }
 
 #[async_trait::async_trait]
@@ -713,16 +742,19 @@ impl crate::protocols::community::CommunitySource for MemoryCommunity {
 
     async fn user_collages(
         &self,
-        keys: &[(i32, u32)],
-    ) -> Result<HashMap<(i32, u32), Page<crate::protocols::community::CollageRecord>>, SourceError>
+        keys: &[FirstPage],
+    ) -> Result<HashMap<FirstPage, Page<crate::protocols::community::CollageRecord>>, SourceError>
     {
         self.enter("user_collages");
         Ok(keys
             .iter()
-            .map(|&(user, first)| {
+            .map(|&key| {
+                let page = self.collages_where(|c, _| c.user_id == key.owner, key.first, None);
                 (
-                    (user, first),
-                    self.collages_where(|c, _| c.user_id == user, first, None),
+                    key,
+                    counted(key, page, || {
+                        self.collage_count(|c, _| c.user_id == key.owner)
+                    }),
                 )
             })
             .collect())
@@ -730,19 +762,20 @@ impl crate::protocols::community::CommunitySource for MemoryCommunity {
 
     async fn product_collages(
         &self,
-        keys: &[(i32, u32)],
-    ) -> Result<HashMap<(i32, u32), Page<crate::protocols::community::CollageRecord>>, SourceError>
+        keys: &[FirstPage],
+    ) -> Result<HashMap<FirstPage, Page<crate::protocols::community::CollageRecord>>, SourceError>
     {
         self.enter("product_collages");
         Ok(keys
             .iter()
-            .map(|&(product, first)| {
+            .map(|&key| {
                 let uses = |c: &crate::protocols::community::CollageRecord, s: &CommunityState| {
                     s.items
                         .iter()
-                        .any(|i| i.collage_id == c.id && i.product_id == product)
+                        .any(|i| i.collage_id == c.id && i.product_id == key.owner)
                 };
-                ((product, first), self.collages_where(uses, first, None))
+                let page = self.collages_where(uses, key.first, None);
+                (key, counted(key, page, || self.collage_count(uses)))
             })
             .collect())
     }
@@ -808,11 +841,24 @@ impl crate::protocols::community::CommunitySource for MemoryCommunity {
 
     async fn liked_products_first_pages(
         &self,
-        keys: &[(i32, u32)],
-    ) -> Result<HashMap<(i32, u32), Page<crate::protocols::community::LikedProduct>>, SourceError>
+        keys: &[FirstPage],
+    ) -> Result<HashMap<FirstPage, Page<crate::protocols::community::LikedProduct>>, SourceError>
     {
         self.enter("liked_products_first_pages");
-        Ok(keys.iter().map(|&key| (key, Page::default())).collect())
+        let state = self.state();
+        Ok(keys
+            .iter()
+            .map(|&key| {
+                let likes = || {
+                    state
+                        .product_likes
+                        .iter()
+                        .filter(|l| l.0 == key.owner)
+                        .count()
+                };
+                (key, counted(key, Page::default(), || likes() as i64))
+            })
+            .collect())
     }
 
     async fn liked_products_counts(

@@ -93,8 +93,8 @@ async fn brand_list(brands: usize) -> (u64, serde_json::Value) {
 async fn connections_inside_a_list_cost_the_same_statements_for_two_brands_or_twelve() {
     let (two, _) = brand_list(2).await;
     let (twelve, data) = brand_list(12).await;
-    // brands page, products first pages, product counts, shops.
-    assert_eq!(twelve, 4);
+    // brands page, products first pages (each counted in its own branch), shops.
+    assert_eq!(twelve, 3);
     assert_eq!(two, twelve);
 
     let db = sql(fixture_database()).await;
@@ -134,8 +134,8 @@ async fn category_lists_count_their_subtrees_in_one_statement() {
         json!({}),
     )
     .await;
-    // roots, children, first pages, counts.
-    assert_eq!(statements, 4);
+    // roots, children, first pages with their counts.
+    assert_eq!(statements, 3);
     let db = sql(database).await;
     for root in data["categories"].as_array().unwrap() {
         for child in root["children"].as_array().unwrap() {
@@ -155,4 +155,61 @@ async fn category_lists_count_their_subtrees_in_one_statement() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn a_first_page_counts_its_list_in_its_own_statement_empty_lists_too() {
+    let database = fixture_database();
+    let db = sql(database).await;
+    // A product used in collages, and one used in none; a user with likes and one without.
+    let (used, unused): (i32, i32) = sqlx::query_as(
+        "SELECT (SELECT product_id FROM collage_items GROUP BY product_id
+                 ORDER BY COUNT(DISTINCT collage_id) DESC, product_id LIMIT 1),
+                (SELECT id FROM products WHERE id NOT IN (SELECT product_id FROM collage_items)
+                 ORDER BY id LIMIT 1)",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    let uses: i64 = sqlx::query_scalar(
+        "SELECT COUNT(DISTINCT collage_id) FROM collage_items WHERE product_id = ?",
+    )
+    .bind(used)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    let newest: Vec<i64> = sqlx::query_scalar(
+        "SELECT DISTINCT collage_id FROM collage_items WHERE product_id = ? ORDER BY collage_id DESC",
+    )
+    .bind(used)
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert!(uses > 1, "the fixture has a product in several collages");
+
+    let (app, mysql) = counting_app(2, &[]);
+    let query = "query($a: Int!, $b: Int!) {
+        a: product(databaseId: $a) { collages(first: 1) { totalCount nodes { databaseId } } }
+        b: product(databaseId: $b) { collages(first: 1) { totalCount nodes { databaseId } } } }";
+    let (statements, data) =
+        statements_of(&app, &mysql, query, json!({"a": used, "b": unused})).await;
+    // The two products, then their first pages with their counts: no count statement.
+    assert_eq!(statements, 2, "{data}");
+    assert_eq!(data["a"]["collages"]["totalCount"], uses);
+    assert_eq!(database_ids(&data["a"]["collages"]["nodes"]), newest[..1]);
+    assert_eq!(data["b"]["collages"]["totalCount"], 0);
+    assert_eq!(data["b"]["collages"]["nodes"], json!([]));
+
+    // The same connection with and without its count in one operation: both right, and
+    // the page without it is not counted by a statement of its own either.
+    let query = "query($a: Int!) { product(databaseId: $a) {
+        counted: collages(first: 2) { totalCount nodes { databaseId } }
+        plain: collages(first: 3) { nodes { databaseId } } } }";
+    let (statements, data) = statements_of(&app, &mysql, query, json!({"a": used})).await;
+    assert_eq!(statements, 2, "{data}");
+    let product = &data["product"];
+    assert_eq!(product["counted"]["totalCount"], uses);
+    assert_eq!(database_ids(&product["counted"]["nodes"]), newest[..2]);
+    let three = newest.len().min(3);
+    assert_eq!(database_ids(&product["plain"]["nodes"]), newest[..three]);
 }

@@ -352,7 +352,7 @@ async fn products_of(
     let after = decode_id_cursor(PRODUCT_CURSOR, args.opt_str("after")?)?;
     let pages: Vec<Page<ProductRecord>> = match after {
         None => {
-            let keys: Vec<(i32, u32)> = ids.iter().map(|&id| (id, first)).collect();
+            let keys = connection::first_pages(ids.iter().copied(), first, args);
             let loaders = loaders(ctx)?;
             let loaded = match owner {
                 Owner::Brand => loaders.brand_first_pages.load_shared(&keys).await?,
@@ -389,7 +389,7 @@ async fn products_of(
             let cursor = encode_cursor(PRODUCT_CURSOR, &p.id.to_string());
             (cursor, Arc::new(p))
         });
-        let total = Total::Counted(counter, CountKey::Id(id));
+        let total = Total::of(page.total, counter, id);
         children.push(ProductPage::new(items, page.has_next_page, total, ()));
     }
     Ok(children)

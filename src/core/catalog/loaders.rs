@@ -9,7 +9,8 @@ use tracing::Instrument;
 use crate::core::batching::{BatchLoad, Batcher, Window};
 use crate::core::errors::ApiError;
 use crate::protocols::{
-    BrandRecord, CatalogSource, CategoryRecord, Page, ProductColumns, ProductRecord, ShopRecord,
+    BrandRecord, CatalogSource, CategoryRecord, FirstPage, Page, ProductColumns, ProductRecord,
+    ShopRecord,
 };
 
 /// Defines a loader struct whose batch is one call of a `CatalogSource` method.
@@ -89,16 +90,16 @@ catalog_loader!(
 );
 
 catalog_loader!(
-    /// First pages of categories' products, by `(category id, page size)`.
-    CategoryProductsFirstPage, (i32, u32) => Page<ProductRecord>, category_products_first_pages
+    /// First pages of categories' products.
+    CategoryProductsFirstPage, FirstPage => Page<ProductRecord>, category_products_first_pages
 );
 catalog_loader!(
     /// Product counts of categories (with descendants).
     CategoryProductCount, i32 => i64, category_products_counts
 );
 catalog_loader!(
-    /// First pages of brands' products, by `(brand id, page size)`.
-    BrandProductsFirstPage, (i32, u32) => Page<ProductRecord>, brand_products_first_pages
+    /// First pages of brands' products.
+    BrandProductsFirstPage, FirstPage => Page<ProductRecord>, brand_products_first_pages
 );
 catalog_loader!(
     /// Product counts of brands.

@@ -307,7 +307,7 @@ async fn owner_collages(
     let loaders = loaders(ctx)?;
     let pages: Vec<Page<CollageRecord>> = match after {
         None => {
-            let keys: Vec<(i32, u32)> = ids.iter().map(|&id| (id, first)).collect();
+            let keys = connection::first_pages(ids.iter().copied(), first, args);
             let loaded = match owner(0) {
                 CollageOwner::User(_) => loaders.user_collages.load_shared(&keys).await?,
                 CollageOwner::Product(_) => loaders.product_collages.load_shared(&keys).await?,
@@ -340,7 +340,7 @@ async fn owner_collages(
             let cursor = encode_cursor(COLLAGE_CURSOR, &c.id.to_string());
             (cursor, Arc::new(c))
         });
-        let total = Total::Counted(counter, CountKey::Id(id));
+        let total = Total::of(page.total, counter, id);
         children.push(CollagePage::new(items, page.has_next_page, total, ()));
     }
     Ok(children)
@@ -357,7 +357,7 @@ async fn liked_products(
     let mut children = Children::with_capacity(users.len());
     let pages = match after {
         None => {
-            let keys: Vec<(i32, u32)> = users.iter().map(|u| (u.id, first)).collect();
+            let keys = connection::first_pages(users.iter().map(|u| u.id), first, args);
             let loaded = loaders(ctx)?.liked_first_pages.load_shared(&keys).await?;
             loaded
                 .into_iter()
@@ -382,7 +382,7 @@ async fn liked_products(
             let key = format!("{}|{}", liked.liked_at.timestamp_millis(), liked.product.id);
             (encode_cursor(LIKE_CURSOR, &key), Arc::new(liked.product))
         });
-        let total = Total::Counted(&LIKED_PRODUCTS, CountKey::Id(user.id));
+        let total = Total::of(page.total, &LIKED_PRODUCTS, user.id);
         children.push(ProductPage::new(items, page.has_next_page, total, ()));
     }
     Ok(children)

@@ -7,10 +7,10 @@ use tracing::Instrument;
 
 use crate::core::batching::{BatchLoad, Batcher, Window};
 use crate::core::errors::ApiError;
-use crate::protocols::Page;
 use crate::protocols::community::{
     CollageItemRecord, CollageOwnerKind, CollageRecord, CommunitySource, LikedProduct, UserRecord,
 };
+use crate::protocols::{FirstPage, Page};
 
 /// Defines a loader whose batch is one call of a `CommunitySource` method.
 macro_rules! community_loader {
@@ -45,8 +45,8 @@ community_loader!(
     CollageItems, (i32, u32) => Vec<CollageItemRecord>, |s, k| s.collage_items(k)
 );
 community_loader!(CollageTags, i32 => Vec<String>, |s, k| s.collage_tags(k));
-community_loader!(UserCollages, (i32, u32) => Page<CollageRecord>, |s, k| s.user_collages(k));
-community_loader!(ProductCollages, (i32, u32) => Page<CollageRecord>, |s, k| s.product_collages(k));
+community_loader!(UserCollages, FirstPage => Page<CollageRecord>, |s, k| s.user_collages(k));
+community_loader!(ProductCollages, FirstPage => Page<CollageRecord>, |s, k| s.product_collages(k));
 community_loader!(
     UserCollageCount, i32 => i64, |s, k| s.owner_collages_counts(CollageOwnerKind::User, k)
 );
@@ -55,8 +55,8 @@ community_loader!(
 );
 community_loader!(LikedProductCount, i32 => i64, |s, k| s.liked_products_counts(k));
 community_loader!(
-    /// First pages of users' liked products, by `(user id, page size)`.
-    LikedProductsFirstPage, (i32, u32) => Page<LikedProduct>, |s, k| s.liked_products_first_pages(k)
+    /// First pages of users' liked products.
+    LikedProductsFirstPage, FirstPage => Page<LikedProduct>, |s, k| s.liked_products_first_pages(k)
 );
 
 /// Whether the viewer liked products; `false` for every product without a viewer, with no

@@ -7,10 +7,10 @@ use sqlx::{Execute, MySql as Db, QueryBuilder};
 
 use super::MySqlCatalog;
 use super::rows::{BrandRow, CategoryRow, KeyedCategoryRow, KeyedProductRow, ProductRow, ShopRow};
-use super::sql::{distinct, page_of, placeholders};
+use super::sql::{Keyed, distinct, first_page, page_of, placeholders};
 use crate::protocols::{
-    BrandCursor, BrandRecord, CatalogSource, CategoryRecord, Page, PageRequest, ProductColumns,
-    ProductRecord, ShopRecord, SourceError,
+    BrandCursor, BrandRecord, CatalogSource, CategoryRecord, FirstPage, Page, PageRequest,
+    ProductColumns, ProductRecord, ShopRecord, SourceError,
 };
 
 const PRODUCT_COLUMNS: &str = "p.id, p.brand_id, p.shop_id, p.category_id, p.name, \
@@ -79,44 +79,21 @@ impl MySqlCatalog {
             .await?;
         Ok(page_of(rows, page.first))
     }
-
-    /// First pages of products for several owners in one statement: a `UNION ALL` of one
-    /// index-ordered, limited select per `(owner, page size)`, so each stops after its page.
-    /// Each branch selects its own index as `key_id`, which keeps pages of one owner with
-    /// different sizes apart.
-    async fn first_pages(
+    /// First pages of products, counted where asked (see `MySql::first_pages`).
+    async fn product_first_pages(
         &self,
-        prefix: &str,
-        prefix_binds: &[i32],
+        prefix: (&str, &[i32]),
         branch: &str,
-        keys: &[(i32, u32)],
-    ) -> Result<HashMap<(i32, u32), Page<ProductRecord>>, SourceError> {
-        let keys = distinct(keys);
-        if keys.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let sql = format!("{prefix}{}", vec![branch; keys.len()].join(" UNION ALL "));
-        let mut query = sqlx::query_as::<_, KeyedProductRow>(&sql);
-        for id in prefix_binds {
-            query = query.bind(*id);
-        }
-        for (index, (owner, first)) in keys.iter().enumerate() {
-            query = query.bind(index as i32).bind(*owner).bind(first + 1);
-        }
-        let rows = self
+        count: &str,
+        keys: &[FirstPage],
+    ) -> Result<HashMap<FirstPage, Page<ProductRecord>>, SourceError> {
+        let pages = self
             .db
-            .run(query.sql(), query.fetch_all(self.db.pool()))
+            .first_pages::<KeyedProductRow>(prefix, branch, count, keys)
             .await?;
-        let mut by_branch: Vec<Vec<ProductRow>> = keys.iter().map(|_| Vec::new()).collect();
-        for row in rows {
-            if let Some(branch) = by_branch.get_mut(row.key_id as usize) {
-                branch.push(row.product);
-            }
-        }
-        Ok(keys
+        Ok(pages
             .into_iter()
-            .zip(by_branch)
-            .map(|(key, rows)| (key, page_of(rows, key.1)))
+            .map(|(key, rows)| (key, first_page(key, rows, |r| r.product.into())))
             .collect())
     }
 
@@ -306,15 +283,19 @@ impl CatalogSource for MySqlCatalog {
 
     async fn category_products_first_pages(
         &self,
-        keys: &[(i32, u32)],
-    ) -> Result<HashMap<(i32, u32), Page<ProductRecord>>, SourceError> {
-        let roots: Vec<i32> = distinct(&keys.iter().map(|(id, _)| *id).collect::<Vec<_>>());
+        keys: &[FirstPage],
+    ) -> Result<HashMap<FirstPage, Page<ProductRecord>>, SourceError> {
+        let roots: Vec<i32> = distinct(&keys.iter().map(|k| k.owner).collect::<Vec<_>>());
         let prefix = SUBTREES_CTE.replace("{ids}", &placeholders(roots.len()));
         let branch = format!(
-            "(SELECT ? AS key_id, {PRODUCT_COLUMNS} FROM products p WHERE p.category_id IN \
-             (SELECT id FROM subtrees WHERE root = ?) ORDER BY p.id DESC LIMIT ?)"
+            "(SELECT ? AS key_id, {{total}} AS total, {PRODUCT_COLUMNS} FROM products p \
+             WHERE p.category_id IN (SELECT id FROM subtrees WHERE root = ?) \
+             ORDER BY p.id DESC LIMIT ?)"
         );
-        self.first_pages(&prefix, &roots, &branch, keys).await
+        let count = "(SELECT COUNT(*) FROM products \
+            WHERE category_id IN (SELECT id FROM subtrees WHERE root = ?))";
+        self.product_first_pages((&prefix, &roots), &branch, count, keys)
+            .await
     }
 
     async fn category_products_counts(
@@ -330,13 +311,15 @@ impl CatalogSource for MySqlCatalog {
 
     async fn brand_products_first_pages(
         &self,
-        keys: &[(i32, u32)],
-    ) -> Result<HashMap<(i32, u32), Page<ProductRecord>>, SourceError> {
+        keys: &[FirstPage],
+    ) -> Result<HashMap<FirstPage, Page<ProductRecord>>, SourceError> {
         let branch = format!(
-            "(SELECT ? AS key_id, {PRODUCT_COLUMNS} FROM products p WHERE p.brand_id = ? \
-             ORDER BY p.id DESC LIMIT ?)"
+            "(SELECT ? AS key_id, {{total}} AS total, {PRODUCT_COLUMNS} FROM products p \
+             WHERE p.brand_id = ? ORDER BY p.id DESC LIMIT ?)"
         );
-        self.first_pages("", &[], &branch, keys).await
+        let count = "(SELECT COUNT(*) FROM products WHERE brand_id = ?)";
+        self.product_first_pages(("", &[]), &branch, count, keys)
+            .await
     }
 
     async fn brand_products_counts(
@@ -375,5 +358,14 @@ impl CatalogSource for MySqlCatalog {
              ORDER BY p.id DESC LIMIT ?"
         );
         self.products_page(sql, brand_id, page).await
+    }
+}
+
+impl Keyed for KeyedProductRow {
+    fn key(&self) -> i32 {
+        self.key_id
+    }
+    fn total(&self) -> Option<i64> {
+        self.total
     }
 }

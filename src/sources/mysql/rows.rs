@@ -136,10 +136,12 @@ pub(super) struct KeyedCategoryRow {
     pub(super) category: CategoryRow,
 }
 
-/// A product together with the key of the batch it was loaded for.
+/// A product together with the key of the batch it was loaded for, and its list's count
+/// where the batch counted it.
 #[derive(FromRow)]
 pub(super) struct KeyedProductRow {
     pub(super) key_id: i32,
+    pub(super) total: Option<i64>,
     #[sqlx(flatten)]
     pub(super) product: ProductRow,
 }

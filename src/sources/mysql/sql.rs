@@ -6,7 +6,7 @@ use std::hash::Hash;
 use sqlx::{Execute, FromRow, MySql as Db, QueryBuilder};
 
 use super::MySql;
-use crate::protocols::{Page, SourceError};
+use crate::protocols::{FirstPage, Page, SourceError};
 
 /// `SELECT {columns} FROM {table} WHERE {column} IN (…)` for a batch of keys.
 pub(super) fn select_in<'a, K>(sql: &str, keys: &'a [K]) -> QueryBuilder<'a, Db>
@@ -36,11 +36,38 @@ pub(super) fn page_of<R, T: From<R>>(mut rows: Vec<R>, first: u32) -> Page<T> {
     Page {
         items: rows.into_iter().map(T::from).collect(),
         has_next_page,
+        total: None,
     }
 }
 
 pub(super) fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")
+}
+
+/// Rows of a statement of `UNION ALL` branches: each carries the index of the branch it came
+/// from (`key_id`) and, in first pages, the count of its whole list (`total`, or `NULL`).
+pub(super) trait Keyed {
+    /// The index of the row's branch.
+    fn key(&self) -> i32;
+    /// The whole list's count, where the branch counted it.
+    fn total(&self) -> Option<i64> {
+        None
+    }
+}
+
+/// A first page from the rows its branch selected (one past the page where more follow),
+/// with the whole list's count where `key` asked for it: from the first row, or 0 for a
+/// list without rows.
+pub(super) fn first_page<R: Keyed, T>(
+    key: FirstPage,
+    rows: Vec<R>,
+    item: impl FnMut(R) -> T,
+) -> Page<T> {
+    let total = key
+        .counted
+        .then(|| rows.first().and_then(Keyed::total).unwrap_or(0));
+    let page = page_of::<T, T>(rows.into_iter().map(item).collect(), key.first);
+    Page { total, ..page }
 }
 
 impl MySql {
@@ -91,6 +118,71 @@ impl MySql {
             .iter()
             .filter_map(|n| Some((n.clone(), found.get(&n.to_lowercase())?.clone())))
             .collect())
+    }
+
+    /// One statement of `prefix` (a CTE, binding `prefix_binds`) and `UNION ALL` branches,
+    /// one per key, each selecting its index as `key_id` (the first of its binds): the rows
+    /// of each branch, in key order.
+    pub(super) async fn keyed_branches<R>(
+        &self,
+        prefix: &str,
+        branches: &[String],
+        binds: &[i32],
+    ) -> Result<Vec<Vec<R>>, SourceError>
+    where
+        R: for<'r> FromRow<'r, sqlx::mysql::MySqlRow> + Send + Unpin + Keyed,
+    {
+        let sql = format!("{prefix}{}", branches.join(" UNION ALL "));
+        let mut query = sqlx::query_as::<_, R>(&sql);
+        for bind in binds {
+            query = query.bind(*bind);
+        }
+        let rows = self.run(query.sql(), query.fetch_all(self.pool())).await?;
+        let mut by_branch: Vec<Vec<R>> = branches.iter().map(|_| Vec::new()).collect();
+        for row in rows {
+            if let Some(branch) = by_branch.get_mut(row.key() as usize) {
+                branch.push(row);
+            }
+        }
+        Ok(by_branch)
+    }
+
+    /// First pages of several owners' lists in one statement, as batch methods load them
+    /// by the level: an index-ordered, limited select per key, so each stops after its
+    /// page. `branch` selects `? AS key_id, {total} AS total, …` and binds the owner and the
+    /// limit after the index; `{total}` becomes `count` (binding the owner once more) where
+    /// the key is counted, else `NULL`. Returns the distinct keys with their branch's rows
+    /// (one row past the page where more follow), for [`first_page`].
+    pub(super) async fn first_pages<R>(
+        &self,
+        (prefix, prefix_binds): (&str, &[i32]),
+        branch: &str,
+        count: &str,
+        keys: &[FirstPage],
+    ) -> Result<Vec<(FirstPage, Vec<R>)>, SourceError>
+    where
+        R: for<'r> FromRow<'r, sqlx::mysql::MySqlRow> + Send + Unpin + Keyed,
+    {
+        let keys = distinct(keys);
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let counted = branch.replace("{total}", count);
+        let uncounted = branch.replace("{total}", "NULL");
+        let mut branches = Vec::with_capacity(keys.len());
+        let mut binds = prefix_binds.to_vec();
+        for (index, key) in keys.iter().enumerate() {
+            binds.push(index as i32);
+            if key.counted {
+                branches.push(counted.clone());
+                binds.push(key.owner);
+            } else {
+                branches.push(uncounted.clone());
+            }
+            binds.extend([key.owner, key.first.saturating_add(1) as i32]);
+        }
+        let rows = self.keyed_branches(prefix, &branches, &binds).await?;
+        Ok(keys.into_iter().zip(rows).collect())
     }
 
     /// Counts per key: `sql` selects `(key, count)` rows with `{ids}` where the keys go;

@@ -11,12 +11,12 @@ use writes::{COLLAGE_LIKES, PRODUCT_LIKES};
 
 use super::MySql;
 use super::rows::ProductRow;
-use super::sql::{distinct, page_of, placeholders};
+use super::sql::{Keyed, distinct, first_page, page_of, placeholders};
 use crate::protocols::community::{
     CollageCursor, CollageDraft, CollageItemRecord, CollageOrder, CollageOwner, CollageOwnerKind,
     CollagePatch, CollageRecord, CommunitySource, LikeCursor, LikedProduct, UserRecord, WriteError,
 };
-use crate::protocols::{Page, PageRequest, SourceError};
+use crate::protocols::{FirstPage, Page, PageRequest, SourceError};
 
 const COLLAGE_COLUMNS: &str =
     "c.id, c.user_id, c.title, c.description, c.like_count, c.created_at, c.updated_at";
@@ -79,6 +79,7 @@ impl From<CollageRow> for CollageRecord {
 #[derive(FromRow)]
 struct KeyedCollageRow {
     key_id: i32,
+    total: Option<i64>,
     #[sqlx(flatten)]
     collage: CollageRow,
 }
@@ -97,6 +98,7 @@ struct ItemRow {
 #[derive(FromRow)]
 struct KeyedLikedRow {
     key_id: i32,
+    total: Option<i64>,
     #[sqlx(flatten)]
     liked: LikedRow,
 }
@@ -113,79 +115,42 @@ fn source(error: SourceError) -> WriteError {
 }
 
 impl MySqlCommunity {
-    /// One statement of `UNION ALL` branches, one per key; each branch selects its index as
-    /// `key_id` and binds `(index, owner, limit)`.
-    async fn keyed_branches<R>(
-        &self,
-        branch: &str,
-        keys: &[(i32, u32)],
-        limit_extra: u32,
-    ) -> Result<Vec<Vec<R>>, SourceError>
-    where
-        R: for<'r> FromRow<'r, sqlx::mysql::MySqlRow> + Send + Unpin + HasKey,
-    {
-        let sql = vec![branch; keys.len()].join(" UNION ALL ");
-        let mut query = sqlx::query_as::<_, R>(&sql);
-        for (index, (owner, first)) in keys.iter().enumerate() {
-            query = query
-                .bind(index as i32)
-                .bind(*owner)
-                .bind(first + limit_extra);
-        }
-        let rows = self
-            .db
-            .run(query.sql(), query.fetch_all(self.db.pool()))
-            .await?;
-        let mut by_branch: Vec<Vec<R>> = keys.iter().map(|_| Vec::new()).collect();
-        for row in rows {
-            if let Some(branch) = by_branch.get_mut(row.key() as usize) {
-                branch.push(row);
-            }
-        }
-        Ok(by_branch)
-    }
-
     async fn collage_first_pages(
         &self,
         branch: &str,
-        keys: &[(i32, u32)],
-    ) -> Result<HashMap<(i32, u32), Page<CollageRecord>>, SourceError> {
-        let keys = distinct(keys);
-        if keys.is_empty() {
-            return Ok(HashMap::new());
-        }
+        count: &str,
+        keys: &[FirstPage],
+    ) -> Result<HashMap<FirstPage, Page<CollageRecord>>, SourceError> {
         let pages = self
-            .keyed_branches::<KeyedCollageRow>(branch, &keys, 1)
+            .db
+            .first_pages::<KeyedCollageRow>(("", &[]), branch, count, keys)
             .await?;
-        Ok(keys
+        Ok(pages
             .into_iter()
-            .zip(pages)
-            .map(|(key, rows)| {
-                let rows: Vec<CollageRow> = rows.into_iter().map(|r| r.collage).collect();
-                (key, page_of(rows, key.1))
-            })
+            .map(|(key, rows)| (key, first_page(key, rows, |r| r.collage.into())))
             .collect())
     }
 }
 
-/// Rows that carry the index of the batch branch they came from.
-trait HasKey {
-    fn key(&self) -> i32;
-}
-
-impl HasKey for KeyedCollageRow {
+impl Keyed for KeyedCollageRow {
     fn key(&self) -> i32 {
         self.key_id
     }
-}
-
-impl HasKey for KeyedLikedRow {
-    fn key(&self) -> i32 {
-        self.key_id
+    fn total(&self) -> Option<i64> {
+        self.total
     }
 }
 
-impl HasKey for ItemRow {
+impl Keyed for KeyedLikedRow {
+    fn key(&self) -> i32 {
+        self.key_id
+    }
+    fn total(&self) -> Option<i64> {
+        self.total
+    }
+}
+
+impl Keyed for ItemRow {
     fn key(&self) -> i32 {
         self.key_id
     }
@@ -245,7 +210,13 @@ impl CommunitySource for MySqlCommunity {
         }
         let branch = "(SELECT ? AS key_id, collage_id, position, product_id, x, y, scale \
             FROM collage_items WHERE collage_id = ? ORDER BY position LIMIT ?)";
-        let items = self.keyed_branches::<ItemRow>(branch, &keys, 0).await?;
+        let branches = vec![branch.to_owned(); keys.len()];
+        let binds: Vec<i32> = (keys.iter().enumerate())
+            .flat_map(|(index, &(collage, first))| [index as i32, collage, first as i32])
+            .collect();
+        let items = (self.db)
+            .keyed_branches::<ItemRow>("", &branches, &binds)
+            .await?;
         Ok(keys
             .into_iter()
             .zip(items)
@@ -347,24 +318,27 @@ impl CommunitySource for MySqlCommunity {
 
     async fn user_collages(
         &self,
-        keys: &[(i32, u32)],
-    ) -> Result<HashMap<(i32, u32), Page<CollageRecord>>, SourceError> {
+        keys: &[FirstPage],
+    ) -> Result<HashMap<FirstPage, Page<CollageRecord>>, SourceError> {
         let branch = format!(
-            "(SELECT ? AS key_id, {COLLAGE_COLUMNS} FROM collages c WHERE c.user_id = ? \
-             ORDER BY c.id DESC LIMIT ?)"
+            "(SELECT ? AS key_id, {{total}} AS total, {COLLAGE_COLUMNS} FROM collages c \
+             WHERE c.user_id = ? ORDER BY c.id DESC LIMIT ?)"
         );
-        self.collage_first_pages(&branch, keys).await
+        let count = "(SELECT COUNT(*) FROM collages WHERE user_id = ?)";
+        self.collage_first_pages(&branch, count, keys).await
     }
 
     async fn product_collages(
         &self,
-        keys: &[(i32, u32)],
-    ) -> Result<HashMap<(i32, u32), Page<CollageRecord>>, SourceError> {
+        keys: &[FirstPage],
+    ) -> Result<HashMap<FirstPage, Page<CollageRecord>>, SourceError> {
         let branch = format!(
-            "(SELECT ? AS key_id, {COLLAGE_COLUMNS} FROM collages c WHERE c.id IN \
-             (SELECT collage_id FROM collage_items WHERE product_id = ?) ORDER BY c.id DESC LIMIT ?)"
+            "(SELECT ? AS key_id, {{total}} AS total, {COLLAGE_COLUMNS} FROM collages c \
+             WHERE c.id IN (SELECT collage_id FROM collage_items WHERE product_id = ?) \
+             ORDER BY c.id DESC LIMIT ?)"
         );
-        self.collage_first_pages(&branch, keys).await
+        let count = "(SELECT COUNT(DISTINCT collage_id) FROM collage_items WHERE product_id = ?)";
+        self.collage_first_pages(&branch, count, keys).await
     }
 
     async fn owner_collages_page(
@@ -451,37 +425,32 @@ impl CommunitySource for MySqlCommunity {
                 })
                 .collect(),
             has_next_page: page.has_next_page,
+            total: None,
         })
     }
 
     async fn liked_products_first_pages(
         &self,
-        keys: &[(i32, u32)],
-    ) -> Result<HashMap<(i32, u32), Page<LikedProduct>>, SourceError> {
-        let keys = distinct(keys);
-        if keys.is_empty() {
-            return Ok(HashMap::new());
-        }
+        keys: &[FirstPage],
+    ) -> Result<HashMap<FirstPage, Page<LikedProduct>>, SourceError> {
         let branch = format!(
-            "(SELECT ? AS key_id, l.created_at AS liked_at, {PRODUCT_COLUMNS} FROM product_likes l \
-             JOIN products p ON p.id = l.product_id WHERE l.user_id = ? \
-             ORDER BY l.created_at DESC, l.product_id DESC LIMIT ?)"
+            "(SELECT ? AS key_id, {{total}} AS total, l.created_at AS liked_at, \
+             {PRODUCT_COLUMNS} FROM product_likes l JOIN products p ON p.id = l.product_id \
+             WHERE l.user_id = ? ORDER BY l.created_at DESC, l.product_id DESC LIMIT ?)"
         );
+        let count = "(SELECT COUNT(*) FROM product_likes WHERE user_id = ?)";
         let pages = self
-            .keyed_branches::<KeyedLikedRow>(&branch, &keys, 1)
+            .db
+            .first_pages::<KeyedLikedRow>(("", &[]), &branch, count, keys)
             .await?;
-        Ok(keys
+        Ok(pages
             .into_iter()
-            .zip(pages)
             .map(|(key, rows)| {
-                let rows: Vec<LikedProduct> = rows
-                    .into_iter()
-                    .map(|row| LikedProduct {
-                        liked_at: row.liked.liked_at.and_utc(),
-                        product: row.liked.product.into(),
-                    })
-                    .collect();
-                (key, page_of(rows, key.1))
+                let page = first_page(key, rows, |row| LikedProduct {
+                    liked_at: row.liked.liked_at.and_utc(),
+                    product: row.liked.product.into(),
+                });
+                (key, page)
             })
             .collect())
     }
