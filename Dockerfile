@@ -1,17 +1,19 @@
 # syntax=docker/dockerfile:1
 #
-# ogrom's container image: one Rust binary on Debian bookworm-slim.
+# ogrom's container image: one Rust binary, the few glibc libraries it links, CA
+# certificates and a user; no shell, no package manager (about 30 MB).
 #
+#   scripts/image                    # podman: builds and tags localhost/ogrom:dev
 #   docker build -t ogrom:dev .
 #   docker run --rm -p 8080:8080 -e OGROM_DATABASE_URL=... -e OGROM_ELASTICSEARCH_URL=... ogrom:dev
 #
 # The same image runs every subcommand: `serve` (the default), `migrate`, `seed`, `index`,
-# `token`, `partner-stub`, `schema` (e.g. `docker run --rm ogrom:dev migrate`).
+# `token`, `partner-stub`, `schema`, `healthcheck` (e.g. `docker run --rm ogrom:dev migrate`).
 #
-# Needs BuildKit (the default builder since Docker 23) for the cache mounts and the heredoc.
-# Checked offline by scripts/validate-deploy (BuildKit's own frontend, as `docker build
-# --check` runs it); it has not been built on the machine it was written on, which has no
-# Docker engine.
+# Builds with BuildKit (Docker 23 and later) and with podman/buildah, which keep the cache
+# mounts and the dependency layer alike. Podman must build `--format docker` for the
+# HEALTHCHECK to be kept (the OCI image format has none); scripts/image does. Checked
+# offline by scripts/validate-deploy; built and run by scripts/image-test.
 
 # Versions are build arguments so CI can move them without editing this file.
 ARG RUST_VERSION=1.95
@@ -24,8 +26,8 @@ ARG DEBIAN_RELEASE=bookworm
 FROM node:${NODE_VERSION}-${DEBIAN_RELEASE}-slim AS node
 
 # ---------------------------------------------------------------------------------------
-# Builder: the official Rust image (Debian bookworm, so the binary links against the same
-# glibc as the runtime image below).
+# Builder: the official Rust image (Debian bookworm); its glibc is the one copied into the
+# runtime image below.
 FROM rust:${RUST_VERSION}-${DEBIAN_RELEASE} AS builder
 COPY --from=node /usr/local/bin/node /usr/local/bin/node
 COPY --from=node /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/npm
@@ -45,11 +47,13 @@ WORKDIR /src
 # 1. The dependency layer: only the manifests, the lock files and build.rs, around a dummy
 #    crate. This layer (all crates compiled, GraphiQL installed by build.rs's `npm ci`)
 #    is rebuilt only when Cargo.toml, Cargo.lock, build.rs or the npm lock file change, not
-#    on every source edit. The cache mounts keep downloads across lock-file changes too.
+#    on every source edit. The cache mounts keep downloads across lock-file changes too;
+#    cargo and npm lock their caches themselves, so they are shared (buildah 1.28, Debian
+#    12's, never releases a `sharing=locked` mount within a build: a second one hangs).
 COPY Cargo.toml Cargo.lock build.rs ./
 COPY web/graphiql/package.json web/graphiql/package-lock.json web/graphiql/
-RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
-    --mount=type=cache,target=/root/.npm,sharing=locked \
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/root/.npm \
     mkdir src \
     && echo 'fn main() {}' > src/main.rs \
     && touch src/lib.rs \
@@ -62,64 +66,55 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
 COPY src src
 COPY migrations migrations
 COPY web/graphiql/index.html web/graphiql/app.js web/graphiql/
-RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
     touch src/main.rs src/lib.rs \
     && cargo build --release --locked \
     && install -D -m 0755 target/release/ogrom /out/ogrom \
     && /out/ogrom --version
 
+# 3. The runtime's whole file system, gathered here: the binary; the shared libraries it
+#    links, as ldd names them (glibc's loader, libc and libm, and libgcc_s; ogrom links no
+#    OpenSSL, its TLS clients use rustls); the system CA store, Debian's (the Mozilla set
+#    of its ca-certificates package, not CAs that a build machine added for itself;
+#    ogrom's rustls clients carry their own roots, but anything reading the system store
+#    finds it); the user and group 10001; an nsswitch.conf that reads /etc/hosts before
+#    DNS (glibc without one asks DNS first); an empty /tmp. The binary must then run in
+#    that tree alone, or the build fails here.
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+RUN mkdir -p /rootfs/usr/local/bin /rootfs/etc/ssl/certs /rootfs/tmp \
+    && install -m 0755 /out/ogrom /rootfs/usr/local/bin/ogrom \
+    && ldd /out/ogrom \
+    && for lib in $(ldd /out/ogrom | grep -o '/[^ ]*'); do cp --parents -L "$lib" /rootfs; done \
+    && cat /usr/share/ca-certificates/mozilla/*.crt > /rootfs/etc/ssl/certs/ca-certificates.crt \
+    && printf '%s\n' 'root:x:0:0:root:/root:/usr/sbin/nologin' \
+       'ogrom:x:10001:10001:ogrom:/nonexistent:/usr/sbin/nologin' > /rootfs/etc/passwd \
+    && printf '%s\n' 'root:x:0:' 'ogrom:x:10001:' > /rootfs/etc/group \
+    && echo 'hosts: files dns' > /rootfs/etc/nsswitch.conf \
+    && chmod 1777 /rootfs/tmp \
+    && chroot /rootfs /usr/local/bin/ogrom --version
+
 # ---------------------------------------------------------------------------------------
-# Runtime: bookworm-slim (about 75 MB) + ca-certificates + the binary. Not distroless: the
-# gateway needs only glibc, libgcc_s and libm, but the slim image's bash lets the health
-# check below work without curl, and its `sleep` serves Kubernetes' preStop drain hook.
-# ogrom links no OpenSSL: its TLS clients use rustls with compiled-in webpki roots.
-# ca-certificates (which brings Debian's openssl tool along, ~2 MB) is there for tools and
-# for operators who mount their own CA bundle.
-FROM debian:${DEBIAN_RELEASE}-slim AS runtime
-# Not pinned to a Debian package version: bookworm's security updates replace old versions,
-# which would break the build; the base image tag is what pins the release.
-# hadolint ignore=DL3008
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates \
-    && rm -rf /var/lib/apt/lists/* \
-    && groupadd --system --gid 10001 ogrom \
-    && useradd --system --uid 10001 --gid ogrom --no-create-home --home-dir /nonexistent \
-       --shell /usr/sbin/nologin ogrom
-
-# The health check: GET <OGROM_PATH_PREFIX>/health/live on the port of OGROM_LISTEN over
-# bash's /dev/tcp, pass on HTTP 200. Arguments override the path and the port, e.g.
-# `ogrom-healthcheck /health 8090` for `ogrom partner-stub`. Saves installing curl and its
-# libraries (several MB) in every image.
-COPY --chmod=0755 <<'EOF' /usr/local/bin/ogrom-healthcheck
-#!/bin/bash
-set -u
-path=${1:-${OGROM_PATH_PREFIX:-}/health/live}
-listen=${OGROM_LISTEN:-127.0.0.1:8080}
-port=${2:-${listen##*:}}
-exec 3<>"/dev/tcp/127.0.0.1/$port" || exit 1
-printf 'GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' "$path" >&3
-IFS= read -r -t 3 status <&3 || { echo "no answer on port $port"; exit 1; }
-case $status in
-  "HTTP/1.1 200 "* | "HTTP/1.0 200 "*) exit 0 ;;
-  *) echo "GET $path: ${status%$'\r'}"; exit 1 ;;
-esac
-EOF
-
-COPY --from=builder /out/ogrom /usr/local/bin/ogrom
+# Runtime: nothing but what step 3 gathered. Without a shell, the health check is the
+# binary's own `ogrom healthcheck`, and Kubernetes' preStop drain its native `sleep` action.
+FROM scratch AS runtime
+COPY --from=builder /rootfs/ /
 
 # Listen on all interfaces inside the container (the binary's default is loopback only).
 # Logs are JSON lines on stdout, for the platform's log collector.
-ENV OGROM_LISTEN=0.0.0.0:8080 \
+ENV PATH=/usr/local/bin \
+    OGROM_LISTEN=0.0.0.0:8080 \
     OGROM_LOG_FORMAT=json
 
 # Numeric, so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
 USER 10001:10001
 EXPOSE 8080
 
-# Liveness only: readiness (/health/ready) depends on MySQL and Elasticsearch, and a
-# container should not be marked unhealthy (and restarted) because a backend is down.
+# Liveness only: GET <OGROM_PATH_PREFIX>/health/live on the port of OGROM_LISTEN. Readiness
+# (/health/ready) depends on MySQL and Elasticsearch, and a container should not be marked
+# unhealthy (and restarted) because a backend is down. For `ogrom partner-stub`:
+# `ogrom healthcheck --path /health --port 8090`.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
-    CMD ["ogrom-healthcheck"]
+    CMD ["ogrom", "healthcheck"]
 
 # ogrom is PID 1 and handles SIGTERM itself (graceful shutdown); it starts no children,
 # so no init process is needed.
