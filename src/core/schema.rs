@@ -13,7 +13,7 @@
 //!   a field: what it costs, in the sense of the IBM GraphQL cost specification (see
 //!   `cost::requested`).
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use async_graphql::dynamic::{
     Enum, EnumItem, Field, FieldFuture, InputObject, InputValue, Interface, InterfaceField, Object,

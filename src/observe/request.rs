@@ -7,7 +7,7 @@
 //! A task-local rather than a parameter: a call's cost is an observation, not a dependency,
 //! and threading it through every protocol method would put metrics into the protocols.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};

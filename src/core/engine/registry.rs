@@ -8,8 +8,8 @@
 //! - a **resolver** runs once per level for all objects of the type at once, and answers
 //!   either child objects (`Children`) or scalars (`Scalars`), one slot per parent.
 
+use foldhash::{HashMap, HashMapExt};
 use std::any::{Any, TypeId, type_name};
-use std::collections::HashMap;
 use std::marker::PhantomData;
 
 use futures::future::BoxFuture;
