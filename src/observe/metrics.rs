@@ -21,6 +21,8 @@ const MAX_FIELD_SERIES: usize = 5_000;
 /// sets are counted under `_other`, so a client cannot grow the registry without bound.
 const MAX_SERIES: usize = 500;
 const OTHER: &str = "_other";
+/// Joins a series' label values into its key.
+const SEPARATOR: char = '\0';
 
 /// The gateway's metrics. Cloning shares the registry.
 #[derive(Clone)]
@@ -291,7 +293,9 @@ struct Family<M> {
     /// Label sets kept before new ones are counted under `_other`.
     max_series: usize,
     make: fn() -> M,
-    series: Mutex<BTreeMap<Vec<String>, M>>,
+    /// Series by their label values joined with `SEPARATOR`: a series seen before is found
+    /// by a key built in a reused buffer, without allocating.
+    series: Mutex<BTreeMap<String, M>>,
 }
 
 impl Family<f64> {
@@ -353,22 +357,38 @@ impl Family<Histogram> {
 
 impl<M> Family<M> {
     fn update(&self, values: &[&str], change: impl FnOnce(&mut M)) {
-        let mut series = lock(&self.series);
-        let key: Vec<String> = values.iter().map(|v| (*v).to_owned()).collect();
-        let key = if series.len() >= self.max_series && !series.contains_key(&key) {
-            vec![OTHER.to_owned(); values.len()]
-        } else {
-            key
-        };
-        change(series.entry(key).or_insert_with(self.make));
+        thread_local! {
+            static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+        }
+        KEY.with_borrow_mut(|key| {
+            key.clear();
+            for (n, value) in values.iter().enumerate() {
+                if n > 0 {
+                    key.push(SEPARATOR);
+                }
+                // A value holding the separator would read back as two; none can (names,
+                // codes and header values hold no NUL), but a client name is kept apart.
+                key.extend(value.chars().map(|c| if c == SEPARATOR { ' ' } else { c }));
+            }
+            let mut series = lock(&self.series);
+            if let Some(seen) = series.get_mut(key.as_str()) {
+                return change(seen);
+            }
+            let key = if series.len() >= self.max_series {
+                vec![OTHER; values.len()].join(&SEPARATOR.to_string())
+            } else {
+                key.clone()
+            };
+            change(series.entry(key).or_insert_with(self.make));
+        })
     }
 
-    fn pairs<'a>(&self, values: &'a [String], le: Option<&'a str>) -> Vec<(&'a str, &'a str)> {
+    fn pairs<'a>(&self, values: &'a str, le: Option<&'a str>) -> Vec<(&'a str, &'a str)> {
         let mut pairs: Vec<(&str, &str)> = self
             .labels
             .iter()
-            .zip(values)
-            .map(|(label, value)| (*label, value.as_str()))
+            .zip(values.split(SEPARATOR))
+            .map(|(label, value)| (*label, value))
             .collect();
         if let Some(le) = le {
             pairs.push(("le", le));
