@@ -65,3 +65,26 @@ prepare_data() {
     OGROM_LOG=info "$ogrom" index
   fi
 }
+
+# Podman, from Debian's packages, for the container image (scripts/image, scripts/image-test).
+# Its settings are a containers.conf of this project's (CONTAINERS_CONF), not edits under
+# /etc: runc, since crun refuses a hybrid cgroup v1/v2 layout; cgroupfs, for machines
+# without systemd; no default ulimits, since podman's (nofile 1048576) exceed the hard
+# limit of some machines. A CONTAINERS_CONF already set is used as it is.
+need_podman() {
+  need_commands podman runc
+  [ -z "${CONTAINERS_CONF:-}" ] || return 0
+  local conf=${XDG_CACHE_HOME:-$HOME/.cache}/ogrom/containers.conf
+  local want='# Written by scripts/common.sh (need_podman), which exports CONTAINERS_CONF.
+[containers]
+default_ulimits = []
+
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"'
+  if [ "$(cat "$conf" 2>/dev/null)" != "$want" ]; then
+    mkdir -p "${conf%/*}"
+    printf '%s\n' "$want" >"$conf"
+  fi
+  export CONTAINERS_CONF=$conf
+}
