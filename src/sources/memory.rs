@@ -142,9 +142,11 @@ impl MemoryCatalog {
             after: None,
         };
         let page = self.products_where(&keep, request);
-        counted(key, page, || {
-            self.products.iter().filter(|p| keep(p)).count() as i64
-        })
+        counted(key, page, || self.product_count(keep))
+    }
+
+    fn product_count(&self, keep: impl Fn(&ProductRecord) -> bool) -> i64 {
+        self.products.iter().filter(|p| keep(p)).count() as i64
     }
 }
 
@@ -348,12 +350,7 @@ impl CatalogSource for MemoryCatalog {
             .iter()
             .map(|&id| {
                 let subtree = self.subtree(id);
-                let count = self
-                    .products
-                    .iter()
-                    .filter(|p| subtree.contains(&p.category_id))
-                    .count();
-                (id, count as i64)
+                (id, self.product_count(|p| subtree.contains(&p.category_id)))
             })
             .collect())
     }
@@ -379,10 +376,7 @@ impl CatalogSource for MemoryCatalog {
         self.enter("brand_products_counts")?;
         Ok(brand_ids
             .iter()
-            .map(|&id| {
-                let count = self.products.iter().filter(|p| p.brand_id == id).count();
-                (id, count as i64)
-            })
+            .map(|&id| (id, self.product_count(|p| p.brand_id == id)))
             .collect())
     }
 
@@ -648,6 +642,20 @@ impl MemoryCommunity {
     }
 }
 
+/// Whether collage `c` places product `product`.
+fn uses_product(
+    state: &CommunityState,
+    c: &crate::protocols::community::CollageRecord,
+    product: i32,
+) -> bool {
+    (state.items.iter()).any(|i| i.collage_id == c.id && i.product_id == product)
+}
+
+/// How many products `user` likes.
+fn likes_of(state: &CommunityState, user: i32) -> i64 {
+    state.product_likes.iter().filter(|l| l.0 == user).count() as i64
+}
+
 /// A first page with the whole list's count where `key` asks for it.
 fn counted<T>(key: FirstPage, page: Page<T>, count: impl FnOnce() -> i64) -> Page<T> {
     Page {
@@ -770,9 +778,7 @@ impl crate::protocols::community::CommunitySource for MemoryCommunity {
             .iter()
             .map(|&key| {
                 let uses = |c: &crate::protocols::community::CollageRecord, s: &CommunityState| {
-                    s.items
-                        .iter()
-                        .any(|i| i.collage_id == c.id && i.product_id == key.owner)
+                    uses_product(s, c, key.owner)
                 };
                 let page = self.collages_where(uses, key.first, None);
                 (key, counted(key, page, || self.collage_count(uses)))
@@ -810,22 +816,14 @@ impl crate::protocols::community::CommunitySource for MemoryCommunity {
     ) -> Result<HashMap<i32, i64>, SourceError> {
         use crate::protocols::community::CollageOwnerKind;
         self.enter("owner_collages_counts");
-        let state = self.state();
         Ok(ids
             .iter()
             .map(|&id| {
-                let count = state
-                    .collages
-                    .iter()
-                    .filter(|c| match owner {
-                        CollageOwnerKind::User => c.user_id == id,
-                        CollageOwnerKind::Product => state
-                            .items
-                            .iter()
-                            .any(|i| i.collage_id == c.id && i.product_id == id),
-                    })
-                    .count();
-                (id, count as i64)
+                let count = self.collage_count(|c, state| match owner {
+                    CollageOwnerKind::User => c.user_id == id,
+                    CollageOwnerKind::Product => uses_product(state, c, id),
+                });
+                (id, count)
             })
             .collect())
     }
@@ -849,14 +847,8 @@ impl crate::protocols::community::CommunitySource for MemoryCommunity {
         Ok(keys
             .iter()
             .map(|&key| {
-                let likes = || {
-                    state
-                        .product_likes
-                        .iter()
-                        .filter(|l| l.0 == key.owner)
-                        .count()
-                };
-                (key, counted(key, Page::default(), || likes() as i64))
+                let page = counted(key, Page::default(), || likes_of(&state, key.owner));
+                (key, page)
             })
             .collect())
     }
@@ -867,15 +859,7 @@ impl crate::protocols::community::CommunitySource for MemoryCommunity {
     ) -> Result<HashMap<i32, i64>, SourceError> {
         self.enter("liked_products_counts");
         let state = self.state();
-        Ok(user_ids
-            .iter()
-            .map(|&u| {
-                (
-                    u,
-                    state.product_likes.iter().filter(|l| l.0 == u).count() as i64,
-                )
-            })
-            .collect())
+        Ok(user_ids.iter().map(|&u| (u, likes_of(&state, u))).collect())
     }
 
     async fn viewer_liked_products(
