@@ -228,11 +228,16 @@ impl TestApp {
 
 /// A MySQL handle on a database with a pool of `connections`.
 pub(crate) fn mysql_handle(database: &str, connections: u32) -> MySql {
+    mysql_handle_waiting(database, connections, Duration::from_secs(2))
+}
+
+/// A MySQL handle whose statements wait up to `acquire` for a connection.
+pub(crate) fn mysql_handle_waiting(database: &str, connections: u32, acquire: Duration) -> MySql {
     let options = MySqlConnectOptions::from_str(&database_url(database)).expect("url");
     let pool = MySqlPoolOptions::new()
         .max_connections(connections)
         .min_connections(0)
-        .acquire_timeout(Duration::from_secs(2))
+        .acquire_timeout(acquire)
         .connect_lazy_with(options);
     MySql::from_pool(pool, Duration::from_secs(5))
 }
