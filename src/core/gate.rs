@@ -21,12 +21,13 @@ use super::cost::requested::Requested;
 use super::cost::{self, CostTicket};
 use super::{introspection, usage};
 use crate::observe::RequestStats;
+use crate::observe::request::Fields;
 
 /// Marks a request whose introspection fields the gate lets async-graphql answer.
 pub(super) struct Introspect;
 
 /// The fields the request's document selects (`usage::selected_fields`).
-pub(super) struct Selected(pub Arc<[(String, String)]>);
+pub(super) struct Selected(pub Fields);
 
 /// Lets an operation through: refuses it above `maximum`, charges the client's budget
 /// through `ticket` and notes the fields it uses. An operation's cost is what its
@@ -36,14 +37,14 @@ pub(super) fn admit(
     requested: &Requested,
     introspection: usize,
     maximum: usize,
-    fields: &[(String, String)],
+    fields: Option<&Fields>,
 ) -> Result<(), Vec<ServerError>> {
     let cost = usize::try_from(requested.cost)
         .unwrap_or(usize::MAX)
         .saturating_add(introspection);
     cost::check(ticket, cost, maximum)?;
     // A refused operation resolves nothing, so it uses no field.
-    if let Some(stats) = RequestStats::current() {
+    if let (Some(stats), Some(fields)) = (RequestStats::current(), fields) {
         usage::note(&stats, fields);
     }
     Ok(())
@@ -103,7 +104,7 @@ impl Extension for GateCheck {
             .introspection
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let fields = ctx.data_opt::<Selected>().map_or(&[][..], |s| &s.0[..]);
+        let fields = ctx.data_opt::<Selected>().map(|s| &s.0);
         let ticket = ticket.map(Arc::as_ref);
         admit(ticket, &requested, introspection, self.maximum, fields)?;
         Ok(result)

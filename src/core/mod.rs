@@ -36,6 +36,7 @@ use tracing::Instrument;
 use self::cost::CostTicket;
 use self::errors::ApiError;
 use self::pagination::PageLimits;
+use crate::observe::request::Fields;
 use crate::observe::{Metrics, RequestStats};
 use crate::protocols::CatalogSource;
 use crate::protocols::auth::ViewerId;
@@ -433,7 +434,9 @@ impl Api {
             Ok(document) => {
                 let name = operation_name.as_deref();
                 let plan = self.engine.plan(&query, document, name, &variables);
-                let requested = self.engine.requested(document, name, &variables);
+                let requested = self
+                    .engine
+                    .requested(plan.as_deref(), document, name, &variables);
                 let descriptions = match &plan {
                     Some(plan) if plan.introspects() => {
                         introspection::schema_descriptions(document, name)
@@ -472,7 +475,7 @@ impl Api {
         requested: &cost::requested::Requested,
         context: &RequestContext,
     ) -> Result<(), Vec<async_graphql::ServerError>> {
-        let fields = plan.validated().unwrap_or_default();
+        let fields = plan.validated();
         let maximum = self.config.max_complexity;
         gate::admit(context.cost.as_deref(), requested, 0, maximum, fields)
     }
@@ -517,7 +520,7 @@ struct Read {
     /// The gate has let the operation through before, and the variables fit it.
     known: bool,
     /// The fields the document selects, for an operation the gate is to check.
-    fields: Option<Arc<[(String, String)]>>,
+    fields: Option<Fields>,
 }
 
 #[cfg(test)]

@@ -316,6 +316,37 @@ async fn a_repeated_operation_is_still_refused_for_its_variables_and_its_cost() 
 }
 
 #[tokio::test]
+async fn what_an_operation_requests_is_kept_with_its_plan_unless_a_variable_sizes_a_list() {
+    let catalog = Arc::new(catalog(5));
+    let api = api_over(&catalog, ApiConfig::default());
+    let kept_for = |query: &str, variables: Value| {
+        let variables = async_graphql::Variables::from_json(variables);
+        let document = async_graphql::parser::parse_query(query).unwrap();
+        let plan = api.engine.plan(query, &document, None, &variables).unwrap();
+        let read = api
+            .engine
+            .requested(Some(&plan), &document, None, &variables);
+        (read.unwrap(), plan.requested())
+    };
+    // Sized by literals, and a variable that sizes nothing: the same for every request.
+    let literal = "query L($id: ID!) { node(id: $id) { id } \
+        searchProducts(first: 7) { nodes { name } } }";
+    let (read, kept) = kept_for(literal, json!({ "id": "UHJvZHVjdDox" }));
+    assert!(!read.variable_sized);
+    assert_eq!(kept, Some(read));
+    let (again, _) = kept_for(literal, json!({ "id": "UHJvZHVjdDoy" }));
+    assert_eq!(again, read);
+    // Sized by a variable: read anew for each request, never kept.
+    let sized = "query S($first: Int) { searchProducts(first: $first) { nodes { name } } }";
+    let (few, kept) = kept_for(sized, json!({ "first": 2 }));
+    assert!(few.variable_sized);
+    assert_eq!(kept, None);
+    let (many, kept) = kept_for(sized, json!({ "first": 50 }));
+    assert_eq!(kept, None);
+    assert!(many.cost > few.cost, "{many:?} against {few:?}");
+}
+
+#[tokio::test]
 async fn search_hits_are_hydrated_in_order_with_one_catalog_call_per_entity_type() {
     let catalog = Arc::new(catalog(30));
     let search = Arc::new(MemorySearch::new(catalog.clone()));

@@ -14,6 +14,7 @@ use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::registry::{MetaTypeName, Registry};
 
 use crate::observe::RequestStats;
+use crate::observe::request::Fields;
 
 /// Every field the operations of `document` select, as `(type it is selected on, field)`,
 /// once each; introspection fields are left out.
@@ -48,10 +49,8 @@ pub fn selected_fields(
 }
 
 /// Notes `fields` (from `selected_fields`) as used by the request of `stats`.
-pub fn note(stats: &RequestStats, fields: &[(String, String)]) {
-    for (parent, field) in fields {
-        stats.field_used(parent, field);
-    }
+pub fn note(stats: &RequestStats, fields: &Fields) {
+    stats.use_fields(fields);
 }
 
 struct Walk<'a> {
@@ -141,7 +140,7 @@ mod tests {
                 cost: None,
             };
             runtime.block_on(api.execute_with(async_graphql::Request::new(query), context));
-            let mut fields = stats.fields_used();
+            let mut fields = stats.fields_used().to_vec();
             fields.sort();
             fields
         };

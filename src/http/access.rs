@@ -142,8 +142,8 @@ impl Access {
         let metrics = stats.metrics();
         metrics.operation(name, kind, outcome, &self.codes, took);
         let client = self.client_name.as_deref().unwrap_or("unknown");
-        for (parent, field) in stats.fields_used() {
-            metrics.field_used(&parent, &field, client);
+        for (parent, field) in stats.fields_used().iter() {
+            metrics.field_used(parent, field, client);
         }
         if let (Some(traces), Some(spans)) = (&self.traces, stats.spans()) {
             let server = ServerSpan {

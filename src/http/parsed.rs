@@ -3,9 +3,10 @@
 //! async-graphql does for a request (a tenth of a home feed's CPU, a sixth of a product
 //! page's, measured with perf). A repeated document is cloned from here instead.
 //!
-//! Only documents that parsed are kept; an entry is checked against the whole text, so a
-//! hash collision costs a parse, never a wrong document. Bounded: past its capacity the
-//! cache starts over.
+//! Only documents that parsed and passed the document limits are kept (see
+//! `prepare::check`), so a text found here skips the scan and the limit checks too. An
+//! entry is checked against the whole text, so a hash collision costs a parse, never a
+//! wrong document. Bounded: past its capacity the cache starts over.
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;

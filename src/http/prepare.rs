@@ -4,6 +4,8 @@
 //! parse, a mutation over GET. Each refusal is cheap; nothing here recurses on client input
 //! that the scan has not bounded.
 
+use std::sync::Arc;
+
 use async_graphql::Variables;
 use async_graphql::parser::types::{ExecutableDocument, OperationType};
 use axum::http::{Method, StatusCode};
@@ -38,6 +40,8 @@ pub(super) struct Read {
     remember: bool,
     /// The status of a refusal of the document (see `read`).
     document_status: StatusCode,
+    /// The document parsed from the same text before, which passed the same limits then.
+    known: Option<Arc<ExecutableDocument>>,
 }
 
 impl Read {
@@ -81,7 +85,11 @@ pub(super) fn read(
         })?;
     let limits = &protection.document;
     let over = |e: LimitExceeded| Refusal::new(document_status, e.code, e.message);
-    document::scan(&query, limits).map_err(over)?;
+    // A text kept parsed has passed the scan and the document's limits (see `check`).
+    let known = protection.parsed.get(&query);
+    if known.is_none() {
+        document::scan(&query, limits).map_err(over)?;
+    }
     let variables = match params.variables {
         None | Some(Value::Null) => Variables::default(),
         Some(value @ Value::Object(_)) => {
@@ -105,6 +113,7 @@ pub(super) fn read(
         hash,
         remember,
         document_status,
+        known,
     })
 }
 
@@ -124,18 +133,19 @@ pub(super) fn check(
     let parse_failed = |error: async_graphql::ServerError| {
         Refusal::new(status, code::GRAPHQL_PARSE_FAILED, error.message)
     };
-    let parsed = match protection.parsed.get(&read.request.query) {
+    let parsed = match read.known.take() {
         Some(known) => ExecutableDocument::clone(&known),
         None => {
             let parsed = async_graphql::parser::parse_query(&read.request.query)
                 .map_err(|error| parse_failed(error.into()))?;
+            document::check_document(&parsed, limits).map_err(over)?;
+            // Kept only once within every limit, so a text found kept needs no check.
             protection.parsed.put(&read.request.query, &parsed);
             parsed
         }
     };
     read.request.set_parsed_query(parsed);
     let document = read.request.parsed_query().map_err(parse_failed)?;
-    document::check_document(document, limits).map_err(over)?;
     if !protection.introspection && introspection::selects_introspection(document) {
         return Err(Refusal::new(
             status,

@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+use crate::observe::request::Fields;
+
 /// What a cached response is found by.
 pub type Key = [u8; 32];
 
@@ -31,7 +33,7 @@ pub struct Entry {
     /// Fields it returned (its actual cost): what a hit settles the client's charge with.
     pub actual: u64,
     /// The fields it used, by type.
-    pub fields: Vec<(String, String)>,
+    pub fields: Fields,
     /// The operation's name, if it has one (for the access log and metrics).
     pub operation: Option<String>,
     /// When it stops being served.
@@ -191,7 +193,7 @@ mod tests {
             data: data.to_owned(),
             requested: 7,
             actual: 5,
-            fields: vec![("Query".into(), "brands".into())],
+            fields: vec![("Query".to_owned(), "brands".to_owned())].into(),
             operation: Some("Brands".into()),
             expires: Instant::now() + expires_in,
         }

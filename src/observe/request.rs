@@ -7,7 +7,7 @@
 //! A task-local rather than a parameter: a call's cost is an observation, not a dependency,
 //! and threading it through every protocol method would put metrics into the protocols.
 
-use foldhash::{HashMap, HashSet};
+use foldhash::HashSet;
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -21,6 +21,9 @@ use super::trace::TraceContext;
 tokio::task_local! {
     static CURRENT: Arc<RequestStats>;
 }
+
+/// Fields as `(type, field)`, each once.
+pub type Fields = Arc<[(String, String)]>;
 
 /// A backend the gateway calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,8 +55,9 @@ pub struct RequestStats {
     metrics: Metrics,
     calls: [AtomicU32; 3],
     batches: AtomicU32,
-    /// The fields resolved, by type, once each.
-    fields: Mutex<HashMap<String, HashSet<String>>>,
+    /// The fields the request uses, as the documents' field lists (`core::usage`) it ran:
+    /// shared with the plan or cache entry that keeps them, so noting them copies nothing.
+    fields: Mutex<Vec<Fields>>,
     /// The request's place in a trace (what calls to backends carry as `traceparent`).
     trace: Option<TraceContext>,
     /// The spans of the request, kept when traces are exported.
@@ -116,29 +120,26 @@ impl RequestStats {
         self.batches.load(Ordering::Relaxed)
     }
 
-    /// Notes that the request resolved `field` of `parent`.
-    pub fn field_used(&self, parent: &str, field: &str) {
-        let mut fields = self.fields.lock().unwrap_or_else(PoisonError::into_inner);
-        // Most fields are seen many times (list items): look before allocating.
-        if fields
-            .get(parent)
-            .is_some_and(|names| names.contains(field))
-        {
-            return;
+    /// Notes that the request uses `fields`, as `(type, field)`, once each.
+    pub fn use_fields(&self, fields: &Fields) {
+        let mut noted = self.fields.lock().unwrap_or_else(PoisonError::into_inner);
+        if !noted.iter().any(|known| Arc::ptr_eq(known, fields)) {
+            noted.push(fields.clone());
         }
-        fields
-            .entry(parent.to_owned())
-            .or_default()
-            .insert(field.to_owned());
     }
 
-    /// The fields the request resolved, as `(type, field)`, in no particular order.
-    pub fn fields_used(&self) -> Vec<(String, String)> {
-        let fields = self.fields.lock().unwrap_or_else(PoisonError::into_inner);
-        fields
-            .iter()
-            .flat_map(|(parent, names)| names.iter().map(|n| (parent.clone(), n.clone())))
-            .collect()
+    /// The fields the request used, as `(type, field)`, once each, in no particular order.
+    pub fn fields_used(&self) -> Fields {
+        let noted = self.fields.lock().unwrap_or_else(PoisonError::into_inner);
+        match &noted[..] {
+            [] => Fields::default(),
+            [only] => only.clone(),
+            several => {
+                let unique: HashSet<&(String, String)> =
+                    several.iter().flat_map(|f| &f[..]).collect();
+                unique.into_iter().cloned().collect()
+            }
+        }
     }
 
     /// The metrics this request reports to.

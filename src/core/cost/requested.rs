@@ -12,6 +12,8 @@
 //! **Cache hint.** The hints of the types and fields selected, merged: the shortest non-zero
 //! `maxAge`, and private if any is.
 
+use std::cell::Cell;
+
 use async_graphql::parser::types::{
     ExecutableDocument, Field, OperationDefinition, OperationType, Selection, SelectionSet,
 };
@@ -35,6 +37,9 @@ pub struct Requested {
     pub cost: u64,
     /// The merged cache hint of everything selected.
     pub cache_control: CacheControl,
+    /// A list's size was read from a variable: the cost holds for these variables only.
+    /// Otherwise it holds for every request of the operation, and is kept with its plan.
+    pub variable_sized: bool,
 }
 
 /// What operation `operation_name` of `document` asks for; `None` when there is no such
@@ -59,11 +64,13 @@ pub fn requested(
         operation,
         variables,
         cache_control: CacheControl::default(),
+        variable_sized: Cell::new(false),
     };
     let cost = walk.selection_set(root, &operation.selection_set.node, 0);
     Some(Requested {
         cost,
         cache_control: walk.cache_control,
+        variable_sized: walk.variable_sized.get(),
     })
 }
 
@@ -74,6 +81,8 @@ struct Walk<'a> {
     operation: &'a OperationDefinition,
     variables: &'a Variables,
     cache_control: CacheControl,
+    /// A size argument was given by a variable.
+    variable_sized: Cell<bool>,
 }
 
 impl Walk<'_> {
@@ -180,6 +189,7 @@ impl Walk<'_> {
         value
             .clone()
             .into_const_with(|name| {
+                self.variable_sized.set(true);
                 let given = self.variables.get(&name).cloned().or_else(|| {
                     self.operation
                         .variable_definitions

@@ -180,20 +180,29 @@ impl Engine {
     }
 
     /// What operation `operation_name` of `document` asks for: its requested cost and its
-    /// cache hint (see `cost::requested`).
+    /// cache hint (see `cost::requested`). Read from `plan` when it keeps them, else from
+    /// the document, and then kept by `plan` unless a variable sized a list.
     pub fn requested(
         &self,
+        plan: Option<&Plan>,
         document: &ExecutableDocument,
         operation_name: Option<&str>,
         variables: &Variables,
     ) -> Option<Requested> {
-        requested::requested(
+        if let Some(known) = plan.and_then(Plan::requested) {
+            return Some(known);
+        }
+        let requested = requested::requested(
             self.schema.registry(),
             &self.hints,
             document,
             operation_name,
             variables,
-        )
+        )?;
+        if let Some(plan) = plan {
+            plan.keep(requested);
+        }
+        Some(requested)
     }
 
     /// How node types load by id: the request's context holds them for `node` and `nodes`.

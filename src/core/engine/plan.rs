@@ -4,7 +4,7 @@
 //! schema. Planning declines (returns `None`) a document it cannot read as a valid operation;
 //! validation then says what is wrong with it.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use async_graphql::parser::types::{
     Directive, ExecutableDocument, Field, OperationType, Selection as Item, SelectionSet,
@@ -16,7 +16,9 @@ use async_graphql_value::Value;
 use super::registry::Registry;
 use super::shape::Shape;
 use super::walks::{every_field, gather, selected_below};
+use crate::core::cost::requested::Requested;
 use crate::core::document::{operation, parse_literal};
+use crate::observe::request::Fields;
 
 /// A field's argument: the document's value (variables still in it) or the schema's default.
 #[derive(Debug, PartialEq)]
@@ -96,7 +98,10 @@ pub struct Plan {
     /// Set once the gate has let the operation through: the fields its document selects,
     /// for field usage. The next request with the same document is validated only where
     /// its variables are concerned (see `core::variables`).
-    validated: OnceLock<Arc<[(String, String)]>>,
+    validated: OnceLock<Fields>,
+    /// What the operation requests (`cost::requested`), once read, when no variable sizes a
+    /// list: then every request of the operation requests the same.
+    requested: OnceLock<Requested>,
 }
 
 impl Plan {
@@ -106,13 +111,25 @@ impl Plan {
     }
 
     /// The fields the operation's document selects, once the gate has let it through.
-    pub fn validated(&self) -> Option<&[(String, String)]> {
-        self.validated.get().map(|fields| &fields[..])
+    pub fn validated(&self) -> Option<&Fields> {
+        self.validated.get()
     }
 
     /// Notes that the gate let the operation through, with the fields its document selects.
-    pub fn pass(&self, fields: Arc<[(String, String)]>) {
+    pub fn pass(&self, fields: Fields) {
         let _ = self.validated.set(fields);
+    }
+
+    /// What the operation requests, if it is the same for every request (see `keep`).
+    pub fn requested(&self) -> Option<Requested> {
+        self.requested.get().copied()
+    }
+
+    /// Keeps what the operation requests when no variable sized it.
+    pub fn keep(&self, requested: Requested) {
+        if !requested.variable_sized {
+            let _ = self.requested.set(requested);
+        }
     }
 
     /// The fields of `type_name` that the plan selects anywhere, so loaders can read only
@@ -164,6 +181,7 @@ pub(crate) fn plan(
         selected,
         serial: operation.ty == OperationType::Mutation,
         validated: OnceLock::new(),
+        requested: OnceLock::new(),
     })
 }
 
