@@ -4,9 +4,12 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
+// Tokio's clock, as the breakers read: the system's in production; a test moves it past
+// the TTL instead of sleeping.
+use tokio::time::Instant;
 
 use super::OffersAnswer;
 use super::ProductOffers;

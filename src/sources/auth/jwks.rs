@@ -9,13 +9,16 @@
 //! Concurrent refreshes collapse into one fetch.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use jsonwebtoken::jwk::{
     AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, KeyOperations, PublicKeyUse,
 };
 use jsonwebtoken::{Algorithm, DecodingKey};
 use reqwest::Url;
+// Tokio's clock, as the breakers read: the system's in production; a test moves it past
+// the TTL instead of sleeping.
+use tokio::time::Instant;
 
 use crate::protocols::auth::AuthError;
 

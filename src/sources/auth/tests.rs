@@ -1,10 +1,11 @@
 //! Unit tests of the claim checks (HS256 tokens minted here, no network) and of the JWKS
 //! cache's decisions (with a clock the tests move).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
+use tokio::time::Instant;
 
 use super::jwks::{
     CacheState, KeySet, Plan, RETRY_AFTER_FAILURE, UNKNOWN_KID_REFETCH, parse_key_set,
