@@ -331,9 +331,10 @@ pub(crate) async fn until_partner_called(stub: &ogrom::run::partner_stub::StubHa
 
 /// Moves the test's clock on by `by` at once, then lets it run on in real time. The waits the
 /// gateway judges (the breakers' open time, the offers and JWKS caches' TTLs, the refill of
-/// cost budgets) read tokio's clock, so a test passes over one without sleeping through it,
-/// and may give it a realistic length. Timers due meanwhile fire, the test's own included.
-/// Needs the current-thread runtime of a plain `#[tokio::test]`.
+/// cost budgets, the shutdown drain and timeout) read tokio's clock, so a test passes over
+/// one without sleeping through it, and may give it a realistic length. Timers due meanwhile
+/// fire, the test's own included. Needs the current-thread runtime of a plain
+/// `#[tokio::test]`.
 pub(crate) async fn skip(by: Duration) {
     tokio::time::pause();
     tokio::time::advance(by).await;

@@ -1,7 +1,8 @@
 //! Graceful shutdown through a real listener: once told to stop, the gateway reports unready
 //! at once but keeps serving through the drain, then closes its listener while a slow
 //! request in flight still completes; a request that outlives the shutdown timeout does not
-//! hold the process.
+//! hold the process. The drain and the shutdown timeout run on tokio's clock, which the tests
+//! move on (`skip`) rather than sleep through.
 
 use std::time::{Duration, Instant};
 
@@ -9,25 +10,22 @@ use ogrom::run::partner_stub::{Faults, StubHandle};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Served, database_url, fixture_database, partner_stub, serve_args, sql, until_partner_called,
+    Served, database_url, fixture_database, partner_stub, serve_args, skip, sql,
+    until_partner_called,
 };
 
 const KEY: &str = "shutdown-partner-key";
 const WITH_OFFERS: &str = "query($id: Int!) { product(databaseId: $id) { name offers { stale \
                            offers { price { amount } } } } }";
 
-/// A partner stand-in that answers after `latency_ms` (or never), and the gateway on port 0
-/// with the given drain and shutdown timeout.
-async fn start(
-    latency_ms: u64,
-    hang: bool,
-    drain_ms: &str,
-    timeout_ms: &str,
-) -> (Served, StubHandle) {
+/// A partner stand-in that holds every call until the test releases it, and the gateway on
+/// port 0 with the given drain and shutdown timeout. The partner's and the request's own
+/// time limits are long enough that a test can move the clock past the drain (see `skip`)
+/// without ending the held request.
+async fn start(drain_ms: &str, timeout_ms: &str) -> (Served, StubHandle) {
     let (partner_url, stub) = partner_stub(KEY).await;
     stub.set_faults(Faults {
-        latency_ms,
-        hang,
+        hang: true,
         ..Faults::default()
     })
     .unwrap();
@@ -39,9 +37,11 @@ async fn start(
             "--partner-api-key",
             KEY,
             "--partner-timeout-ms",
-            "20000",
+            "600000",
             "--partner-deadline-ms",
-            "20000",
+            "600000",
+            "--request-timeout-ms",
+            "600000",
             "--partner-retries",
             "0",
             "--offers-cache-ttl-ms",
@@ -71,9 +71,18 @@ async fn product_id() -> i64 {
         .unwrap()
 }
 
+/// Waits until `address` refuses connections: the listener has closed.
+async fn until_closed(address: std::net::SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(address).await.is_ok() {
+        assert!(Instant::now() < deadline, "the listener never closed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_slow_request_completes_across_shutdown_and_readiness_flips_before_the_listener_closes() {
-    let (mut served, stub) = start(3000, false, "800", "10000").await;
+    let (mut served, stub) = start("10000", "10000").await;
     let address = served.address;
     let id = product_id().await;
     let client = fresh_client();
@@ -97,7 +106,7 @@ async fn a_slow_request_completes_across_shutdown_and_readiness_flips_before_the
 
     served.stop();
     let stopped_at = Instant::now();
-    // Readiness fails at once: poll until it does, well inside the drain.
+    // Readiness fails at once: poll until it does.
     let mut status = 200;
     while status == 200 && stopped_at.elapsed() < Duration::from_millis(500) {
         status = client
@@ -109,7 +118,9 @@ async fn a_slow_request_completes_across_shutdown_and_readiness_flips_before_the
             .as_u16();
     }
     assert_eq!(status, 503, "unready once shutdown began");
-    // ...while new requests are still served, and told to close their connection.
+    // Eight seconds into the ten of the drain, new requests are still served, and told to
+    // close their connection.
+    skip(Duration::from_secs(8)).await;
     let during = client
         .post(format!("http://{address}/graphql"))
         .json(&json!({"query": "{ brands(first: 1) { totalCount } }"}))
@@ -121,14 +132,12 @@ async fn a_slow_request_completes_across_shutdown_and_readiness_flips_before_the
     let during: Value = during.json().await.unwrap();
     assert!(during.get("errors").is_none(), "{during}");
 
-    // After the drain the listener is closed, while the slow request is still running.
-    tokio::time::sleep(Duration::from_millis(1200).saturating_sub(stopped_at.elapsed())).await;
-    assert!(
-        tokio::net::TcpStream::connect(address).await.is_err(),
-        "the listener closes after the drain"
-    );
+    // After the drain the listener closes, while the slow request is still running.
+    skip(Duration::from_secs(2)).await;
+    until_closed(address).await;
     assert!(!slow.is_finished(), "the slow request is still in flight");
 
+    stub.update_faults(|faults| faults.hang = false).unwrap();
     let slow = slow.await.unwrap().expect("the slow request is answered");
     assert_eq!(slow.status(), 200);
     let body: Value = slow.json().await.unwrap();
@@ -142,7 +151,7 @@ async fn a_slow_request_completes_across_shutdown_and_readiness_flips_before_the
 
 #[tokio::test]
 async fn a_request_past_the_shutdown_timeout_does_not_hold_the_process() {
-    let (served, stub) = start(0, true, "0", "500").await;
+    let (served, stub) = start("0", "10000").await;
     let address = served.address;
     let id = product_id().await;
     let client = fresh_client();
@@ -155,15 +164,20 @@ async fn a_request_past_the_shutdown_timeout_does_not_hold_the_process() {
     });
     until_partner_called(&stub).await;
 
-    let stopped_at = Instant::now();
-    tokio::time::timeout(Duration::from_secs(10), served.stopped())
+    let stopping = tokio::spawn(served.stopped());
+    // No drain: the listener closes at once, and the ten seconds for requests in flight begin.
+    until_closed(address).await;
+    skip(Duration::from_secs(9)).await;
+    assert!(
+        !stopping.is_finished(),
+        "it waits for the request until the bound"
+    );
+    skip(Duration::from_secs(1)).await;
+    tokio::time::timeout(Duration::from_secs(10), stopping)
         .await
         .expect("serve returns after the shutdown timeout, not when the partner answers")
+        .expect("the serve task")
         .expect("serve returns Ok");
-    assert!(
-        stopped_at.elapsed() >= Duration::from_millis(500),
-        "it waited for the bound"
-    );
     // In a process, exiting ends the cut-off request; in this test it is left to the client.
     hanging.abort();
 }
