@@ -554,6 +554,46 @@ async fn suggest_completes_brand_and_product_names() {
     assert_eq!(data["suggest"], json!([]));
 }
 
+/// Answers are filtered to what the gateway reads (`filter_path`), and Elasticsearch leaves
+/// an empty list out of a filtered answer: a search, a suggestion and similar products with
+/// nothing to return are empty, not errors.
+#[tokio::test]
+async fn searches_that_find_nothing_answer_empty_lists_not_errors() {
+    let app = app();
+    let db = sql(&app.database).await;
+    let word = "qqxzvvq";
+    let named = scalar(
+        &db,
+        &format!("SELECT COUNT(*) FROM products WHERE name LIKE '%{word}%' OR description LIKE '%{word}%'"),
+    )
+    .await;
+    assert_eq!(named, 0, "the fixture has no product named {word}");
+    let (_, body) = app
+        .post("/graphql", json!({
+            "query": "query($q: String!) { searchProducts(query: $q, first: 5) { totalCount nodes { id } \
+                edges { cursor } pageInfo { hasNextPage } \
+                facets { brands { count } categories { count } colors { count } priceRanges { count } } }
+              suggest(prefix: $q) { text }
+              product(databaseId: 1) { similar(first: 0) { id } } }",
+            "variables": { "q": word },
+        }))
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let data = &body["data"];
+    let found = &data["searchProducts"];
+    assert_eq!(found["totalCount"], 0, "{found}");
+    assert_eq!(found["nodes"], json!([]));
+    assert_eq!(found["edges"], json!([]));
+    assert_eq!(found["pageInfo"]["hasNextPage"], false);
+    for facet in ["brands", "categories", "colors"] {
+        assert_eq!(found["facets"][facet], json!([]), "{facet}");
+    }
+    let ranges = found["facets"]["priceRanges"].as_array().unwrap();
+    assert!(ranges.iter().all(|r| r["count"] == 0), "{ranges:?}");
+    assert_eq!(data["suggest"], json!([]));
+    assert_eq!(data["product"]["similar"], json!([]));
+}
+
 #[tokio::test]
 async fn elasticsearch_down_fails_only_the_search_fields() {
     let database = fixture_database();

@@ -27,6 +27,22 @@ const TEXT_FIELDS: [&str; 4] = [
     "category_names^1.5",
     "description",
 ];
+/// What each answer keeps (`filter_path`): only the parts read below, so the cluster
+/// serialises and the gateway parses no scores, shard counts or index names. Elasticsearch
+/// leaves out an empty list (no hits) and answers errors whole.
+const SEARCH_KEEPS: &[&str] = &[
+    "hits.total.value",
+    "hits.hits._id",
+    "hits.hits.sort",
+    "aggregations",
+];
+/// An `_msearch` answer keeps each search's status, so the answers stay one per search.
+const SIMILAR_KEEPS: &[&str] = &[
+    "responses.status",
+    "responses.error",
+    "responses.hits.hits._id",
+];
+const SUGGEST_KEEPS: &[&str] = &["suggest.*.options.text", "suggest.*.options._source"];
 /// Most values a term facet returns.
 const FACET_SIZE: u32 = 50;
 
@@ -285,7 +301,11 @@ fn contract(detail: impl Into<String>) -> SourceError {
     }
 }
 
+/// The hits of an answer filtered by `filter_path`: none when it has no `hits.hits`.
 fn hit_ids(hits: &Value) -> Result<Vec<SearchHit>, SourceError> {
+    if hits.is_null() {
+        return Ok(Vec::new());
+    }
     hits.as_array()
         .ok_or_else(|| contract("hits.hits is not a list"))?
         .iter()
@@ -351,6 +371,7 @@ impl SearchSource for ElasticsearchSearch {
             .es
             .client()
             .search(SearchParts::Index(&index))
+            .filter_path(SEARCH_KEEPS)
             .request_timeout(self.es.timeout())
             .traced()
             .body(body)
@@ -407,6 +428,7 @@ impl SearchSource for ElasticsearchSearch {
             .es
             .client()
             .msearch(MsearchParts::Index(&index))
+            .filter_path(SIMILAR_KEEPS)
             .request_timeout(self.es.timeout())
             .traced()
             .body(lines)
@@ -456,6 +478,7 @@ impl SearchSource for ElasticsearchSearch {
             .es
             .client()
             .search(SearchParts::Index(&index))
+            .filter_path(SUGGEST_KEEPS)
             .request_timeout(self.es.timeout())
             .traced()
             .body(body)
