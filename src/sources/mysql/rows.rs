@@ -2,43 +2,69 @@
 //! record. Keyed rows carry the batch key they were selected for.
 
 use chrono::NaiveDateTime;
-use sqlx::FromRow;
+use sqlx::mysql::MySqlRow;
+use sqlx::{Column, FromRow, Row};
 
 use crate::protocols::{BrandRecord, CategoryRecord, ProductRecord, ShopRecord};
 
 /// A product row; a statement may select only some columns (`ProductColumns`), and the
 /// others take their defaults.
-#[derive(FromRow)]
+#[derive(Default)]
 pub(super) struct ProductRow {
     pub(super) id: i32,
-    #[sqlx(default)]
     pub(super) brand_id: i32,
-    #[sqlx(default)]
     pub(super) shop_id: i32,
-    #[sqlx(default)]
     pub(super) category_id: i32,
-    #[sqlx(default)]
     pub(super) name: String,
-    #[sqlx(default)]
     pub(super) description: String,
-    #[sqlx(default)]
     pub(super) color: String,
-    #[sqlx(default)]
     pub(super) price_cents: i32,
-    #[sqlx(default)]
     pub(super) sale_price_cents: Option<i32>,
-    #[sqlx(default)]
     pub(super) currency: String,
-    #[sqlx(default)]
     pub(super) image_url: String,
-    #[sqlx(default)]
     pub(super) deeplink_url: String,
-    #[sqlx(default)]
     pub(super) like_count: i32,
-    #[sqlx(default)]
     pub(super) created_at: NaiveDateTime,
-    #[sqlx(default)]
     pub(super) updated_at: NaiveDateTime,
+}
+
+/// Decoded in one pass over the columns the statement selected, each by its index; other
+/// columns (a batch key, a count) are left to the row that flattens this one. sqlx's
+/// derive looks every field up by name in a SipHash map, and for a column the statement
+/// left out builds and drops a `ColumnNotFound` error: together a sixth of a home feed's
+/// CPU (callgrind), most of its products selecting a few of their 15 columns.
+impl<'r> FromRow<'r, MySqlRow> for ProductRow {
+    fn from_row(row: &'r MySqlRow) -> Result<Self, sqlx::Error> {
+        let mut product = ProductRow::default();
+        let mut has_id = false;
+        for (i, column) in row.columns().iter().enumerate() {
+            match column.name() {
+                "id" => {
+                    product.id = row.try_get(i)?;
+                    has_id = true;
+                }
+                "brand_id" => product.brand_id = row.try_get(i)?,
+                "shop_id" => product.shop_id = row.try_get(i)?,
+                "category_id" => product.category_id = row.try_get(i)?,
+                "name" => product.name = row.try_get(i)?,
+                "description" => product.description = row.try_get(i)?,
+                "color" => product.color = row.try_get(i)?,
+                "price_cents" => product.price_cents = row.try_get(i)?,
+                "sale_price_cents" => product.sale_price_cents = row.try_get(i)?,
+                "currency" => product.currency = row.try_get(i)?,
+                "image_url" => product.image_url = row.try_get(i)?,
+                "deeplink_url" => product.deeplink_url = row.try_get(i)?,
+                "like_count" => product.like_count = row.try_get(i)?,
+                "created_at" => product.created_at = row.try_get(i)?,
+                "updated_at" => product.updated_at = row.try_get(i)?,
+                _ => {}
+            }
+        }
+        if !has_id {
+            return Err(sqlx::Error::ColumnNotFound("id".to_owned()));
+        }
+        Ok(product)
+    }
 }
 
 impl From<ProductRow> for ProductRecord {
