@@ -3,14 +3,14 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDateTime;
-use sqlx::{Execute, FromRow};
+use sqlx::Execute;
 
 mod writes;
 
 use writes::{COLLAGE_LIKES, PRODUCT_LIKES};
 
 use super::MySql;
-use super::rows::ProductRow;
+use super::rows::{ProductRow, decode_by_index};
 use super::sql::{Keyed, distinct, first_page, page_of, placeholders};
 use crate::protocols::community::{
     CollageCursor, CollageDraft, CollageItemRecord, CollageOrder, CollageOwner, CollageOwnerKind,
@@ -30,7 +30,6 @@ pub struct MySqlCommunity {
     pub(super) db: MySql,
 }
 
-#[derive(FromRow)]
 struct UserRow {
     id: i32,
     username: String,
@@ -51,7 +50,6 @@ impl From<UserRow> for UserRecord {
     }
 }
 
-#[derive(FromRow)]
 struct CollageRow {
     id: i32,
     user_id: i32,
@@ -76,15 +74,12 @@ impl From<CollageRow> for CollageRecord {
     }
 }
 
-#[derive(FromRow)]
 struct KeyedCollageRow {
     key_id: i32,
     total: Option<i64>,
-    #[sqlx(flatten)]
     collage: CollageRow,
 }
 
-#[derive(FromRow)]
 struct ItemRow {
     key_id: i32,
     collage_id: i32,
@@ -95,20 +90,46 @@ struct ItemRow {
     scale: f64,
 }
 
-#[derive(FromRow)]
 struct KeyedLikedRow {
     key_id: i32,
     total: Option<i64>,
-    #[sqlx(flatten)]
     liked: LikedRow,
 }
 
-#[derive(FromRow)]
 struct LikedRow {
     liked_at: NaiveDateTime,
-    #[sqlx(flatten)]
     product: ProductRow,
 }
+
+decode_by_index!(UserRow {
+    required: [id, username, display_name, avatar_url, created_at],
+});
+decode_by_index!(CollageRow {
+    required: [
+        id,
+        user_id,
+        title,
+        description,
+        like_count,
+        created_at,
+        updated_at
+    ],
+});
+decode_by_index!(KeyedCollageRow {
+    required: [key_id, total],
+    flatten: [collage: CollageRow],
+});
+decode_by_index!(ItemRow {
+    required: [key_id, collage_id, position, product_id, x, y, scale],
+});
+decode_by_index!(KeyedLikedRow {
+    required: [key_id, total],
+    flatten: [liked: LikedRow],
+});
+decode_by_index!(LikedRow {
+    required: [liked_at],
+    flatten: [product: ProductRow],
+});
 
 fn source(error: SourceError) -> WriteError {
     WriteError::Source(error)
