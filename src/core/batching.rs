@@ -82,11 +82,14 @@ struct Shared<L: BatchLoad> {
     state: Mutex<State<L>>,
 }
 
+/// The state's maps hash with foldhash: they are looked up for every key of every list a
+/// request loads, where SipHash was 2.5% of a home feed's instructions. They live for one
+/// request and hold keys it asked for, under a seed random per process.
 struct State<L: BatchLoad> {
     /// Values loaded in this request, shared so the engine reads them without a copy.
-    answered: HashMap<L::Key, Arc<L::Value>>,
+    answered: foldhash::HashMap<L::Key, Arc<L::Value>>,
     /// Keys gathering or in flight, with their batch.
-    pending: HashMap<L::Key, Arc<Batch>>,
+    pending: foldhash::HashMap<L::Key, Arc<Batch>>,
     /// The batch gathering keys, and its keys.
     open: Option<(Arc<Batch>, Vec<L::Key>)>,
 }
@@ -120,8 +123,8 @@ impl<L: BatchLoad> Batcher<L> {
                 window,
                 spawner: RequestSpawner::current(),
                 state: Mutex::new(State {
-                    answered: HashMap::new(),
-                    pending: HashMap::new(),
+                    answered: foldhash::HashMap::default(),
+                    pending: foldhash::HashMap::default(),
                     open: None,
                 }),
             }),
