@@ -7,10 +7,9 @@
 //! A task-local rather than a parameter: a call's cost is an observation, not a dependency,
 //! and threading it through every protocol method would put metrics into the protocols.
 
-use foldhash::HashSet;
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use super::Metrics;
@@ -55,9 +54,9 @@ pub struct RequestStats {
     metrics: Metrics,
     calls: [AtomicU32; 3],
     batches: AtomicU32,
-    /// The fields the request uses, as the documents' field lists (`core::usage`) it ran:
-    /// shared with the plan or cache entry that keeps them, so noting them copies nothing.
-    fields: Mutex<Vec<Fields>>,
+    /// The fields the request uses: the field list (`core::usage`) of the one operation it
+    /// runs, shared with the plan or cache entry that keeps it, so noting it copies nothing.
+    fields: OnceLock<Fields>,
     /// The request's place in a trace (what calls to backends carry as `traceparent`).
     trace: Option<TraceContext>,
     /// The spans of the request, kept when traces are exported.
@@ -79,7 +78,7 @@ impl RequestStats {
             metrics,
             calls: Default::default(),
             batches: AtomicU32::new(0),
-            fields: Mutex::default(),
+            fields: OnceLock::new(),
             trace,
             spans: keep.spans.then(Spans::default),
             explain: keep.explain.then(Explain::new),
@@ -120,26 +119,16 @@ impl RequestStats {
         self.batches.load(Ordering::Relaxed)
     }
 
-    /// Notes that the request uses `fields`, as `(type, field)`, once each.
+    /// Notes that the request uses `fields`, as `(type, field)`, once each. A request runs
+    /// one operation, let through once (by the gate, or from the response cache), so it
+    /// notes one list; a second would be the same operation's.
     pub fn use_fields(&self, fields: &Fields) {
-        let mut noted = self.fields.lock().unwrap_or_else(PoisonError::into_inner);
-        if !noted.iter().any(|known| Arc::ptr_eq(known, fields)) {
-            noted.push(fields.clone());
-        }
+        let _ = self.fields.set(fields.clone());
     }
 
     /// The fields the request used, as `(type, field)`, once each, in no particular order.
     pub fn fields_used(&self) -> Fields {
-        let noted = self.fields.lock().unwrap_or_else(PoisonError::into_inner);
-        match &noted[..] {
-            [] => Fields::default(),
-            [only] => only.clone(),
-            several => {
-                let unique: HashSet<&(String, String)> =
-                    several.iter().flat_map(|f| &f[..]).collect();
-                unique.into_iter().cloned().collect()
-            }
-        }
+        self.fields.get().cloned().unwrap_or_default()
     }
 
     /// The metrics this request reports to.
