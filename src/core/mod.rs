@@ -307,9 +307,14 @@ pub fn sdl() -> Result<String, String> {
     Ok(schema_sdl(&schema))
 }
 
-/// `schema`'s SDL with what introspection also says: `@specifiedBy` on custom scalars.
+/// `schema`'s SDL with what introspection also says (`@specifiedBy` on custom scalars) and
+/// the cost directives its fields apply, defined before the schema definition.
 pub fn schema_sdl(schema: &async_graphql::dynamic::Schema) -> String {
-    schema.sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
+    let mut sdl =
+        schema.sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by());
+    let at = sdl.rfind("\nschema {").map_or(sdl.len(), |at| at + 1);
+    sdl.insert_str(at, schema::COST_DIRECTIVES);
+    sdl
 }
 
 impl Api {

@@ -6,24 +6,43 @@
 //! field of ours (the engine does).
 //!
 //! Beside the shapes, the SDL declares what the engine and the gate need to know of a field
-//! or type, as directives that the published schema does not show:
+//! or type, as directives:
 //! - `@cacheControl(maxAge: Int, scope: PRIVATE)` on a type or field: its cache hint, as
-//!   Apollo's directive of that name;
-//! - `@cost(weight: Int)` and `@listSize(slicingArguments: [String!], assumedSize: Int)` on
-//!   a field: what it costs, in the sense of the IBM GraphQL cost specification (see
-//!   `cost::requested`).
+//!   Apollo's directive of that name, which the published schema does not show (responses'
+//!   `Cache-Control` headers do);
+//! - `@cost(weight: Int)` and `@listSize(slicingArguments: [String!], assumedSize: Int,
+//!   sizedFields: [String!], requireOneSlicingArgument: Boolean)` on a field: what it costs,
+//!   in the sense of the IBM GraphQL cost specification (see `cost::requested`). These two
+//!   are published: the schema shows them, with their definitions (`COST_DIRECTIVES`), so
+//!   client teams can compute an operation's cost before they send it.
 
 use foldhash::HashMap;
 
 use async_graphql::dynamic::{
-    Enum, EnumItem, Field, FieldFuture, InputObject, InputValue, Interface, InterfaceField, Object,
-    Scalar, SchemaBuilder, TypeRef, Union,
+    Directive, Enum, EnumItem, Field, FieldFuture, InputObject, InputValue, Interface,
+    InterfaceField, Object, Scalar, SchemaBuilder, TypeRef, Union,
 };
 use async_graphql::parser::types::{
     BaseType, ConstDirective, FieldDefinition, InputValueDefinition, Type, TypeKind,
     TypeSystemDefinition,
 };
 use async_graphql::{CacheControl, Positioned, Value};
+
+/// The definitions of the cost specification's directives, as the published schema declares
+/// them (the schema's fields apply them; async-graphql's export prints only the directives
+/// its executor knows, so these are added to it).
+pub const COST_DIRECTIVES: &str = r#""""
+What a field costs, in points, as the GraphQL cost specification defines it. In this schema
+a field that declares no weight weighs 1, scalars included, and `__typename` is free.
+"""
+directive @cost(weight: Int!) on ARGUMENT_DEFINITION | ENUM | FIELD_DEFINITION | INPUT_FIELD_DEFINITION | OBJECT | SCALAR
+"""
+The size of the list a field returns, as the GraphQL cost specification defines it: what the
+list's items cost is multiplied by the first slicing argument given, else that argument's
+default, else the assumed size. On a connection, `sizedFields` names the lists it sizes.
+"""
+directive @listSize(assumedSize: Int, slicingArguments: [String!], sizedFields: [String!], requireOneSlicingArgument: Boolean = true) on FIELD_DEFINITION
+"#;
 
 /// One module's SDL.
 #[derive(Debug, Clone, Copy)]
@@ -43,6 +62,12 @@ pub struct FieldCost {
     pub slicing_arguments: Vec<String>,
     /// The list's size when no slicing argument is given.
     pub assumed_size: Option<u64>,
+    /// The list fields of the field's type that the size applies to (a connection's `edges`
+    /// and `nodes`); empty when the field is itself the list.
+    pub sized_fields: Vec<String>,
+    /// Whether a query must give exactly one slicing argument (the specification's default,
+    /// `true`); `false` when they may all be left out and the assumed size applies.
+    pub require_one_slicing_argument: Option<bool>,
 }
 
 impl FieldCost {
@@ -132,6 +157,7 @@ pub fn build(fragments: &[Fragment]) -> Result<(SchemaBuilder, Hints), String> {
     if !defined("Query") {
         return Err("no module defines the Query type".to_owned());
     }
+    check_list_sizes(&types)?;
     let mutation = defined("Mutation").then_some("Mutation");
     let mut builder = async_graphql::dynamic::Schema::build("Query", mutation, None);
     let mut hints = Hints::default();
@@ -139,6 +165,64 @@ pub fn build(fragments: &[Fragment]) -> Result<(SchemaBuilder, Hints), String> {
         builder = builder.register(convert(merged.definition, &mut hints)?);
     }
     Ok((builder, hints))
+}
+
+/// Refuses a `@listSize` the published schema could not be read by: on a field that is not
+/// a list it must name `sizedFields`, lists of the field's type; slicing arguments that may
+/// all be left out need `requireOneSlicingArgument: false`.
+fn check_list_sizes(types: &[Merged]) -> Result<(), String> {
+    let fields_of = |name: &str| {
+        let found = types.iter().find(|t| t.definition.name.node == name);
+        match found.map(|t| &t.definition.kind) {
+            Some(TypeKind::Object(object)) => Some(&object.fields),
+            _ => None,
+        }
+    };
+    for merged in types {
+        let TypeKind::Object(object) = &merged.definition.kind else {
+            continue;
+        };
+        for field in &object.fields {
+            let field = &field.node;
+            let at = format!("{}.{}", merged.definition.name.node, field.name.node);
+            let cost = Directives::read(&field.directives, &at)?.cost;
+            if !cost.sized() {
+                continue;
+            }
+            let is_list = |ty: &Type| matches!(ty.base, BaseType::List(_));
+            if is_list(&field.ty.node) != cost.sized_fields.is_empty() {
+                return Err(format!(
+                    "{at}: @listSize names sizedFields exactly when the field is not a list"
+                ));
+            }
+            let child = field.ty.node.base.to_string();
+            let child = child.trim_matches(|c| matches!(c, '[' | ']' | '!'));
+            for sized in &cost.sized_fields {
+                let list = fields_of(child)
+                    .and_then(|fields| fields.iter().find(|f| f.node.name.node == *sized))
+                    .is_some_and(|f| is_list(&f.node.ty.node));
+                if !list {
+                    return Err(format!("{at}: {child}.{sized} is not a list to size"));
+                }
+            }
+            let optional = |name: &String| {
+                field.arguments.iter().any(|a| {
+                    a.node.name.node == *name
+                        && a.node.ty.node.nullable
+                        && a.node.default_value.is_none()
+                })
+            };
+            let all_optional =
+                !cost.slicing_arguments.is_empty() && cost.slicing_arguments.iter().all(optional);
+            if all_optional && cost.require_one_slicing_argument != Some(false) {
+                return Err(format!(
+                    "{at}: its slicing arguments may be left out, so it needs \
+                     requireOneSlicingArgument: false"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Adds `definition` to `types`: a new type, or an extension's fields to a known one.
@@ -293,6 +377,7 @@ fn object_field(
             ));
         }
     }
+    let publish = published(&directives.cost);
     let cost = (directives.cost != FieldCost::default()).then_some(directives.cost);
     if directives.cache.is_some() || cost.is_some() {
         let declared = FieldHints {
@@ -303,6 +388,9 @@ fn object_field(
             .insert(field_name.clone(), declared);
     }
     let mut converted = Field::new(field_name, type_ref(&field.ty.node), engine_field);
+    for directive in publish {
+        converted = converted.directive(directive);
+    }
     for argument in field.arguments {
         converted = converted.argument(input_value(argument.node, &at)?);
     }
@@ -314,6 +402,35 @@ fn object_field(
         field.description.map(|d| d.node),
         Field::description,
     ))
+}
+
+/// What a field declares of its cost, as the published schema shows it: the cost
+/// specification's `@cost` and `@listSize`, so a client can compute what an operation costs
+/// before it sends it.
+fn published(cost: &FieldCost) -> Vec<Directive> {
+    let names =
+        |names: &[String]| Value::List(names.iter().map(|n| Value::from(n.as_str())).collect());
+    let mut directives = Vec::new();
+    if let Some(weight) = cost.weight {
+        directives.push(Directive::new("cost").argument("weight", Value::from(weight)));
+    }
+    if cost.sized() {
+        let mut list_size = Directive::new("listSize");
+        if let Some(size) = cost.assumed_size {
+            list_size = list_size.argument("assumedSize", Value::from(size));
+        }
+        if !cost.slicing_arguments.is_empty() {
+            list_size = list_size.argument("slicingArguments", names(&cost.slicing_arguments));
+        }
+        if !cost.sized_fields.is_empty() {
+            list_size = list_size.argument("sizedFields", names(&cost.sized_fields));
+        }
+        if let Some(required) = cost.require_one_slicing_argument {
+            list_size = list_size.argument("requireOneSlicingArgument", Value::from(required));
+        }
+        directives.push(list_size);
+    }
+    directives
 }
 
 fn input_value(value: InputValueDefinition, at: &str) -> Result<InputValue, String> {
@@ -391,14 +508,16 @@ impl Directives {
                     if let Some(size) = argument("assumedSize") {
                         read.cost.assumed_size = Some(int(size, at)?);
                     }
-                    if let Some(Value::List(names)) = argument("slicingArguments") {
-                        for name in names {
-                            let Value::String(name) = name else {
-                                return Err(format!("{at}: slicingArguments are names"));
-                            };
-                            read.cost.slicing_arguments.push(name.clone());
-                        }
-                    }
+                    read.cost.slicing_arguments = names(argument("slicingArguments"), at)?;
+                    read.cost.sized_fields = names(argument("sizedFields"), at)?;
+                    read.cost.require_one_slicing_argument =
+                        match argument("requireOneSlicingArgument") {
+                            None => None,
+                            Some(Value::Boolean(required)) => Some(*required),
+                            Some(other) => {
+                                return Err(format!("{at}: {other} is not a Boolean"));
+                            }
+                        };
                 }
                 "deprecated" => {
                     read.deprecated = Some(match argument("reason") {
@@ -416,6 +535,21 @@ impl Directives {
         }
         Ok(read)
     }
+}
+
+/// A list of names (`slicingArguments`, `sizedFields`); none when the argument is absent.
+fn names(value: Option<&Value>, at: &str) -> Result<Vec<String>, String> {
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    let Value::List(items) = value else {
+        return Err(format!("{at}: {value} is not a list of names"));
+    };
+    let name = |item: &Value| match item {
+        Value::String(name) => Ok(name.clone()),
+        other => Err(format!("{at}: {other} is not a name")),
+    };
+    items.iter().map(name).collect()
 }
 
 fn int(value: &Value, at: &str) -> Result<u64, String> {

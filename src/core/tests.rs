@@ -246,7 +246,9 @@ async fn nodes_keep_the_order_of_the_ids_and_batch_per_kind() {
 #[tokio::test]
 async fn too_complex_queries_are_refused_before_any_backend_call() {
     let catalog = Arc::new(catalog(5));
-    let wide = "{ brands(first: 100) { nodes { products(first: 100) { nodes { name } } } } }";
+    // 100 brands × 100 products × 4 fields: about 40,000 points.
+    let wide = "{ brands(first: 100) { nodes { products(first: 100) { nodes { name databaseId \
+                brand { name } } } } } }";
     let response = run(&catalog, wide).await;
     assert_eq!(
         response["errors"][0]["extensions"]["code"],

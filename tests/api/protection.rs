@@ -18,8 +18,9 @@ fn code(body: &Value) -> Option<&str> {
     body["errors"][0]["extensions"]["code"].as_str()
 }
 
-/// Three brands' names: `brands` costs 3 × its children + 1 = 3 × (nodes 1 + name 1) + 1 = 7
-/// points requested; the answer holds brands, nodes and three names: 5 fields.
+/// Three brands' names: `brands` sizes its `nodes` (`sizedFields`), so it costs 1 + nodes
+/// (1 + 3 × name 1) = 5 points requested; the answer holds brands, nodes and three names:
+/// 5 fields.
 const THREE_BRANDS: &str = "{ brands(first: 3) { nodes { name } } }";
 
 #[tokio::test]
@@ -36,12 +37,12 @@ async fn extensions_cost_reports_requested_actual_and_the_budget_left() {
     assert_eq!(status, StatusCode::OK);
     assert!(body.get("errors").is_none(), "{body}");
     let cost = &body["extensions"]["cost"];
-    assert_eq!(cost["requested"], 7, "{cost}");
+    assert_eq!(cost["requested"], 1 + (1 + 3), "{cost}");
     assert_eq!(cost["actual"], 5, "{cost}");
     assert_eq!(cost["maximum"], 50);
     assert_eq!(cost["budget"]["capacity"], 100);
     assert_eq!(cost["budget"]["refillPerSecond"], 1);
-    // 100 - 7 charged + 2 unused given back; at 1 point a second, at most one more refilled.
+    // 100 - 5 charged, all used; at 1 point a second, at most one more refilled.
     let remaining = cost["budget"]["remaining"].as_u64().unwrap();
     assert!((95..=96).contains(&remaining), "{cost}");
 }
@@ -79,8 +80,8 @@ async fn a_spent_budget_is_a_429_with_retry_after_and_it_refills() {
         "--cost-refill-per-s",
         "40",
     ]);
-    // 24 brands: 24 × 2 + 1 = 49 points each time, mostly given back only if there are
-    // fewer brands; a few in a row spend the budget faster than 40 points a second refill.
+    // 24 brands: 1 + (1 + 24 × 1) = 26 points each time, given back only if there are fewer
+    // brands; a few in a row spend the budget faster than 40 points a second refill.
     let query = "{ brands(first: 24) { nodes { name } } }";
     let mut refused = None;
     for _ in 0..30 {
@@ -102,8 +103,8 @@ async fn a_spent_budget_is_a_429_with_retry_after_and_it_refills() {
     assert!((1..=2).contains(&retry_after), "{retry_after}");
     assert_eq!(body["errors"][0]["extensions"]["retryAfter"], retry_after);
     let cost = &body["extensions"]["cost"];
-    assert_eq!(cost["requested"], 49, "{body}");
-    assert!(cost["budget"]["remaining"].as_u64().unwrap() < 49, "{body}");
+    assert_eq!(cost["requested"], 1 + (1 + 24), "{body}");
+    assert!(cost["budget"]["remaining"].as_u64().unwrap() < 26, "{body}");
 
     crate::helpers::skip(Duration::from_secs(retry_after)).await;
     let (status, body) = app.post("/graphql", json!({"query": query})).await;
@@ -491,7 +492,7 @@ async fn batches_run_each_operation_when_turned_on_and_are_bounded() {
         Some(3)
     );
     assert_eq!(
-        answers[1]["extensions"]["cost"]["requested"], 7,
+        answers[1]["extensions"]["cost"]["requested"], 5,
         "each is charged"
     );
 

@@ -280,3 +280,175 @@ fn schema_check_passes_when_nothing_was_released() {
     let (status, output) = repository.check();
     assert_eq!(status, Some(0), "{output}");
 }
+
+/// What the published schema says of one field's cost: its type, and its directives.
+struct Published {
+    ty: String,
+    weight: u64,
+    assumed_size: Option<u64>,
+    slicing: Vec<String>,
+    sized_fields: Vec<String>,
+}
+
+/// Every object field of `schema.graphql`, with what its `@cost` and `@listSize` say.
+fn published_costs() -> std::collections::HashMap<(String, String), Published> {
+    use async_graphql::Value;
+    use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+    let document = async_graphql::parser::parse_schema(committed()).expect("schema.graphql");
+    let names = |value: Option<&Value>| match value {
+        Some(Value::List(items)) => items
+            .iter()
+            .map(|v| v.to_string().replace('"', ""))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let number = |value: Option<&Value>| match value {
+        Some(Value::Number(n)) => n.as_u64(),
+        _ => None,
+    };
+    let mut fields = std::collections::HashMap::new();
+    for definition in document.definitions {
+        let TypeSystemDefinition::Type(definition) = definition else {
+            continue;
+        };
+        let TypeKind::Object(object) = &definition.node.kind else {
+            continue;
+        };
+        for field in &object.fields {
+            let field = &field.node;
+            let mut published = Published {
+                ty: field.ty.node.to_string(),
+                weight: 1,
+                assumed_size: None,
+                slicing: Vec::new(),
+                sized_fields: Vec::new(),
+            };
+            for directive in &field.directives {
+                let directive = &directive.node;
+                let argument = |name: &str| directive.get_argument(name).map(|v| &v.node);
+                match directive.name.node.as_str() {
+                    "cost" => published.weight = number(argument("weight")).unwrap(),
+                    "listSize" => {
+                        published.assumed_size = number(argument("assumedSize"));
+                        published.slicing = names(argument("slicingArguments"));
+                        published.sized_fields = names(argument("sizedFields"));
+                    }
+                    _ => {}
+                }
+            }
+            let key = (
+                definition.node.name.node.to_string(),
+                field.name.node.to_string(),
+            );
+            fields.insert(key, published);
+        }
+    }
+    fields
+}
+
+/// A client's reading of the cost specification over the published schema, for documents
+/// of fields with literal arguments: a field costs its weight (1 here unless `@cost` says)
+/// plus what is below it, times its list's size; a connection passes its size to its
+/// `sizedFields`.
+fn client_cost(
+    published: &std::collections::HashMap<(String, String), Published>,
+    type_name: &str,
+    set: &async_graphql::parser::types::SelectionSet,
+    sized: Option<(u64, &[String])>,
+) -> u64 {
+    use async_graphql::parser::types::Selection;
+    let mut cost = 0;
+    for item in &set.items {
+        let Selection::Field(field) = &item.node else {
+            panic!("only fields here");
+        };
+        let field = &field.node;
+        let name = field.name.node.as_str();
+        if name == "__typename" {
+            continue;
+        }
+        let declared = &published[&(type_name.to_owned(), name.to_owned())];
+        let child = declared.ty.trim_matches(|c| matches!(c, '[' | ']' | '!'));
+        let size = (declared.slicing.iter())
+            .find_map(
+                |argument| match field.get_argument(argument).map(|v| &v.node) {
+                    Some(async_graphql_value::Value::Number(n)) => n.as_u64(),
+                    _ => None,
+                },
+            )
+            .or(declared.assumed_size);
+        let imposed =
+            sized.and_then(|(size, fields)| fields.iter().any(|f| f == name).then_some(size));
+        let (multiplier, below) = if declared.sized_fields.is_empty() {
+            let size = if declared.slicing.is_empty() && declared.assumed_size.is_none() {
+                imposed
+            } else {
+                size
+            };
+            let below = client_cost(published, child, &field.selection_set.node, None);
+            (size.unwrap_or(1), below)
+        } else {
+            let passed = (size.unwrap_or(1), declared.sized_fields.as_slice());
+            (
+                1,
+                client_cost(published, child, &field.selection_set.node, Some(passed)),
+            )
+        };
+        cost += multiplier * below + declared.weight;
+    }
+    cost
+}
+
+#[tokio::test]
+async fn a_client_computes_the_gateways_cost_from_the_published_directives() {
+    let published = published_costs();
+    let searches = &published[&("Query".to_owned(), "searchProducts".to_owned())];
+    assert_eq!(
+        searches.sized_fields,
+        ["edges", "nodes"],
+        "a connection sizes its lists"
+    );
+    assert!(
+        searches.weight > 1,
+        "a search weighs what it asks of Elasticsearch"
+    );
+    let sdl = committed();
+    for definition in [
+        "directive @cost(weight: Int!)",
+        "directive @listSize(assumedSize: Int",
+    ] {
+        assert!(
+            sdl.contains(definition),
+            "schema.graphql defines {definition}"
+        );
+    }
+
+    let app = TestApp::new(&[]);
+    let documents = [
+        "{ brands(first: 3) { totalCount nodes { name products(first: 4) { nodes { name } } } } }",
+        "{ categories { name children { name path { slug } } } }",
+        "{ searchProducts(query: \"dress\", first: 7) { totalCount edges { cursor node { name \
+          brand { name } similar(first: 3) { name } } } } }",
+        "{ collages(first: 5) { nodes { title items(first: 6) { product { name } } \
+          author { likedProducts(first: 2) { totalCount } } } } }",
+        "{ suggest(prefix: \"a\") { __typename } }",
+    ];
+    for document in documents {
+        let parsed = async_graphql::parser::parse_query(document).unwrap();
+        let operation = parsed.operations.iter().next().unwrap().1;
+        let expected = client_cost(
+            &published,
+            "Query",
+            &operation.node.selection_set.node,
+            None,
+        );
+        let (status, body) = app
+            .post("/graphql", serde_json::json!({"query": document}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            body["extensions"]["cost"]["requested"], expected,
+            "{document}: {body}"
+        );
+    }
+}

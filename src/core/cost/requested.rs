@@ -4,7 +4,11 @@
 //! **Cost.** A field costs its weight (1 unless `@cost(weight:)` says otherwise) plus what is
 //! selected below it, times its list's size when it is sized (`@listSize`): the value of its
 //! first slicing argument that is given (a number, or the length of a list of ids), else the
-//! argument's default, else the assumed size. A negative size counts as 0, and the total is
+//! argument's default, else the assumed size. A field that returns a connection, not a list,
+//! names the lists its size applies to (`sizedFields: ["edges", "nodes"]`): those are
+//! multiplied, its `totalCount` and `pageInfo` are not. This is the cost specification's
+//! reading of the directives the schema publishes, with one choice of ours: every field
+//! weighs 1 by default, scalars included. A negative size counts as 0, and the total is
 //! capped, so a client-chosen size can neither overflow the limit check nor slip past it.
 //! `__typename` is free. Fragments count where they are spread, for every type they may apply to, and `@skip` does
 //! not lower a cost: what is checked is what the document could ask for.
@@ -66,7 +70,7 @@ pub fn requested(
         cache_control: CacheControl::default(),
         variable_sized: Cell::new(false),
     };
-    let cost = walk.selection_set(root, &operation.selection_set.node, 0);
+    let cost = walk.selection_set(root, &operation.selection_set.node, 0, None);
     Some(Requested {
         cost,
         cache_control: walk.cache_control,
@@ -85,9 +89,19 @@ struct Walk<'a> {
     variable_sized: Cell<bool>,
 }
 
-impl Walk<'_> {
+/// A size and the fields it applies to.
+type Sized<'a> = Option<(u64, &'a [String])>;
+
+impl<'a> Walk<'a> {
     /// The cost of `set` on type `type_name`, noting the hints of what it selects.
-    fn selection_set(&mut self, type_name: &str, set: &SelectionSet, spreads: usize) -> u64 {
+    /// `sized`: the size a parent's `@listSize(sizedFields:)` gives to those fields of `set`.
+    fn selection_set(
+        &mut self,
+        type_name: &str,
+        set: &SelectionSet,
+        spreads: usize,
+        sized: Sized<'a>,
+    ) -> u64 {
         if let Some(hint) = self.hints.type_cache(type_name) {
             self.cache_control = merge(self.cache_control, hint);
         }
@@ -96,14 +110,20 @@ impl Walk<'_> {
             let added = match &item.node {
                 // Free: the executor writes it from the type alone.
                 Selection::Field(field) if field.node.name.node == "__typename" => 0,
-                Selection::Field(field) => self.field(type_name, &field.node),
+                Selection::Field(field) => {
+                    let name = &field.node.name.node;
+                    let imposed = sized.and_then(|(size, fields)| {
+                        fields.iter().any(|f| f == name).then_some(size)
+                    });
+                    self.field(type_name, &field.node, imposed)
+                }
                 Selection::InlineFragment(inline) => {
                     let on = inline
                         .node
                         .type_condition
                         .as_ref()
                         .map_or(type_name, |c| c.node.on.node.as_str());
-                    self.selection_set(on, &inline.node.selection_set.node, spreads)
+                    self.selection_set(on, &inline.node.selection_set.node, spreads, sized)
                 }
                 Selection::FragmentSpread(spread) if spreads < MAX_SPREADS => {
                     match self.document.fragments.get(&spread.node.fragment_name.node) {
@@ -111,6 +131,7 @@ impl Walk<'_> {
                             fragment.node.type_condition.node.on.node.as_str(),
                             &fragment.node.selection_set.node,
                             spreads + 1,
+                            sized,
                         ),
                         None => 0,
                     }
@@ -122,9 +143,12 @@ impl Walk<'_> {
         cost
     }
 
-    fn field(&mut self, type_name: &str, field: &Field) -> u64 {
+    /// The cost of `field` of type `type_name`; `imposed` is the size its parent's
+    /// `sizedFields` give it (a connection's `nodes` and `edges`).
+    fn field(&mut self, type_name: &str, field: &Field, imposed: Option<u64>) -> u64 {
+        let hints = self.hints;
         let name = field.name.node.as_str();
-        let declared = self.hints.field(type_name, name);
+        let declared = hints.field(type_name, name);
         if let Some(hint) = declared.and_then(|d| d.cache) {
             self.cache_control = merge(self.cache_control, hint);
         }
@@ -140,25 +164,28 @@ impl Walk<'_> {
             (None, "__type") => "__Type",
             (None, _) => "",
         };
-        let below = self.selection_set(child, &field.selection_set.node, 0);
         // Only object types' fields declare costs: through an interface, a field costs 1.
-        let Some(declared) = declared.and_then(|d| d.cost.as_ref()) else {
-            return below.saturating_add(1).min(CAP);
+        let declared = declared.and_then(|d| d.cost.as_ref());
+        let weight = declared.and_then(|d| d.weight).unwrap_or(1);
+        let (size, sized_below) = match declared {
+            Some(declared) if declared.sized() => {
+                let size = (declared.slicing_arguments.iter())
+                    .find_map(|argument| self.size(field, meta, argument))
+                    .or(declared.assumed_size)
+                    .unwrap_or(1);
+                if declared.sized_fields.is_empty() {
+                    (Some(size), None)
+                } else {
+                    (None, Some((size, declared.sized_fields.as_slice())))
+                }
+            }
+            _ => (imposed, None),
         };
-        let weight = declared.weight.unwrap_or(1);
-        if !declared.sized() {
-            return below.saturating_add(weight).min(CAP);
-        }
-        let size = declared
-            .slicing_arguments
-            .iter()
-            .find_map(|argument| self.size(field, meta, argument))
-            .or(declared.assumed_size)
-            .unwrap_or(1);
-        size.saturating_mul(below)
-            .saturating_add(1)
+        let below = self.selection_set(child, &field.selection_set.node, 0, sized_below);
+        size.unwrap_or(1)
+            .saturating_mul(below)
+            .saturating_add(weight)
             .min(CAP)
-            .saturating_add(weight - 1)
     }
 
     /// The size argument `name` gives: the document's value (or its variable's), else the

@@ -40,9 +40,10 @@ fn modules_extend_each_others_types_in_registration_order() {
     let secret = sdl[thing..].find("secret: String").unwrap();
     assert!(name < secret, "{sdl}");
     assert!(sdl.contains("things(first: Int = 3): [Thing!]!"), "{sdl}");
-    // What only the gateway reads is not published.
+    // Cache hints are the gateway's; costs are published, for clients to compute.
+    assert!(!sdl.contains("@cacheControl"), "{sdl}");
     assert!(
-        !sdl.contains("@cacheControl") && !sdl.contains("@cost"),
+        sdl.contains("things(first: Int = 3): [Thing!]! @cost(weight: 4) @listSize(slicingArguments: [\"first\"])"),
         "{sdl}"
     );
     assert_eq!(hints.type_cache("Thing").unwrap().max_age, 60);
@@ -68,6 +69,18 @@ fn mistakes_in_a_modules_sdl_are_refused_with_the_module_named() {
             "sized by first",
         ),
         ("extend type Thing { a: Int @cost }", "needs a weight"),
+        (
+            "extend type Thing { a(first: Int): [Int] @listSize(slicingArguments: [\"first\"]) }",
+            "requireOneSlicingArgument: false",
+        ),
+        (
+            "extend type Query { t(first: Int = 2): Thing @listSize(slicingArguments: [\"first\"]) }",
+            "sizedFields exactly when",
+        ),
+        (
+            "extend type Query { t(first: Int = 2): Thing @listSize(slicingArguments: [\"first\"], sizedFields: [\"name\"]) }",
+            "Thing.name is not a list",
+        ),
         ("type Thing {", "late's schema"),
         ("directive @x on FIELD", "only types"),
     ];

@@ -262,8 +262,11 @@ fn roots(old: &Schema, new: &Schema, changes: &mut Changes) {
 /// prints some.
 const SPECIFIED_DIRECTIVES: [&str; 5] = ["include", "skip", "deprecated", "specifiedBy", "oneOf"];
 
-/// A directive removed breaks the operations that use it. A specified directive defined on
-/// one side only is not compared, not even with the spec's definition: implementations word
+/// A directive removed breaks the operations that use it. A directive that annotates the
+/// schema only (every location a type system one, like the cost specification's `@cost` and
+/// `@listSize`) cannot appear in an operation, and introspection lists only the directives an
+/// executor knows, so defined on one side only it is not compared. A specified directive
+/// defined on one side only is not compared either, not even with the spec's definition: implementations word
 /// its descriptions differently (async-graphql's `@specifiedBy` is not graphql-js's) and the
 /// spec's `@deprecated` differs between editions, so that would report changes that no
 /// server makes. Defined on both sides, it is compared like any other.
@@ -275,14 +278,35 @@ fn directives(old: &Schema, new: &Schema, changes: &mut Changes) {
                 members::directive(&coordinate, old_directive, new_directive, changes)
             }
             None if SPECIFIED_DIRECTIVES.contains(name) => {}
+            None if annotation(old_directive) => {}
             None => changes.breaking(&coordinate, "directive removed"),
         }
     }
-    let added = new.directives.keys();
-    let added = added.filter(|name| !old.directives.contains_key(*name));
-    for name in added.filter(|name| !SPECIFIED_DIRECTIVES.contains(name)) {
-        changes.safe(&format!("@{name}"), "directive added");
+    let added = new.directives.iter();
+    let added = added.filter(|(name, _)| !old.directives.contains_key(*name));
+    for (name, directive) in added {
+        if !SPECIFIED_DIRECTIVES.contains(name) && !annotation(directive) {
+            changes.safe(&format!("@{name}"), "directive added");
+        }
     }
+}
+
+/// Whether `directive` can only annotate the schema: none of its locations is in operations.
+fn annotation(directive: &DirectiveDefinition) -> bool {
+    use async_graphql::parser::types::DirectiveLocation as At;
+    directive.locations.iter().all(|at| {
+        !matches!(
+            at.node,
+            At::Query
+                | At::Mutation
+                | At::Subscription
+                | At::Field
+                | At::FragmentDefinition
+                | At::FragmentSpread
+                | At::InlineFragment
+                | At::VariableDefinition
+        )
+    })
 }
 
 fn named_type(name: &str, old: &NamedType, new: &NamedType, changes: &mut Changes) {

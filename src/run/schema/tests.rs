@@ -425,6 +425,29 @@ fn a_specified_directive_defined_on_one_side_only_is_no_change() {
 }
 
 #[test]
+fn a_directive_only_the_schema_can_carry_is_compared_only_when_both_sides_define_it() {
+    // Introspection lists no annotation directive: the cost specification's, defined and
+    // applied in the published SDL, are not in what graphql-js prints from it.
+    let annotated = "type Query { a: [Int] @listSize(assumedSize: 3) @cost(weight: 2) } \
+                     directive @cost(weight: Int!) on FIELD_DEFINITION | OBJECT \
+                     directive @listSize(assumedSize: Int) on FIELD_DEFINITION";
+    assert_changes(annotated, "type Query { a: [Int] }", &[]);
+    assert_changes("type Query { a: [Int] }", annotated, &[]);
+    let fewer = annotated.replace("| OBJECT", "");
+    assert_changes(
+        annotated,
+        &fewer,
+        &["BREAKING  @cost: location OBJECT removed"],
+    );
+    // One location an operation may use makes a directive part of the operations' contract.
+    assert_changes(
+        "type Query { a: Int } directive @x on FIELD_DEFINITION | FIELD",
+        "type Query { a: Int }",
+        &["BREAKING  @x: directive removed"],
+    );
+}
+
+#[test]
 fn a_specified_directive_defined_on_both_sides_is_compared() {
     assert_changes(
         "directive @skip(if: Boolean!) on FIELD | FRAGMENT_SPREAD",
@@ -439,8 +462,8 @@ fn a_specified_directive_defined_on_both_sides_is_compared() {
 #[test]
 fn a_directive_the_spec_does_not_define_is_still_removed_and_added() {
     assert_changes(
-        "directive @cached on FIELD_DEFINITION directive @Skip on FIELD",
-        "directive @cacheControl on FIELD_DEFINITION",
+        "directive @cached on FIELD | FIELD_DEFINITION directive @Skip on FIELD",
+        "directive @cacheControl on QUERY | FIELD_DEFINITION",
         &[
             "BREAKING  @Skip: directive removed",
             "BREAKING  @cached: directive removed",
