@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod community;
 pub mod offers;
 pub mod search;
+pub mod shared;
 
 pub use catalog::{
     BrandCursor, BrandRecord, CatalogSource, CategoryRecord, FirstPage, Page, PageRequest,

@@ -8,3 +8,4 @@ pub mod elasticsearch;
 pub mod memory;
 pub mod mysql;
 pub mod partner;
+pub mod redis;
