@@ -32,7 +32,7 @@ pub(super) struct Selected(pub Fields);
 /// Lets an operation through: refuses it above `maximum`, charges the client's budget
 /// through `ticket` and notes the fields it uses. An operation's cost is what its
 /// document requests plus what its introspection returns (`introspection` values).
-pub(super) fn admit(
+pub(super) async fn admit(
     ticket: Option<&CostTicket>,
     requested: &Requested,
     introspection: usize,
@@ -42,7 +42,7 @@ pub(super) fn admit(
     let cost = usize::try_from(requested.cost)
         .unwrap_or(usize::MAX)
         .saturating_add(introspection);
-    cost::check(ticket, cost, maximum)?;
+    cost::check(ticket, cost, maximum).await?;
     // A refused operation resolves nothing, so it uses no field.
     if let (Some(stats), Some(fields)) = (RequestStats::current(), fields) {
         usage::note(&stats, fields);
@@ -106,7 +106,7 @@ impl Extension for GateCheck {
             .unwrap_or_else(PoisonError::into_inner);
         let fields = ctx.data_opt::<Selected>().map(|s| &s.0);
         let ticket = ticket.map(Arc::as_ref);
-        admit(ticket, &requested, introspection, self.maximum, fields)?;
+        admit(ticket, &requested, introspection, self.maximum, fields).await?;
         Ok(result)
     }
 

@@ -25,6 +25,7 @@ pub mod offers;
 pub mod pagination;
 pub mod schema;
 pub mod search;
+pub mod tags;
 pub mod usage;
 mod variables;
 
@@ -94,6 +95,10 @@ pub struct Outcome {
     pub cache_control: async_graphql::CacheControl,
     /// Fields the answer holds, list items counted one by one (the actual cost).
     pub returned: u64,
+    /// The tagged objects the answer holds (see `tags`): what a cached copy depends on.
+    pub tags: Vec<tags::Tag>,
+    /// The objects its writes changed: the cached answers holding them are out of date.
+    pub changed: Vec<tags::Tag>,
 }
 
 impl Outcome {
@@ -109,6 +114,8 @@ impl Outcome {
             errors: response.errors,
             extensions: response.extensions,
             cache_control: response.cache_control,
+            tags: Vec::new(),
+            changed: Vec::new(),
         }
     }
 
@@ -361,7 +368,7 @@ impl Api {
         let variables = request.variables.clone();
         let requested = requested.unwrap_or_default();
         let introspected = match (&plan, known) {
-            (Some(plan), true) => match self.admit_known(plan, &requested, &context) {
+            (Some(plan), true) => match self.admit_known(plan, &requested, &context).await {
                 Ok(()) => async_graphql::Value::Null,
                 Err(errors) => {
                     return Outcome::from_response(async_graphql::Response::from_errors(errors));
@@ -413,6 +420,11 @@ impl Api {
             extensions: Default::default(),
             cache_control: requested.cache_control,
             returned: executed.returned,
+            tags: executed.tags,
+            changed: ctx
+                .data::<tags::Changed>()
+                .map(tags::Changed::take)
+                .unwrap_or_default(),
         };
         if let Some(explain) = context.stats.explain()
             && let Ok(debug) = async_graphql::Value::from_json(explain.to_json())
@@ -474,7 +486,7 @@ impl Api {
 
     /// What the gate does for an operation it has let through before, when the request's
     /// variables fit it (see `gate::admit`).
-    fn admit_known(
+    async fn admit_known(
         &self,
         plan: &engine::Plan,
         requested: &cost::requested::Requested,
@@ -482,7 +494,7 @@ impl Api {
     ) -> Result<(), Vec<async_graphql::ServerError>> {
         let fields = plan.validated();
         let maximum = self.config.max_complexity;
-        gate::admit(context.cost.as_deref(), requested, 0, maximum, fields)
+        gate::admit(context.cost.as_deref(), requested, 0, maximum, fields).await
     }
 
     /// What the engine's resolvers reach: every module's loaders, the sources and limits.
@@ -506,6 +518,7 @@ impl Api {
             (module.prepare)(&prepare, &mut ctx);
         }
         ctx.insert(self.engine.nodes());
+        ctx.insert(tags::Changed::default());
         ctx
     }
 

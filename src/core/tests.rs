@@ -646,6 +646,15 @@ fn community() -> Arc<MemoryCommunity> {
 }
 
 async fn run_as(community: &Arc<MemoryCommunity>, viewer: Option<i32>, query: &str) -> Value {
+    let outcome = outcome_as(community, viewer, query).await;
+    serde_json::to_value(outcome.into_response()).unwrap()
+}
+
+async fn outcome_as(
+    community: &Arc<MemoryCommunity>,
+    viewer: Option<i32>,
+    query: &str,
+) -> super::Outcome {
     let catalog = Arc::new(catalog(20));
     let api = build_schema(
         Sources {
@@ -664,12 +673,45 @@ async fn run_as(community: &Arc<MemoryCommunity>, viewer: Option<i32>, query: &s
         stats: crate::observe::RequestStats::new(crate::observe::Metrics::default()),
         cost: None,
     };
-    serde_json::to_value(
-        api.execute_with(async_graphql::Request::new(query), context)
-            .await
-            .into_response(),
-    )
-    .unwrap()
+    api.execute_with(async_graphql::Request::new(query), context)
+        .await
+}
+
+/// What the response cache keeps with an answer and drops on a write (`core::tags`): the
+/// products and collages the answer holds, and what a like changed.
+#[tokio::test]
+async fn answers_name_the_objects_they_hold_and_writes_the_objects_they_changed() {
+    use crate::core::tags::Tag;
+    let community = community();
+    let query = "{ collages(first: 2) { nodes { databaseId \
+                 items(first: 2) { product { databaseId } } } } }";
+    let read = outcome_as(&community, None, query).await;
+    let data: Value = serde_json::from_str(&read.data).unwrap();
+    let mut expected = Vec::new();
+    for collage in data["collages"]["nodes"].as_array().unwrap() {
+        expected.push(Tag::collage(collage["databaseId"].as_i64().unwrap() as i32));
+        for item in collage["items"].as_array().unwrap() {
+            let id = item["product"]["databaseId"].as_i64().unwrap() as i32;
+            expected.push(Tag::product(id));
+        }
+    }
+    expected.sort();
+    expected.dedup();
+    assert_eq!(read.tags, expected);
+    assert!(read.changed.is_empty(), "a query changes nothing");
+
+    let product = crate::core::ids::GlobalId::new(crate::core::ids::Kind::Product, 3).encode();
+    let like = format!(
+        "mutation {{ likeProduct(productId: \"{}\") {{ userErrors {{ code }} }} }}",
+        product.as_str()
+    );
+    let liked = outcome_as(&community, Some(1), &like).await;
+    assert_eq!(liked.changed, vec![Tag::product(3)]);
+    let refused = outcome_as(&community, Some(1), &like.replace(product.as_str(), "x")).await;
+    assert!(
+        refused.changed.is_empty(),
+        "a refused write changes nothing"
+    );
 }
 
 #[tokio::test]

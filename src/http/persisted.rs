@@ -4,16 +4,24 @@
 //! (GETs a CDN can cache) carry only the hash. Trusted documents lock production down: only
 //! the operations of a manifest (Apollo's persisted-query manifest format) run, by hash or by
 //! text whose hash is in the manifest.
+//!
+//! Each instance remembers the queries registered through it; when the replicas share a
+//! store (`OGROM_REDIS_URL`), a registration is also kept there (the text under its
+//! SHA-256, for `OGROM_REDIS_APQ_TTL_S`), so a query registered through one replica is found
+//! by hash through the others. What is read back is hashed again before it runs: a store
+//! that returned another text would run nothing. A store that fails is a miss.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::core::errors::code;
+use crate::protocols::shared::SharedStore;
 
 /// Where queries known by hash come from.
 pub struct PersistedQueries {
@@ -21,6 +29,8 @@ pub struct PersistedQueries {
     apq: Option<Mutex<Remembered>>,
     /// The manifest's operations by hash (`Some`: only these run).
     trusted: Option<HashMap<String, String>>,
+    /// Where registrations are shared with the other replicas, and for how long.
+    shared: Option<(Arc<dyn SharedStore>, Duration)>,
 }
 
 struct Remembered {
@@ -51,7 +61,14 @@ impl PersistedQueries {
                 })
             }),
             trusted,
+            shared: None,
         }
+    }
+
+    /// APQ registrations shared with the other replicas through `store`, each kept `ttl`.
+    pub fn shared_in(mut self, store: Arc<dyn SharedStore>, ttl: Duration) -> Self {
+        self.shared = Some((store, ttl));
+        self
     }
 
     /// Off: no APQ, no trusted documents.
@@ -61,7 +78,7 @@ impl PersistedQueries {
 
     /// The text to run for a request that sent `query` and/or `hash`, and whether the text
     /// should be remembered under the hash once it has parsed.
-    pub fn resolve(
+    pub async fn resolve(
         &self,
         query: Option<String>,
         hash: Option<&str>,
@@ -101,15 +118,18 @@ impl PersistedQueries {
                         message: "PersistedQueryNotSupported",
                     });
                 };
-                let apq = apq.lock().unwrap_or_else(PoisonError::into_inner);
-                apq.queries
+                let known = (apq.lock().unwrap_or_else(PoisonError::into_inner))
+                    .queries
                     .get(&hash)
-                    .cloned()
-                    .map(|q| (q, false))
-                    .ok_or(Missing {
-                        code: code::PERSISTED_QUERY_NOT_FOUND,
-                        message: "PersistedQueryNotFound",
-                    })
+                    .cloned();
+                let found = match known {
+                    Some(query) => Some(query),
+                    None => self.registered_elsewhere(&hash).await,
+                };
+                found.map(|q| (q, false)).ok_or(Missing {
+                    code: code::PERSISTED_QUERY_NOT_FOUND,
+                    message: "PersistedQueryNotFound",
+                })
             }
             (None, None) => Err(Missing {
                 code: code::BAD_REQUEST,
@@ -128,11 +148,48 @@ impl PersistedQueries {
         }
     }
 
-    /// Remembers a query that parsed, under its hash.
-    pub fn remember(&self, hash: &str, query: &str) {
+    /// A query registered through another replica, from the shared store: only a text
+    /// whose hash is `hash`; remembered here from then on.
+    async fn registered_elsewhere(&self, hash: &str) -> Option<String> {
+        let (store, _) = self.shared.as_ref()?;
+        let found = match store.get(&[format!("apq:{hash}")]).await {
+            Ok(mut found) => found.pop().flatten()?,
+            Err(error) => {
+                tracing::debug!(message = "persisted query lookup failed", %error);
+                return None;
+            }
+        };
+        let query = String::from_utf8(found).ok()?;
+        if sha256_hex(&query) != hash {
+            tracing::warn!(message = "the shared store holds another text under a query hash");
+            return None;
+        }
+        self.remember_here(hash, &query);
+        Some(query)
+    }
+
+    /// Remembers a query that parsed, under its hash, here and in the shared store.
+    pub async fn remember(&self, hash: &str, query: &str) {
+        if self.apq.is_none() {
+            return;
+        }
+        let hash = hash.to_ascii_lowercase();
+        self.remember_here(&hash, query);
+        // Registrations are rare (a client registers after a miss): each one is shared, so
+        // a store that lost it (a restart) has it again.
+        if let Some((store, ttl)) = &self.shared
+            && let Err(error) = store
+                .put(&format!("apq:{hash}"), query.as_bytes(), *ttl, &[])
+                .await
+        {
+            tracing::debug!(message = "persisted query not shared", %error);
+        }
+    }
+
+    fn remember_here(&self, hash: &str, query: &str) {
         let Some(apq) = &self.apq else { return };
         let mut apq = apq.lock().unwrap_or_else(PoisonError::into_inner);
-        let hash = hash.to_ascii_lowercase();
+        let hash = hash.to_owned();
         if apq.queries.contains_key(&hash) {
             return;
         }
@@ -196,49 +253,55 @@ mod tests {
 
     const QUERY: &str = "{ brands { totalCount } }";
 
-    #[test]
-    fn apq_misses_then_remembers_and_checks_hashes() {
+    #[tokio::test]
+    async fn apq_misses_then_remembers_and_checks_hashes() {
         let hash = sha256_hex(QUERY);
         let persisted = PersistedQueries::new(Some(2), None);
-        let miss = persisted.resolve(None, Some(&hash)).unwrap_err();
+        let miss = persisted.resolve(None, Some(&hash)).await.unwrap_err();
         assert_eq!(miss.code, code::PERSISTED_QUERY_NOT_FOUND);
         assert_eq!(
-            persisted.resolve(Some(QUERY.into()), Some(&hash)),
+            persisted.resolve(Some(QUERY.into()), Some(&hash)).await,
             Ok((QUERY.to_owned(), true))
         );
-        persisted.remember(&hash, QUERY);
+        persisted.remember(&hash, QUERY).await;
         assert_eq!(
-            persisted.resolve(None, Some(&hash)),
+            persisted.resolve(None, Some(&hash)).await,
             Ok((QUERY.to_owned(), false))
         );
         let wrong = persisted
             .resolve(Some("{ x }".into()), Some(&hash))
+            .await
             .unwrap_err();
         assert_eq!(wrong.code, code::PERSISTED_QUERY_HASH_MISMATCH);
         // The oldest goes when the store is full.
-        persisted.remember(&sha256_hex("{ a }"), "{ a }");
-        persisted.remember(&sha256_hex("{ b }"), "{ b }");
-        assert!(persisted.resolve(None, Some(&hash)).is_err());
+        persisted.remember(&sha256_hex("{ a }"), "{ a }").await;
+        persisted.remember(&sha256_hex("{ b }"), "{ b }").await;
+        assert!(persisted.resolve(None, Some(&hash)).await.is_err());
     }
 
-    #[test]
-    fn trusted_documents_run_by_hash_or_text_and_nothing_else() {
+    #[tokio::test]
+    async fn trusted_documents_run_by_hash_or_text_and_nothing_else() {
         let hash = sha256_hex(QUERY);
         let trusted = HashMap::from([(hash.clone(), QUERY.to_owned())]);
         let persisted = PersistedQueries::new(None, Some(trusted));
         assert_eq!(
-            persisted.resolve(None, Some(&hash)),
+            persisted.resolve(None, Some(&hash)).await,
             Ok((QUERY.to_owned(), false))
         );
-        assert!(persisted.resolve(Some(QUERY.into()), None).is_ok());
-        let other = persisted.resolve(Some("{ x }".into()), None).unwrap_err();
+        assert!(persisted.resolve(Some(QUERY.into()), None).await.is_ok());
+        let other = persisted
+            .resolve(Some("{ x }".into()), None)
+            .await
+            .unwrap_err();
         assert_eq!(other.code, code::OPERATION_NOT_TRUSTED);
         let unknown = persisted
             .resolve(None, Some(&sha256_hex("{ x }")))
+            .await
             .unwrap_err();
         assert_eq!(unknown.code, code::OPERATION_NOT_TRUSTED);
         let off = PersistedQueries::off()
             .resolve(None, Some(&hash))
+            .await
             .unwrap_err();
         assert_eq!(off.code, code::PERSISTED_QUERY_NOT_SUPPORTED);
     }

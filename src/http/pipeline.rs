@@ -77,12 +77,12 @@ async fn steps(
     params: Params,
 ) -> Result<Response, Refusal> {
     let state = request.state;
-    let read = prepare::read(&state.protection, request.media, params, access)?;
+    let read = prepare::read(&state.protection, request.media, params, access).await?;
     let cache_key = cache_key(request, access, &read);
-    if let Some(reply) = from_cache(request, access, &read, cache_key.as_ref()) {
+    if let Some(reply) = from_cache(request, access, &read, cache_key.as_ref()).await {
         return Ok(reply);
     }
-    let prepared = prepare::check(&state.protection, request.method, read, access)?;
+    let prepared = prepare::check(&state.protection, request.method, read, access).await?;
     let viewer = authenticate(state, request.headers).await?;
     let ticket = Arc::new(CostTicket::new(
         client_key(state, viewer, request.headers, request.peer),
@@ -102,10 +102,15 @@ async fn steps(
     let outcome = run_operation(request, access, operation, viewer, &ticket, &span).await?;
     let anonymous_query = viewer.is_none() && kind == Some(OperationType::Query);
     if anonymous_query {
-        keep(request, access, cache_key, &outcome, &ticket, name);
+        keep(request, access, cache_key, &outcome, &ticket, name).await;
+    }
+    // Cached answers that hold what a write changed are out of date: dropped before the
+    // writer hears back, so its next read is fresh.
+    if let Some(cache) = &state.response_cache {
+        cache.invalidate(&outcome.changed).await;
     }
     let shareable = request.method == Method::GET && hash.is_some() && viewer.is_none();
-    Ok(answer(request, access, outcome, &ticket, shareable, &span))
+    Ok(answer(request, access, outcome, &ticket, shareable, &span).await)
 }
 
 /// The response cache's key, for an anonymous request that is not explained.
@@ -122,14 +127,14 @@ fn cache_key(
 /// An anonymous query answered already (see `response_cache`). Looked up before parsing:
 /// only queries that passed every check are kept, and the same text, operation and
 /// variables pass them again.
-fn from_cache(
+async fn from_cache(
     request: Request<'_>,
     access: &mut Access,
     read: &prepare::Read,
     key: Option<&response_cache::Key>,
 ) -> Option<Response> {
-    let entry = request.state.response_cache.as_ref()?.get(key?)?;
-    cached_reply(&request, &entry, access, read)
+    let entry = request.state.response_cache.as_ref()?.get(key?).await?;
+    cached_reply(&request, &entry, access, read).await
 }
 
 /// Runs the operation under the request's deadline. A panic in a resolver is a bug of
@@ -175,7 +180,7 @@ async fn run_operation(
 
 /// Keeps an anonymous query's answer for the response cache, when it has data, no errors
 /// and cache hints that allow it.
-fn keep(
+async fn keep(
     request: Request<'_>,
     access: &Access,
     key: Option<response_cache::Key>,
@@ -189,24 +194,27 @@ fn keep(
         && let Some(keep) = response_cache::keep_for(&outcome.cache_control)
         && let Some(charge) = ticket.charge()
     {
-        cache.put(
-            key,
-            response_cache::Entry {
-                data: outcome.data.clone(),
-                requested: charge.requested,
-                actual: outcome.returned,
-                fields: access.stats.fields_used(),
-                operation,
-                expires: Instant::now() + keep,
-            },
-        );
+        cache
+            .put(
+                key,
+                response_cache::Entry {
+                    data: outcome.data.clone(),
+                    requested: charge.requested,
+                    actual: outcome.returned,
+                    fields: access.stats.fields_used(),
+                    operation,
+                    expires: Instant::now() + keep,
+                    tags: outcome.tags.clone(),
+                },
+            )
+            .await;
     }
 }
 
 /// The answer: the cost settled, errors classified and tagged with the request and trace
 /// ids, the status the errors call for, and `Retry-After` and `Cache-Control` where due.
 /// `shareable`: sent by hash over GET without a viewer, so a CDN may keep it.
-fn answer(
+async fn answer(
     request: Request<'_>,
     access: &mut Access,
     mut outcome: Outcome,
@@ -215,7 +223,9 @@ fn answer(
     span: &tracing::Span,
 ) -> Response {
     let state = request.state;
-    if let Some(cost) = ticket.settle_returned(outcome.returned, state.protection.max_cost)
+    if let Some(cost) = (ticket)
+        .settle_returned(outcome.returned, state.protection.max_cost)
+        .await
         && let Ok(cost) = async_graphql::Value::from_json(cost)
     {
         outcome.extensions.insert("cost".to_owned(), cost);
@@ -339,7 +349,7 @@ async fn authenticate(state: &HttpState, headers: &HeaderMap) -> Result<Option<V
 /// The answer to an anonymous query from the response cache: charged to the client's budget
 /// and counted in field usage as a run would be. `None` when the budget cannot pay: the
 /// request then takes the usual way, which refuses it with the usual answer.
-fn cached_reply(
+async fn cached_reply(
     request: &Request<'_>,
     entry: &response_cache::Entry,
     access: &mut Access,
@@ -357,9 +367,9 @@ fn cached_reply(
         state.protection.budgets.clone(),
     );
     let maximum = state.protection.max_cost;
-    cost::check(Some(&ticket), entry.requested as usize, maximum as usize).ok()?;
-    let cost = ticket.settle_returned(entry.actual, maximum)?;
-    read.remember(&state.protection);
+    (cost::check(Some(&ticket), entry.requested as usize, maximum as usize).await).ok()?;
+    let cost = ticket.settle_returned(entry.actual, maximum).await?;
+    read.remember(&state.protection).await;
     access.operation(entry.operation.as_deref(), Some(OperationType::Query));
     usage::note(&access.stats, &entry.fields);
     access.answered(true, std::iter::empty());

@@ -47,18 +47,21 @@ pub(super) struct Read {
 impl Read {
     /// Remembers the document under its hash when the client registered it; only for a
     /// document that passed `check` (now, or before: the response cache).
-    pub(super) fn remember(&self, protection: &Protection) {
+    pub(super) async fn remember(&self, protection: &Protection) {
         if self.remember
             && let Some(hash) = &self.hash
         {
-            protection.persisted.remember(hash, &self.request.query);
+            protection
+                .persisted
+                .remember(hash, &self.request.query)
+                .await;
         }
     }
 }
 
 /// From parameters to a request whose document is found (persisted queries) and bounded
 /// (the scan, the variables' depth).
-pub(super) fn read(
+pub(super) async fn read(
     protection: &Protection,
     media: Media,
     params: Params,
@@ -76,6 +79,7 @@ pub(super) fn read(
     let (query, remember) = protection
         .persisted
         .resolve(query, hash.as_deref())
+        .await
         .map_err(|missing| {
             let status = match missing.code {
                 code::BAD_REQUEST | code::PERSISTED_QUERY_HASH_MISMATCH => StatusCode::BAD_REQUEST,
@@ -119,7 +123,7 @@ pub(super) fn read(
 
 /// Parses and checks a read request: the document's limits after fragments, introspection,
 /// a mutation over GET.
-pub(super) fn check(
+pub(super) async fn check(
     protection: &Protection,
     method: &Method,
     read: Read,
@@ -163,7 +167,7 @@ pub(super) fn check(
             "only queries may be sent with GET; send mutations with POST",
         ));
     }
-    read.remember(protection);
+    read.remember(protection).await;
     let Read { request, hash, .. } = read;
     Ok(Prepared {
         request,

@@ -8,17 +8,28 @@
 //!
 //! The key is the document's text, the operation name and the variables; the entry keeps the
 //! `data` as JSON, the cost the operation was charged and the fields it used, so a hit is
-//! charged to the client's budget and counted in field usage like a run. Each instance has
-//! its own cache, bounded in bytes; the oldest entries go first.
+//! charged to the client's budget and counted in field usage like a run.
+//!
+//! An entry also keeps the tags of the objects its answer holds (`core::tags`: products and
+//! collages); a write that changes one of them (a like, a collage edit) drops the entries
+//! that hold it (`invalidate`), so a like is seen at once, not after the max-age.
+//!
+//! Each instance has its own cache, bounded in bytes (the oldest entries go first), unless
+//! the replicas share a store (`OGROM_REDIS_URL`): then the entries live there, under their
+//! max-age as TTL, with a set of keys per tag, and a write through any replica drops them
+//! for all. A store that fails is a miss, and an answer it cannot take is not kept.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::core::tags::Tag;
 use crate::observe::request::Fields;
+use crate::protocols::shared::SharedStore;
 
 /// What a cached response is found by.
 pub type Key = [u8; 32];
@@ -38,6 +49,27 @@ pub struct Entry {
     pub operation: Option<String>,
     /// When it stops being served.
     pub expires: Instant,
+    /// The objects its answer holds: a write to one of them drops the entry.
+    pub tags: Vec<Tag>,
+}
+
+/// An entry as the shared store keeps it.
+#[derive(Serialize, Deserialize)]
+struct Kept {
+    data: String,
+    requested: u64,
+    actual: u64,
+    fields: Vec<(String, String)>,
+    operation: Option<String>,
+    /// When it stops being served, in milliseconds since the Unix epoch: the replicas'
+    /// clocks agree to well under a second, and the store's TTL ends it anyway.
+    expires_ms: u64,
+}
+
+fn unix_ms(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64
 }
 
 impl Entry {
@@ -52,18 +84,25 @@ impl Entry {
     }
 }
 
-/// The cache of one instance.
+/// The cache of one instance, or its handle on the replicas' shared one.
 pub struct ResponseCache {
     capacity: usize,
     state: Mutex<State>,
+    /// Where the entries are kept instead, when the replicas share them.
+    shared: Option<Arc<dyn SharedStore>>,
     hits: AtomicU64,
     misses: AtomicU64,
     stored: AtomicU64,
+    invalidated: AtomicU64,
+    /// Lookups, stores and invalidations the shared store failed.
+    failures: AtomicU64,
 }
 
 #[derive(Default)]
 struct State {
     entries: HashMap<Key, Stored>,
+    /// The keys of the entries that hold each tag.
+    tagged: HashMap<Tag, HashSet<Key>>,
     /// Keys in the order they were stored, with the generation stored then: a position whose
     /// generation is not its key's entry's any more (replaced, expired) is skipped.
     order: VecDeque<(Key, u64)>,
@@ -76,16 +115,53 @@ struct Stored {
     generation: u64,
 }
 
+impl State {
+    /// Removes the entry under `key`, from the byte count and its tags too.
+    fn remove(&mut self, key: &Key) {
+        let Some(removed) = self.entries.remove(key) else {
+            return;
+        };
+        self.bytes -= removed.entry.size();
+        for tag in &removed.entry.tags {
+            if let Some(keys) = self.tagged.get_mut(tag) {
+                keys.remove(key);
+                if keys.is_empty() {
+                    self.tagged.remove(tag);
+                }
+            }
+        }
+    }
+}
+
+/// The shared store's key of an entry: `rc:` and the key in hex.
+fn shared_key(key: &Key) -> String {
+    let mut hex = String::with_capacity(3 + 64);
+    hex.push_str("rc:");
+    for byte in key {
+        hex.push_str(&format!("{byte:02x}"));
+    }
+    hex
+}
+
 impl ResponseCache {
     /// A cache of at most `capacity` bytes of responses.
     pub fn new(capacity: usize) -> Self {
         Self {
             capacity,
             state: Mutex::default(),
+            shared: None,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             stored: AtomicU64::new(0),
+            invalidated: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
         }
+    }
+
+    /// The cache kept in `store`, for every replica, instead of in this instance's memory.
+    pub fn shared_in(mut self, store: Arc<dyn SharedStore>) -> Self {
+        self.shared = Some(store);
+        self
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -104,19 +180,11 @@ impl ResponseCache {
     }
 
     /// The response stored under `key`, if it has not expired.
-    pub fn get(&self, key: &Key) -> Option<Arc<Entry>> {
-        let mut state = self.state();
-        let found = match state.entries.get(key) {
-            Some(stored) if stored.entry.expires > Instant::now() => Some(stored.entry.clone()),
-            Some(_) => {
-                if let Some(expired) = state.entries.remove(key) {
-                    state.bytes -= expired.entry.size();
-                }
-                None
-            }
-            None => None,
+    pub async fn get(&self, key: &Key) -> Option<Arc<Entry>> {
+        let found = match &self.shared {
+            Some(store) => self.get_shared(store.as_ref(), key).await,
+            None => self.get_here(key),
         };
-        drop(state);
         let counter = if found.is_some() {
             &self.hits
         } else {
@@ -126,23 +194,63 @@ impl ResponseCache {
         found
     }
 
+    fn get_here(&self, key: &Key) -> Option<Arc<Entry>> {
+        let mut state = self.state();
+        match state.entries.get(key) {
+            Some(stored) if stored.entry.expires > Instant::now() => Some(stored.entry.clone()),
+            Some(_) => {
+                state.remove(key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    async fn get_shared(&self, store: &dyn SharedStore, key: &Key) -> Option<Arc<Entry>> {
+        let found = match store.get(&[shared_key(key)]).await {
+            Ok(mut found) => found.pop().flatten()?,
+            Err(error) => {
+                self.failures.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(message = "response cache lookup failed", %error);
+                return None;
+            }
+        };
+        let kept: Kept = serde_json::from_slice(&found).ok()?;
+        let left = kept.expires_ms.checked_sub(unix_ms(SystemTime::now()))?;
+        Some(Arc::new(Entry {
+            data: kept.data,
+            requested: kept.requested,
+            actual: kept.actual,
+            fields: kept.fields.into(),
+            operation: kept.operation,
+            expires: Instant::now() + Duration::from_millis(left),
+            tags: Vec::new(),
+        }))
+    }
+
     /// Stores `entry` under `key`, making room by dropping the oldest entries; an entry
     /// larger than an eighth of the cache is not kept.
-    pub fn put(&self, key: Key, entry: Entry) {
+    pub async fn put(&self, key: Key, entry: Entry) {
         let size = entry.size();
         if size > self.capacity / 8 {
+            return;
+        }
+        if let Some(store) = &self.shared {
+            self.put_shared(store.as_ref(), &key, entry).await;
             return;
         }
         let mut state = self.state();
         state.generation += 1;
         let generation = state.generation;
+        state.remove(&key);
+        for tag in &entry.tags {
+            state.tagged.entry(*tag).or_default().insert(key);
+        }
         let stored = Stored {
             entry: Arc::new(entry),
             generation,
         };
-        if let Some(replaced) = state.entries.insert(key, stored) {
-            state.bytes -= replaced.entry.size();
-        }
+        state.entries.insert(key, stored);
         state.bytes += size;
         state.order.push_back((key, generation));
         // Skipped positions go as they reach the front; current ones while over capacity.
@@ -155,12 +263,83 @@ impl ResponseCache {
                 break;
             }
             state.order.pop_front();
-            if current && let Some(evicted) = state.entries.remove(&front) {
-                state.bytes -= evicted.entry.size();
+            if current {
+                state.remove(&front);
             }
         }
         drop(state);
         self.stored.fetch_add(1, Ordering::Relaxed);
+    }
+
+    async fn put_shared(&self, store: &dyn SharedStore, key: &Key, entry: Entry) {
+        let Some(ttl) = entry.expires.checked_duration_since(Instant::now()) else {
+            return;
+        };
+        let kept = Kept {
+            data: entry.data,
+            requested: entry.requested,
+            actual: entry.actual,
+            fields: entry.fields.to_vec(),
+            operation: entry.operation,
+            expires_ms: unix_ms(SystemTime::now() + ttl),
+        };
+        let Ok(value) = serde_json::to_vec(&kept) else {
+            return;
+        };
+        let tags: Vec<String> = entry.tags.iter().map(Tag::to_string).collect();
+        match store.put(&shared_key(key), &value, ttl, &tags).await {
+            Ok(()) => {
+                self.stored.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(error) => {
+                self.failures.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(message = "response cache store failed", %error);
+            }
+        }
+    }
+
+    /// Drops the entries whose answers hold any of `tags` (a write changed those objects).
+    pub async fn invalidate(&self, tags: &[Tag]) {
+        if tags.is_empty() {
+            return;
+        }
+        let dropped = match &self.shared {
+            Some(store) => {
+                let tags: Vec<String> = tags.iter().map(Tag::to_string).collect();
+                match store.invalidate(&tags).await {
+                    Ok(dropped) => dropped,
+                    Err(error) => {
+                        // The entries stay until their max-age: what a cache without
+                        // invalidation always did.
+                        self.failures.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(message = "cached answers could not be invalidated", %error);
+                        0
+                    }
+                }
+            }
+            None => {
+                let mut state = self.state();
+                let keys: HashSet<Key> = tags
+                    .iter()
+                    .filter_map(|tag| state.tagged.get(tag))
+                    .flatten()
+                    .copied()
+                    .collect();
+                for key in &keys {
+                    state.remove(key);
+                }
+                keys.len() as u64
+            }
+        };
+        self.invalidated.fetch_add(dropped, Ordering::Relaxed);
+    }
+
+    /// Entries dropped by writes, and calls to the shared store that failed.
+    pub fn invalidations(&self) -> (u64, u64) {
+        (
+            self.invalidated.load(Ordering::Relaxed),
+            self.failures.load(Ordering::Relaxed),
+        )
     }
 
     /// Lookups answered, lookups not, responses stored; entries and bytes held now.
@@ -196,6 +375,7 @@ mod tests {
             fields: vec![("Query".to_owned(), "brands".to_owned())].into(),
             operation: Some("Brands".into()),
             expires: Instant::now() + expires_in,
+            tags: Vec::new(),
         }
     }
 
@@ -203,45 +383,83 @@ mod tests {
         [n; 32]
     }
 
-    #[test]
-    fn entries_are_served_until_they_expire() {
+    #[tokio::test]
+    async fn entries_are_served_until_they_expire() {
         let cache = ResponseCache::new(1 << 20);
-        cache.put(key(1), entry("{\"a\":1}", Duration::from_secs(60)));
-        cache.put(key(2), entry("{\"b\":2}", Duration::ZERO));
-        assert_eq!(cache.get(&key(1)).unwrap().data, "{\"a\":1}");
-        assert!(cache.get(&key(2)).is_none(), "expired");
-        assert!(cache.get(&key(3)).is_none(), "never stored");
+        cache
+            .put(key(1), entry("{\"a\":1}", Duration::from_secs(60)))
+            .await;
+        cache.put(key(2), entry("{\"b\":2}", Duration::ZERO)).await;
+        assert_eq!(cache.get(&key(1)).await.unwrap().data, "{\"a\":1}");
+        assert!(cache.get(&key(2)).await.is_none(), "expired");
+        assert!(cache.get(&key(3)).await.is_none(), "never stored");
         let (hits, misses, stored, entries, _) = cache.figures();
         assert_eq!((hits, misses, stored, entries), (1, 2, 2, 1));
     }
 
-    #[test]
-    fn the_oldest_entries_make_room_and_the_bytes_stay_bounded() {
+    #[tokio::test]
+    async fn the_oldest_entries_make_room_and_the_bytes_stay_bounded() {
         let data = "x".repeat(1000);
         let one = entry(&data, Duration::from_secs(60)).size();
         let cache = ResponseCache::new(one * 10);
         for n in 0..30 {
-            cache.put(key(n), entry(&data, Duration::from_secs(60)));
+            cache
+                .put(key(n), entry(&data, Duration::from_secs(60)))
+                .await;
             let (.., entries, bytes) = cache.figures();
             assert!(bytes <= one * 10, "{bytes} bytes after {n}");
             assert!(entries <= 10);
         }
-        assert!(cache.get(&key(0)).is_none(), "the oldest went first");
-        assert!(cache.get(&key(29)).is_some(), "the newest stays");
+        assert!(cache.get(&key(0)).await.is_none(), "the oldest went first");
+        assert!(cache.get(&key(29)).await.is_some(), "the newest stays");
         // Storing a key again refreshes it: it is not the next to go.
-        cache.put(key(20), entry("{}", Duration::from_secs(60)));
+        cache
+            .put(key(20), entry("{}", Duration::from_secs(60)))
+            .await;
         for n in 30..38 {
-            cache.put(key(n), entry(&data, Duration::from_secs(60)));
+            cache
+                .put(key(n), entry(&data, Duration::from_secs(60)))
+                .await;
         }
-        assert_eq!(cache.get(&key(20)).unwrap().data, "{}");
-        assert!(cache.get(&key(21)).is_none());
+        assert_eq!(cache.get(&key(20)).await.unwrap().data, "{}");
+        assert!(cache.get(&key(21)).await.is_none());
     }
 
-    #[test]
-    fn an_entry_too_large_for_the_cache_is_not_kept() {
+    #[tokio::test]
+    async fn an_entry_too_large_for_the_cache_is_not_kept() {
         let cache = ResponseCache::new(8000);
-        cache.put(key(1), entry(&"x".repeat(2000), Duration::from_secs(60)));
-        assert!(cache.get(&key(1)).is_none());
+        cache
+            .put(key(1), entry(&"x".repeat(2000), Duration::from_secs(60)))
+            .await;
+        assert!(cache.get(&key(1)).await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_write_drops_the_entries_that_hold_what_it_changed() {
+        let cache = ResponseCache::new(1 << 20);
+        let tagged = |tags: &[Tag]| Entry {
+            tags: tags.to_vec(),
+            ..entry("{}", Duration::from_secs(60))
+        };
+        let (one, two) = (Tag::product(1), Tag::product(2));
+        cache.put(key(1), tagged(&[one])).await;
+        cache.put(key(2), tagged(&[one, two])).await;
+        cache.put(key(3), tagged(&[two, Tag::collage(1)])).await;
+        cache.invalidate(&[one]).await;
+        assert!(cache.get(&key(1)).await.is_none());
+        assert!(cache.get(&key(2)).await.is_none());
+        assert!(
+            cache.get(&key(3)).await.is_some(),
+            "it does not hold product 1"
+        );
+        assert_eq!(cache.invalidations().0, 2);
+        // A collage of the same id is another object.
+        cache.invalidate(&[Tag::collage(2)]).await;
+        assert!(cache.get(&key(3)).await.is_some());
+        // Replaced and evicted entries leave no tag behind.
+        cache.put(key(3), tagged(&[])).await;
+        let state = cache.state();
+        assert!(state.tagged.is_empty(), "{:?}", state.tagged.keys());
     }
 
     #[test]

@@ -201,6 +201,8 @@ fn root(registry: &mut Registry) {
 fn product(registry: &mut Registry) {
     registry
         .object::<ProductObj>("Product")
+        // A like changes a product's answers (its like count): see `core::tags`.
+        .tagged(|p: &ProductObj| p.id)
         .leaf("id", |p: &ProductObj, out| out.id(Kind::Product, p.id))
         .leaf("databaseId", |p: &ProductObj, out| out.int(p.id.into()))
         .leaf("name", |p: &ProductObj, out| out.str(&p.name))

@@ -196,6 +196,8 @@ fn root(registry: &mut Registry) {
 fn collage(registry: &mut Registry) {
     registry
         .object::<CollageObj>("Collage")
+        // Likes and edits change a collage's answers: see `core::tags`.
+        .tagged(|c: &CollageObj| c.id)
         .leaf("id", |c: &CollageObj, out| out.id(Kind::Collage, c.id))
         .leaf("databaseId", |c: &CollageObj, out| out.int(c.id.into()))
         .leaf("title", |c: &CollageObj, out| out.str(&c.title))

@@ -12,6 +12,7 @@ use super::mutations::{
 use crate::core::Sources;
 use crate::core::engine::{Children, Ctx, Registry};
 use crate::core::errors::ApiError;
+use crate::core::tags::Changed;
 use crate::protocols::ProductRecord;
 use crate::protocols::community::CollageRecord;
 
@@ -40,6 +41,7 @@ where
         viewer: ctx.data::<Arc<CommunityLoaders>>()?.viewer,
         community: &sources.community,
         catalog: &sources.catalog,
+        changed: ctx.data::<Changed>()?,
     };
     let mut children = Children::with_capacity(1);
     children.push(Payload::from(write(&writes).await?));

@@ -8,6 +8,7 @@ use async_graphql::{ID, InputObject};
 
 use crate::core::errors::{ApiError, ApiResult};
 use crate::core::ids::{GlobalId, Kind};
+use crate::core::tags::{Changed, Tag};
 use crate::protocols::community::{
     CollageDraft, CollagePatch, CollageRecord, CommunitySource, WriteError,
 };
@@ -196,11 +197,18 @@ fn write_error(error: WriteError, items: &[(i32, f64, f64, f64)]) -> ApiResult<V
     }
 }
 
+/// The products of a collage's items.
+fn products(items: &[(i32, f64, f64, f64)]) -> impl Iterator<Item = Tag> + '_ {
+    items.iter().map(|&(product, ..)| Tag::product(product))
+}
+
 /// What a mutation reaches: the viewer and the sources it writes to and reads back from.
 pub(crate) struct Writes<'a> {
     pub(crate) viewer: Option<i32>,
     pub(crate) community: &'a Arc<dyn CommunitySource>,
     pub(crate) catalog: &'a Arc<dyn CatalogSource>,
+    /// Where the objects a write changed are noted (cached answers holding them go).
+    pub(crate) changed: &'a Changed,
 }
 
 /// What a like or unlike comes to: the object read back through the source (not the
@@ -251,6 +259,9 @@ impl Writes<'_> {
         } else {
             self.community.unlike_product(viewer, id).await
         };
+        if result.is_ok() {
+            self.changed.note([Tag::product(id)]);
+        }
         let read_back = async { self.catalog.products_by_ids(&[id]).await };
         liked(result, read_back, id, &["productId"], "no such product").await
     }
@@ -271,6 +282,9 @@ impl Writes<'_> {
         } else {
             self.community.unlike_collage(viewer, id).await
         };
+        if result.is_ok() {
+            self.changed.note([Tag::collage(id)]);
+        }
         let read_back = async { self.community.collages_by_ids(&[id]).await };
         liked(result, read_back, id, &["collageId"], "no such collage").await
     }
@@ -298,7 +312,11 @@ impl Writes<'_> {
             return Ok((None, errors));
         }
         match self.community.create_collage(viewer, &draft).await {
-            Ok(collage) => Ok((Some(collage), Vec::new())),
+            Ok(collage) => {
+                // The products' collages changed.
+                self.changed.note(products(&draft.items));
+                Ok((Some(collage), Vec::new()))
+            }
             Err(error) => Ok((None, write_error(error, &draft.items)?)),
         }
     }
@@ -327,7 +345,12 @@ impl Writes<'_> {
             return Ok((None, errors));
         }
         match self.community.update_collage(viewer, id, &patch).await {
-            Ok(collage) => Ok((Some(collage), Vec::new())),
+            Ok(collage) => {
+                let items = patch.items.as_deref().unwrap_or_default();
+                self.changed
+                    .note(std::iter::once(Tag::collage(id)).chain(products(items)));
+                Ok((Some(collage), Vec::new()))
+            }
             Err(error) => {
                 let items = patch.items.unwrap_or_default();
                 Ok((None, write_error(error, &items)?))
@@ -340,7 +363,10 @@ impl Writes<'_> {
         let viewer = self.viewer()?;
         let database_id = GlobalId::decode_as(id, Kind::Collage)?;
         match self.community.delete_collage(viewer, database_id).await {
-            Ok(()) => Ok((Some(id.to_owned()), Vec::new())),
+            Ok(()) => {
+                self.changed.note([Tag::collage(database_id)]);
+                Ok((Some(id.to_owned()), Vec::new()))
+            }
             Err(error) => Ok((None, write_error(error, &[])?)),
         }
     }

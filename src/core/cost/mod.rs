@@ -5,12 +5,16 @@
 //! (the viewer, or the client address when anonymous) has a budget of points that refills
 //! at a steady rate: the requested cost is taken before execution, and what the operation
 //! did not use (its actual cost is the number of fields it returned) is given back after.
-//! Budgets live in each instance's memory: with N instances behind a load balancer, a client
-//! can spend up to N budgets.
+//! Budgets live in each instance's memory (with N instances behind a load balancer, a client
+//! can spend up to N budgets), or in the replicas' shared store when there is one
+//! (`OGROM_REDIS_URL`): then a client has one budget whichever replica answers. When the
+//! store fails, the instance counts on its own until it answers again (a warning now and
+//! then, and `ogrom_redis_fallbacks_total`): a client may then spend more, never less.
 
 pub mod requested;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -20,15 +24,28 @@ use async_graphql::{ServerError, Value};
 use tokio::time::Instant;
 
 use super::errors::code;
+use crate::protocols::SourceError;
+use crate::protocols::shared::{BucketShape, SharedStore, Spent};
 
 /// Buckets kept before full ones (no different from a new bucket) are forgotten.
 const MAX_BUCKETS: usize = 100_000;
+
+/// How often, at most, a failing shared store is reported in the log.
+const WARN_EVERY: Duration = Duration::from_secs(10);
 
 /// Every client's budget, refilled continuously.
 pub struct Budgets {
     capacity: f64,
     refill_per_s: f64,
+    /// This instance's buckets: all of them without a shared store, else those it counted
+    /// while the store failed.
     buckets: Mutex<HashMap<String, Bucket>>,
+    /// Where the replicas keep their budgets, when they share them.
+    shared: Option<Arc<dyn SharedStore>>,
+    /// Spends the shared store failed, so counted here.
+    fallbacks: AtomicU64,
+    /// When the last fallback warning was logged.
+    warned: Mutex<Option<Instant>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -44,7 +61,21 @@ impl Budgets {
             capacity: capacity as f64,
             refill_per_s: refill_per_s.max(1) as f64,
             buckets: Mutex::default(),
+            shared: None,
+            fallbacks: AtomicU64::new(0),
+            warned: Mutex::default(),
         }
+    }
+
+    /// The same budgets, kept in `store` for every replica.
+    pub fn shared_in(mut self, store: Arc<dyn SharedStore>) -> Self {
+        self.shared = Some(store);
+        self
+    }
+
+    /// Spends counted by this instance because the shared store failed.
+    pub fn fallbacks(&self) -> u64 {
+        self.fallbacks.load(Ordering::Relaxed)
     }
 
     /// The most points a budget holds: what a client starts with.
@@ -83,26 +114,72 @@ impl Budgets {
 
     /// Takes `cost` points: the points left, or the points there are and how long until
     /// there are enough.
-    pub fn take(&self, key: &str, cost: u64) -> Result<u64, (u64, Duration)> {
+    pub async fn take(&self, key: &str, cost: u64) -> Result<u64, (u64, Duration)> {
+        let refused = |points: f64| {
+            let missing = cost as f64 - points;
+            let wait = Duration::from_secs_f64(missing.max(0.0) / self.refill_per_s);
+            (points as u64, wait)
+        };
+        if let Some(spent) = self.spend_shared(key, cost as f64).await {
+            return if spent.taken {
+                Ok(spent.points as u64)
+            } else {
+                Err(refused(spent.points))
+            };
+        }
         let cost = cost as f64;
         self.with_bucket(key, |bucket| {
             if bucket.points >= cost {
                 bucket.points -= cost;
                 Ok(bucket.points as u64)
             } else {
-                let missing = cost - bucket.points;
-                let wait = Duration::from_secs_f64(missing / self.refill_per_s);
-                Err((bucket.points as u64, wait))
+                Err(refused(bucket.points))
             }
         })
     }
 
     /// Gives `points` back; returns the points left.
-    pub fn refund(&self, key: &str, points: u64) -> u64 {
+    pub async fn refund(&self, key: &str, points: u64) -> u64 {
+        if let Some(spent) = self.spend_shared(key, -(points as f64)).await {
+            return spent.points as u64;
+        }
         self.with_bucket(key, |bucket| {
             bucket.points = (bucket.points + points as f64).min(self.capacity);
             bucket.points as u64
         })
+    }
+
+    /// Spends in the shared store; `None` without one, or when it failed (then counted
+    /// here: see `fell_back`).
+    async fn spend_shared(&self, key: &str, cost: f64) -> Option<Spent> {
+        let store = self.shared.as_ref()?;
+        let shape = BucketShape {
+            capacity: self.capacity,
+            refill_per_s: self.refill_per_s,
+        };
+        match store.spend(&format!("budget:{key}"), cost, shape).await {
+            Ok(spent) => Some(spent),
+            Err(error) => {
+                self.fell_back(&error);
+                None
+            }
+        }
+    }
+
+    /// Counts a spend the shared store failed, and says so in the log once in a while
+    /// (not per request: a store that is down would fill the log).
+    fn fell_back(&self, error: &SourceError) {
+        let count = self.fallbacks.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut warned = self.warned.lock().unwrap_or_else(PoisonError::into_inner);
+        if warned.is_none_or(|at| at.elapsed() >= WARN_EVERY) {
+            *warned = Some(Instant::now());
+            drop(warned);
+            tracing::warn!(
+                message = "the shared store failed: cost budgets are counted per instance",
+                %error,
+                fallbacks = count,
+            );
+        }
     }
 }
 
@@ -150,16 +227,16 @@ impl CostTicket {
 
     /// After execution: gives back what the operation did not use; returns the summary
     /// for `extensions.cost`.
-    pub fn settle(&self, data: &Value, maximum: u64) -> Option<serde_json::Value> {
-        self.settle_returned(returned_fields(data), maximum)
+    pub async fn settle(&self, data: &Value, maximum: u64) -> Option<serde_json::Value> {
+        self.settle_returned(returned_fields(data), maximum).await
     }
 
     /// `settle` for a response of `actual` returned fields (one served from a cache).
-    pub fn settle_returned(&self, actual: u64, maximum: u64) -> Option<serde_json::Value> {
+    pub async fn settle_returned(&self, actual: u64, maximum: u64) -> Option<serde_json::Value> {
         let charge = self.charge()?;
         let remaining = match &self.budgets {
             Some(budgets) if charge.taken && actual < charge.requested => {
-                Some(budgets.refund(&self.key, charge.requested - actual))
+                Some(budgets.refund(&self.key, charge.requested - actual).await)
             }
             _ => charge.remaining,
         };
@@ -199,7 +276,7 @@ pub fn returned_fields(data: &Value) -> u64 {
 /// Refuses an operation of `complexity` above `maximum`, and charges the client's budget
 /// through `ticket`; called by the gate between validation (which computes the cost) and
 /// execution.
-pub(crate) fn check(
+pub(crate) async fn check(
     ticket: Option<&CostTicket>,
     complexity: usize,
     maximum: usize,
@@ -227,7 +304,7 @@ pub(crate) fn check(
     };
     let remaining = match &ticket.budgets {
         None => None,
-        Some(budgets) => match budgets.take(&ticket.key, requested) {
+        Some(budgets) => match budgets.take(&ticket.key, requested).await {
             Ok(left) => Some(left),
             Err((left, wait)) => {
                 // The refusal still reports the cost and what is left.
@@ -262,21 +339,21 @@ fn refusal(message: String, code: &str, retry_after_s: Option<u64>) -> ServerErr
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_budget_is_spent_refunded_and_refilled() {
+    #[tokio::test]
+    async fn a_budget_is_spent_refunded_and_refilled() {
         let budgets = Budgets::new(100, 1000);
-        assert_eq!(budgets.take("a", 60), Ok(40));
-        let (left, wait) = budgets.take("a", 60).expect_err("only about 40 left");
+        assert_eq!(budgets.take("a", 60).await, Ok(40));
+        let (left, wait) = budgets.take("a", 60).await.expect_err("only about 40 left");
         assert_eq!(left, 40);
         assert!(wait <= Duration::from_millis(25), "{wait:?}");
         assert!(
-            budgets.take("b", 60).is_ok(),
+            budgets.take("b", 60).await.is_ok(),
             "another client has its own budget"
         );
-        assert!(budgets.refund("a", 50) >= 90);
-        std::thread::sleep(Duration::from_millis(30));
+        assert!(budgets.refund("a", 50).await >= 90);
+        tokio::time::sleep(Duration::from_millis(30)).await;
         assert_eq!(
-            budgets.take("a", 100),
+            budgets.take("a", 100).await,
             Ok(0),
             "refilled to capacity, not beyond"
         );

@@ -82,6 +82,8 @@ pub struct Executed {
     pub errors: Vec<ServerError>,
     /// Fields the answer holds, list items counted one by one (the actual cost).
     pub returned: u64,
+    /// The tagged objects the answer holds, each once (see `core::tags`).
+    pub tags: Vec<crate::core::tags::Tag>,
 }
 
 /// A plan's cache key: a hash of the document, the operation, and the Boolean variables
@@ -231,7 +233,11 @@ impl Engine {
         run.late(&plan.root, &mut level).await;
         let mut writer = write::Writer::new(&self.registry, 4096);
         writer.object(&plan.root, &level, 0);
+        let mut tags = writer.tags;
+        tags.sort_unstable();
+        tags.dedup();
         Executed {
+            tags,
             // The writer only writes valid UTF-8: JSON from strs and ASCII.
             data: String::from_utf8(writer.out.bytes).unwrap_or_else(|_| "null".to_owned()),
             errors: writer.errors,

@@ -24,6 +24,9 @@ use crate::core::errors::ApiError;
 /// Writes field of object `index` of a level's objects.
 type LeafFn = Box<dyn Fn(&(dyn Any + Send + Sync), usize, &mut Out) + Send + Sync>;
 
+/// The database id of object `index` of a level's objects, for its tag.
+type TagFn = Box<dyn Fn(&(dyn Any + Send + Sync), usize) -> Option<i32> + Send + Sync>;
+
 /// Resolves a field for a whole level of objects.
 type ResolveFn = Box<
     dyn for<'a> Fn(&'a Ctx, &'a (dyn Any + Send + Sync), &'a Args) -> BoxFuture<'a, Resolved>
@@ -52,6 +55,8 @@ pub(crate) struct ObjectDef {
     pub(crate) fields: HashMap<&'static str, FieldDef>,
     /// Fields registered for objects of another Rust type: a registration bug.
     pub(crate) conflicts: Vec<String>,
+    /// How an object of the type is tagged in the answers that hold it (`tagged`).
+    pub(crate) tag: Option<TagFn>,
 }
 
 /// Every object type the engine can execute.
@@ -74,6 +79,7 @@ impl Registry {
             rust_name: type_name::<T>(),
             fields: HashMap::new(),
             conflicts: Vec::new(),
+            tag: None,
         });
         ObjectFields {
             type_name: name,
@@ -139,6 +145,17 @@ impl<T: Send + Sync + 'static> ObjectFields<'_, T> {
     pub fn gathered(&mut self, name: &'static str) -> &mut Self {
         if let Some(FieldDef::Resolve { gathered, .. }) = self.def.fields.get_mut(name) {
             *gathered = true;
+        }
+        self
+    }
+
+    /// Tags the answers that hold objects of this type with each object's database `id`
+    /// (see `core::tags`): writes to the object drop the cached answers that hold it.
+    pub fn tagged(&mut self, id: impl Fn(&T) -> i32 + Send + Sync + 'static) -> &mut Self {
+        if TypeId::of::<T>() == self.def.type_id {
+            self.def.tag = Some(Box::new(move |objects, index| {
+                level::<T>(objects).get(index).map(&id)
+            }));
         }
         self
     }

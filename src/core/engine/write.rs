@@ -18,6 +18,7 @@ use super::registry::{FieldDef, Registry};
 use super::run::{FieldOut, Level};
 use super::shape::Shape;
 use crate::core::errors::ApiError;
+use crate::core::tags::Tag;
 
 /// Where a field's child objects are: one level, or one level per object type.
 #[derive(Clone, Copy)]
@@ -37,6 +38,8 @@ pub(crate) struct Writer<'p> {
     pub(crate) errors: Vec<ServerError>,
     /// Fields written, for the actual cost (as `cost::returned_fields` counts them).
     pub(crate) returned: u64,
+    /// The tagged objects written (see `core::tags`), repeats included.
+    pub(crate) tags: Vec<Tag>,
     registry: &'p Registry,
     path: Vec<Step<'p>>,
 }
@@ -47,6 +50,7 @@ impl<'p> Writer<'p> {
             out: Out::with_capacity(capacity),
             errors: Vec::new(),
             returned: 0,
+            tags: Vec::new(),
             registry,
             path: Vec::with_capacity(16),
         }
@@ -54,7 +58,14 @@ impl<'p> Writer<'p> {
 
     /// Writes object `index` of `level` with the fields of `selection`.
     pub(crate) fn object(&mut self, selection: &'p Selection, level: &Level, index: usize) {
-        let leaves = self.registry.objects.get(selection.type_name.as_str());
+        let def = (self.registry.objects).get_key_value(selection.type_name.as_str());
+        if let Some((&type_name, def)) = def
+            && let Some(tag) = &def.tag
+            && let Some(id) = tag(&*level.objects, index)
+        {
+            self.tags.push(Tag { type_name, id });
+        }
+        let leaves = def.map(|(_, def)| def);
         self.out.bytes.push(b'{');
         for (n, (field, resolved)) in selection.fields.iter().zip(&level.fields).enumerate() {
             if n > 0 {
