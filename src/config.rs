@@ -564,6 +564,10 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub limits: LimitArgs,
 
+    /// The state replicas share, when they do.
+    #[command(flatten)]
+    pub redis: RedisArgs,
+
     /// Page size of a connection when the client gives no `first`.
     #[arg(long, env = "OGROM_DEFAULT_PAGE_SIZE", default_value_t = crate::core::pagination::PageLimits::default().default_size,
         value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -709,6 +713,65 @@ impl MySqlGuardArgs {
             open_for: std::time::Duration::from_millis(self.mysql_breaker_open_ms),
             max_in_flight: self.mysql_max_in_flight as usize,
         }
+    }
+}
+
+/// Redis, where replicas share state (see README.md, "Replicas").
+#[derive(Debug, Clone, Args)]
+pub struct RedisArgs {
+    /// Redis where the replicas share cost budgets, APQ registrations, the response cache
+    /// (and its invalidation on writes) and partner offers, e.g. `redis://127.0.0.1:6379`
+    /// (`redis://:password@host:port/db`). Unset: each instance keeps its own. Redis slow or
+    /// down fails no request: budgets are then counted per instance, caches miss.
+    #[arg(long, env = "OGROM_REDIS_URL", hide_env_values = true, value_parser = redis_url)]
+    pub redis_url: Option<Secret>,
+    /// Put before every Redis key, so that several gateways can share one Redis apart.
+    #[arg(long, env = "OGROM_REDIS_PREFIX", default_value = "ogrom:")]
+    pub redis_prefix: String,
+    /// Longest one Redis call may take, connecting included, in milliseconds; past it the
+    /// request goes on without Redis.
+    #[arg(long, env = "OGROM_REDIS_TIMEOUT_MS", default_value_t = 50, value_parser = millis())]
+    pub redis_timeout_ms: u64,
+    /// Consecutive timed-out or failed Redis calls that open its circuit breaker.
+    #[arg(long, env = "OGROM_REDIS_BREAKER_FAILURES",
+        default_value_t = crate::sources::redis::GUARD.failures,
+        value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub redis_breaker_failures: u32,
+    /// How long an open circuit skips Redis before a probe, in milliseconds.
+    #[arg(long, env = "OGROM_REDIS_BREAKER_OPEN_MS",
+        default_value_t = crate::sources::redis::GUARD.open_for.as_millis() as u64,
+        value_parser = millis())]
+    pub redis_breaker_open_ms: u64,
+    /// Most Redis calls in flight at once; more skip Redis (a bulkhead).
+    #[arg(long, env = "OGROM_REDIS_MAX_IN_FLIGHT",
+        default_value_t = crate::sources::redis::GUARD.max_in_flight as u32,
+        value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub redis_max_in_flight: u32,
+    /// How long Redis keeps an APQ registration, in seconds.
+    #[arg(long, env = "OGROM_REDIS_APQ_TTL_S", default_value_t = 86_400,
+        value_parser = clap::value_parser!(u64).range(1..=2_592_000))]
+    pub redis_apq_ttl_s: u64,
+}
+
+impl RedisArgs {
+    /// The breaker and bulkhead around Redis calls.
+    pub fn guard(&self) -> crate::sources::breaker::GuardSettings {
+        crate::sources::breaker::GuardSettings {
+            failures: self.redis_breaker_failures,
+            open_for: std::time::Duration::from_millis(self.redis_breaker_open_ms),
+            max_in_flight: self.redis_max_in_flight as usize,
+        }
+    }
+}
+
+/// A Redis URL: `redis://` (TLS is not built in; a `rediss://` URL is refused rather than
+/// sent in the clear). Never echoed: it may hold a password.
+fn redis_url(value: &str) -> Result<Secret, String> {
+    let url = Url::parse(value).map_err(|_| "must be a redis:// URL".to_owned())?;
+    if url.scheme() == "redis" && url.host().is_some() {
+        Ok(Secret::from(value))
+    } else {
+        Err("must be a redis:// URL with a host".to_owned())
     }
 }
 

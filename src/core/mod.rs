@@ -81,6 +81,8 @@ pub struct ApiConfig {
     pub offers_stale_for: Duration,
     /// The whole time offers may take in one request, retries included.
     pub offers_budget: Duration,
+    /// Where the replicas share the offers they fetched, when they do.
+    pub shared_store: Option<Arc<dyn crate::protocols::shared::SharedStore>>,
 }
 
 /// An operation's outcome, ready to be written out.
@@ -141,6 +143,7 @@ impl Default for ApiConfig {
             offers_cache_ttl: Duration::from_secs(30),
             offers_stale_for: Duration::from_secs(600),
             offers_budget: Duration::from_secs(2),
+            shared_store: None,
         }
     }
 }

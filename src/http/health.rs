@@ -21,6 +21,8 @@ use crate::protocols::HealthCheck;
 #[derive(Clone)]
 pub struct Readiness {
     checks: Arc<Vec<Arc<dyn HealthCheck>>>,
+    /// Backends that are reported but that the gateway works without (Redis).
+    optional: Arc<Vec<Arc<dyn HealthCheck>>>,
     timeout: Duration,
     cache_for: Duration,
     last: Arc<Mutex<Option<(Instant, Report)>>>,
@@ -40,11 +42,19 @@ impl Readiness {
     pub fn new(checks: Vec<Arc<dyn HealthCheck>>, timeout: Duration, cache_for: Duration) -> Self {
         Self {
             checks: Arc::new(checks),
+            optional: Arc::default(),
             timeout,
             cache_for,
             last: Arc::default(),
             draining: Arc::default(),
         }
+    }
+
+    /// The same readiness, also reporting `checks` in its details, which never make the
+    /// gateway unready: backends it works without.
+    pub fn reporting(mut self, checks: Vec<Arc<dyn HealthCheck>>) -> Self {
+        self.optional = Arc::new(checks);
+        self
     }
 
     /// Fails readiness from now on: the process is shutting down.
@@ -70,27 +80,31 @@ impl Readiness {
         {
             return report.clone();
         }
-        let probes = self.checks.iter().map(|check| async move {
+        let required = self.checks.iter().map(|check| (check, true));
+        let optional = self.optional.iter().map(|check| (check, false));
+        let probes = required.chain(optional).map(|(check, required)| async move {
             let outcome = tokio::time::timeout(self.timeout, check.check()).await;
             let up = match outcome {
                 Ok(Ok(())) => true,
-                Ok(Err(error)) => {
+                Ok(Err(error)) if required => {
                     tracing::warn!(message = "readiness check failed", backend = check.name(), %error);
                     false
                 }
-                Err(_) => {
+                Err(_) if required => {
                     tracing::warn!(message = "readiness check timed out", backend = check.name());
                     false
                 }
+                // An optional backend's failures are its own metrics' to report.
+                _ => false,
             };
-            (check.name(), up)
+            (check.name(), up, required)
         });
         let results = futures::future::join_all(probes).await;
         let report = Report {
-            ready: results.iter().all(|(_, up)| *up),
+            ready: results.iter().all(|(_, up, required)| *up || !*required),
             checks: results
                 .into_iter()
-                .map(|(name, up)| (name.to_owned(), json!(if up { "up" } else { "down" })))
+                .map(|(name, up, _)| (name.to_owned(), json!(if up { "up" } else { "down" })))
                 .collect(),
         };
         *last = Some((Instant::now(), report.clone()));

@@ -25,7 +25,7 @@ use tokio::sync::Semaphore;
 
 pub use telemetry::{Logs, init as init_telemetry};
 
-use crate::config::{Cli, Command, DatabaseArgs, PartnerArgs, SeedArgs, ServeArgs};
+use crate::config::{Cli, Command, DatabaseArgs, PartnerArgs, RedisArgs, SeedArgs, ServeArgs};
 use crate::core::cost::Budgets;
 use crate::core::pagination::PageLimits;
 use crate::core::{self, ApiConfig, Sources};
@@ -36,10 +36,12 @@ use crate::http::response_cache::ResponseCache;
 use crate::http::{self, ClientAddress, HttpLimits, HttpState, Protection, Readiness};
 use crate::observe::Metrics;
 use crate::observe::otlp::TraceExporter;
+use crate::protocols::shared::SharedStore;
 use crate::sources::auth;
 use crate::sources::elasticsearch::Elasticsearch;
 use crate::sources::mysql::{MySql, MySqlSettings};
 use crate::sources::partner::{BreakerState, PartnerClient, PartnerSettings};
+use crate::sources::redis::{RedisSettings, RedisStore};
 
 /// The migrations, compiled into the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -104,6 +106,8 @@ pub struct Gateway {
     pub metrics: Metrics,
     /// What `/health/ready` answers; shutdown makes it unready.
     pub readiness: Readiness,
+    /// The store the replicas share, when `OGROM_REDIS_URL` names one.
+    pub shared: Option<Arc<RedisStore>>,
 }
 
 /// The partner client's settings from configuration.
@@ -139,8 +143,9 @@ impl Gateway {
         .guarded(args.elasticsearch.elasticsearch_guard.settings());
         let partner = PartnerClient::new(partner_settings(&args.partner))
             .context("cannot build the partner client")?;
-        let protection = protection(args)?;
-        Self::assemble(args, mysql, elasticsearch, partner, protection)
+        let shared = shared_store(&args.redis)?;
+        let protection = protection(args, shared.as_ref())?;
+        Self::assemble(args, mysql, elasticsearch, partner, protection, shared)
     }
 
     /// Builds the router over given backends (tests pass their own pools). A
@@ -152,7 +157,8 @@ impl Gateway {
         elasticsearch: Elasticsearch,
         partner: PartnerClient,
     ) -> anyhow::Result<Self> {
-        let protection = protection(args).unwrap_or_else(|error| {
+        let shared = shared_store(&args.redis)?;
+        let protection = protection(args, shared.as_ref()).unwrap_or_else(|error| {
             tracing::error!(
                 message = "no document will run",
                 error = format!("{error:#}")
@@ -162,7 +168,7 @@ impl Gateway {
                 ..Protection::default()
             }
         });
-        Self::assemble(args, mysql, elasticsearch, partner, protection)
+        Self::assemble(args, mysql, elasticsearch, partner, protection, shared)
     }
 
     fn assemble(
@@ -171,7 +177,9 @@ impl Gateway {
         elasticsearch: Elasticsearch,
         partner: PartnerClient,
         protection: Protection,
+        shared: Option<Arc<RedisStore>>,
     ) -> anyhow::Result<Self> {
+        let store = shared.clone().map(|s| s as Arc<dyn SharedStore>);
         let sources = Sources {
             catalog: Arc::new(mysql.catalog()),
             search: Arc::new(elasticsearch.search(&args.elasticsearch.elasticsearch_index)),
@@ -190,6 +198,7 @@ impl Gateway {
             offers_cache_ttl: Duration::from_millis(args.partner.offers_cache_ttl_ms),
             offers_stale_for: Duration::from_millis(args.partner.offers_stale_ms),
             offers_budget: Duration::from_millis(args.partner.partner_deadline_ms),
+            shared_store: store.clone(),
         };
         // Without a token issuer configured, every request is anonymous and tokens refused.
         let authenticator = auth::from_config(&args.auth).unwrap_or_else(|error| {
@@ -201,8 +210,16 @@ impl Gateway {
             ServeArgs::duration(args.readiness_timeout_ms),
             Duration::from_millis(args.readiness_cache_ms),
         );
+        // Redis is optional: reported, never a reason to be unready.
+        let readiness = match &shared {
+            Some(redis) => readiness.reporting(vec![redis.clone()]),
+            None => readiness,
+        };
         let metrics = Metrics::default();
         collect_backends(&metrics, &mysql, &elasticsearch, &partner, &readiness);
+        if let Some(redis) = &shared {
+            collect_redis(&metrics, redis, &protection);
+        }
         let traces = args
             .otlp_endpoint
             .as_ref()
@@ -217,7 +234,11 @@ impl Gateway {
             });
         }
         let response_cache = (args.response_cache_mb > 0).then(|| {
-            let cache = Arc::new(ResponseCache::new((args.response_cache_mb as usize) << 20));
+            let cache = ResponseCache::new((args.response_cache_mb as usize) << 20);
+            let cache = Arc::new(match &store {
+                Some(store) => cache.shared_in(store.clone()),
+                None => cache,
+            });
             let figures = cache.clone();
             metrics.collect(move |out| {
                 let (hits, misses, stored, entries, bytes) = figures.figures();
@@ -243,6 +264,17 @@ impl Gateway {
                     "ogrom_response_cache_bytes",
                     "Bytes held in the response cache.",
                     &[(&[], bytes as f64)],
+                );
+                let (invalidated, failures) = figures.invalidations();
+                out.counter(
+                    "ogrom_response_cache_invalidated_total",
+                    "Cached responses dropped because a write changed what they hold.",
+                    &[(&[], invalidated as f64)],
+                );
+                out.counter(
+                    "ogrom_response_cache_shared_failures_total",
+                    "Response cache lookups, stores and invalidations that Redis failed.",
+                    &[(&[], failures as f64)],
                 );
             });
             cache
@@ -273,12 +305,67 @@ impl Gateway {
             partner,
             metrics,
             readiness,
+            shared,
         })
     }
 }
 
+/// The store the replicas share, when `OGROM_REDIS_URL` names one. Not connected yet: the
+/// first call connects, so the gateway starts while Redis is down.
+fn shared_store(args: &RedisArgs) -> anyhow::Result<Option<Arc<RedisStore>>> {
+    let Some(url) = &args.redis_url else {
+        return Ok(None);
+    };
+    let store = RedisStore::new(RedisSettings {
+        url: url.expose_secret().to_owned(),
+        prefix: args.redis_prefix.clone(),
+        timeout: Duration::from_millis(args.redis_timeout_ms),
+        guard: args.guard(),
+    })
+    .context("OGROM_REDIS_URL")?;
+    Ok(Some(Arc::new(store)))
+}
+
+/// Redis's calls by outcome, its breaker, and what was done without it.
+fn collect_redis(metrics: &Metrics, redis: &Arc<RedisStore>, protection: &Protection) {
+    let redis = redis.clone();
+    let budgets = protection.budgets.clone();
+    metrics.collect(move |out| {
+        let figures = redis.figures();
+        out.counter(
+            "ogrom_redis_calls_total",
+            "Calls to the shared Redis, by outcome (skipped: its breaker was open or its \
+             bulkhead full).",
+            &[
+                (&[("outcome", "ok")], figures.ok as f64),
+                (&[("outcome", "timeout")], figures.timeout as f64),
+                (&[("outcome", "failed")], figures.failed as f64),
+                (&[("outcome", "skipped")], figures.refused as f64),
+            ],
+        );
+        let state = redis.breaker_state();
+        let is = |s: BreakerState| if state == s { 1.0 } else { 0.0 };
+        out.gauge(
+            "ogrom_redis_breaker_state",
+            "The Redis circuit breaker: 1 for the state it is in.",
+            &[
+                (&[("state", "closed")], is(BreakerState::Closed)),
+                (&[("state", "open")], is(BreakerState::Open)),
+                (&[("state", "half_open")], is(BreakerState::HalfOpen)),
+            ],
+        );
+        let fallbacks = budgets.as_ref().map_or(0, |b| b.fallbacks());
+        out.counter(
+            "ogrom_redis_budget_fallbacks_total",
+            "Cost budget spends counted by this instance alone because Redis failed.",
+            &[(&[], fallbacks as f64)],
+        );
+    });
+}
+
 /// The protections configured by `OGROM_MAX_*`, budgets, persisted queries and CORS.
-fn protection(args: &ServeArgs) -> anyhow::Result<Protection> {
+fn protection(args: &ServeArgs, shared: Option<&Arc<RedisStore>>) -> anyhow::Result<Protection> {
+    let store = shared.map(|s| s.clone() as Arc<dyn SharedStore>);
     let limits = &args.limits;
     let trusted = limits
         .trusted_documents
@@ -298,6 +385,9 @@ fn protection(args: &ServeArgs) -> anyhow::Result<Protection> {
         .map(|name| HeaderName::from_bytes(name.as_bytes()))
         .transpose()
         .context("OGROM_CLIENT_ADDRESS_HEADER is not a header name")?;
+    let persisted =
+        PersistedQueries::new(limits.apq.then_some(limits.apq_capacity as usize), trusted);
+    let apq_ttl = Duration::from_secs(args.redis.redis_apq_ttl_s);
     Ok(Protection {
         document: DocumentLimits {
             max_bytes: limits.max_document_bytes as usize,
@@ -312,12 +402,17 @@ fn protection(args: &ServeArgs) -> anyhow::Result<Protection> {
             max_directives: limits.max_directives as usize,
             max_operations: limits.max_operations as usize,
         },
-        persisted: Arc::new(PersistedQueries::new(
-            limits.apq.then_some(limits.apq_capacity as usize),
-            trusted,
-        )),
-        budgets: (limits.cost_budget > 0)
-            .then(|| Arc::new(Budgets::new(limits.cost_budget, limits.cost_refill_per_s))),
+        persisted: Arc::new(match &store {
+            Some(store) => persisted.shared_in(store.clone(), apq_ttl),
+            None => persisted,
+        }),
+        budgets: (limits.cost_budget > 0).then(|| {
+            let budgets = Budgets::new(limits.cost_budget, limits.cost_refill_per_s);
+            Arc::new(match &store {
+                Some(store) => budgets.shared_in(store.clone()),
+                None => budgets,
+            })
+        }),
         max_cost: u64::from(args.max_complexity),
         concurrency: Arc::new(Semaphore::new(limits.max_concurrent_requests as usize)),
         csrf_prevention: limits.csrf_prevention,

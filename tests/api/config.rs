@@ -67,6 +67,7 @@ fn help_documents_every_setting_with_its_variable() {
         "OGROM_DATABASE_URL",
         "OGROM_ELASTICSEARCH_URL",
         "OGROM_MAX_PAGE_SIZE",
+        "OGROM_REDIS_URL",
     ] {
         assert!(help.contains(variable), "{variable} missing from --help");
     }
@@ -92,9 +93,25 @@ fn secrets_never_show_in_a_debug_dump_of_the_configuration() {
         "pk-very-secret",
         "--database-url",
         "mysql://u:db-very-secret@127.0.0.1/x",
+        "--redis-url",
+        "redis://:redis-very-secret@127.0.0.1:6379",
     ])
     .unwrap();
     let dump = format!("{cli:?}");
+    assert!(!dump.contains("redis-very-secret"), "{dump}");
     assert!(!dump.contains("pk-very-secret"), "{dump}");
     assert!(!dump.contains("db-very-secret"), "{dump}");
+}
+
+#[test]
+fn a_redis_url_that_is_not_one_is_refused_without_echoing_it() {
+    let output = ogrom()
+        .args(["serve"])
+        .env("OGROM_REDIS_URL", "http://:hunter2@redis:6379")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("OGROM_REDIS_URL"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "the secret leaked: {stderr}");
 }

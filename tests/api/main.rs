@@ -29,6 +29,7 @@ mod protection;
 mod response_cache;
 mod schema;
 mod search;
+mod shared_state;
 mod shutdown;
 mod traces;
 mod webdriver;

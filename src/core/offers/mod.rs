@@ -26,6 +26,10 @@ pub const MODULE: crate::core::Module = crate::core::Module {
     // Offers are cached across requests for a short TTL, and stand in when stale.
     start: |config, shared| {
         let cache = OffersCache::new(config.offers_cache_ttl, config.offers_stale_for);
+        let cache = match &config.shared_store {
+            Some(store) => cache.shared_in(store.clone()),
+            None => cache,
+        };
         shared.insert(Arc::new(cache));
     },
     prepare: |prepare, ctx| {
@@ -77,21 +81,21 @@ impl BatchLoad for OffersLoader {
 
     async fn load(&self, ids: &[i32]) -> Result<HashMap<i32, OffersAnswer>, ApiError> {
         let load = async {
-            let (mut answers, missing) = self.cache.fresh(ids);
+            let (mut answers, missing) = self.cache.fresh(ids).await;
             observe::cache_lookups("offers", answers.len(), missing.len());
             if missing.is_empty() {
                 return Ok(answers);
             }
             match self.source.offers(&missing, &self.context).await {
                 Ok(offers) => {
-                    for (id, offers) in offers {
-                        answers.insert(id, Ok(self.cache.store(id, offers)));
-                    }
+                    let stored = self.cache.store_all(offers).await;
+                    answers.extend(stored.into_iter().map(|(id, offers)| (id, Ok(offers))));
                 }
                 Err(error) => {
                     let error = ApiError::from(error);
+                    let mut stale = self.cache.stale(&missing).await;
                     for id in missing {
-                        let answer = self.cache.stale(id).ok_or_else(|| error.clone());
+                        let answer = stale.remove(&id).ok_or_else(|| error.clone());
                         answers.insert(id, answer);
                     }
                 }
