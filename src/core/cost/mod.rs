@@ -359,6 +359,45 @@ mod tests {
         );
     }
 
+    /// A shared store that is down.
+    #[derive(Debug)]
+    struct Down;
+
+    #[async_trait::async_trait]
+    impl SharedStore for Down {
+        async fn spend(&self, _: &str, _: f64, _: BucketShape) -> Result<Spent, SourceError> {
+            Err(SourceError::Timeout {
+                backend: "redis",
+                millis: 50,
+            })
+        }
+        async fn get(&self, _: &[String]) -> Result<Vec<Option<Vec<u8>>>, SourceError> {
+            unreachable!("budgets only spend")
+        }
+        async fn put(
+            &self,
+            _: &str,
+            _: &[u8],
+            _: Duration,
+            _: &[String],
+        ) -> Result<(), SourceError> {
+            unreachable!("budgets only spend")
+        }
+        async fn invalidate(&self, _: &[String]) -> Result<u64, SourceError> {
+            unreachable!("budgets only spend")
+        }
+    }
+
+    #[tokio::test]
+    async fn a_shared_store_that_fails_leaves_the_budget_to_the_instance() {
+        let budgets = Budgets::new(100, 1).shared_in(Arc::new(Down));
+        assert_eq!(budgets.take("a", 60).await, Ok(40));
+        let (left, _) = budgets.take("a", 60).await.expect_err("counted here");
+        assert_eq!(left, 40);
+        assert_eq!(budgets.refund("a", 10).await, 50);
+        assert_eq!(budgets.fallbacks(), 3);
+    }
+
     #[test]
     fn the_actual_cost_counts_returned_fields_and_list_items() {
         let data = Value::from_json(serde_json::json!({
