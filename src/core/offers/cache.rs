@@ -127,7 +127,8 @@ impl OffersCache {
         let Some(store) = &self.shared else {
             return HashMap::new();
         };
-        if ids.is_empty() {
+        // Nothing is fresh for a TTL of zero: no call for it.
+        if ids.is_empty() || window.is_zero() {
             return HashMap::new();
         }
         let keys: Vec<String> = ids.iter().map(|&id| shared_key(id)).collect();
