@@ -2,6 +2,8 @@
 //! probes run concurrently with a short bound and are cached briefly, so a probe storm from
 //! many load balancers costs the backends almost nothing. On shutdown, readiness fails at
 //! once (`drain`) while the gateway keeps serving, so load balancers stop sending first.
+//! Backends the gateway works without (Redis) are probed and reported in the details, and
+//! never make it unready (`reporting`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

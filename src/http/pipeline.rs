@@ -6,7 +6,8 @@
 //! 3. `prepare::check`: parse, the document's limits, introspection, a mutation over GET;
 //! 4. `authenticate`: the viewer a bearer token names;
 //! 5. `run_operation`: the API executes it under the request's deadline, panics caught;
-//! 6. `keep`: an anonymous answer kept for the response cache;
+//! 6. `keep`: an anonymous answer kept for the response cache, and the cached answers
+//!    holding what a write changed dropped;
 //! 7. `answer`: cost settled, errors classified and tagged, status and headers.
 //!
 //! A step that refuses returns a `Refusal`, answered by `refuse` with its status and its
