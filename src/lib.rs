@@ -5,7 +5,8 @@
 //! - [`protocols`]: traits for each kind of data (`CatalogSource`, …) and their record
 //!   types. Batch-shaped and async.
 //! - [`sources`]: implementations of the protocols, one backend each (MySQL, Elasticsearch,
-//!   in-memory for unit tests). They know nothing of GraphQL.
+//!   the partner API, Redis for the state replicas share, in-memory for unit tests). They
+//!   know nothing of GraphQL.
 //! - [`core`]: the GraphQL API (modules of types, resolvers, DataLoaders) over the protocols.
 //! - [`http`]: the HTTP surface as an `axum::Router` value that works under any prefix.
 //! - [`run`]: configuration and wiring: builds sources from config, the API and the router,
