@@ -54,7 +54,9 @@ fn code(body: &Value) -> Option<&str> {
     body["errors"][0]["extensions"]["code"].as_str()
 }
 
-/// 24 brands: 1 + 24 × 2 = 49 points requested, what was not returned given back.
+/// 24 brands: 1 + (nodes 1 + 24 × name 1) = 26 points requested, what was not returned
+/// given back.
+const BUDGET_REQUESTED: u64 = 1 + (1 + 24);
 const BUDGET_QUERY: &str = "{ brands(first: 24) { nodes { name } } }";
 
 /// A budget that barely refills (1 point a second), so a test's few seconds do not count.
@@ -68,7 +70,7 @@ const BUDGET: [&str; 6] = [
 ];
 
 /// How many `BUDGET_QUERY`s a full budget of 120 pays for, from the fixture's brands: each
-/// needs 49 points to start and keeps what it returned (`brands`, `nodes`, one `name` a
+/// needs `BUDGET_REQUESTED` points to start and keeps what it returned (`brands`, `nodes`, one `name` a
 /// brand).
 async fn budget_queries_paid() -> (u64, u64) {
     let brands: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM brands")
@@ -77,7 +79,7 @@ async fn budget_queries_paid() -> (u64, u64) {
         .unwrap();
     let actual = 2 + brands.min(24) as u64;
     let (mut points, mut paid) = (120u64, 0);
-    while points >= 49 {
+    while points >= BUDGET_REQUESTED {
         points -= actual;
         paid += 1;
     }
