@@ -250,6 +250,9 @@ pub struct RequestContext {
     pub stats: Arc<RequestStats>,
     /// Who pays for the operation's cost (none: only the maximum per operation applies).
     pub cost: Option<Arc<CostTicket>>,
+    /// Whether the answer may be kept by the response cache, so its `tags` are wanted;
+    /// otherwise the engine does not note them.
+    pub tagged: bool,
 }
 
 /// The schema `modules` declare, with the gate (see `gate`) and `config`'s limits.
@@ -336,6 +339,7 @@ impl Api {
             viewer: None,
             stats: RequestStats::new(Metrics::default()),
             cost: None,
+            tagged: false,
         };
         self.execute_with(request, context).await.into_response()
     }
@@ -414,7 +418,7 @@ impl Api {
         ctx.insert(engine::Introspected(introspected));
         let executed = self
             .engine
-            .execute(&plan, &variables, &ctx)
+            .execute(&plan, &variables, &ctx, context.tagged)
             .instrument(span)
             .await;
         let mut outcome = Outcome {

@@ -672,6 +672,7 @@ async fn outcome_as(
         viewer: viewer.map(crate::protocols::auth::ViewerId),
         stats: crate::observe::RequestStats::new(crate::observe::Metrics::default()),
         cost: None,
+        tagged: true,
     };
     api.execute_with(async_graphql::Request::new(query), context)
         .await

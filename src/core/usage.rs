@@ -138,6 +138,7 @@ mod tests {
                 viewer: None,
                 stats: stats.clone(),
                 cost: None,
+                tagged: false,
             };
             runtime.block_on(api.execute_with(async_graphql::Request::new(query), context));
             let mut fields = stats.fields_used().to_vec();

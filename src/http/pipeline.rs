@@ -100,8 +100,12 @@ async fn steps(
         request_id = %access.id,
         trace_id = %access.trace.trace_id
     );
-    let outcome = run_operation(request, access, operation, viewer, &ticket, &span).await?;
     let anonymous_query = viewer.is_none() && kind == Some(OperationType::Query);
+    let cacheable = anonymous_query && cache_key.is_some();
+    let outcome = run_operation(
+        request, access, operation, viewer, &ticket, &span, cacheable,
+    );
+    let outcome = outcome.await?;
     if anonymous_query {
         keep(request, access, cache_key, &outcome, &ticket, name).await;
     }
@@ -147,6 +151,7 @@ async fn run_operation(
     viewer: Option<ViewerId>,
     ticket: &Arc<CostTicket>,
     span: &tracing::Span,
+    cacheable: bool,
 ) -> Result<Outcome, Refusal> {
     let limit = request.state.limits.request_timeout;
     let context = RequestContext {
@@ -155,6 +160,7 @@ async fn run_operation(
         viewer,
         stats: access.stats.clone(),
         cost: Some(ticket.clone()),
+        tagged: cacheable,
     };
     let execution = request
         .state

@@ -2,37 +2,21 @@
 //! statement count, likes under concurrency, and mutations that must change nothing when
 //! they fail. Writing tests use a private seeded database each.
 
+use base64::Engine;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::Request;
-use base64::Engine;
 use serde_json::{Value, json};
 use sqlx::MySqlPool;
 
 use crate::helpers::{
     TestApp, counting_app, create_seeded_database, database_ids, database_url,
-    elasticsearch_handle, elasticsearch_url, error_codes, fixture_database, mysql_handle_waiting,
-    private_database, serve_args, sql, statements_of,
+    elasticsearch_handle, elasticsearch_url, error_codes, fixture_database, global_id, hs256_token,
+    mysql_handle_waiting, private_database, serve_args, sql, statements_of,
 };
 
 const SECRET: &str = "community-tests-hs256-secret-0123456789";
-
-fn gid(kind: &str, id: i64) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{id}"))
-}
-
-fn token(user_id: i32) -> String {
-    ogrom::sources::auth::mint_hs256(
-        SECRET,
-        "ogrom-dev",
-        "ogrom",
-        user_id,
-        "tester",
-        Duration::from_secs(600),
-    )
-    .expect("token")
-}
 
 /// The gateway over `database`, accepting HS256 tokens signed with `SECRET`.
 fn app_on(database: &str) -> TestApp {
@@ -70,7 +54,10 @@ async fn as_viewer(
 ) -> (u16, Value) {
     let mut request = Request::post("/graphql").header("content-type", "application/json");
     if let Some(viewer) = viewer {
-        request = request.header("authorization", format!("Bearer {}", token(viewer)));
+        request = request.header(
+            "authorization",
+            format!("Bearer {}", hs256_token(SECRET, viewer)),
+        );
     }
     let body = json!({"query": query, "variables": variables}).to_string();
     let (status, _, body) = app.send(request.body(Body::from(body)).unwrap()).await;
@@ -150,7 +137,7 @@ async fn a_collage_shows_its_items_and_tags_as_stored() {
     let data = app
         .query(
             "query($id: ID!) { collage(id: $id) { tags items { position x y scale product { databaseId } } } }",
-            json!({"id": gid("Collage", collage)}),
+            json!({"id": global_id("Collage", collage)}),
         )
         .await;
     let got: Vec<(i64, i64, f64, f64, f64)> = data["collage"]["items"]
@@ -258,13 +245,13 @@ async fn concurrent_likes_and_unlikes_keep_every_like_count_equal_to_its_rows() 
             (
                 if like { "likeProduct" } else { "unlikeProduct" },
                 "productId",
-                gid("Product", products[i % 4].into()),
+                global_id("Product", products[i % 4].into()),
             )
         } else {
             (
                 if like { "likeCollage" } else { "unlikeCollage" },
                 "collageId",
-                gid("Collage", collages[i % 4].into()),
+                global_id("Collage", collages[i % 4].into()),
             )
         };
         let query =
@@ -340,7 +327,7 @@ async fn failed_mutations_change_nothing_and_others_collages_are_forbidden() {
 
     // Anonymous: refused before anything runs.
     let create = "mutation($input: CreateCollageInput!) { createCollage(input: $input) { collage { id } userErrors { field code } } }";
-    let good_item = json!({"productId": gid("Product", product), "x": 0.5, "y": 0.5});
+    let good_item = json!({"productId": global_id("Product", product), "x": 0.5, "y": 0.5});
     let (_, body) = as_viewer(
         &app,
         None,
@@ -352,7 +339,7 @@ async fn failed_mutations_change_nothing_and_others_collages_are_forbidden() {
 
     // Invalid input: user errors, nothing written.
     let invalid = json!({"input": {"title": " ", "tags": ["Not OK!"], "items": [
-        {"productId": gid("Brand", 1), "x": 2.0, "y": 0.5},
+        {"productId": global_id("Brand", 1), "x": 2.0, "y": 0.5},
     ]}});
     let (_, body) = as_viewer(&app, Some(other), create, invalid).await;
     let errors = body["data"]["createCollage"]["userErrors"]
@@ -384,7 +371,7 @@ async fn failed_mutations_change_nothing_and_others_collages_are_forbidden() {
         Some(other),
         create,
         json!({"input": {"title": "Look", "items": [
-            good_item, {"productId": gid("Product", gone), "x": 0.1, "y": 0.1},
+            good_item, {"productId": global_id("Product", gone), "x": 0.1, "y": 0.1},
         ]}}),
     )
     .await;
@@ -401,7 +388,7 @@ async fn failed_mutations_change_nothing_and_others_collages_are_forbidden() {
         &app,
         Some(other),
         update,
-        json!({"input": {"id": gid("Collage", collage.into()), "title": "Mine now"}}),
+        json!({"input": {"id": global_id("Collage", collage.into()), "title": "Mine now"}}),
     )
     .await;
     assert_eq!(error_codes(&body), ["FORBIDDEN"], "{body}");
@@ -410,7 +397,7 @@ async fn failed_mutations_change_nothing_and_others_collages_are_forbidden() {
         &app,
         Some(other),
         delete,
-        json!({"id": gid("Collage", collage.into())}),
+        json!({"id": global_id("Collage", collage.into())}),
     )
     .await;
     assert_eq!(error_codes(&body), ["FORBIDDEN"], "{body}");
@@ -485,7 +472,7 @@ async fn likes_are_idempotent_and_viewer_specific() {
             &app,
             Some(alice),
             like,
-            json!({"id": gid("Product", product)}),
+            json!({"id": global_id("Product", product)}),
         )
         .await;
         assert_eq!(

@@ -396,3 +396,23 @@ pub(crate) fn published_schema() -> async_graphql::parser::types::ServiceDocumen
         .expect("schema.graphql exists at the crate root");
     async_graphql::parser::parse_schema(sdl).expect("schema.graphql parses")
 }
+
+/// The global id of object `id` of `kind`, as the API writes it: base64url of `Kind:id`.
+pub(crate) fn global_id(kind: &str, id: i64) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{id}"))
+}
+
+/// A bearer token for user `user_id`, signed with HS256 `secret` as the test gateways
+/// accept it (issuer `ogrom-dev`, audience `ogrom`), valid for ten minutes.
+pub(crate) fn hs256_token(secret: &str, user_id: i32) -> String {
+    ogrom::sources::auth::mint_hs256(
+        secret,
+        "ogrom-dev",
+        "ogrom",
+        user_id,
+        "tester",
+        Duration::from_secs(600),
+    )
+    .expect("token")
+}

@@ -3,13 +3,12 @@
 
 use std::sync::OnceLock;
 
-use base64::Engine;
 use serde_json::{Value, json};
 use sqlx::MySqlPool;
 
 use crate::helpers::{
     TestApp, database_ids, database_url, elasticsearch_handle, elasticsearch_url, error_codes,
-    fixture_database, mysql_handle, serve_args, sql,
+    fixture_database, global_id, mysql_handle, serve_args, sql,
 };
 
 /// This process's search alias over the fixture database, built once on first use.
@@ -66,10 +65,6 @@ fn app() -> TestApp {
     TestApp::new(&["--elasticsearch-index", fixture_alias()])
 }
 
-fn gid(kind: &str, id: i64) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{id}"))
-}
-
 async fn scalar(db: &MySqlPool, query: &str) -> i64 {
     sqlx::query_scalar(query).fetch_one(db).await.unwrap()
 }
@@ -108,15 +103,15 @@ async fn the_total_of_each_filter_and_combination_equals_the_sql_count() {
     let cases = [
         (json!({}), "TRUE".to_owned()),
         (
-            json!({"brandIds": [gid("Brand", b1), gid("Brand", b2)]}),
+            json!({"brandIds": [global_id("Brand", b1), global_id("Brand", b2)]}),
             format!("p.brand_id IN ({b1}, {b2})"),
         ),
         (
-            json!({"categoryIds": [gid("Category", root)]}),
+            json!({"categoryIds": [global_id("Category", root)]}),
             under_root.clone(),
         ),
         (
-            json!({"shopIds": [gid("Shop", shop)]}),
+            json!({"shopIds": [global_id("Shop", shop)]}),
             format!("p.shop_id = {shop}"),
         ),
         (
@@ -137,14 +132,14 @@ async fn the_total_of_each_filter_and_combination_equals_the_sql_count() {
             "p.sale_price_cents IS NULL".to_owned(),
         ),
         (
-            json!({"categoryIds": [gid("Category", root)], "colors": ["black", "white", "beige"],
+            json!({"categoryIds": [global_id("Category", root)], "colors": ["black", "white", "beige"],
                    "price": {"max": 20000}, "onSale": false}),
             format!(
                 "{under_root} AND p.color IN ('black', 'white', 'beige') AND {PRICE} <= 20000 AND p.sale_price_cents IS NULL"
             ),
         ),
         (
-            json!({"categoryIds": [gid("Category", 999_999)]}),
+            json!({"categoryIds": [global_id("Category", 999_999)]}),
             "FALSE".to_owned(),
         ),
     ];
@@ -167,7 +162,7 @@ async fn each_facet_counts_under_every_filter_but_its_own() {
         "SELECT brand_id FROM products GROUP BY brand_id ORDER BY COUNT(*) DESC LIMIT 1",
     )
     .await;
-    let filter = json!({"brandIds": [gid("Brand", brand)], "colors": ["black", "white"], "price": {"max": 15000}});
+    let filter = json!({"brandIds": [global_id("Brand", brand)], "colors": ["black", "white"], "price": {"max": 15000}});
     let data = app
         .query(
             "query($f: ProductFilter) { searchProducts(filter: $f, first: 0) { totalCount facets {
@@ -317,7 +312,7 @@ async fn every_sort_order_is_correct_across_pages_and_returns_each_match_once() 
         "SELECT id FROM categories WHERE parent_id IS NULL ORDER BY position LIMIT 1",
     )
     .await;
-    let filter = json!({"categoryIds": [gid("Category", root)]});
+    let filter = json!({"categoryIds": [global_id("Category", root)]});
     let under = UNDER.replace("{c}", &root.to_string());
     for (sort, order) in [
         ("PRICE_ASC", format!("{PRICE} ASC, p.id ASC")),
@@ -431,7 +426,7 @@ async fn hostile_or_odd_input_gives_results_or_bad_user_input_never_internal() {
         json!({"query": "query($a: String) { searchProducts(sort: NEWEST, after: $a) { totalCount } }", "variables": {"a": price_cursor}}),
         json!({"query": "{ searchProducts(first: 101) { totalCount } }"}),
         json!({"query": "{ searchProducts(filter: {price: {min: 900, max: 100}}) { totalCount } }"}),
-        json!({"query": "query($b: [ID!]) { searchProducts(filter: {categoryIds: $b}) { totalCount } }", "variables": {"b": [gid("Brand", 1)]}}),
+        json!({"query": "query($b: [ID!]) { searchProducts(filter: {categoryIds: $b}) { totalCount } }", "variables": {"b": [global_id("Brand", 1)]}}),
         json!({"query": "{ suggest(prefix: \"a\", first: 51) { text } }"}),
         json!({"query": "{ product(databaseId: 1) { similar(first: -1) { id } } }"}),
     ];
@@ -480,7 +475,7 @@ async fn a_search_page_costs_one_search_and_one_statement_per_entity_type() {
         .fetch_all(&sql(database).await)
         .await
         .unwrap();
-    let ids: Vec<String> = ids.iter().map(|&id| gid("Product", id)).collect();
+    let ids: Vec<String> = ids.iter().map(|&id| global_id("Product", id)).collect();
     let requests = es.requests();
     let data = app
         .query(

@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 
 use crate::helpers::{
     TestApp, counting_app, create_seeded_database, database_url, elasticsearch_handle,
-    elasticsearch_url, fixture_database, mysql_handle, private_database, serve_args, sha256_hex,
-    sql,
+    elasticsearch_url, fixture_database, global_id, hs256_token, mysql_handle, private_database,
+    serve_args, sha256_hex, sql,
 };
 use ogrom::sources::mysql::MySql;
 
@@ -170,23 +170,6 @@ async fn an_apq_registered_through_one_replica_is_found_through_another() {
 
 const SECRET: &str = "shared-state-tests-hs256-secret-0123456789";
 
-fn token(user_id: i32) -> String {
-    ogrom::sources::auth::mint_hs256(
-        SECRET,
-        "ogrom-dev",
-        "ogrom",
-        user_id,
-        "tester",
-        Duration::from_secs(600),
-    )
-    .expect("token")
-}
-
-fn gid(kind: &str, id: i32) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{id}"))
-}
-
 /// A replica over `database` with a response cache, tokens signed with `SECRET`, and
 /// `extra` flags; its MySQL handle counts statements.
 fn cached_replica(database: &str, extra: &[String]) -> (TestApp, MySql) {
@@ -246,11 +229,14 @@ async fn a_like_drops_what_holds_the_product(
 
     let like = format!(
         "mutation {{ likeProduct(productId: \"{}\") {{ userErrors {{ code }} }} }}",
-        gid("Product", liked)
+        global_id("Product", liked.into())
     );
     let request = Request::post("/graphql")
         .header("content-type", "application/json")
-        .header("authorization", format!("Bearer {}", token(user)))
+        .header(
+            "authorization",
+            format!("Bearer {}", hs256_token(SECRET, user)),
+        )
         .body(Body::from(json!({"query": like}).to_string()))
         .unwrap();
     let (status, _, body) = writer.0.send(request).await;

@@ -216,8 +216,15 @@ impl Engine {
         self.plans.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Runs `plan` with `variables` over the request's `ctx`.
-    pub async fn execute(&self, plan: &Plan, variables: &Variables, ctx: &Ctx) -> Executed {
+    /// Runs `plan` with `variables` over the request's `ctx`; `tagged`: note the tagged
+    /// objects the answer holds (for the response cache).
+    pub async fn execute(
+        &self,
+        plan: &Plan,
+        variables: &Variables,
+        ctx: &Ctx,
+        tagged: bool,
+    ) -> Executed {
         let run = run::Run {
             ctx,
             registry: &self.registry,
@@ -231,7 +238,7 @@ impl Engine {
             run.level(&plan.root, root, 1).await
         };
         run.late(&plan.root, &mut level).await;
-        let mut writer = write::Writer::new(&self.registry, 4096);
+        let mut writer = write::Writer::new(&self.registry, 4096, tagged);
         writer.object(&plan.root, &level, 0);
         let mut tags = writer.tags;
         tags.sort_unstable();

@@ -38,19 +38,22 @@ pub(crate) struct Writer<'p> {
     pub(crate) errors: Vec<ServerError>,
     /// Fields written, for the actual cost (as `cost::returned_fields` counts them).
     pub(crate) returned: u64,
-    /// The tagged objects written (see `core::tags`), repeats included.
+    /// The tagged objects written (see `core::tags`), repeats included; noted only when
+    /// `tagging`.
     pub(crate) tags: Vec<Tag>,
+    tagging: bool,
     registry: &'p Registry,
     path: Vec<Step<'p>>,
 }
 
 impl<'p> Writer<'p> {
-    pub(crate) fn new(registry: &'p Registry, capacity: usize) -> Self {
+    pub(crate) fn new(registry: &'p Registry, capacity: usize, tagging: bool) -> Self {
         Self {
             out: Out::with_capacity(capacity),
             errors: Vec::new(),
             returned: 0,
             tags: Vec::new(),
+            tagging,
             registry,
             path: Vec::with_capacity(16),
         }
@@ -59,7 +62,8 @@ impl<'p> Writer<'p> {
     /// Writes object `index` of `level` with the fields of `selection`.
     pub(crate) fn object(&mut self, selection: &'p Selection, level: &Level, index: usize) {
         let def = (self.registry.objects).get_key_value(selection.type_name.as_str());
-        if let Some((&type_name, def)) = def
+        if self.tagging
+            && let Some((&type_name, def)) = def
             && let Some(tag) = &def.tag
             && let Some(id) = tag(&*level.objects, index)
         {
