@@ -4,9 +4,9 @@
 # searches with facets, similar products, autocompletion, collages with every item, the
 # partner's offers), the largest size the gateway accepts under its default cost maximum,
 # page size and document limits, found by bisection; then that document sent by one client
-# for a few seconds. Reports each one's gateway CPU and MySQL, Elasticsearch and partner
-# time per request, from the gateway's own counters, against a home feed's
-# (operations/HomeFeed, 20 collages). Target: none does more than 10 feeds' work.
+# for a few seconds. Reports each one's CPU per request in the gateway, MySQL and
+# Elasticsearch (their processes' own counters) and its partner calls' time, against a home
+# feed's (operations/HomeFeed, 20 collages). Target: none does more than 10 feeds' work.
 #
 #   bench/costliest.sh [--seconds N] [--limit X] [--json PATH]
 #
@@ -80,8 +80,20 @@ OGROM_PARTNER_URL="http://127.0.0.1:$stub_port" OGROM_COST_BUDGET=0 OGROM_SHUTDO
 pids+=($!)
 wait_for "http://127.0.0.1:$port/health/ready" "${pids[-1]}" "the gateway" "$work/gateway.log"
 
+# Backend work is read from the backends' own processes.
+mysql_pid=$(pgrep -o -x mariadbd || pgrep -o -x mysqld) || die "no MySQL server process found"
+es_pid=$(pgrep -o -f org.elasticsearch.bootstrap.Elasticsearch) || die "no Elasticsearch process found"
+
 jq -n --rawfile q operations/HomeFeed.graphql '{operationName: "HomeFeed", query: $q}' \
   >"$work/feed.json"
+# The other pages the web app sends most, for reference: a product with offers and similar
+# products, a search with every facet.
+jq -n --rawfile q operations/ProductPage.graphql \
+  '{operationName: "ProductPage", query: $q, variables: {databaseId: 1}}' >"$work/product.json"
+jq -n --rawfile q operations/SearchPage.graphql \
+  '{operationName: "SearchPage", query: $q, variables: {query: "dress"}}' >"$work/search.json"
 say "each document for $seconds s, one client"
 python3 bench/costliest.py --url "http://127.0.0.1:$port/graphql" --feed "$work/feed.json" \
-  --seconds "$seconds" --limit "$limit" --json "$json"
+  --page "$work/product.json" --page "$work/search.json" \
+  --seconds "$seconds" --limit "$limit" --json "$json" \
+  --mysql-pid "$mysql_pid" --elasticsearch-pid "$es_pid"

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use super::Sources;
-use super::engine::{Args, Ctx, Registry, Scalars};
+use super::engine::{Args, Children, Ctx, Registry, Scalars};
 use super::errors::ApiError;
 use crate::protocols::{FirstPage, SourceError};
 
@@ -72,6 +72,25 @@ pub fn first_pages(owners: impl Iterator<Item = i32>, first: u32, args: &Args) -
             counted,
         })
         .collect()
+}
+
+/// Whether the operation reads a connection's page (its edges, nodes or page info), or
+/// only what is known without one (`totalCount`, `__typename`): then no page is loaded.
+pub fn reads_page(args: &Args) -> bool {
+    ["edges", "nodes", "pageInfo"]
+        .iter()
+        .any(|field| args.selects(field))
+}
+
+/// The connections of a level whose pages nobody reads (see [`reads_page`]): empty pages
+/// whose totals `counter` counts, the level's in one call.
+pub fn counted_only<N>(ids: &[i32], counter: &'static dyn Counter) -> Children<Connection<N>> {
+    let mut children = Children::with_capacity(ids.len());
+    for &id in ids {
+        let total = Total::Counted(counter, CountKey::Id(id));
+        children.push(Connection::new(std::iter::empty(), false, total, ()));
+    }
+    children
 }
 
 /// What a counter counts for: an owner's id, or a text (a feed's tag).

@@ -85,6 +85,8 @@ pub struct Hints {
     types: HashMap<String, CacheControl>,
     /// What fields declare, by type and field (only those that declare something).
     fields: HashMap<String, HashMap<String, FieldHints>>,
+    /// The weights of object types (`@cost` on a type): what each object of the type costs.
+    type_weights: HashMap<String, u64>,
 }
 
 /// What one field declares.
@@ -100,6 +102,11 @@ impl Hints {
     /// The cache hint declared on type `type_name`, if any.
     pub fn type_cache(&self, type_name: &str) -> Option<CacheControl> {
         self.types.get(type_name).copied()
+    }
+
+    /// What each object of type `type_name` weighs (`@cost` on the type); 0 unless declared.
+    pub fn type_weight(&self, type_name: &str) -> u64 {
+        self.type_weights.get(type_name).copied().unwrap_or(0)
     }
 
     /// What `type_name.field` declares, if anything.
@@ -294,6 +301,11 @@ fn convert(
         }
         TypeKind::Object(object) => {
             let mut converted = Object::new(&name);
+            if let Some(weight) = directives.cost.weight {
+                hints.type_weights.insert(name.clone(), weight);
+                converted = converted
+                    .directive(Directive::new("cost").argument("weight", Value::from(weight)));
+            }
             for interface in object.implements {
                 converted = converted.implement(interface.node.to_string());
             }

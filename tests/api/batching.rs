@@ -134,8 +134,8 @@ async fn category_lists_count_their_subtrees_in_one_statement() {
         json!({}),
     )
     .await;
-    // roots, children, first pages with their counts.
-    assert_eq!(statements, 3);
+    // roots, children, the children's subtrees, first pages with their counts.
+    assert_eq!(statements, 4);
     let db = sql(database).await;
     for root in data["categories"].as_array().unwrap() {
         for child in root["children"].as_array().unwrap() {
@@ -154,6 +154,79 @@ async fn category_lists_count_their_subtrees_in_one_statement() {
                 count.min(2)
             );
         }
+    }
+}
+
+#[tokio::test]
+async fn a_list_whose_count_alone_is_read_loads_no_page() {
+    let database = fixture_database();
+    let (app, mysql) = counting_app(2, &[]);
+    let (statements, data) = statements_of(
+        &app,
+        &mysql,
+        "{ categories { slug products(first: 50) { totalCount } } \
+           brands(first: 5) { nodes { databaseId products(first: 50) { totalCount } } } }",
+        json!({}),
+    )
+    .await;
+    // roots, the roots' counts, brands, the brands' counts: no page of products.
+    assert_eq!(statements, 4);
+    let db = sql(database).await;
+    for root in data["categories"].as_array().unwrap() {
+        let slug = root["slug"].as_str().unwrap();
+        let count: i64 = sqlx::query_scalar(
+            "WITH RECURSIVE sub (id) AS (SELECT id FROM categories WHERE slug = ?
+               UNION SELECT c.id FROM categories c JOIN sub s ON c.parent_id = s.id)
+             SELECT COUNT(*) FROM products WHERE category_id IN (SELECT id FROM sub)",
+        )
+        .bind(slug)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        assert_eq!(root["products"]["totalCount"], count, "{slug}");
+    }
+    for brand in data["brands"]["nodes"].as_array().unwrap() {
+        let id = brand["databaseId"].as_i64().unwrap();
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE brand_id = ?")
+            .bind(id)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        assert_eq!(brand["products"]["totalCount"], count, "brand {id}");
+    }
+}
+
+#[tokio::test]
+async fn a_community_list_whose_count_alone_is_read_loads_no_page() {
+    let database = fixture_database();
+    let (app, mysql) = counting_app(2, &[]);
+    let (statements, data) = statements_of(
+        &app,
+        &mysql,
+        "{ collages(first: 4) { nodes { author { username collages(first: 50) { totalCount } \
+           likedProducts(first: 50) { totalCount } } } } }",
+        json!({}),
+    )
+    .await;
+    // the feed, its authors, their collage counts, their like counts: no page of either.
+    assert_eq!(statements, 4);
+    let db = sql(database).await;
+    for collage in data["collages"]["nodes"].as_array().unwrap() {
+        let author = &collage["author"];
+        let username = author["username"].as_str().unwrap();
+        let (collages, likes): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM collages c JOIN users u ON u.id = c.user_id
+                     WHERE u.username = ?),
+                    (SELECT COUNT(*) FROM product_likes l JOIN users u ON u.id = l.user_id
+                     WHERE u.username = ?)",
+        )
+        .bind(username)
+        .bind(username)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        assert_eq!(author["collages"]["totalCount"], collages, "{username}");
+        assert_eq!(author["likedProducts"]["totalCount"], likes, "{username}");
     }
 }
 

@@ -288,6 +288,8 @@ struct Published {
     assumed_size: Option<u64>,
     slicing: Vec<String>,
     sized_fields: Vec<String>,
+    /// The field's arguments' numeric defaults (a slicing argument left out takes its own).
+    defaults: Vec<(String, u64)>,
 }
 
 /// Every object field of `schema.graphql`, with what its `@cost` and `@listSize` say.
@@ -314,6 +316,24 @@ fn published_costs() -> std::collections::HashMap<(String, String), Published> {
         let TypeKind::Object(object) = &definition.node.kind else {
             continue;
         };
+        // A type's own weight (`@cost` on the type), under the field name "": what each
+        // object of it costs.
+        for directive in &definition.node.directives {
+            let directive = &directive.node;
+            if directive.name.node == "cost" {
+                let weight = directive.get_argument("weight").map(|v| &v.node);
+                let key = (definition.node.name.node.to_string(), String::new());
+                let published = Published {
+                    ty: String::new(),
+                    weight: number(weight).unwrap(),
+                    assumed_size: None,
+                    slicing: Vec::new(),
+                    sized_fields: Vec::new(),
+                    defaults: Vec::new(),
+                };
+                fields.insert(key, published);
+            }
+        }
         for field in &object.fields {
             let field = &field.node;
             let mut published = Published {
@@ -322,6 +342,12 @@ fn published_costs() -> std::collections::HashMap<(String, String), Published> {
                 assumed_size: None,
                 slicing: Vec::new(),
                 sized_fields: Vec::new(),
+                defaults: (field.arguments.iter())
+                    .filter_map(|a| {
+                        let default = number(a.node.default_value.as_ref().map(|v| &v.node))?;
+                        Some((a.node.name.node.to_string(), default))
+                    })
+                    .collect(),
             };
             for directive in &field.directives {
                 let directive = &directive.node;
@@ -369,11 +395,16 @@ fn client_cost(
         }
         let declared = &published[&(type_name.to_owned(), name.to_owned())];
         let child = declared.ty.trim_matches(|c| matches!(c, '[' | ']' | '!'));
+        let child_weight = published
+            .get(&(child.to_owned(), String::new()))
+            .map_or(0, |t| t.weight);
         let size = (declared.slicing.iter())
             .find_map(
                 |argument| match field.get_argument(argument).map(|v| &v.node) {
                     Some(async_graphql_value::Value::Number(n)) => n.as_u64(),
-                    _ => None,
+                    _ => (declared.defaults.iter())
+                        .find(|(name, _)| name == argument)
+                        .map(|(_, default)| *default),
                 },
             )
             .or(declared.assumed_size);
@@ -386,12 +417,13 @@ fn client_cost(
                 size
             };
             let below = client_cost(published, child, &field.selection_set.node, None);
-            (size.unwrap_or(1), below)
+            (size.unwrap_or(1), below + child_weight)
         } else {
             let passed = (size.unwrap_or(1), declared.sized_fields.as_slice());
             (
                 1,
-                client_cost(published, child, &field.selection_set.node, Some(passed)),
+                client_cost(published, child, &field.selection_set.node, Some(passed))
+                    + child_weight,
             )
         };
         cost += multiplier * below + declared.weight;

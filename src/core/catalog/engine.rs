@@ -352,6 +352,13 @@ async fn products_of(
 ) -> Result<Children<ProductPage>, ApiError> {
     let first = ctx.data::<PageLimits>()?.first(args.opt_i32("first")?)?;
     let after = decode_id_cursor(PRODUCT_CURSOR, args.opt_str("after")?)?;
+    let counter: &'static CountById<CatalogLoaders> = match owner {
+        Owner::Brand => &BRAND_PRODUCTS,
+        Owner::Category => &CATEGORY_PRODUCTS,
+    };
+    if !connection::reads_page(args) {
+        return Ok(connection::counted_only(ids, counter));
+    }
     let pages: Vec<Page<ProductRecord>> = match after {
         None => {
             let keys = connection::first_pages(ids.iter().copied(), first, args);
@@ -380,10 +387,6 @@ async fn products_of(
             }
             pages
         }
-    };
-    let counter: &'static CountById<CatalogLoaders> = match owner {
-        Owner::Brand => &BRAND_PRODUCTS,
-        Owner::Category => &CATEGORY_PRODUCTS,
     };
     let mut children = Children::with_capacity(ids.len());
     for (page, &id) in pages.into_iter().zip(ids) {

@@ -306,6 +306,13 @@ async fn owner_collages(
 ) -> Result<Children<CollagePage>, ApiError> {
     let first = ctx.data::<PageLimits>()?.first(args.opt_i32("first")?)?;
     let after = decode_id_cursor(COLLAGE_CURSOR, args.opt_str("after")?)?;
+    let counter: &'static CountById<CommunityLoaders> = match owner(0) {
+        CollageOwner::User(_) => &USER_COLLAGES,
+        CollageOwner::Product(_) => &PRODUCT_COLLAGES,
+    };
+    if !connection::reads_page(args) {
+        return Ok(connection::counted_only(ids, counter));
+    }
     let loaders = loaders(ctx)?;
     let pages: Vec<Page<CollageRecord>> = match after {
         None => {
@@ -332,10 +339,6 @@ async fn owner_collages(
             pages
         }
     };
-    let counter: &'static CountById<CommunityLoaders> = match owner(0) {
-        CollageOwner::User(_) => &USER_COLLAGES,
-        CollageOwner::Product(_) => &PRODUCT_COLLAGES,
-    };
     let mut children = Children::with_capacity(ids.len());
     for (page, &id) in pages.into_iter().zip(ids) {
         let items = page.items.into_iter().map(|c| {
@@ -356,6 +359,10 @@ async fn liked_products(
 ) -> Result<Children<ProductPage>, ApiError> {
     let first = ctx.data::<PageLimits>()?.first(args.opt_i32("first")?)?;
     let after = args.opt_str("after")?.map(decode_like_cursor).transpose()?;
+    if !connection::reads_page(args) {
+        let ids: Vec<i32> = users.iter().map(|u| u.id).collect();
+        return Ok(connection::counted_only(&ids, &LIKED_PRODUCTS));
+    }
     let mut children = Children::with_capacity(users.len());
     let pages = match after {
         None => {

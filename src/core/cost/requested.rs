@@ -2,7 +2,8 @@
 //! and its cache hint.
 //!
 //! **Cost.** A field costs its weight (1 unless `@cost(weight:)` says otherwise) plus what is
-//! selected below it, times its list's size when it is sized (`@listSize`): the value of its
+//! selected below it and the weight of the object type it returns (`@cost` on the type, 0
+//! unless declared), times its list's size when it is sized (`@listSize`): the value of its
 //! first slicing argument that is given (a number, or the length of a list of ids), else the
 //! argument's default, else the assumed size. A field that returns a connection, not a list,
 //! names the lists its size applies to (`sizedFields: ["edges", "nodes"]`): those are
@@ -181,7 +182,9 @@ impl<'a> Walk<'a> {
             }
             _ => (imposed, None),
         };
-        let below = self.selection_set(child, &field.selection_set.node, 0, sized_below);
+        let below = self
+            .selection_set(child, &field.selection_set.node, 0, sized_below)
+            .saturating_add(hints.type_weight(child));
         size.unwrap_or(1)
             .saturating_mul(below)
             .saturating_add(weight)

@@ -56,6 +56,22 @@ fn modules_extend_each_others_types_in_registration_order() {
 }
 
 #[test]
+fn a_type_weighs_each_of_its_objects_and_publishes_its_weight() {
+    let (sdl, hints) = built(&[
+        fragment("base", BASE),
+        fragment(
+            "a",
+            "type Heavy @cost(weight: 7) { name: String! } \
+             extend type Query { heavies(first: Int = 2): [Heavy!]! @listSize(slicingArguments: [\"first\"]) }",
+        ),
+    ])
+    .unwrap();
+    assert!(sdl.contains("type Heavy @cost(weight: 7)"), "{sdl}");
+    assert_eq!(hints.type_weight("Heavy"), 7);
+    assert_eq!(hints.type_weight("Thing"), 0, "undeclared: nothing");
+}
+
+#[test]
 fn mistakes_in_a_modules_sdl_are_refused_with_the_module_named() {
     let cases = [
         ("extend type Nothing { a: Int }", "extends Nothing"),

@@ -54,11 +54,59 @@ const SUBTREES_CTE: &str = "WITH RECURSIVE subtrees (root, id) AS ( \
     SELECT id, id FROM categories WHERE id IN ({ids}) \
     UNION SELECT s.root, c.id FROM categories c JOIN subtrees s ON c.parent_id = s.id) ";
 
-/// The subtree of one category (itself and all descendants), as a CTE named `subtree`.
-const SUBTREE_CTE: &str = "WITH RECURSIVE subtree (id) AS (SELECT id FROM categories WHERE id = ? \
-    UNION SELECT c.id FROM categories c JOIN subtree s ON c.parent_id = s.id) ";
+/// The newest `limit` products of each of `categories` (below `after`, if given), as one
+/// `UNION ALL` whose columns are [`PRODUCT_COLUMNS`]' unqualified; its binds are pushed to
+/// `binds`. Each branch reads the `(category_id, id)` index backwards and stops after
+/// `limit` rows, so a subtree's newest products cost its categories times the page, not
+/// its products: `category_id IN (subtree) ORDER BY id DESC` sorted every product of the
+/// subtree (160 ms for a top category of 33,000 products). No categories: no rows.
+fn newest_in_categories(
+    categories: &[i32],
+    after: Option<i32>,
+    limit: i32,
+    binds: &mut Vec<i32>,
+) -> String {
+    if categories.is_empty() {
+        return format!("SELECT {PRODUCT_COLUMNS} FROM products p WHERE FALSE");
+    }
+    let below = if after.is_some() { " AND p.id < ?" } else { "" };
+    let mut union = String::new();
+    for (n, category) in categories.iter().enumerate() {
+        if n > 0 {
+            union.push_str(" UNION ALL ");
+        }
+        union.push_str(&format!(
+            "(SELECT {PRODUCT_COLUMNS} FROM products p WHERE p.category_id = ?{below} \
+             ORDER BY p.id DESC LIMIT {limit})"
+        ));
+        binds.push(*category);
+        binds.extend(after);
+    }
+    union
+}
+
+/// First pages of products by their keys, from the rows of their branches.
+fn product_pages(
+    pages: impl IntoIterator<Item = (FirstPage, Vec<KeyedProductRow>)>,
+) -> HashMap<FirstPage, Page<ProductRecord>> {
+    (pages.into_iter())
+        .map(|(key, rows)| (key, first_page(key, rows, |r| r.product.into())))
+        .collect()
+}
 
 impl MySqlCatalog {
+    /// The ids of each root's subtree (itself and all its descendants), one statement.
+    async fn subtrees(&self, roots: &[i32]) -> Result<HashMap<i32, Vec<i32>>, SourceError> {
+        if roots.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let sql = format!(
+            "{}SELECT root, id FROM subtrees",
+            SUBTREES_CTE.replace("{ids}", &placeholders(roots.len()))
+        );
+        self.db.grouped(&sql, roots).await
+    }
+
     async fn products_page(
         &self,
         sql: String,
@@ -79,24 +127,6 @@ impl MySqlCatalog {
             .await?;
         Ok(page_of(rows, page.first))
     }
-    /// First pages of products, counted where asked (see `MySql::first_pages`).
-    async fn product_first_pages(
-        &self,
-        prefix: (&str, &[i32]),
-        branch: &str,
-        count: &str,
-        keys: &[FirstPage],
-    ) -> Result<HashMap<FirstPage, Page<ProductRecord>>, SourceError> {
-        let pages = self
-            .db
-            .first_pages::<KeyedProductRow>(prefix, branch, count, keys)
-            .await?;
-        Ok(pages
-            .into_iter()
-            .map(|(key, rows)| (key, first_page(key, rows, |r| r.product.into())))
-            .collect())
-    }
-
     /// Categories grouped by the key each row was selected for.
     async fn grouped_categories(
         &self,
@@ -285,17 +315,31 @@ impl CatalogSource for MySqlCatalog {
         &self,
         keys: &[FirstPage],
     ) -> Result<HashMap<FirstPage, Page<ProductRecord>>, SourceError> {
+        let keys = distinct(keys);
         let roots: Vec<i32> = distinct(&keys.iter().map(|k| k.owner).collect::<Vec<_>>());
-        let prefix = SUBTREES_CTE.replace("{ids}", &placeholders(roots.len()));
-        let branch = format!(
-            "(SELECT ? AS key_id, {{total}} AS total, {PRODUCT_COLUMNS} FROM products p \
-             WHERE p.category_id IN (SELECT id FROM subtrees WHERE root = ?) \
-             ORDER BY p.id DESC LIMIT ?)"
-        );
-        let count = "(SELECT COUNT(*) FROM products \
-            WHERE category_id IN (SELECT id FROM subtrees WHERE root = ?))";
-        self.product_first_pages((&prefix, &roots), &branch, count, keys)
-            .await
+        let subtrees = self.subtrees(&roots).await?;
+        let mut branches = Vec::with_capacity(keys.len());
+        let mut binds = Vec::new();
+        for (index, key) in keys.iter().enumerate() {
+            let subtree = subtrees.get(&key.owner).map_or(&[][..], Vec::as_slice);
+            let limit = key.first.saturating_add(1) as i32;
+            let total = if key.counted {
+                binds.extend_from_slice(subtree);
+                format!(
+                    "(SELECT COUNT(*) FROM products WHERE category_id IN ({}))",
+                    placeholders(subtree.len())
+                )
+            } else {
+                "NULL".to_owned()
+            };
+            let newest = newest_in_categories(subtree, None, limit, &mut binds);
+            branches.push(format!(
+                "(SELECT {index} AS key_id, {total} AS total, {PRODUCT_COLUMNS} \
+                 FROM ({newest}) p ORDER BY p.id DESC LIMIT {limit})"
+            ));
+        }
+        let rows = self.db.keyed_branches(&branches, &binds).await?;
+        Ok(product_pages(keys.into_iter().zip(rows)))
     }
 
     async fn category_products_counts(
@@ -318,8 +362,8 @@ impl CatalogSource for MySqlCatalog {
              WHERE p.brand_id = ? ORDER BY p.id DESC LIMIT ?)"
         );
         let count = "(SELECT COUNT(*) FROM products WHERE brand_id = ?)";
-        self.product_first_pages(("", &[]), &branch, count, keys)
-            .await
+        let pages = self.db.first_pages(&branch, count, keys).await?;
+        Ok(product_pages(pages))
     }
 
     async fn brand_products_counts(
@@ -340,12 +384,15 @@ impl CatalogSource for MySqlCatalog {
         category_id: i32,
         page: PageRequest<i32>,
     ) -> Result<Page<ProductRecord>, SourceError> {
-        let sql = format!(
-            "{SUBTREE_CTE}SELECT {PRODUCT_COLUMNS} FROM products p \
-             WHERE p.category_id IN (SELECT id FROM subtree) AND p.id < ? \
-             ORDER BY p.id DESC LIMIT ?"
-        );
-        self.products_page(sql, category_id, page).await
+        let subtrees = self.subtrees(&[category_id]).await?;
+        let subtree = subtrees.get(&category_id).map_or(&[][..], Vec::as_slice);
+        let limit = page.first.saturating_add(1) as i32;
+        let mut binds = Vec::new();
+        let newest = newest_in_categories(subtree, page.after, limit, &mut binds);
+        let sql =
+            format!("SELECT {PRODUCT_COLUMNS} FROM ({newest}) p ORDER BY p.id DESC LIMIT {limit}");
+        let rows: Vec<ProductRow> = self.db.rows(&sql, &binds).await?;
+        Ok(page_of(rows, page.first))
     }
 
     async fn brand_products_page(

@@ -120,19 +120,17 @@ impl MySql {
             .collect())
     }
 
-    /// One statement of `prefix` (a CTE, binding `prefix_binds`) and `UNION ALL` branches,
-    /// one per key, each selecting its index as `key_id` (the first of its binds): the rows
-    /// of each branch, in key order.
+    /// One statement of `UNION ALL` branches, one per key, each selecting its index as
+    /// `key_id`: the rows of each branch, in key order.
     pub(super) async fn keyed_branches<R>(
         &self,
-        prefix: &str,
         branches: &[String],
         binds: &[i32],
     ) -> Result<Vec<Vec<R>>, SourceError>
     where
         R: for<'r> FromRow<'r, sqlx::mysql::MySqlRow> + Send + Unpin + Keyed,
     {
-        let sql = format!("{prefix}{}", branches.join(" UNION ALL "));
+        let sql = branches.join(" UNION ALL ");
         let mut query = sqlx::query_as::<_, R>(&sql);
         for bind in binds {
             query = query.bind(*bind);
@@ -155,7 +153,6 @@ impl MySql {
     /// (one row past the page where more follow), for [`first_page`].
     pub(super) async fn first_pages<R>(
         &self,
-        (prefix, prefix_binds): (&str, &[i32]),
         branch: &str,
         count: &str,
         keys: &[FirstPage],
@@ -170,7 +167,7 @@ impl MySql {
         let counted = branch.replace("{total}", count);
         let uncounted = branch.replace("{total}", "NULL");
         let mut branches = Vec::with_capacity(keys.len());
-        let mut binds = prefix_binds.to_vec();
+        let mut binds = Vec::new();
         for (index, key) in keys.iter().enumerate() {
             binds.push(index as i32);
             if key.counted {
@@ -181,8 +178,37 @@ impl MySql {
             }
             binds.extend([key.owner, key.first.saturating_add(1) as i32]);
         }
-        let rows = self.keyed_branches(prefix, &branches, &binds).await?;
+        let rows = self.keyed_branches(&branches, &binds).await?;
         Ok(keys.into_iter().zip(rows).collect())
+    }
+
+    /// The rows of `sql`, its placeholders bound to `binds` in order.
+    pub(super) async fn rows<R>(&self, sql: &str, binds: &[i32]) -> Result<Vec<R>, SourceError>
+    where
+        R: for<'r> FromRow<'r, sqlx::mysql::MySqlRow> + Send + Unpin,
+    {
+        let mut query = sqlx::query_as::<_, R>(sql);
+        for bind in binds {
+            query = query.bind(*bind);
+        }
+        self.run(query.sql(), query.fetch_all(self.pool())).await
+    }
+
+    /// The `(key, value)` rows of `sql` (bound as [`MySql::rows`]), grouped by key, each
+    /// key's values in row order.
+    pub(super) async fn grouped<V>(
+        &self,
+        sql: &str,
+        binds: &[i32],
+    ) -> Result<HashMap<i32, Vec<V>>, SourceError>
+    where
+        (i32, V): for<'r> FromRow<'r, sqlx::mysql::MySqlRow> + Send + Unpin,
+    {
+        let mut grouped: HashMap<i32, Vec<V>> = HashMap::new();
+        for (key, value) in self.rows::<(i32, V)>(sql, binds).await? {
+            grouped.entry(key).or_default().push(value);
+        }
+        Ok(grouped)
     }
 
     /// Counts per key: `sql` selects `(key, count)` rows with `{ids}` where the keys go;
@@ -197,11 +223,7 @@ impl MySql {
             return Ok(HashMap::new());
         }
         let sql = sql.replace("{ids}", &placeholders(ids.len()));
-        let mut query = sqlx::query_as::<_, (i32, i64)>(&sql);
-        for id in &ids {
-            query = query.bind(*id);
-        }
-        let rows = self.run(query.sql(), query.fetch_all(self.pool())).await?;
+        let rows: Vec<(i32, i64)> = self.rows(&sql, &ids).await?;
         let mut counts: HashMap<i32, i64> = ids.iter().map(|&id| (id, 0)).collect();
         counts.extend(rows);
         Ok(counts)

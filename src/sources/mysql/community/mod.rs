@@ -144,7 +144,7 @@ impl MySqlCommunity {
     ) -> Result<HashMap<FirstPage, Page<CollageRecord>>, SourceError> {
         let pages = self
             .db
-            .first_pages::<KeyedCollageRow>(("", &[]), branch, count, keys)
+            .first_pages::<KeyedCollageRow>(branch, count, keys)
             .await?;
         Ok(pages
             .into_iter()
@@ -236,7 +236,7 @@ impl CommunitySource for MySqlCommunity {
             .flat_map(|(index, &(collage, first))| [index as i32, collage, first as i32])
             .collect();
         let items = (self.db)
-            .keyed_branches::<ItemRow>("", &branches, &binds)
+            .keyed_branches::<ItemRow>(&branches, &binds)
             .await?;
         Ok(keys
             .into_iter()
@@ -267,19 +267,7 @@ impl CommunitySource for MySqlCommunity {
             "SELECT collage_id, tag FROM collage_tags WHERE collage_id IN ({}) ORDER BY collage_id, tag",
             placeholders(ids.len())
         );
-        let mut query = sqlx::query_as::<_, (i32, String)>(&sql);
-        for id in &ids {
-            query = query.bind(*id);
-        }
-        let rows = self
-            .db
-            .run(query.sql(), query.fetch_all(self.db.pool()))
-            .await?;
-        let mut tags: HashMap<i32, Vec<String>> = HashMap::new();
-        for (id, tag) in rows {
-            tags.entry(id).or_default().push(tag);
-        }
-        Ok(tags)
+        self.db.grouped(&sql, &ids).await
     }
 
     async fn collages_page(
@@ -462,7 +450,7 @@ impl CommunitySource for MySqlCommunity {
         let count = "(SELECT COUNT(*) FROM product_likes WHERE user_id = ?)";
         let pages = self
             .db
-            .first_pages::<KeyedLikedRow>(("", &[]), &branch, count, keys)
+            .first_pages::<KeyedLikedRow>(&branch, count, keys)
             .await?;
         Ok(pages
             .into_iter()
