@@ -438,11 +438,11 @@ pub struct LimitArgs {
         value_parser = clap::value_parser!(u32).range(1..=1_000))]
     pub max_operations: u32,
     /// Each client's cost budget, in points (0: no budgets). Budgets are per instance.
-    #[arg(long, env = "OGROM_COST_BUDGET", default_value_t = 100_000,
+    #[arg(long, env = "OGROM_COST_BUDGET", default_value_t = 200_000,
         value_parser = clap::value_parser!(u64).range(0..=1_000_000_000))]
     pub cost_budget: u64,
     /// Points a client's budget regains each second.
-    #[arg(long, env = "OGROM_COST_REFILL_PER_S", default_value_t = 10_000,
+    #[arg(long, env = "OGROM_COST_REFILL_PER_S", default_value_t = 20_000,
         value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
     pub cost_refill_per_s: u64,
     /// Header that trusted proxies write the client's address to, for anonymous budgets:
@@ -583,7 +583,7 @@ pub struct ServeArgs {
     /// Highest requested cost an operation may have, in points (every field 1 unless its
     /// module declares more; a connection or list multiplies by its page size).
     #[arg(long, env = "OGROM_MAX_COMPLEXITY", default_value_t = crate::core::MAX_COMPLEXITY as u32,
-        value_parser = clap::value_parser!(u32).range(10..=10_000_000))]
+        value_parser = clap::value_parser!(u32).range(10..=1_000_000_000))]
     pub max_complexity: u32,
     /// How long a loader batch waits for more keys after the turn of the request in which
     /// it opened, in microseconds; 0: the turn alone (see README.md, "Batching").

@@ -95,7 +95,7 @@ pub struct Outcome {
     pub extensions: std::collections::BTreeMap<String, async_graphql::Value>,
     /// The cache hints of the fields it selected.
     pub cache_control: async_graphql::CacheControl,
-    /// Fields the answer holds, list items counted one by one (the actual cost).
+    /// The actual cost: the fields the answer holds, each its weight, list items one by one.
     pub returned: u64,
     /// The tagged objects the answer holds (see `tags`): what a cached copy depends on.
     pub tags: Vec<tags::Tag>,

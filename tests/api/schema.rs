@@ -455,7 +455,8 @@ async fn a_client_computes_the_gateways_cost_from_the_published_directives() {
         );
     }
 
-    let app = TestApp::new(&[]);
+    // Above the default maximum, some of them: what is compared is the cost computed.
+    let app = TestApp::new(&["--max-complexity", "1000000"]);
     let documents = [
         "{ brands(first: 3) { totalCount nodes { name products(first: 4) { nodes { name } } } } }",
         "{ categories { name children { name path { slug } } } }",
@@ -483,4 +484,52 @@ async fn a_client_computes_the_gateways_cost_from_the_published_directives() {
             "{document}: {body}"
         );
     }
+}
+
+#[tokio::test]
+async fn the_actual_cost_counts_the_weights_of_what_was_answered_and_not_of_what_failed() {
+    let published = published_costs();
+    let weight =
+        |type_name: &str, field: &str| published[&(type_name.to_owned(), field.to_owned())].weight;
+    // Nothing matches: the search and the facet were asked all the same.
+    let nothing = "{ searchProducts(query: \"qqqzzzxxqqq\", first: 5) { totalCount nodes { name } \
+                   facets { colors { count } } } }";
+    let app = TestApp::new(&["--elasticsearch-index", crate::search::fixture_alias()]);
+    let (status, body) = app
+        .post("/graphql", serde_json::json!({"query": nothing}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["searchProducts"]["totalCount"], 0, "{body}");
+    assert_eq!(
+        body["data"]["searchProducts"]["nodes"],
+        serde_json::json!([]),
+        "{body}"
+    );
+    // searchProducts, totalCount, nodes (empty), facets, colors (empty).
+    let expected = weight("Query", "searchProducts")
+        + weight("ProductSearchConnection", "totalCount")
+        + weight("ProductSearchConnection", "nodes")
+        + weight("ProductSearchConnection", "facets")
+        + weight("ProductFacets", "colors");
+    assert!(
+        expected > 5 + 1000,
+        "searches and facets weigh what they cost: {expected}"
+    );
+    assert_eq!(body["extensions"]["cost"]["actual"], expected, "{body}");
+
+    // The search failed (no such index): the client pays for one field, not a search.
+    let broken = TestApp::new(&["--elasticsearch-index", "ogrom_no_such_index"]);
+    let (status, body) = broken
+        .post("/graphql", serde_json::json!({"query": nothing}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["errors"].is_array(), "{body}");
+    assert_eq!(body["extensions"]["cost"]["actual"], 1, "{body}");
+    let requested = body["extensions"]["cost"]["requested"].as_u64().unwrap();
+    let budget = &body["extensions"]["cost"]["budget"];
+    // The rest of what was taken is given back (and the budget refills meanwhile).
+    assert!(
+        budget["remaining"].as_u64().unwrap() >= budget["capacity"].as_u64().unwrap() - 1,
+        "{requested} points taken, all but 1 given back: {body}"
+    );
 }

@@ -61,8 +61,18 @@ async fn drop_stale_test_indices() {
     }
 }
 
+/// The gateway over the fixture's index. The documents here ask many searches, some in
+/// one document, to test what they find: the cost maximum and budgets, which a search
+/// weighs on (8000 points), are tested in `protection`.
 fn app() -> TestApp {
-    TestApp::new(&["--elasticsearch-index", fixture_alias()])
+    TestApp::new(&[
+        "--elasticsearch-index",
+        fixture_alias(),
+        "--max-complexity",
+        "1000000",
+        "--cost-budget",
+        "0",
+    ])
 }
 
 async fn scalar(db: &MySqlPool, query: &str) -> i64 {
@@ -449,6 +459,8 @@ async fn a_search_page_costs_one_search_and_one_statement_per_entity_type() {
             fixture_alias(),
             "--loader-delay-us",
             "20000",
+            "--max-complexity",
+            "1000000",
         ],
     );
     let app = TestApp::with_parts(&args, mysql.clone(), es.clone());

@@ -4,7 +4,8 @@
 //! its children, see `requested`). An operation above the maximum is refused before it runs. A client
 //! (the viewer, or the client address when anonymous) has a budget of points that refills
 //! at a steady rate: the requested cost is taken before execution, and what the operation
-//! did not use (its actual cost is the number of fields it returned) is given back after.
+//! did not use (its actual cost: the fields it returned, each its weight, and the weights
+//! of the objects returned) is given back after.
 //! Budgets live in each instance's memory (with N instances behind a load balancer, a client
 //! can spend up to N budgets), or in the replicas' shared store when there is one
 //! (`OGROM_REDIS_URL`): then a client has one budget whichever replica answers. When the
@@ -256,7 +257,8 @@ impl CostTicket {
     }
 }
 
-/// The actual cost: the fields the response holds, list items counted one by one.
+/// The fields the response holds, list items counted one by one: the actual cost of an
+/// answer whose fields and types declare no weights (introspection's).
 pub fn returned_fields(data: &Value) -> u64 {
     let mut count = 0u64;
     let mut stack = vec![data];

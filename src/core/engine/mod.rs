@@ -80,7 +80,7 @@ pub struct Executed {
     pub data: String,
     /// The field errors, each at its path.
     pub errors: Vec<ServerError>,
-    /// Fields the answer holds, list items counted one by one (the actual cost).
+    /// The actual cost: the fields the answer holds, each its weight, list items one by one.
     pub returned: u64,
     /// The tagged objects the answer holds, each once (see `core::tags`).
     pub tags: Vec<crate::core::tags::Tag>,
@@ -161,6 +161,7 @@ impl Engine {
         }
         let made = plan::plan(
             self.schema.registry(),
+            &self.hints,
             &self.registry,
             document,
             operation_name,

@@ -18,6 +18,7 @@ use super::shape::Shape;
 use super::walks::{every_field, gather, selected_below};
 use crate::core::cost::requested::Requested;
 use crate::core::document::{operation, parse_literal};
+use crate::core::schema::Hints;
 use crate::observe::request::Fields;
 
 /// A field's argument: the document's value (variables still in it) or the schema's default.
@@ -55,6 +56,8 @@ pub(crate) struct FieldPlan {
     /// Introspection's `__schema` or `__type`: answered by async-graphql (see
     /// `Introspected`).
     pub(crate) introspected: bool,
+    /// What answering it adds to the actual cost: its declared weight (`@cost`), else 1.
+    pub(crate) weight: u64,
 }
 
 impl FieldPlan {
@@ -74,6 +77,7 @@ impl FieldPlan {
             late: false,
             same_as: None,
             introspected: matches!(name.as_str(), "__schema" | "__type"),
+            weight: 1,
         })
     }
 }
@@ -83,6 +87,8 @@ impl FieldPlan {
 pub(crate) struct Selection {
     pub(crate) type_name: Name,
     pub(crate) fields: Vec<FieldPlan>,
+    /// What each object of the type adds to the actual cost (`@cost` on the type; 0).
+    pub(crate) weight: u64,
 }
 
 /// A planned operation.
@@ -145,6 +151,7 @@ impl Plan {
 /// Plans `operation_name` of `document`, or `None` when the engine cannot run it yet.
 pub(crate) fn plan(
     schema: &Schema,
+    hints: &Hints,
     registry: &Registry,
     document: &ExecutableDocument,
     operation_name: Option<&str>,
@@ -166,6 +173,7 @@ pub(crate) fn plan(
         .collect::<Vec<_>>();
     let mut planner = Planner {
         schema,
+        hints,
         registry,
         document,
         variables,
@@ -187,6 +195,7 @@ pub(crate) fn plan(
 
 struct Planner<'a> {
     schema: &'a Schema,
+    hints: &'a Hints,
     registry: &'a Registry,
     document: &'a ExecutableDocument,
     variables: &'a Variables,
@@ -292,11 +301,15 @@ impl<'a> Planner<'a> {
                 late: false,
                 same_as,
                 introspected: false,
+                weight: (self.hints.field(type_name, name))
+                    .and_then(|declared| declared.cost.as_ref()?.weight)
+                    .unwrap_or(1),
             });
         }
         Some(Selection {
             type_name: type_name.clone(),
             fields,
+            weight: self.hints.type_weight(type_name),
         })
     }
 

@@ -36,7 +36,9 @@ enum Step<'p> {
 pub(crate) struct Writer<'p> {
     pub(crate) out: Out,
     pub(crate) errors: Vec<ServerError>,
-    /// Fields written, for the actual cost (as `cost::returned_fields` counts them).
+    /// The actual cost: fields written, each its weight (1 unless declared; as
+    /// `cost::returned_fields` counts them when none is), and the weights of the objects
+    /// written whose type declares one.
     pub(crate) returned: u64,
     /// The tagged objects written (see `core::tags`), repeats included; noted only when
     /// `tagging`.
@@ -70,13 +72,18 @@ impl<'p> Writer<'p> {
             self.tags.push(Tag { type_name, id });
         }
         let leaves = def.map(|(_, def)| def);
+        self.returned += selection.weight;
         self.out.bytes.push(b'{');
         for (n, (field, resolved)) in selection.fields.iter().zip(&level.fields).enumerate() {
             if n > 0 {
                 self.out.bytes.push(b',');
             }
             self.out.raw(&field.key_json);
-            self.returned += 1;
+            // A field that failed for the whole level did not do what its weight is for.
+            self.returned += match resolved {
+                FieldOut::Failed(_) => 1,
+                _ => field.weight,
+            };
             self.path.push(Step::Key(field.key.as_str()));
             let resolved = match resolved {
                 FieldOut::SameAs(index) => level.fields.get(*index).unwrap_or(resolved),

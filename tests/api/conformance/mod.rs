@@ -39,7 +39,7 @@ fn app() -> TestApp {
         "--elasticsearch-index",
         fixture_alias(),
         "--max-complexity",
-        "10000000",
+        "1000000000",
         "--max-depth",
         "40",
         "--max-aliases",
