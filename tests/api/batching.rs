@@ -197,6 +197,39 @@ async fn a_list_whose_count_alone_is_read_loads_no_page() {
 }
 
 #[tokio::test]
+async fn a_categorys_count_is_kept_as_long_as_a_category_may_be_cached() {
+    let database = fixture_database();
+    let (app, mysql) = counting_app(2, &[]);
+    let counts = "{ categories { slug products(first: 5) { totalCount } } }";
+    let (first, data) = statements_of(&app, &mysql, counts, json!({})).await;
+    // The roots, their counts; then the roots alone: the counts are kept.
+    assert_eq!(first, 2);
+    let (again, same) = statements_of(&app, &mysql, counts, json!({})).await;
+    assert_eq!(again, 1);
+    assert_eq!(same, data);
+    // A page that shows the count takes the kept one, and it is the table's.
+    let paged = "{ categories { slug products(first: 2) { totalCount nodes { databaseId } } } }";
+    let (_, paged) = statements_of(&app, &mysql, paged, json!({})).await;
+    let db = sql(database).await;
+    for (root, counted) in
+        (paged["categories"].as_array().unwrap().iter()).zip(data["categories"].as_array().unwrap())
+    {
+        let slug = root["slug"].as_str().unwrap();
+        let count: i64 = sqlx::query_scalar(
+            "WITH RECURSIVE sub (id) AS (SELECT id FROM categories WHERE slug = ?
+               UNION SELECT c.id FROM categories c JOIN sub s ON c.parent_id = s.id)
+             SELECT COUNT(*) FROM products WHERE category_id IN (SELECT id FROM sub)",
+        )
+        .bind(slug)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        assert_eq!(root["products"]["totalCount"], count, "{slug}");
+        assert_eq!(counted["products"]["totalCount"], count, "{slug}");
+    }
+}
+
+#[tokio::test]
 async fn a_community_list_whose_count_alone_is_read_loads_no_page() {
     let database = fixture_database();
     let (app, mysql) = counting_app(2, &[]);

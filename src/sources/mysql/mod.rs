@@ -149,7 +149,10 @@ impl MySql {
 
     /// The catalog protocol over this pool.
     pub fn catalog(&self) -> MySqlCatalog {
-        MySqlCatalog { db: self.clone() }
+        MySqlCatalog {
+            db: self.clone(),
+            counts: Default::default(),
+        }
     }
 
     /// Runs one statement: counts it, bounds it in time and maps its error. The server
@@ -262,4 +265,6 @@ impl HealthCheck for MySql {
 #[derive(Clone)]
 pub struct MySqlCatalog {
     db: MySql,
+    /// Categories' product counts, kept a while (see `catalog::KeptCounts`).
+    counts: std::sync::Arc<catalog::KeptCounts>,
 }
