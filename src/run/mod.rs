@@ -419,8 +419,8 @@ fn collect_backends(
             "The MySQL and Elasticsearch circuit breakers: 1 for the state each is in.",
             &states,
         );
-        let pool = mysql.pool();
-        let (open, idle) = (pool.size() as f64, pool.num_idle() as f64);
+        let (open, idle) = mysql.connections();
+        let (open, idle) = (f64::from(open), idle as f64);
         out.gauge(
             "ogrom_mysql_pool_connections",
             "MySQL connections open, by state.",
@@ -432,7 +432,7 @@ fn collect_backends(
         out.gauge(
             "ogrom_mysql_pool_max_connections",
             "Most MySQL connections the pool opens.",
-            &[(&[], f64::from(pool.options().get_max_connections()))],
+            &[(&[], f64::from(mysql.pool().options().get_max_connections()))],
         );
         out.gauge(
             "ogrom_partner_calls_in_flight",
@@ -565,7 +565,7 @@ pub async fn serve_with(
             server.abort();
         }
     }
-    if tokio::time::timeout(Duration::from_secs(2), gateway.mysql.pool().close())
+    if tokio::time::timeout(Duration::from_secs(2), gateway.mysql.close())
         .await
         .is_err()
     {

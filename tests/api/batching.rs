@@ -319,3 +319,34 @@ async fn a_first_page_counts_its_list_in_its_own_statement_empty_lists_too() {
     let three = newest.len().min(3);
     assert_eq!(database_ids(&product["plain"]["nodes"]), newest[..three]);
 }
+
+#[tokio::test]
+async fn statements_that_run_to_their_end_keep_their_connection_without_a_ping() {
+    let (app, mysql) = counting_app(1, &[]);
+    // The pool's one connection answers everything: its session counts its pings.
+    let pings = || async {
+        let (_, value): (String, String) =
+            sqlx::query_as("SHOW SESSION STATUS LIKE 'Com_admin_commands'")
+                .fetch_one(mysql.pool())
+                .await
+                .unwrap();
+        value.parse::<u64>().unwrap()
+    };
+    // One field a level: each statement waits for the one before it.
+    let chain = "{ brands(first: 2) { nodes { products(first: 2) { nodes { brand { \
+                 products(first: 2) { nodes { shop { name } } } } } } } } }";
+    let before = pings().await;
+    let mut statements = 0;
+    for _ in 0..3 {
+        let (made, data) = statements_of(&app, &mysql, chain, json!({})).await;
+        assert_eq!(data["brands"]["nodes"].as_array().map(Vec::len), Some(2));
+        statements += made;
+    }
+    let made = pings().await - before;
+    // What the questions cost, whatever ran between them: the pool pings the connection
+    // when the first question gives it back and before the first statement takes it (the
+    // tests' pool tests connections before use), and so again around the second question.
+    // A ping after every statement would have made one each.
+    assert!(statements >= 12, "{statements}");
+    assert!(made <= 4, "{made} pings for {statements} statements");
+}

@@ -157,11 +157,11 @@ impl MySqlCatalog {
             .db
             .run(
                 &sql,
-                sqlx::query_as(&sql)
+                lent!(self.db, |c| sqlx::query_as(&sql)
                     .bind(owner_id)
                     .bind(after)
                     .bind(page.first + 1)
-                    .fetch_all(self.db.pool()),
+                    .fetch_all(c)),
             )
             .await?;
         Ok(page_of(rows, page.first))
@@ -183,7 +183,7 @@ impl MySqlCatalog {
         }
         let rows = self
             .db
-            .run(built.sql(), built.fetch_all(self.db.pool()))
+            .run(built.sql(), lent!(self.db, |c| built.fetch_all(c)))
             .await?;
         let mut grouped: HashMap<i32, Vec<CategoryRecord>> = HashMap::new();
         for row in rows {
@@ -312,7 +312,7 @@ impl CatalogSource for MySqlCatalog {
         );
         let rows: Vec<CategoryRow> = self
             .db
-            .run(&sql, sqlx::query_as(&sql).fetch_all(self.db.pool()))
+            .run(&sql, lent!(self.db, |c| sqlx::query_as(&sql).fetch_all(c)))
             .await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
@@ -338,7 +338,7 @@ impl CatalogSource for MySqlCatalog {
         let built = query.build_query_as();
         let rows: Vec<BrandRow> = self
             .db
-            .run(built.sql(), built.fetch_all(self.db.pool()))
+            .run(built.sql(), lent!(self.db, |c| built.fetch_all(c)))
             .await?;
         Ok(page_of(rows, page.first))
     }
@@ -346,7 +346,10 @@ impl CatalogSource for MySqlCatalog {
     async fn brands_count(&self) -> Result<i64, SourceError> {
         let sql = "SELECT COUNT(*) FROM brands";
         self.db
-            .run(sql, sqlx::query_scalar(sql).fetch_one(self.db.pool()))
+            .run(
+                sql,
+                lent!(self.db, |c| sqlx::query_scalar(sql).fetch_one(c)),
+            )
             .await
     }
 

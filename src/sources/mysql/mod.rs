@@ -1,8 +1,24 @@
 //! MySQL (MariaDB in development): the data of record. Queries are written as runtime SQL
 //! with `sqlx::query_as`, so a clean clone builds without a database or an offline cache.
 
+/// The statement `$statement` (a query's `fetch_*`, given the connection `$conn`) on a
+/// connection lent by `$db`, as a future for `MySql::run`: the connection is kept for the
+/// next statement when this one runs to its end (see `kept`).
+macro_rules! lent {
+    ($db:expr, |$conn:ident| $statement:expr) => {
+        async {
+            let mut lent = $db.lend().await?;
+            let $conn = &mut *lent;
+            let answer = $statement.await?;
+            lent.finished();
+            Ok::<_, sqlx::Error>(answer)
+        }
+    };
+}
+
 mod catalog;
 pub mod community;
+mod kept;
 mod rows;
 mod sql;
 
@@ -63,6 +79,8 @@ impl Default for MySqlSettings {
 #[derive(Clone)]
 pub struct MySql {
     pool: MySqlPool,
+    /// Connections kept between statements without a ping (see `kept`).
+    kept: Arc<kept::Kept>,
     statement_timeout: Duration,
     statements: Arc<AtomicU64>,
     guard: Arc<Guard>,
@@ -75,11 +93,10 @@ impl MySql {
     /// caller has given up, instead of running on behind the client-side timeout.
     ///
     /// sqlx pings a connection before every use unless told otherwise, and again when it
-    /// goes back to the pool: three round trips a statement. The ping on return stays (it
-    /// finds connections a cancelled statement left half-read); the one before use is kept
-    /// only for a connection that has sat idle for `PING_AFTER_IDLE`, which is the one a
-    /// MySQL restart or idle timeout may have cut since. Under load connections go back and
-    /// forth within milliseconds and are not pinged twice.
+    /// goes back to the pool: three round trips a statement. The ping before use is kept only
+    /// for a connection that has sat idle for `PING_AFTER_IDLE`, which is the one a MySQL
+    /// restart or idle timeout may have cut since; the one on return only for a connection
+    /// whose statement did not run to its end (see `kept`), which is what it is for.
     pub fn connect_lazy(options: MySqlConnectOptions, settings: &MySqlSettings) -> Self {
         let millis = settings.statement_timeout.as_millis() as u64;
         let pool = MySqlPoolOptions::new()
@@ -114,15 +131,40 @@ impl MySql {
     pub fn from_pool(pool: MySqlPool, statement_timeout: Duration) -> Self {
         Self {
             pool,
+            kept: Arc::default(),
             statement_timeout,
             statements: Arc::default(),
             guard: Arc::new(Guard::new(BACKEND, GUARD)),
         }
     }
 
-    /// The underlying pool.
+    /// The underlying pool, for statements outside the sources' (tests, subcommands): the
+    /// connections kept between statements go back to it first, so that it has them.
     pub fn pool(&self) -> &MySqlPool {
+        self.kept.release_all();
         &self.pool
+    }
+
+    /// A connection for one statement, kept for the next if it ends well (see `kept`).
+    async fn lend(&self) -> Result<kept::Lent<'_>, sqlx::Error> {
+        self.kept.checkout(&self.pool).await
+    }
+
+    /// Connections open and, of those, idle (in the pool or kept between statements).
+    pub fn connections(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle() + self.kept.idle())
+    }
+
+    /// `acquiring`, a future that takes a connection from the pool itself (a transaction's
+    /// begin), with the kept connections given back to the pool and none kept meanwhile.
+    async fn through_pool<T>(&self, acquiring: impl Future<Output = T>) -> T {
+        self.kept.through_pool(acquiring).await
+    }
+
+    /// Closes every connection, the kept ones first; waits for those in use.
+    pub async fn close(&self) {
+        self.kept.release_all();
+        self.pool.close().await;
     }
 
     /// Statements run through this handle since it was built.
@@ -255,7 +297,7 @@ impl HealthCheck for MySql {
 
     async fn check(&self) -> Result<(), SourceError> {
         let probe = "SELECT 1";
-        self.run(probe, sqlx::query(probe).execute(&self.pool))
+        self.run(probe, lent!(self, |c| sqlx::query(probe).execute(c)))
             .await
             .map(drop)
     }

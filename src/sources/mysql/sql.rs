@@ -89,7 +89,9 @@ impl MySql {
         let keys = distinct(keys);
         let mut query = select_in(table_sql, &keys);
         let built = query.build_query_as();
-        let rows: Vec<R> = self.run(built.sql(), built.fetch_all(self.pool())).await?;
+        let rows: Vec<R> = self
+            .run(built.sql(), lent!(self, |c| built.fetch_all(c)))
+            .await?;
         Ok(rows
             .into_iter()
             .map(T::from)
@@ -135,7 +137,9 @@ impl MySql {
         for bind in binds {
             query = query.bind(*bind);
         }
-        let rows = self.run(query.sql(), query.fetch_all(self.pool())).await?;
+        let rows = self
+            .run(query.sql(), lent!(self, |c| query.fetch_all(c)))
+            .await?;
         let mut by_branch: Vec<Vec<R>> = branches.iter().map(|_| Vec::new()).collect();
         for row in rows {
             if let Some(branch) = by_branch.get_mut(row.key() as usize) {
@@ -191,7 +195,8 @@ impl MySql {
         for bind in binds {
             query = query.bind(*bind);
         }
-        self.run(query.sql(), query.fetch_all(self.pool())).await
+        self.run(query.sql(), lent!(self, |c| query.fetch_all(c)))
+            .await
     }
 
     /// The `(key, value)` rows of `sql` (bound as [`MySql::rows`]), grouped by key, each

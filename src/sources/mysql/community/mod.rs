@@ -301,7 +301,7 @@ impl CommunitySource for MySqlCommunity {
             .db
             .run(
                 query.sql(),
-                query.bind(page.first + 1).fetch_all(self.db.pool()),
+                lent!(self.db, |c| query.bind(page.first + 1).fetch_all(c)),
             )
             .await?;
         Ok(page_of(rows, page.first))
@@ -313,13 +313,13 @@ impl CommunitySource for MySqlCommunity {
                 let query = sqlx::query_scalar("SELECT COUNT(*) FROM collage_tags WHERE tag = ?")
                     .bind(tag.to_owned());
                 self.db
-                    .run(query.sql(), query.fetch_one(self.db.pool()))
+                    .run(query.sql(), lent!(self.db, |c| query.fetch_one(c)))
                     .await
             }
             None => {
                 let query = sqlx::query_scalar("SELECT COUNT(*) FROM collages");
                 self.db
-                    .run(query.sql(), query.fetch_one(self.db.pool()))
+                    .run(query.sql(), lent!(self.db, |c| query.fetch_one(c)))
                     .await
             }
         }
@@ -372,7 +372,7 @@ impl CommunitySource for MySqlCommunity {
             .bind(page.first + 1);
         let rows = self
             .db
-            .run(query.sql(), query.fetch_all(self.db.pool()))
+            .run(query.sql(), lent!(self.db, |c| query.fetch_all(c)))
             .await?;
         Ok(page_of(rows, page.first))
     }
@@ -420,7 +420,7 @@ impl CommunitySource for MySqlCommunity {
             .db
             .run(
                 query.sql(),
-                query.bind(page.first + 1).fetch_all(self.db.pool()),
+                lent!(self.db, |c| query.bind(page.first + 1).fetch_all(c)),
             )
             .await?;
         let page = page_of::<LikedRow, LikedRow>(rows, page.first);
@@ -555,7 +555,7 @@ impl MySqlCommunity {
         }
         let rows = self
             .db
-            .run(query.sql(), query.fetch_all(self.db.pool()))
+            .run(query.sql(), lent!(self.db, |c| query.fetch_all(c)))
             .await?;
         Ok(rows.into_iter().collect())
     }

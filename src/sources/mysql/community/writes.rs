@@ -107,7 +107,7 @@ impl MySqlCommunity {
 
     async fn begin(&self) -> Result<Transaction<'static, Db>, WriteError> {
         let started = std::time::Instant::now();
-        let begun = self.db.pool().begin().await;
+        let begun = self.db.through_pool(self.db.pool.begin()).await;
         self.db
             .report("BEGIN (a write transaction)", started, begun.is_ok());
         begun.map_err(|e| source(self.db.map(e)))
