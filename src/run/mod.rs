@@ -432,7 +432,7 @@ fn collect_backends(
         out.gauge(
             "ogrom_mysql_pool_max_connections",
             "Most MySQL connections the pool opens.",
-            &[(&[], f64::from(mysql.pool().options().get_max_connections()))],
+            &[(&[], f64::from(mysql.max_connections()))],
         );
         out.gauge(
             "ogrom_partner_calls_in_flight",

@@ -350,3 +350,21 @@ async fn statements_that_run_to_their_end_keep_their_connection_without_a_ping()
     assert!(statements >= 12, "{statements}");
     assert!(made <= 4, "{made} pings for {statements} statements");
 }
+
+#[tokio::test]
+async fn closing_gives_back_the_kept_connections_and_does_not_wait_for_them() {
+    let (app, mysql) = counting_app(2, &[]);
+    let (statements, _) = statements_of(
+        &app,
+        &mysql,
+        "{ brands(first: 2) { nodes { name } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(statements, 1);
+    // The statement's connection is kept, checked out of the pool, which closes only when
+    // every connection is back.
+    tokio::time::timeout(std::time::Duration::from_secs(1), mysql.close())
+        .await
+        .expect("the pool closes at once");
+}

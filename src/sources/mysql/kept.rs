@@ -34,6 +34,8 @@ struct State {
     idle: Vec<(Connection, Instant)>,
     /// Statements waiting on the pool for a connection.
     waiting: usize,
+    /// The pool is closing: nothing is kept any more.
+    closing: bool,
 }
 
 impl Kept {
@@ -93,9 +95,20 @@ impl Kept {
         self.state().idle.len()
     }
 
-    /// Gives every kept connection back to the pool (before closing it).
+    /// Gives every kept connection back to the pool.
     pub(super) fn release_all(&self) {
         let idle = std::mem::take(&mut self.state().idle);
+        drop(idle);
+    }
+
+    /// Gives every kept connection back to the pool, and from now on every connection
+    /// whose statement ends: the pool is closing, and waits for them.
+    pub(super) fn close(&self) {
+        let idle = {
+            let mut state = self.state();
+            state.closing = true;
+            std::mem::take(&mut state.idle)
+        };
         drop(idle);
     }
 }
@@ -124,7 +137,7 @@ impl Lent<'_> {
             return;
         };
         let mut state = self.kept.state();
-        if state.waiting == 0 {
+        if state.waiting == 0 && !state.closing {
             state.idle.push((connection, Instant::now()));
         } else {
             drop(state);

@@ -150,6 +150,11 @@ impl MySql {
         self.kept.checkout(&self.pool).await
     }
 
+    /// The most connections the pool opens.
+    pub fn max_connections(&self) -> u32 {
+        self.pool.options().get_max_connections()
+    }
+
     /// Connections open and, of those, idle (in the pool or kept between statements).
     pub fn connections(&self) -> (u32, usize) {
         (self.pool.size(), self.pool.num_idle() + self.kept.idle())
@@ -163,7 +168,7 @@ impl MySql {
 
     /// Closes every connection, the kept ones first; waits for those in use.
     pub async fn close(&self) {
-        self.kept.release_all();
+        self.kept.close();
         self.pool.close().await;
     }
 
