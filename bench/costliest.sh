@@ -53,32 +53,21 @@ prepare_data "$ogrom" ogrom_bench ogrom_bench_products bench
 work=$(mktemp -d /tmp/costliest.XXXXXX)
 pids=()
 cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  stop_all pids
   rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-wait_for() {
-  for _ in $(seq 300); do
-    curl -fs -m 1 -o /dev/null "$1" && return
-    kill -0 "$2" 2>/dev/null || die "$3 exited while starting (log: $4)"
-    sleep 0.05
-  done
-  die "$3 is not ready after 15 s"
-}
-
 "$ogrom" partner-stub --listen "127.0.0.1:$stub_port" >"$work/partner-stub.log" 2>&1 &
 pids+=($!)
-wait_for "http://127.0.0.1:$stub_port/health" "${pids[-1]}" "the partner stand-in" "$work/partner-stub.log"
+wait_up "http://127.0.0.1:$stub_port/health" "${pids[-1]}" "the partner stand-in" "$work/partner-stub.log"
 
 # The default limits, as deployed, except the budget: one client sends everything here.
 OGROM_PARTNER_URL="http://127.0.0.1:$stub_port" OGROM_COST_BUDGET=0 OGROM_SHUTDOWN_DRAIN_MS=0 \
   "$ogrom" serve --listen "127.0.0.1:$port" >"$work/gateway.log" 2>&1 &
 pids+=($!)
-wait_for "http://127.0.0.1:$port/health/ready" "${pids[-1]}" "the gateway" "$work/gateway.log"
+wait_up "http://127.0.0.1:$port/health/ready" "${pids[-1]}" "the gateway" "$work/gateway.log"
 
 # Backend work is read from the backends' own processes.
 mysql_pid=$(pgrep -o -x mariadbd || pgrep -o -x mysqld) || die "no MySQL server process found"

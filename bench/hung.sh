@@ -61,32 +61,21 @@ es_pid=$(pgrep -o -f org.elasticsearch.bootstrap.Elasticsearch) || die "no Elast
 work=$(mktemp -d /tmp/hung.XXXXXX)
 pids=()
 cleanup() {
-  local pid
   kill -CONT "$es_pid" 2>/dev/null || true
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  stop_all pids
   rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-wait_for() {
-  for _ in $(seq 300); do
-    curl -fs -m 1 -o /dev/null "$1" && return
-    kill -0 "$2" 2>/dev/null || die "$3 exited while starting"
-    sleep 0.05
-  done
-  die "$3 is not ready after 15 s"
-}
-
 "$ogrom" partner-stub --listen "127.0.0.1:$stub_port" >"$work/partner-stub.log" 2>&1 &
 pids+=($!)
-wait_for "http://127.0.0.1:$stub_port/health" "${pids[-1]}" "the partner stand-in"
+wait_up "http://127.0.0.1:$stub_port/health" "${pids[-1]}" "the partner stand-in"
 # prepare_data has set the database and the search alias.
 OGROM_PARTNER_URL="http://127.0.0.1:$stub_port" OGROM_COST_BUDGET=0 OGROM_SHUTDOWN_DRAIN_MS=0 \
   "$ogrom" serve --listen "127.0.0.1:$port" >"$work/gateway.log" 2>&1 &
 pids+=($!)
-wait_for "http://127.0.0.1:$port/health/ready" "${pids[-1]}" "the gateway"
+wait_up "http://127.0.0.1:$port/health/ready" "${pids[-1]}" "the gateway"
 
 # Bodies as bench/suite.sh makes them: collage pages by global id, searches for a word of a
 # product's name.

@@ -88,3 +88,23 @@ cgroup_manager = "cgroupfs"'
   fi
   export CONTAINERS_CONF=$conf
 }
+
+# Stops the processes in the array named $1 (TERM, then waits for each).
+stop_all() {
+  local -n stopped=$1
+  local pid
+  for pid in "${stopped[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${stopped[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+
+# Waits, 15 s at most, until $1 answers 2xx while process $2 lives; $3 names it in errors
+# and $4, if given, is its log.
+wait_up() {
+  for _ in $(seq 300); do
+    curl -fs -m 1 -o /dev/null "$1" && return
+    kill -0 "$2" 2>/dev/null || { echo "$3 exited while starting${4:+ (log: $4)}" >&2; exit 2; }
+    sleep 0.05
+  done
+  echo "$3 is not ready after 15 s" >&2
+  exit 2
+}

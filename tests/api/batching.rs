@@ -157,6 +157,19 @@ async fn category_lists_count_their_subtrees_in_one_statement() {
     }
 }
 
+/// The products of the category `slug` and every category below it, counted by SQL.
+async fn subtree_products(db: &sqlx::MySqlPool, slug: &str) -> i64 {
+    sqlx::query_scalar(
+        "WITH RECURSIVE sub (id) AS (SELECT id FROM categories WHERE slug = ?
+           UNION SELECT c.id FROM categories c JOIN sub s ON c.parent_id = s.id)
+         SELECT COUNT(*) FROM products WHERE category_id IN (SELECT id FROM sub)",
+    )
+    .bind(slug)
+    .fetch_one(db)
+    .await
+    .unwrap()
+}
+
 #[tokio::test]
 async fn a_list_whose_count_alone_is_read_loads_no_page() {
     let database = fixture_database();
@@ -174,15 +187,7 @@ async fn a_list_whose_count_alone_is_read_loads_no_page() {
     let db = sql(database).await;
     for root in data["categories"].as_array().unwrap() {
         let slug = root["slug"].as_str().unwrap();
-        let count: i64 = sqlx::query_scalar(
-            "WITH RECURSIVE sub (id) AS (SELECT id FROM categories WHERE slug = ?
-               UNION SELECT c.id FROM categories c JOIN sub s ON c.parent_id = s.id)
-             SELECT COUNT(*) FROM products WHERE category_id IN (SELECT id FROM sub)",
-        )
-        .bind(slug)
-        .fetch_one(&db)
-        .await
-        .unwrap();
+        let count = subtree_products(&db, slug).await;
         assert_eq!(root["products"]["totalCount"], count, "{slug}");
     }
     for brand in data["brands"]["nodes"].as_array().unwrap() {
@@ -215,15 +220,7 @@ async fn a_categorys_count_is_kept_as_long_as_a_category_may_be_cached() {
         (paged["categories"].as_array().unwrap().iter()).zip(data["categories"].as_array().unwrap())
     {
         let slug = root["slug"].as_str().unwrap();
-        let count: i64 = sqlx::query_scalar(
-            "WITH RECURSIVE sub (id) AS (SELECT id FROM categories WHERE slug = ?
-               UNION SELECT c.id FROM categories c JOIN sub s ON c.parent_id = s.id)
-             SELECT COUNT(*) FROM products WHERE category_id IN (SELECT id FROM sub)",
-        )
-        .bind(slug)
-        .fetch_one(&db)
-        .await
-        .unwrap();
+        let count = subtree_products(&db, slug).await;
         assert_eq!(root["products"]["totalCount"], count, "{slug}");
         assert_eq!(counted["products"]["totalCount"], count, "{slug}");
     }
