@@ -146,26 +146,6 @@ impl MySqlCatalog {
         self.db.grouped(&sql, roots).await
     }
 
-    async fn products_page(
-        &self,
-        sql: String,
-        owner_id: i32,
-        page: PageRequest<i32>,
-    ) -> Result<Page<ProductRecord>, SourceError> {
-        let after = page.after.unwrap_or(i32::MAX);
-        let rows: Vec<ProductRow> = self
-            .db
-            .run(
-                &sql,
-                lent!(self.db, |c| sqlx::query_as(&sql)
-                    .bind(owner_id)
-                    .bind(after)
-                    .bind(page.first + 1)
-                    .fetch_all(c)),
-            )
-            .await?;
-        Ok(page_of(rows, page.first))
-    }
     /// Categories grouped by the key each row was selected for.
     async fn grouped_categories(
         &self,
@@ -177,14 +157,7 @@ impl MySqlCatalog {
         }
         let ids = distinct(ids);
         let sql = sql.replace("{ids}", &placeholders(ids.len()));
-        let mut built = sqlx::query_as::<_, KeyedCategoryRow>(&sql);
-        for id in &ids {
-            built = built.bind(*id);
-        }
-        let rows = self
-            .db
-            .run(built.sql(), lent!(self.db, |c| built.fetch_all(c)))
-            .await?;
+        let rows: Vec<KeyedCategoryRow> = self.db.rows(&sql, &ids).await?;
         let mut grouped: HashMap<i32, Vec<CategoryRecord>> = HashMap::new();
         for row in rows {
             grouped
@@ -481,7 +454,13 @@ impl CatalogSource for MySqlCatalog {
             "SELECT {PRODUCT_COLUMNS} FROM products p WHERE p.brand_id = ? AND p.id < ? \
              ORDER BY p.id DESC LIMIT ?"
         );
-        self.products_page(sql, brand_id, page).await
+        let binds = [
+            brand_id,
+            page.after.unwrap_or(i32::MAX),
+            page.first.saturating_add(1) as i32,
+        ];
+        let rows: Vec<ProductRow> = self.db.rows(&sql, &binds).await?;
+        Ok(page_of(rows, page.first))
     }
 }
 

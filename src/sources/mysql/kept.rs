@@ -80,14 +80,20 @@ impl Kept {
     /// `acquiring`, which takes a connection from the pool itself: the kept connections go
     /// back to the pool, and statements that end meanwhile give theirs back too.
     pub(super) async fn through_pool<T>(&self, acquiring: impl Future<Output = T>) -> T {
+        self.give_back(|state| state.waiting += 1);
+        let _waiting = Waiting(self);
+        acquiring.await
+    }
+
+    /// Gives every kept connection back to the pool, after `also` has changed the state
+    /// under the same lock.
+    fn give_back(&self, also: impl FnOnce(&mut State)) {
         let idle = {
             let mut state = self.state();
-            state.waiting += 1;
+            also(&mut state);
             std::mem::take(&mut state.idle)
         };
-        let _waiting = Waiting(self);
         drop(idle);
-        acquiring.await
     }
 
     /// How many connections are kept idle here.
@@ -97,19 +103,13 @@ impl Kept {
 
     /// Gives every kept connection back to the pool.
     pub(super) fn release_all(&self) {
-        let idle = std::mem::take(&mut self.state().idle);
-        drop(idle);
+        self.give_back(|_| {});
     }
 
     /// Gives every kept connection back to the pool, and from now on every connection
     /// whose statement ends: the pool is closing, and waits for them.
     pub(super) fn close(&self) {
-        let idle = {
-            let mut state = self.state();
-            state.closing = true;
-            std::mem::take(&mut state.idle)
-        };
-        drop(idle);
+        self.give_back(|state| state.closing = true);
     }
 }
 

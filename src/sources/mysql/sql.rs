@@ -132,14 +132,7 @@ impl MySql {
     where
         R: for<'r> FromRow<'r, sqlx::mysql::MySqlRow> + Send + Unpin + Keyed,
     {
-        let sql = branches.join(" UNION ALL ");
-        let mut query = sqlx::query_as::<_, R>(&sql);
-        for bind in binds {
-            query = query.bind(*bind);
-        }
-        let rows = self
-            .run(query.sql(), lent!(self, |c| query.fetch_all(c)))
-            .await?;
+        let rows: Vec<R> = self.rows(&branches.join(" UNION ALL "), binds).await?;
         let mut by_branch: Vec<Vec<R>> = branches.iter().map(|_| Vec::new()).collect();
         for row in rows {
             if let Some(branch) = by_branch.get_mut(row.key() as usize) {
