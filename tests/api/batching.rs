@@ -346,6 +346,23 @@ async fn statements_that_run_to_their_end_keep_their_connection_without_a_ping()
     // A ping after every statement would have made one each.
     assert!(statements >= 12, "{statements}");
     assert!(made <= 4, "{made} pings for {statements} statements");
+
+    // Three root fields of three loaders: their statements start together, and two wait
+    // for the one connection. Each that ends hands it to the next, unpinged; giving it back
+    // through the pool would have pinged it for each waiting statement.
+    let side_by_side = "{ brands(first: 2) { nodes { name } } \
+                        categories { name } \
+                        collages(first: 2) { nodes { title } } }";
+    let before = pings().await;
+    let mut statements = 0;
+    for _ in 0..3 {
+        let (made, data) = statements_of(&app, &mysql, side_by_side, json!({})).await;
+        assert_eq!(data["collages"]["nodes"].as_array().map(Vec::len), Some(2));
+        statements += made;
+    }
+    let made = pings().await - before;
+    assert!(statements >= 9, "{statements}");
+    assert!(made <= 4, "{made} pings for {statements} statements");
 }
 
 #[tokio::test]

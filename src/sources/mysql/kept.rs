@@ -2,14 +2,17 @@
 //! connection it is given back, to find one that a cancelled statement left half-read: a
 //! second round trip for every statement, and as much work again for the server (a home
 //! feed ran 6 statements and 6 pings). A statement that ran to its end leaves its connection
-//! clean, so it is kept here, unpinged, for the next one; any other (failed, cancelled) goes
-//! back through the pool, which pings it and closes it if it is broken.
+//! clean, so it is handed, unpinged, to the next statement: one that waits for a connection,
+//! else the next to come (it is kept idle here meanwhile). Any other connection (its
+//! statement failed or was cancelled) goes back through the pool, which pings it and closes
+//! it if it is broken.
 //!
 //! Kept connections stay checked out of sqlx's pool, so that the pool's bound still counts
-//! them. A statement that finds none kept asks the pool, after saying it waits: a statement
-//! ending meanwhile then hands its connection to the pool instead of keeping it, so nobody
-//! waits on the pool while a kept connection sits idle.
+//! them. A statement that finds none kept waits for whichever comes first: a connection
+//! handed over by a statement that ends, or the pool's. Under load most statements wait, so
+//! the hand-over is what saves the ping; the pool still opens connections up to its bound.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::sync::Mutex;
@@ -17,6 +20,7 @@ use std::time::Instant;
 
 use sqlx::MySqlPool;
 use sqlx::pool::PoolConnection;
+use tokio::sync::oneshot;
 
 use super::PING_AFTER_IDLE;
 
@@ -32,8 +36,11 @@ pub(super) struct Kept {
 struct State {
     /// Clean connections, with when each was kept.
     idle: Vec<(Connection, Instant)>,
-    /// Statements waiting on the pool for a connection.
-    waiting: usize,
+    /// Statements waiting for a connection, the longest waiting first.
+    waiting: VecDeque<oneshot::Sender<Connection>>,
+    /// Callers taking a connection from the pool itself (a transaction's begin): while
+    /// there are any, connections go back to the pool, where they find them.
+    pooled: usize,
     /// The pool is closing: nothing is kept any more.
     closing: bool,
 }
@@ -44,21 +51,24 @@ impl Kept {
     }
 
     /// A connection for one statement: a kept one (pinged if it was kept long), else the
-    /// pool's.
+    /// first to come of one handed over and the pool's.
     pub(super) async fn checkout<'k>(&'k self, pool: &MySqlPool) -> Result<Lent<'k>, sqlx::Error> {
-        let found = {
+        let (found, handed) = {
             let mut state = self.state();
-            let found = state.idle.pop();
-            if found.is_none() {
-                state.waiting += 1;
+            match state.idle.pop() {
+                Some(found) => (Some(found), None),
+                None => {
+                    let (sender, receiver) = oneshot::channel();
+                    state.waiting.push_back(sender);
+                    (None, Some(receiver))
+                }
             }
-            found
         };
-        let connection = match found {
-            Some((mut connection, kept_at)) => {
+        let connection = match (found, handed) {
+            (Some((mut connection, kept_at)), _) => {
                 if kept_at.elapsed() >= PING_AFTER_IDLE {
                     // A cut connection fails its ping; the pool closes it on its return,
-                    // and the statement asks the pool for another.
+                    // and the statement asks for another.
                     if sqlx::Connection::ping(&mut *connection).await.is_err() {
                         drop(connection);
                         return Box::pin(self.checkout(pool)).await;
@@ -66,10 +76,18 @@ impl Kept {
                 }
                 connection
             }
-            None => {
-                let _waiting = Waiting(self);
-                pool.acquire().await?
+            (None, Some(receiver)) => {
+                let mut waiting = Waiting {
+                    kept: self,
+                    receiver,
+                };
+                tokio::select! {
+                    biased;
+                    Ok(handed) = &mut waiting.receiver => handed,
+                    acquired = pool.acquire() => acquired?,
+                }
             }
+            (None, None) => unreachable!("a statement finds a connection or waits for one"),
         };
         Ok(Lent {
             kept: self,
@@ -80,9 +98,28 @@ impl Kept {
     /// `acquiring`, which takes a connection from the pool itself: the kept connections go
     /// back to the pool, and statements that end meanwhile give theirs back too.
     pub(super) async fn through_pool<T>(&self, acquiring: impl Future<Output = T>) -> T {
-        self.give_back(|state| state.waiting += 1);
-        let _waiting = Waiting(self);
+        self.give_back(|state| state.pooled += 1);
+        let _pooled = Pooled(self);
         acquiring.await
+    }
+
+    /// A clean connection: to the statement waiting longest, else kept, unless it belongs
+    /// to the pool (closing, or somebody takes from the pool itself).
+    fn keep(&self, mut connection: Connection) {
+        let mut state = self.state();
+        if state.closing || state.pooled > 0 {
+            drop(state);
+            drop(connection);
+            return;
+        }
+        while let Some(waiter) = state.waiting.pop_front() {
+            match waiter.send(connection) {
+                Ok(()) => return,
+                // It got the pool's meanwhile.
+                Err(back) => connection = back,
+            }
+        }
+        state.idle.push((connection, Instant::now()));
     }
 
     /// Gives every kept connection back to the pool, after `also` has changed the state
@@ -113,16 +150,37 @@ impl Kept {
     }
 }
 
-/// A statement waiting on the pool; no longer when dropped (answered or cancelled).
-struct Waiting<'k>(&'k Kept);
+/// A statement waiting for a connection. When it stops waiting (served, failed or
+/// cancelled), a connection handed to it too late is kept for the next, and the places of
+/// waiters that left are cleared.
+struct Waiting<'k> {
+    kept: &'k Kept,
+    receiver: oneshot::Receiver<Connection>,
+}
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        self.0.state().waiting -= 1;
+        self.receiver.close();
+        if let Ok(late) = self.receiver.try_recv() {
+            self.kept.keep(late);
+        }
+        self.kept
+            .state()
+            .waiting
+            .retain(|waiter| !waiter.is_closed());
     }
 }
 
-/// A connection lent to one statement. [`Lent::finished`] keeps it for the next; dropped
+/// A caller taking from the pool itself; no longer when dropped.
+struct Pooled<'k>(&'k Kept);
+
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        self.0.state().pooled -= 1;
+    }
+}
+
+/// A connection lent to one statement. [`Lent::finished`] hands it to the next; dropped
 /// otherwise (an error, a cancelled statement), it goes back to the pool, which checks it.
 pub(super) struct Lent<'k> {
     kept: &'k Kept,
@@ -130,22 +188,13 @@ pub(super) struct Lent<'k> {
 }
 
 impl Lent<'_> {
-    /// The statement ran to its end: the connection is clean and kept, unless a statement
-    /// waits on the pool, which then gets it.
+    /// The statement ran to its end: the connection is clean, for the next statement.
     pub(super) fn finished(mut self) {
-        let Some(connection) = self.connection.take() else {
-            return;
-        };
-        let mut state = self.kept.state();
-        if state.waiting == 0 && !state.closing {
-            state.idle.push((connection, Instant::now()));
-        } else {
-            drop(state);
-            drop(connection);
+        if let Some(connection) = self.connection.take() {
+            self.kept.keep(connection);
         }
     }
 }
-
 impl Deref for Lent<'_> {
     type Target = sqlx::MySqlConnection;
 
