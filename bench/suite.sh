@@ -20,7 +20,7 @@
 # build and seeding (which take a few minutes more).
 #
 #   bench/suite.sh [--rate N] [--seconds N] [--closed-seconds N] [--concurrency N]
-#                  [--starts N] [--response-cache-mb N] [--json PATH]
+#                  [--starts N] [--response-cache-mb N] [--worker-threads N] [--json PATH]
 #
 #   --rate            open-loop requests per second (default 200)
 #   --seconds         length of each open-loop run (default 15)
@@ -29,6 +29,8 @@
 #   --starts          gateway starts timed for start-to-ready (default 5)
 #   --response-cache-mb  the gateway's response cache (default 0: off, as deployed by
 #                     default); with it on, repeated bodies are answered from it
+#   --worker-threads  the gateway's threads (default 1: as deployed, an instance of one core,
+#                     see deploy/kubernetes; the host's cores also run MySQL and Elasticsearch)
 #   --json            where to write the results (default
 #                     ~/.cache/ogrom/bench/suite-<date>-<time>.json)
 #
@@ -44,6 +46,7 @@ closed_seconds=10
 concurrency=16
 starts=5
 response_cache_mb=0
+worker_threads=1
 json=''
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -53,12 +56,13 @@ while [ $# -gt 0 ]; do
     --concurrency) concurrency=${2:?--concurrency needs a value}; shift 2 ;;
     --starts) starts=${2:?--starts needs a value}; shift 2 ;;
     --response-cache-mb) response_cache_mb=${2:?--response-cache-mb needs a value}; shift 2 ;;
+    --worker-threads) worker_threads=${2:?--worker-threads needs a value}; shift 2 ;;
     --json) json=${2:?--json needs a path}; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
     *) echo "suite: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
-for value in "$rate" "$seconds" "$closed_seconds" "$concurrency" "$starts"; do
+for value in "$rate" "$seconds" "$closed_seconds" "$concurrency" "$starts" "$worker_threads"; do
   [[ "$value" =~ ^[1-9][0-9]*$ ]] || { echo "suite: $value is not a whole number above 0" >&2; exit 2; }
 done
 [[ "$response_cache_mb" =~ ^[0-9]+$ ]] || { echo "suite: --response-cache-mb $response_cache_mb is not a whole number" >&2; exit 2; }
@@ -173,11 +177,11 @@ curl -fsS -m 2 -o /dev/null -d '{"latency_ms": 0}' "http://127.0.0.1:$stub_port/
   || fail "the partner stand-in refused its latency"
 
 # The gateway as deployed (JSON logs at info, with an access log line a request; offers cache
-# on), except: no cost budgets, which would throttle the load driver (one client), and a
+# on; the threads of one core unless --worker-threads says otherwise), except: no cost budgets, which would throttle the load driver (one client), and a
 # concurrency limit the closed loop cannot reach.
 export OGROM_PARTNER_URL="http://127.0.0.1:$stub_port"
 export OGROM_COST_BUDGET=0 OGROM_MAX_CONCURRENT_REQUESTS=4096
-export OGROM_RESPONSE_CACHE_MB=$response_cache_mb
+export OGROM_RESPONSE_CACHE_MB=$response_cache_mb OGROM_WORKER_THREADS=$worker_threads
 export OGROM_LOG_FORMAT=json OGROM_LOG=info
 
 # Start to ready: spawn, then ask /health/ready every 5 ms until it answers 200 (wall time
@@ -416,7 +420,7 @@ jq -n --slurpfile operations "$work/operations.json" --slurpfile starts "$work/s
   --argjson cores "$(nproc)" \
   --argjson rate "$rate" --argjson seconds "$seconds" --argjson closed_seconds "$closed_seconds" \
   --argjson concurrency "$concurrency" --argjson bodies "$bodies" \
-  --argjson response_cache_mb "$response_cache_mb" \
+  --argjson response_cache_mb "$response_cache_mb" --argjson worker_threads "$worker_threads" \
   --argjson products "$products" --argjson collages "$collages" --argjson users "$users" \
   --argjson indexed "$indexed" '
   def median: sort | if length == 0 then null
@@ -430,7 +434,8 @@ jq -n --slurpfile operations "$work/operations.json" --slurpfile starts "$work/s
                 concurrency: $concurrency, bodies_per_operation: $bodies,
                 gateway_env: {OGROM_COST_BUDGET: 0, OGROM_MAX_CONCURRENT_REQUESTS: 4096,
                               OGROM_LOG: "info", OGROM_LOG_FORMAT: "json",
-                              OGROM_RESPONSE_CACHE_MB: $response_cache_mb},
+                              OGROM_RESPONSE_CACHE_MB: $response_cache_mb,
+                              OGROM_WORKER_THREADS: $worker_threads},
                 partner_latency_ms: 0},
      data: {products: $products, collages: $collages, users: $users, indexed: $indexed},
      operations: $operations[0],
@@ -537,5 +542,5 @@ jq -r '[.operations[] | select(.closed.throughput_rps < .open.rate)
   | select(length > 0)
   | "suite: note: the open-loop rate is above the closed-loop throughput of \(join("; ")):"
     + " their open-loop figures are those of an overloaded gateway"' "$json"
-say "data: $products products, $collages collages, $users users; commit $commit; $(nproc) cores"
+say "data: $products products, $collages collages, $users users; commit $commit; $(nproc) cores, gateway on $worker_threads thread(s)"
 say "results: $json"

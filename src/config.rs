@@ -528,6 +528,13 @@ pub struct ServeArgs {
     /// Serve every route under this prefix (e.g. `/api/v2`); empty for the root.
     #[arg(long, env = "OGROM_PATH_PREFIX", default_value = "", value_parser = parse_prefix)]
     pub path_prefix: String,
+    /// Threads that serve requests. Unset: one a core the process may use (its CPU quota,
+    /// else the machine's cores). A request spends less CPU on one thread than on several,
+    /// which hand its tasks and wake-ups to each other (a home feed: about 15% less,
+    /// `bench/suite.sh`), so a deployment scales out by instances of one core each.
+    #[arg(long, env = "OGROM_WORKER_THREADS",
+        value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub worker_threads: Option<u16>,
 
     /// The MySQL database of record (catalog and community).
     #[command(flatten)]
