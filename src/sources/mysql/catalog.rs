@@ -2,12 +2,11 @@
 //! CTEs for the category tree so a whole level of paths or subtrees costs one query.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use sqlx::{Execute, MySql as Db, QueryBuilder};
 
 use super::MySqlCatalog;
+use super::recent::Recent;
 use super::rows::{BrandRow, CategoryRow, KeyedCategoryRow, KeyedProductRow, ProductRow, ShopRow};
 use super::sql::{Keyed, distinct, first_page, page_of, placeholders};
 use crate::protocols::{
@@ -87,40 +86,35 @@ fn newest_in_categories(
     union
 }
 
-/// How long a category's product count is kept: as long as the schema lets a category be
-/// cached (`type Category @cacheControl(maxAge: 60)`).
-const COUNT_KEPT_FOR: Duration = Duration::from_secs(60);
-/// Counts kept at most (there are as many as categories; the bound is for safety).
-const COUNTS_KEPT_AT_MOST: usize = 100_000;
-
-/// Categories' product counts, kept for [`COUNT_KEPT_FOR`]. Counting a category reads every
-/// product of its subtree (5 ms of MySQL for a top category of 33,000 products), and a
-/// category menu with counts asks for every category at once, on every page that shows it.
-#[derive(Default)]
-pub(super) struct KeptCounts {
-    counts: Mutex<HashMap<i32, (i64, Instant)>>,
+/// What the catalog keeps between statements (see `recent`), each at most
+/// [`KEPT_AT_MOST`] records: there are as many as brands, shops and categories, and the
+/// bound is for safety.
+pub(super) struct Kept {
+    brands: Recent<i32, BrandRecord>,
+    shops: Recent<i32, ShopRecord>,
+    categories: Recent<i32, CategoryRecord>,
+    /// Each category's path, root first.
+    paths: Recent<i32, Vec<CategoryRecord>>,
+    /// Each category's subtree: itself and its descendants' ids.
+    subtrees: Recent<i32, Vec<i32>>,
+    /// Each category's product count, which reads every product of its subtree (5 ms of
+    /// MySQL for a top category of 33,000 products): a category menu with counts asks for
+    /// every category at once, on every page that shows it.
+    counts: Recent<i32, i64>,
 }
 
-impl KeptCounts {
-    /// The counts of `ids` counted less than [`COUNT_KEPT_FOR`] ago.
-    fn fresh(&self, ids: impl IntoIterator<Item = i32>) -> HashMap<i32, i64> {
-        let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        ids.into_iter()
-            .filter_map(|id| {
-                let (count, at) = counts.get(&id)?;
-                (now.duration_since(*at) < COUNT_KEPT_FOR).then_some((id, *count))
-            })
-            .collect()
-    }
+const KEPT_AT_MOST: usize = 100_000;
 
-    fn keep(&self, counted: impl IntoIterator<Item = (i32, i64)>) {
-        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        if counts.len() >= COUNTS_KEPT_AT_MOST {
-            counts.clear();
+impl Default for Kept {
+    fn default() -> Self {
+        Self {
+            brands: Recent::new(KEPT_AT_MOST),
+            shops: Recent::new(KEPT_AT_MOST),
+            categories: Recent::new(KEPT_AT_MOST),
+            paths: Recent::new(KEPT_AT_MOST),
+            subtrees: Recent::new(KEPT_AT_MOST),
+            counts: Recent::new(KEPT_AT_MOST),
         }
-        let now = Instant::now();
-        counts.extend(counted.into_iter().map(|(id, count)| (id, (count, now))));
     }
 }
 
@@ -136,14 +130,33 @@ fn product_pages(
 impl MySqlCatalog {
     /// The ids of each root's subtree (itself and all its descendants), one statement.
     async fn subtrees(&self, roots: &[i32]) -> Result<HashMap<i32, Vec<i32>>, SourceError> {
-        if roots.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let sql = format!(
-            "{}SELECT root, id FROM subtrees",
-            SUBTREES_CTE.replace("{ids}", &placeholders(roots.len()))
-        );
-        self.db.grouped(&sql, roots).await
+        self.kept
+            .subtrees
+            .or_read(roots, |roots| async move {
+                let sql = format!(
+                    "{}SELECT root, id FROM subtrees",
+                    SUBTREES_CTE.replace("{ids}", &placeholders(roots.len()))
+                );
+                self.db.grouped(&sql, &roots).await
+            })
+            .await
+    }
+
+    /// Records by id, read with `table_sql` (`SELECT … FROM t WHERE id`) unless `kept`.
+    async fn kept_by_ids<R, T>(
+        &self,
+        kept: &Recent<i32, T>,
+        table_sql: &str,
+        ids: &[i32],
+        id: impl Fn(&T) -> i32,
+    ) -> Result<HashMap<i32, T>, SourceError>
+    where
+        R: for<'r> sqlx::FromRow<'r, sqlx::mysql::MySqlRow> + Send + Unpin,
+        T: From<R> + Clone,
+    {
+        let read =
+            |ids: Vec<i32>| async move { self.db.by_keys::<_, R, T>(table_sql, &ids, id).await };
+        kept.or_read(ids, read).await
     }
 
     /// Categories grouped by the key each row was selected for.
@@ -200,9 +213,7 @@ impl CatalogSource for MySqlCatalog {
 
     async fn brands_by_ids(&self, ids: &[i32]) -> Result<HashMap<i32, BrandRecord>, SourceError> {
         let sql = format!("SELECT {BRAND_COLUMNS} FROM brands WHERE id");
-        self.db
-            .by_keys::<_, BrandRow, BrandRecord>(&sql, ids, |b| b.id)
-            .await
+        (self.kept_by_ids::<BrandRow, _>(&self.kept.brands, &sql, ids, |b| b.id)).await
     }
 
     async fn brands_by_slugs(
@@ -217,9 +228,7 @@ impl CatalogSource for MySqlCatalog {
 
     async fn shops_by_ids(&self, ids: &[i32]) -> Result<HashMap<i32, ShopRecord>, SourceError> {
         let sql = format!("SELECT {SHOP_COLUMNS} FROM shops WHERE id");
-        self.db
-            .by_keys::<_, ShopRow, ShopRecord>(&sql, ids, |s| s.id)
-            .await
+        (self.kept_by_ids::<ShopRow, _>(&self.kept.shops, &sql, ids, |s| s.id)).await
     }
 
     async fn shops_by_slugs(
@@ -237,9 +246,7 @@ impl CatalogSource for MySqlCatalog {
         ids: &[i32],
     ) -> Result<HashMap<i32, CategoryRecord>, SourceError> {
         let sql = format!("SELECT {CATEGORY_COLUMNS} FROM categories WHERE id");
-        self.db
-            .by_keys::<_, CategoryRow, CategoryRecord>(&sql, ids, |c| c.id)
-            .await
+        (self.kept_by_ids::<CategoryRow, _>(&self.kept.categories, &sql, ids, |c| c.id)).await
     }
 
     async fn categories_by_slugs(
@@ -275,7 +282,12 @@ impl CatalogSource for MySqlCatalog {
                  WHERE c.parent_id IS NOT NULL AND up.depth < 32) \
              SELECT up.key_id, c.id, c.parent_id, c.slug, c.name, c.position \
              FROM up JOIN categories c ON c.id = up.id ORDER BY up.key_id, up.depth DESC";
-        self.grouped_categories(sql, ids).await
+        self.kept
+            .paths
+            .or_read(ids, |ids| async move {
+                self.grouped_categories(sql, &ids).await
+            })
+            .await
     }
 
     async fn root_categories(&self) -> Result<Vec<CategoryRecord>, SourceError> {
@@ -334,6 +346,7 @@ impl CatalogSource for MySqlCatalog {
         let roots: Vec<i32> = distinct(&keys.iter().map(|k| k.owner).collect::<Vec<_>>());
         let subtrees = self.subtrees(&roots).await?;
         let kept = self
+            .kept
             .counts
             .fresh(keys.iter().filter(|k| k.counted).map(|k| k.owner));
         // What this statement counts: the counted keys whose count is not kept.
@@ -377,7 +390,7 @@ impl CatalogSource for MySqlCatalog {
             }
             pages.insert(key, page);
         }
-        self.counts.keep(counted);
+        self.kept.counts.keep(counted);
         Ok(pages)
     }
 
@@ -385,7 +398,7 @@ impl CatalogSource for MySqlCatalog {
         &self,
         category_ids: &[i32],
     ) -> Result<HashMap<i32, i64>, SourceError> {
-        let mut counts = self.counts.fresh(category_ids.iter().copied());
+        let mut counts = self.kept.counts.fresh(category_ids.iter().copied());
         let missing: Vec<i32> = (category_ids.iter())
             .filter(|id| !counts.contains_key(id))
             .copied()
@@ -396,7 +409,8 @@ impl CatalogSource for MySqlCatalog {
                  JOIN products p ON p.category_id = s.id GROUP BY s.root"
             );
             let counted = self.db.counts(&sql, &missing).await?;
-            self.counts
+            self.kept
+                .counts
                 .keep(counted.iter().map(|(&id, &count)| (id, count)));
             counts.extend(counted);
         }

@@ -19,6 +19,7 @@ macro_rules! lent {
 mod catalog;
 pub mod community;
 mod kept;
+mod recent;
 mod rows;
 mod sql;
 
@@ -198,7 +199,7 @@ impl MySql {
     pub fn catalog(&self) -> MySqlCatalog {
         MySqlCatalog {
             db: self.clone(),
-            counts: Default::default(),
+            kept: Default::default(),
         }
     }
 
@@ -312,6 +313,6 @@ impl HealthCheck for MySql {
 #[derive(Clone)]
 pub struct MySqlCatalog {
     db: MySql,
-    /// Categories' product counts, kept a while (see `catalog::KeptCounts`).
-    counts: std::sync::Arc<catalog::KeptCounts>,
+    /// Records and counts read a short while ago (see `recent`).
+    kept: std::sync::Arc<catalog::Kept>,
 }
