@@ -329,18 +329,22 @@ async fn statements_that_run_to_their_end_keep_their_connection_without_a_ping()
                 .unwrap();
         value.parse::<u64>().unwrap()
     };
+    // Statements and pings of asking `query` three times; each answer has two collages.
+    let three_times = async |query: &str| {
+        let before = pings().await;
+        let mut statements = 0;
+        for _ in 0..3 {
+            let (made, data) = statements_of(&app, &mysql, query, json!({})).await;
+            assert_eq!(data["collages"]["nodes"].as_array().map(Vec::len), Some(2));
+            statements += made;
+        }
+        (statements, pings().await - before)
+    };
     // One field a level: each statement waits for the one before it (and none reads what
     // the catalog keeps between requests, see `recent`).
     let chain = "{ collages(first: 2) { nodes { author { collages(first: 2) { nodes { \
                  items { product { name } } } } } } } }";
-    let before = pings().await;
-    let mut statements = 0;
-    for _ in 0..3 {
-        let (made, data) = statements_of(&app, &mysql, chain, json!({})).await;
-        assert_eq!(data["collages"]["nodes"].as_array().map(Vec::len), Some(2));
-        statements += made;
-    }
-    let made = pings().await - before;
+    let (statements, made) = three_times(chain).await;
     // What the questions cost, whatever ran between them: the pool pings the connection
     // when the first question gives it back and before the first statement takes it (the
     // tests' pool tests connections before use), and so again around the second question.
@@ -354,14 +358,7 @@ async fn statements_that_run_to_their_end_keep_their_connection_without_a_ping()
     let side_by_side = "{ brands(first: 2) { nodes { name } } \
                         categories { name } \
                         collages(first: 2) { nodes { title } } }";
-    let before = pings().await;
-    let mut statements = 0;
-    for _ in 0..3 {
-        let (made, data) = statements_of(&app, &mysql, side_by_side, json!({})).await;
-        assert_eq!(data["collages"]["nodes"].as_array().map(Vec::len), Some(2));
-        statements += made;
-    }
-    let made = pings().await - before;
+    let (statements, made) = three_times(side_by_side).await;
     assert!(statements >= 9, "{statements}");
     assert!(made <= 4, "{made} pings for {statements} statements");
 }
