@@ -398,23 +398,14 @@ impl CatalogSource for MySqlCatalog {
         &self,
         category_ids: &[i32],
     ) -> Result<HashMap<i32, i64>, SourceError> {
-        let mut counts = self.kept.counts.fresh(category_ids.iter().copied());
-        let missing: Vec<i32> = (category_ids.iter())
-            .filter(|id| !counts.contains_key(id))
-            .copied()
-            .collect();
-        if !missing.is_empty() {
+        let count = |missing: Vec<i32>| async move {
             let sql = format!(
                 "{SUBTREES_CTE}SELECT s.root AS key_id, COUNT(p.id) AS count FROM subtrees s \
                  JOIN products p ON p.category_id = s.id GROUP BY s.root"
             );
-            let counted = self.db.counts(&sql, &missing).await?;
-            self.kept
-                .counts
-                .keep(counted.iter().map(|(&id, &count)| (id, count)));
-            counts.extend(counted);
-        }
-        Ok(counts)
+            self.db.counts(&sql, &missing).await
+        };
+        self.kept.counts.or_read(category_ids, count).await
     }
 
     async fn brand_products_first_pages(

@@ -53,19 +53,18 @@ impl Kept {
     /// A connection for one statement: a kept one (pinged if it was kept long), else the
     /// first to come of one handed over and the pool's.
     pub(super) async fn checkout<'k>(&'k self, pool: &MySqlPool) -> Result<Lent<'k>, sqlx::Error> {
-        let (found, handed) = {
+        // Under the lock, so that no statement ending meanwhile keeps its connection idle
+        // while this one waits: a kept connection, else a place among the waiting.
+        let found = {
             let mut state = self.state();
-            match state.idle.pop() {
-                Some(found) => (Some(found), None),
-                None => {
-                    let (sender, receiver) = oneshot::channel();
-                    state.waiting.push_back(sender);
-                    (None, Some(receiver))
-                }
-            }
+            state.idle.pop().ok_or_else(|| {
+                let (sender, receiver) = oneshot::channel();
+                state.waiting.push_back(sender);
+                receiver
+            })
         };
-        let connection = match (found, handed) {
-            (Some((mut connection, kept_at)), _) => {
+        let connection = match found {
+            Ok((mut connection, kept_at)) => {
                 if kept_at.elapsed() >= PING_AFTER_IDLE {
                     // A cut connection fails its ping; the pool closes it on its return,
                     // and the statement asks for another.
@@ -76,7 +75,7 @@ impl Kept {
                 }
                 connection
             }
-            (None, Some(receiver)) => {
+            Err(receiver) => {
                 let mut waiting = Waiting {
                     kept: self,
                     receiver,
@@ -87,7 +86,6 @@ impl Kept {
                     acquired = pool.acquire() => acquired?,
                 }
             }
-            (None, None) => unreachable!("a statement finds a connection or waits for one"),
         };
         Ok(Lent {
             kept: self,
@@ -195,6 +193,7 @@ impl Lent<'_> {
         }
     }
 }
+
 impl Deref for Lent<'_> {
     type Target = sqlx::MySqlConnection;
 

@@ -13,6 +13,8 @@ use std::hash::Hash;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::sql::distinct;
+
 /// How long a record is kept: the schema's cache hint for the catalog's types.
 pub(super) const KEPT_FOR: Duration = Duration::from_secs(60);
 
@@ -37,14 +39,15 @@ impl<K: Copy + Eq + Hash, V: Clone> Recent<K, V> {
 
     /// The records of `keys` read less than [`KEPT_FOR`] ago.
     pub(super) fn fresh(&self, keys: impl IntoIterator<Item = K>) -> HashMap<K, V> {
+        let keys = keys.into_iter();
+        let mut fresh = HashMap::with_capacity(keys.size_hint().0);
         let entries = self.entries();
         let now = Instant::now();
-        (keys.into_iter())
-            .filter_map(|key| {
-                let (value, at) = entries.get(&key)?;
-                (now.duration_since(*at) < KEPT_FOR).then(|| (key, value.clone()))
-            })
-            .collect()
+        fresh.extend(keys.filter_map(|key| {
+            let (value, at) = entries.get(&key)?;
+            (now.duration_since(*at) < KEPT_FOR).then(|| (key, value.clone()))
+        }));
+        fresh
     }
 
     /// Keeps records just read.
@@ -71,12 +74,8 @@ impl<K: Copy + Eq + Hash, V: Clone> Recent<K, V> {
         F: Future<Output = Result<HashMap<K, V>, E>>,
     {
         let mut found = self.fresh(keys.iter().copied());
-        let mut missing: Vec<K> = Vec::new();
-        for key in keys {
-            if !found.contains_key(key) && !missing.contains(key) {
-                missing.push(*key);
-            }
-        }
+        let mut missing = distinct(keys);
+        missing.retain(|key| !found.contains_key(key));
         if !missing.is_empty() {
             let read = read(missing).await?;
             self.keep(read.iter().map(|(key, value)| (*key, value.clone())));
