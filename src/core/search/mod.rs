@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::ID;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tracing::Instrument;
 
 /// Search: product search with facets, autocomplete and similar products.
@@ -190,9 +190,14 @@ fn search_filter(filter: ProductFilter) -> ApiResult<SearchFilter> {
 
 /// Search cursors hold the sort order and the hit's sort values; a cursor of another order
 /// cannot continue this one.
+/// The key is written as text, as `json!({ "s": …, "v": … })` prints it (one per hit of a
+/// page, so no map is built), and cursors given out before stay valid.
 pub(crate) fn encode_search_cursor(sort: ProductSort, values: &[Value]) -> String {
-    let key = json!({ "s": format!("{sort:?}"), "v": values });
-    encode_cursor(SEARCH_CURSOR, &key.to_string())
+    let values = serde_json::to_string(values).unwrap_or_default();
+    encode_cursor(
+        SEARCH_CURSOR,
+        &format!(r#"{{"s":"{sort:?}","v":{values}}}"#),
+    )
 }
 
 fn decode_search_cursor(cursor: &str, sort: ProductSort) -> ApiResult<Vec<Value>> {
@@ -219,6 +224,8 @@ fn decode_search_cursor(cursor: &str, sort: ProductSort) -> ApiResult<Vec<Value>
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -229,6 +236,8 @@ mod tests {
             decode_search_cursor(&cursor, ProductSort::Relevance).unwrap(),
             values
         );
+        let printed = json!({ "s": "Relevance", "v": values }).to_string();
+        assert_eq!(cursor, encode_cursor(SEARCH_CURSOR, &printed));
         let error = decode_search_cursor(&cursor, ProductSort::PriceAsc).unwrap_err();
         assert_eq!(error.code(), "BAD_USER_INPUT");
         for forged in [

@@ -1,6 +1,7 @@
 //! Elasticsearch: product search and facets, over an alias that `ogrom index` moves between
 //! versioned indices.
 
+mod answers;
 pub mod document;
 pub mod index;
 mod search;

@@ -6,12 +6,14 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+use axum::body::Bytes;
 use elasticsearch::http::headers::{HeaderName, HeaderValue};
 use elasticsearch::http::request::{Body, JsonBody};
 use elasticsearch::http::response::Response;
 use elasticsearch::{Msearch, MsearchParts, Search, SearchParts};
 use serde_json::{Value, json};
 
+use super::answers::{self, Failed, Hit, MultiAnswer, SearchAnswer, SuggestAnswer};
 use super::{BACKEND, Elasticsearch, map_error};
 use crate::observe::{self, Backend};
 use crate::protocols::SourceError;
@@ -102,7 +104,7 @@ impl ElasticsearchSearch {
         &self,
         described: Option<String>,
         request: impl std::future::Future<Output = Result<Response, elasticsearch::Error>>,
-    ) -> Result<Value, SourceError> {
+    ) -> Result<Bytes, SourceError> {
         let call = async {
             let sent = self.es.count_request();
             let response = request.await;
@@ -119,7 +121,7 @@ impl ElasticsearchSearch {
         sent: Instant,
         described: Option<String>,
         response: Result<Response, elasticsearch::Error>,
-    ) -> Result<Value, SourceError> {
+    ) -> Result<Bytes, SourceError> {
         let result = self.read_body(response).await;
         observe::backend_call(Backend::Elasticsearch, sent, result.is_ok(), || {
             described.unwrap_or_default()
@@ -140,28 +142,35 @@ impl ElasticsearchSearch {
         })
     }
 
+    /// The bytes of a successful answer; a failed one is an error that quotes its `error`.
     async fn read_body(
         &self,
         response: Result<Response, elasticsearch::Error>,
-    ) -> Result<Value, SourceError> {
+    ) -> Result<Bytes, SourceError> {
         let response = response.map_err(|e| map_error(e, self.es.timeout()))?;
         let status = response.status_code();
-        let body: Value = response
-            .json()
+        let body = response
+            .bytes()
             .await
             .map_err(|e| map_error(e, self.es.timeout()))?;
         if status.is_success() {
-            Ok(body)
-        } else if status.is_client_error() && status.as_u16() != 404 && status.as_u16() != 429 {
+            return Ok(body);
+        }
+        let error = match serde_json::from_slice::<Failed>(&body) {
+            Ok(failed) => failed.error.to_string(),
+            Err(_) => String::from_utf8_lossy(&body).into_owned(),
+        };
+        let detail = format!("{status}: {error}");
+        if status.is_client_error() && status.as_u16() != 404 && status.as_u16() != 429 {
             // A 400 means our query was wrong: a fault of the gateway.
             Err(SourceError::Contract {
                 backend: BACKEND,
-                detail: format!("{status}: {}", body["error"]),
+                detail,
             })
         } else {
             Err(SourceError::Backend {
                 backend: BACKEND,
-                detail: format!("{status}: {}", body["error"]),
+                detail,
             })
         }
     }
@@ -301,64 +310,86 @@ fn contract(detail: impl Into<String>) -> SourceError {
     }
 }
 
-/// The hits of an answer filtered by `filter_path`: none when it has no `hits.hits`.
-fn hit_ids(hits: &Value) -> Result<Vec<SearchHit>, SourceError> {
-    if hits.is_null() {
-        return Ok(Vec::new());
-    }
-    hits.as_array()
-        .ok_or_else(|| contract("hits.hits is not a list"))?
-        .iter()
+/// The products of `hits`, with their sort values.
+fn read_hits(hits: Vec<Hit<'_>>) -> Result<Vec<SearchHit>, SourceError> {
+    hits.into_iter()
         .map(|hit| {
-            let product_id = hit["_id"]
-                .as_str()
-                .and_then(|id| id.parse().ok())
-                .ok_or_else(|| contract(format!("hit without a numeric _id: {hit}")))?;
-            let sort = hit["sort"].as_array().cloned().unwrap_or_default();
-            Ok(SearchHit { product_id, sort })
+            let product_id = hit
+                .id
+                .parse()
+                .map_err(|_| contract(format!("hit without a numeric _id: {:?}", hit.id)))?;
+            Ok(SearchHit {
+                product_id,
+                sort: hit.sort,
+            })
         })
         .collect()
 }
 
-fn term_counts<K>(aggregation: &Value, key: impl Fn(&Value) -> Option<K>) -> Vec<FacetValue<K>> {
-    aggregation["values"]["buckets"]
-        .as_array()
-        .map(|buckets| {
-            buckets
-                .iter()
-                .filter_map(|b| {
-                    Some(FacetValue {
-                        value: key(&b["key"])?,
-                        count: b["doc_count"].as_i64()?,
-                    })
+fn term_counts<K, V>(
+    aggregation: Option<answers::Filtered<answers::Term<K>>>,
+    value: impl Fn(K) -> V,
+) -> Vec<FacetValue<V>> {
+    aggregation
+        .map(|filtered| {
+            filtered
+                .values
+                .buckets
+                .into_iter()
+                .map(|bucket| FacetValue {
+                    value: value(bucket.key),
+                    count: bucket.doc_count,
                 })
                 .collect()
         })
         .unwrap_or_default()
 }
 
-fn read_facets(aggregations: &Value) -> Facets {
-    let price_ranges = aggregations["prices"]["values"]["buckets"]
-        .as_array()
-        .map(|buckets| {
-            buckets
-                .iter()
-                .map(|b| PriceBucket {
-                    min: b["from"].as_f64().map(|v| v as i64),
-                    max: b["to"].as_f64().map(|v| v as i64),
-                    count: b["doc_count"].as_i64().unwrap_or(0),
+fn read_facets(aggregations: answers::Aggregations) -> Facets {
+    let price_ranges = aggregations
+        .prices
+        .map(|filtered| {
+            filtered
+                .values
+                .buckets
+                .into_iter()
+                .map(|bucket| PriceBucket {
+                    min: bucket.from.map(|v| v as i64),
+                    max: bucket.to.map(|v| v as i64),
+                    count: bucket.doc_count,
                 })
                 .collect()
         })
         .unwrap_or_default();
     Facets {
-        brands: term_counts(&aggregations["brands"], |k| k.as_i64().map(|v| v as i32)),
-        categories: term_counts(&aggregations["categories"], |k| {
-            k.as_i64().map(|v| v as i32)
-        }),
-        colors: term_counts(&aggregations["colors"], |k| k.as_str().map(str::to_owned)),
+        brands: term_counts(aggregations.brands, |id| id as i32),
+        categories: term_counts(aggregations.categories, |id| id as i32),
+        colors: term_counts(aggregations.colors, |color| color),
         price_ranges,
     }
+}
+
+/// The page of `query` in a search answer `body`.
+fn read_search(body: &[u8], query: &SearchQuery) -> Result<SearchPage, SourceError> {
+    let answer: SearchAnswer = answers::parse(body, "a search")?;
+    let total = answer
+        .hits
+        .total
+        .ok_or_else(|| contract("hits.total.value missing"))?
+        .value;
+    let mut hits = read_hits(answer.hits.hits)?;
+    let has_next_page = hits.len() > query.first as usize;
+    hits.truncate(query.first as usize);
+    let facets = query
+        .facets
+        .any()
+        .then(|| answer.aggregations.map(read_facets).unwrap_or_default());
+    Ok(SearchPage {
+        hits,
+        has_next_page,
+        total,
+        facets,
+    })
 }
 
 #[async_trait::async_trait]
@@ -377,22 +408,7 @@ impl SearchSource for ElasticsearchSearch {
             .body(body)
             .send();
         let body = self.send(described, request).await?;
-        let mut hits = hit_ids(&body["hits"]["hits"])?;
-        let has_next_page = hits.len() > query.first as usize;
-        hits.truncate(query.first as usize);
-        let total = body["hits"]["total"]["value"]
-            .as_i64()
-            .ok_or_else(|| contract("hits.total.value missing"))?;
-        let facets = query
-            .facets
-            .any()
-            .then(|| read_facets(&body["aggregations"]));
-        Ok(SearchPage {
-            hits,
-            has_next_page,
-            total,
-            facets,
-        })
+        read_search(&body, query)
     }
 
     async fn similar(
@@ -434,22 +450,21 @@ impl SearchSource for ElasticsearchSearch {
             .body(lines)
             .send();
         let body = self.send(described, request).await?;
-        let responses = body["responses"]
-            .as_array()
-            .ok_or_else(|| contract("msearch answered without responses"))?;
-        if responses.len() != keys.len() {
+        let answer: MultiAnswer = answers::parse(&body, "a search of similar products")?;
+        if answer.responses.len() != keys.len() {
             return Err(contract("msearch answered a different number of searches"));
         }
         keys.iter()
-            .zip(responses)
+            .zip(answer.responses)
             .map(|(key, response)| {
-                if let Some(error) = response.get("error") {
+                if let Some(error) = response.error {
                     return Err(SourceError::Backend {
                         backend: BACKEND,
                         detail: format!("similar products of {}: {error}", key.0),
                     });
                 }
-                let ids = hit_ids(&response["hits"]["hits"])?
+                let hits = response.hits.map(|hits| hits.hits).unwrap_or_default();
+                let ids = read_hits(hits)?
                     .into_iter()
                     .map(|hit| hit.product_id)
                     .collect();
@@ -484,24 +499,26 @@ impl SearchSource for ElasticsearchSearch {
             .body(body)
             .send();
         let body = self.send(described, request).await?;
+        let answer: SuggestAnswer = answers::parse(&body, "a suggestion")?;
         let mut suggestions = Vec::new();
-        for (name, kind, id_field) in [
-            ("brands", SuggestionKind::Brand, "brand_id"),
-            ("products", SuggestionKind::Product, "id"),
+        for (kind, completions) in [
+            (SuggestionKind::Brand, answer.suggest.brands),
+            (SuggestionKind::Product, answer.suggest.products),
         ] {
-            let options = body["suggest"][name][0]["options"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
-            for option in options {
-                let (Some(text), Some(id)) = (
-                    option["text"].as_str(),
-                    option["_source"][id_field].as_i64(),
-                ) else {
-                    return Err(contract(format!("suggestion without text or id: {option}")));
+            let options = completions.into_iter().next().map(|c| c.options);
+            for option in options.unwrap_or_default() {
+                let id = match kind {
+                    SuggestionKind::Brand => option.source.brand_id,
+                    SuggestionKind::Product => option.source.id,
+                };
+                let Some(id) = id else {
+                    return Err(contract(format!(
+                        "suggestion without an id: {}",
+                        option.text
+                    )));
                 };
                 suggestions.push(Suggestion {
-                    text: text.to_owned(),
+                    text: option.text.into_owned(),
                     kind,
                     id: id as i32,
                 });
@@ -524,6 +541,76 @@ mod tests {
             after: None,
             facets,
         }
+    }
+
+    #[test]
+    fn a_search_answer_is_read_into_its_page_and_facets() {
+        let answer = json!({
+            "hits": {
+                "total": { "value": 3 },
+                "hits": [
+                    { "_id": "7", "sort": [12.5, 7] },
+                    { "_id": "9", "sort": [13.0, 9] },
+                ]
+            },
+            "aggregations": {
+                "brands": { "doc_count": 3, "values": { "buckets": [
+                    { "key": 4, "doc_count": 2 }, { "key": 5, "doc_count": 1 }
+                ] } },
+                "colors": { "doc_count": 3, "values": { "buckets": [
+                    { "key": "bläu", "doc_count": 3 }
+                ] } },
+                "prices": { "doc_count": 3, "values": { "buckets": [
+                    { "key": "*-50.0", "to": 50.0, "doc_count": 1 },
+                    { "key": "50.0-*", "from": 50.0, "doc_count": 2 }
+                ] } }
+            }
+        });
+        let mut asked = query(FacetSet::ALL);
+        asked.first = 1;
+        let page = read_search(answer.to_string().as_bytes(), &asked).unwrap();
+        assert_eq!(page.total, 3);
+        assert!(page.has_next_page);
+        assert_eq!(page.hits.len(), 1);
+        assert_eq!(page.hits[0].product_id, 7);
+        assert_eq!(page.hits[0].sort, [json!(12.5), json!(7)]);
+        let facets = page.facets.unwrap();
+        let brands: Vec<(i32, i64)> = facets.brands.iter().map(|v| (v.value, v.count)).collect();
+        assert_eq!(brands, [(4, 2), (5, 1)]);
+        assert!(facets.categories.is_empty(), "not in the answer");
+        assert_eq!(facets.colors[0].value, "bläu");
+        let prices: Vec<_> = (facets.price_ranges.iter())
+            .map(|b| (b.min, b.max, b.count))
+            .collect();
+        assert_eq!(prices, [(None, Some(50), 1), (Some(50), None, 2)]);
+    }
+
+    #[test]
+    fn an_answer_of_another_shape_is_a_contract_error() {
+        for answer in [
+            json!({ "hits": { "hits": [] } }),
+            json!({ "hits": { "total": { "value": 1 }, "hits": { "_id": "1" } } }),
+            json!({ "hits": { "total": { "value": 1 }, "hits": [{ "_id": "x1" }] } }),
+            json!({ "hits": { "total": { "value": 1 }, "hits": [{ "_id": 1 }] } }),
+            json!({ "hits": { "total": { "value": 0 } }, "aggregations": {
+                "brands": { "values": { "buckets": [{ "key": "a", "doc_count": 1 }] } }
+            } }),
+            json!([]),
+        ] {
+            let error = read_search(answer.to_string().as_bytes(), &query(FacetSet::ALL));
+            assert!(
+                matches!(error, Err(SourceError::Contract { .. })),
+                "{answer}: {error:?}"
+            );
+        }
+        let nothing_matched = json!({ "hits": { "total": { "value": 0 } } });
+        let page = read_search(
+            nothing_matched.to_string().as_bytes(),
+            &query(FacetSet::ALL),
+        );
+        let page = page.unwrap();
+        assert!(page.hits.is_empty() && !page.has_next_page);
+        assert_eq!(page.facets.unwrap(), Facets::default());
     }
 
     #[test]
