@@ -4,6 +4,8 @@
 //! the real server that the test switches off and on.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -32,6 +34,8 @@ enum Mode {
 struct Proxy {
     address: SocketAddr,
     mode: watch::Sender<Mode>,
+    /// Connections accepted so far.
+    opened: Arc<AtomicUsize>,
 }
 
 impl Proxy {
@@ -39,15 +43,22 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let (mode, modes) = watch::channel(Mode::Up);
+        let opened = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&opened);
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
                 // Only mode changes after this connection opened concern it.
                 let mut modes = modes.clone();
                 modes.mark_unchanged();
                 tokio::spawn(forward(client, target, modes));
             }
         });
-        Self { address, mode }
+        Self {
+            address,
+            mode,
+            opened,
+        }
     }
 
     fn set(&self, mode: Mode) {
@@ -254,6 +265,50 @@ async fn a_connection_cut_while_idle_is_replaced_before_a_statement_uses_it() {
         .await
         .expect("the replacement");
     assert_ne!(now, id);
+}
+
+/// Statements that start together wait for connections while the pool opens them; one
+/// that ends hands its connection to the next, unpinged. The connections being opened
+/// meanwhile are kept, not cut short: the pool grows to its bound and opens no more.
+#[tokio::test]
+async fn connections_the_pool_opens_for_waiting_statements_are_kept_not_cut_short() {
+    let proxy = Proxy::start(socket_of(&crate::helpers::mysql_server_url())).await;
+    let proxied = format!(
+        "mysql://ogrom:ogrom@{}/{}",
+        proxy.address,
+        fixture_database()
+    );
+    let args = serve_args(&proxied, &[]);
+    let mysql = ogrom::sources::mysql::MySql::connect_lazy(
+        args.database.database_url.0.clone(),
+        &ogrom::sources::mysql::MySqlSettings {
+            max_connections: 3,
+            ..Default::default()
+        },
+    );
+    let app = TestApp::with_parts(&args, mysql, elasticsearch_handle(&elasticsearch_url()));
+    // One statement: the pool opens one connection, kept after it.
+    let one = "{ brands(first: 2) { nodes { name } } }";
+    assert_eq!(
+        app.query(one, json!({})).await["brands"]["nodes"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    // Two root fields of two loaders: two statements at once. One takes the kept
+    // connection, the other waits, and the pool starts opening one for it; the first hands
+    // its connection over before that one is open.
+    let two = "{ brands(first: 2) { nodes { name } } collages(first: 2) { nodes { title } } }";
+    for _ in 0..20 {
+        let data = app.query(two, json!({})).await;
+        assert_eq!(data["brands"]["nodes"].as_array().map(Vec::len), Some(2));
+        assert_eq!(data["collages"]["nodes"].as_array().map(Vec::len), Some(2));
+    }
+    let opened = proxy.opened.load(Ordering::SeqCst);
+    assert!(
+        (1..=3).contains(&opened),
+        "{opened} connections opened for a pool of 3"
+    );
 }
 
 #[tokio::test]

@@ -10,12 +10,14 @@
 //! Kept connections stay checked out of sqlx's pool, so that the pool's bound still counts
 //! them. A statement that finds none kept waits for whichever comes first: a connection
 //! handed over by a statement that ends, or the pool's. Under load most statements wait, so
-//! the hand-over is what saves the ping; the pool still opens connections up to its bound.
+//! the hand-over is what saves the ping. Below its bound the pool's answer is a connection it
+//! opens; when a hand-over comes first, that connection is still opened and kept, so the pool
+//! grows to its bound instead of opening and cutting one connection per waiting statement.
 
 use std::collections::VecDeque;
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use sqlx::MySqlPool;
@@ -52,7 +54,10 @@ impl Kept {
 
     /// A connection for one statement: a kept one (pinged if it was kept long), else the
     /// first to come of one handed over and the pool's.
-    pub(super) async fn checkout<'k>(&'k self, pool: &MySqlPool) -> Result<Lent<'k>, sqlx::Error> {
+    pub(super) async fn checkout<'k>(
+        self: &'k Arc<Self>,
+        pool: &MySqlPool,
+    ) -> Result<Lent<'k>, sqlx::Error> {
         // Under the lock, so that no statement ending meanwhile keeps its connection idle
         // while this one waits: a kept connection, else a place among the waiting.
         let found = {
@@ -76,14 +81,29 @@ impl Kept {
                 connection
             }
             Err(receiver) => {
+                // Below its bound, the pool answers by opening a connection. A hand-over
+                // that comes first must not cut that short (a connect and a close, for
+                // nothing, and a pool that never grows): the connection it opens is kept.
+                let may_open = pool.size() < pool.options().get_max_connections();
                 let mut waiting = Waiting {
                     kept: self,
                     receiver,
                 };
+                let mut acquire = Box::pin(pool.acquire());
                 tokio::select! {
                     biased;
-                    Ok(handed) = &mut waiting.receiver => handed,
-                    acquired = pool.acquire() => acquired?,
+                    Ok(handed) = &mut waiting.receiver => {
+                        if may_open {
+                            let kept = Arc::clone(self);
+                            tokio::spawn(async move {
+                                if let Ok(opened) = acquire.await {
+                                    kept.keep(opened);
+                                }
+                            });
+                        }
+                        handed
+                    }
+                    acquired = &mut acquire => acquired?,
                 }
             }
         };
