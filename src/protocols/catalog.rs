@@ -266,10 +266,12 @@ pub trait CatalogSource: Send + Sync {
     /// How many brands exist.
     async fn brands_count(&self) -> Result<i64, SourceError>;
     /// The first pages of products of several categories (each with its descendants),
-    /// newest first, counted where asked. One call for a list of categories.
+    /// newest first, counted where asked. One call for a list of categories. Product pages
+    /// read `columns` of each product, as `products_columns_by_ids` does.
     async fn category_products_first_pages(
         &self,
         keys: &[FirstPage],
+        columns: ProductColumns,
     ) -> Result<HashMap<FirstPage, Page<ProductRecord>>, SourceError>;
     /// How many products each category and its descendants hold.
     async fn category_products_counts(
@@ -280,6 +282,7 @@ pub trait CatalogSource: Send + Sync {
     async fn brand_products_first_pages(
         &self,
         keys: &[FirstPage],
+        columns: ProductColumns,
     ) -> Result<HashMap<FirstPage, Page<ProductRecord>>, SourceError>;
     /// How many products each brand has.
     async fn brand_products_counts(
@@ -292,11 +295,13 @@ pub trait CatalogSource: Send + Sync {
         &self,
         category_id: i32,
         page: PageRequest<i32>,
+        columns: ProductColumns,
     ) -> Result<Page<ProductRecord>, SourceError>;
     /// Products of a brand, newest first; `after` is the id of the last product seen.
     async fn brand_products_page(
         &self,
         brand_id: i32,
         page: PageRequest<i32>,
+        columns: ProductColumns,
     ) -> Result<Page<ProductRecord>, SourceError>;
 }

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
-use super::{FirstPage, Page, PageRequest, ProductRecord, SourceError};
+use super::{FirstPage, Page, PageRequest, ProductColumns, ProductRecord, SourceError};
 
 /// A registered user, as stored: the author of collages and of likes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,11 +204,14 @@ pub trait CommunitySource: Send + Sync {
         &self,
         user_id: i32,
         page: PageRequest<LikeCursor>,
+        columns: ProductColumns,
     ) -> Result<Page<LikedProduct>, SourceError>;
-    /// First pages of several users' liked products, by user, counted where asked.
+    /// First pages of several users' liked products, by user, counted where asked. Both
+    /// read `columns` of each product (see `CatalogSource::products_columns_by_ids`).
     async fn liked_products_first_pages(
         &self,
         keys: &[FirstPage],
+        columns: ProductColumns,
     ) -> Result<HashMap<FirstPage, Page<LikedProduct>>, SourceError>;
     /// How many products each user likes.
     async fn liked_products_counts(

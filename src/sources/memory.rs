@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use crate::protocols::{
     BrandCursor, BrandRecord, CatalogSource, CategoryRecord, FirstPage, Page, PageRequest,
-    ProductRecord, ShopRecord, SourceError,
+    ProductColumns, ProductRecord, ShopRecord, SourceError,
 };
 
 /// Calls counted by method name, shared by the in-memory sources.
@@ -320,6 +320,7 @@ impl CatalogSource for MemoryCatalog {
         &self,
         category_id: i32,
         page: PageRequest<i32>,
+        _columns: ProductColumns,
     ) -> Result<Page<ProductRecord>, SourceError> {
         self.enter("category_products_page")?;
         let subtree = self.subtree(category_id);
@@ -329,6 +330,7 @@ impl CatalogSource for MemoryCatalog {
     async fn category_products_first_pages(
         &self,
         keys: &[FirstPage],
+        _columns: ProductColumns,
     ) -> Result<HashMap<FirstPage, Page<ProductRecord>>, SourceError> {
         self.enter("category_products_first_pages")?;
         Ok(keys
@@ -358,6 +360,7 @@ impl CatalogSource for MemoryCatalog {
     async fn brand_products_first_pages(
         &self,
         keys: &[FirstPage],
+        _columns: ProductColumns,
     ) -> Result<HashMap<FirstPage, Page<ProductRecord>>, SourceError> {
         self.enter("brand_products_first_pages")?;
         Ok(keys
@@ -384,6 +387,7 @@ impl CatalogSource for MemoryCatalog {
         &self,
         brand_id: i32,
         page: PageRequest<i32>,
+        _columns: ProductColumns,
     ) -> Result<Page<ProductRecord>, SourceError> {
         self.enter("brand_products_page")?;
         Ok(self.products_where(|p| p.brand_id == brand_id, page))
@@ -832,6 +836,7 @@ impl crate::protocols::community::CommunitySource for MemoryCommunity {
         &self,
         _user_id: i32,
         _page: PageRequest<crate::protocols::community::LikeCursor>,
+        _columns: ProductColumns,
     ) -> Result<Page<crate::protocols::community::LikedProduct>, SourceError> {
         self.enter("liked_products_page");
         Ok(Page::default())
@@ -840,6 +845,7 @@ impl crate::protocols::community::CommunitySource for MemoryCommunity {
     async fn liked_products_first_pages(
         &self,
         keys: &[FirstPage],
+        _columns: ProductColumns,
     ) -> Result<HashMap<FirstPage, Page<crate::protocols::community::LikedProduct>>, SourceError>
     {
         self.enter("liked_products_first_pages");

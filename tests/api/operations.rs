@@ -298,11 +298,16 @@ async fn each_page_costs_one_backend_call_per_entity_type_per_level() {
 
 /// Sends the product page with `debug` (if any) in the `ogrom-debug` header.
 async fn product_page(app: &TestApp, debug: Option<&str>) -> (axum::http::HeaderMap, Value) {
+    page(app, "ProductPage", debug).await
+}
+
+/// Sends the operation `name` with `debug` (if any) in the `ogrom-debug` header.
+async fn page(app: &TestApp, name: &str, debug: Option<&str>) -> (axum::http::HeaderMap, Value) {
     let documents: HashMap<String, String> = documents().into_iter().collect();
     let body = json!({
-        "query": documents["ProductPage"],
-        "operationName": "ProductPage",
-        "variables": rich_variables("ProductPage").await,
+        "query": documents[name],
+        "operationName": name,
+        "variables": rich_variables(name).await,
     });
     let mut request =
         axum::http::Request::post("/graphql").header("content-type", "application/json");
@@ -338,6 +343,95 @@ async fn extensions_debug_is_absent_unless_allowed_by_a_secret_and_asked_for() {
     ] {
         let (_, body) = product_page(&guarded, asked).await;
         assert!(body["extensions"].get("debug").is_none(), "{asked:?}");
+    }
+}
+
+/// Pages of products (a category's, a brand's, a profile's likes, first and next pages)
+/// read the product columns the page shows, as products by id do: these show a product's
+/// name and image, and no statement of theirs reads its description or deep link.
+#[tokio::test]
+async fn pages_of_products_read_only_the_columns_the_page_shows() {
+    let (app, ..) = counted(&["--debug-secret", "explain-secret"]).await;
+    let db = sql(fixture_database()).await;
+    let slug = |sql: &'static str| {
+        let db = db.clone();
+        async move {
+            sqlx::query_scalar::<_, String>(sql)
+                .fetch_one(&db)
+                .await
+                .unwrap()
+        }
+    };
+    let category = slug("SELECT slug FROM categories WHERE parent_id IS NULL ORDER BY id LIMIT 1");
+    let brand = slug(
+        "SELECT b.slug FROM brands b JOIN products p ON p.brand_id = b.id \
+         GROUP BY b.id HAVING COUNT(*) > 2 ORDER BY b.id LIMIT 1",
+    );
+    let (category, brand) = (category.await, brand.await);
+    let shown = "nodes { name imageUrl } pageInfo { endCursor }";
+    let documents: HashMap<String, String> = documents().into_iter().collect();
+    let profile = &documents["ProfilePage"];
+    for column in ["description", "deeplinkUrl"] {
+        assert!(!profile.contains(column), "the profile page shows {column}");
+    }
+    let mut asked = vec![(
+        "a profile's likes",
+        json!({
+            "query": profile,
+            "operationName": "ProfilePage",
+            "variables": rich_variables("ProfilePage").await,
+        }),
+        "product_likes",
+    )];
+    for (owner, field, slug, reading) in [
+        ("a category's", "category", &category, "category_id = ?"),
+        ("a brand's", "brand", &brand, "brand_id = ?"),
+    ] {
+        let first = format!("{{ {field}(slug: {slug:?}) {{ products(first: 2) {{ {shown} }} }} }}");
+        let data = app.query(&first, json!({})).await;
+        let after = data[field]["products"]["pageInfo"]["endCursor"].clone();
+        let next = format!(
+            "query($after: String) {{ {field}(slug: {slug:?}) {{ \
+             products(first: 2, after: $after) {{ {shown} }} }} }}"
+        );
+        asked.push((owner, json!({ "query": first }), reading));
+        asked.push((
+            owner,
+            json!({ "query": next, "variables": { "after": after } }),
+            reading,
+        ));
+    }
+    for (owner, body, reading) in asked {
+        let request = axum::http::Request::post("/graphql")
+            .header("content-type", "application/json")
+            .header("ogrom-debug", "explain-secret")
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap();
+        let (status, _, answer) = app.send(request).await;
+        let answer: Value = serde_json::from_slice(&answer).unwrap();
+        assert_eq!(status, 200, "{answer}");
+        assert!(answer.get("errors").is_none(), "{answer}");
+        let calls = answer["extensions"]["debug"]["calls"].as_array().unwrap();
+        let products: Vec<&str> = (calls.iter())
+            .filter(|call| call["backend"] == "mysql")
+            .filter_map(|call| call["request"].as_str())
+            .filter(|sql| sql.contains("products p") && sql.contains(reading))
+            .collect();
+        assert!(
+            !products.is_empty(),
+            "{owner} page reads products: {calls:#?}"
+        );
+        for sql in products {
+            for column in [
+                "p.description",
+                "p.deeplink_url",
+                "p.created_at",
+                "p.updated_at",
+            ] {
+                assert!(!sql.contains(column), "{owner} page reads {column}: {sql}");
+            }
+            assert!(sql.contains("p.name"), "{owner} page shows names: {sql}");
+        }
     }
 }
 

@@ -380,9 +380,10 @@ async fn products_of(
                     first,
                     after: Some(after),
                 };
+                let columns = loaders(ctx)?.columns;
                 pages.push(match owner {
-                    Owner::Brand => catalog.brand_products_page(id, request).await?,
-                    Owner::Category => catalog.category_products_page(id, request).await?,
+                    Owner::Brand => catalog.brand_products_page(id, request, columns).await?,
+                    Owner::Category => catalog.category_products_page(id, request, columns).await?,
                 });
             }
             pages

@@ -13,13 +13,16 @@ use crate::protocols::{
     ShopRecord,
 };
 
-/// Defines a loader struct whose batch is one call of a `CatalogSource` method.
+/// Defines a loader struct whose batch is one call of a `CatalogSource` method; a method
+/// that reads products is given the columns the request's operation reads (`columns`).
 macro_rules! catalog_loader {
-    ($(#[$doc:meta])* $name:ident, $key:ty => $value:ty, $method:ident) => {
+    ($(#[$doc:meta])* $name:ident, $key:ty => $value:ty, $method:ident $(, $columns:ident)?) => {
         $(#[$doc])*
         pub struct $name {
             source: Arc<dyn CatalogSource>,
             span: tracing::Span,
+            #[allow(dead_code, reason = "read by the loaders of products")]
+            columns: ProductColumns,
         }
 
         impl BatchLoad for $name {
@@ -28,34 +31,20 @@ macro_rules! catalog_loader {
             const NAME: &'static str = stringify!($name);
 
             async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, $value>, ApiError> {
-                let load = async { self.source.$method(keys).await.map_err(ApiError::from) };
+                let load = async {
+                    let found = self.source.$method(keys $(, self.$columns)?).await;
+                    found.map_err(ApiError::from)
+                };
                 load.instrument(self.span.clone()).await
             }
         }
     };
 }
 
-/// Products by id, with the columns the request's operation reads.
-pub struct ProductById {
-    source: Arc<dyn CatalogSource>,
-    span: tracing::Span,
-    columns: ProductColumns,
-}
-
-impl BatchLoad for ProductById {
-    type Key = i32;
-    type Value = ProductRecord;
-    const NAME: &'static str = "ProductById";
-
-    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, ProductRecord>, ApiError> {
-        let load = async {
-            let columns = self.columns;
-            let found = self.source.products_columns_by_ids(keys, columns).await;
-            found.map_err(ApiError::from)
-        };
-        load.instrument(self.span.clone()).await
-    }
-}
+catalog_loader!(
+    /// Products by id, with the columns the request's operation reads.
+    ProductById, i32 => ProductRecord, products_columns_by_ids, columns
+);
 catalog_loader!(
     /// Brands by id.
     BrandById, i32 => BrandRecord, brands_by_ids
@@ -91,7 +80,8 @@ catalog_loader!(
 
 catalog_loader!(
     /// First pages of categories' products.
-    CategoryProductsFirstPage, FirstPage => Page<ProductRecord>, category_products_first_pages
+    CategoryProductsFirstPage, FirstPage => Page<ProductRecord>, category_products_first_pages,
+    columns
 );
 catalog_loader!(
     /// Product counts of categories (with descendants).
@@ -99,7 +89,7 @@ catalog_loader!(
 );
 catalog_loader!(
     /// First pages of brands' products.
-    BrandProductsFirstPage, FirstPage => Page<ProductRecord>, brand_products_first_pages
+    BrandProductsFirstPage, FirstPage => Page<ProductRecord>, brand_products_first_pages, columns
 );
 catalog_loader!(
     /// Product counts of brands.
@@ -108,6 +98,8 @@ catalog_loader!(
 
 /// One request's catalog loaders.
 pub struct CatalogLoaders {
+    /// The product columns the operation reads: every read of products reads these.
+    pub columns: ProductColumns,
     /// Products by id, reading only the columns the operation selects.
     pub products: Batcher<ProductById>,
     /// Brands by id.
@@ -151,20 +143,15 @@ impl CatalogLoaders {
                     $name {
                         source: source.clone(),
                         span: span.clone(),
+                        columns,
                     },
                     window,
                 )
             };
         }
         Self {
-            products: Batcher::new(
-                ProductById {
-                    source: source.clone(),
-                    span: span.clone(),
-                    columns,
-                },
-                window,
-            ),
+            columns,
+            products: loader!(ProductById),
             brands: loader!(BrandById),
             brands_by_slug: loader!(BrandBySlug),
             shops: loader!(ShopById),

@@ -381,7 +381,12 @@ async fn liked_products(
                     first,
                     after: Some(after.clone()),
                 };
-                pages.push(source.liked_products_page(user.id, request).await?);
+                let columns = loaders(ctx)?.columns;
+                pages.push(
+                    source
+                        .liked_products_page(user.id, request, columns)
+                        .await?,
+                );
             }
             pages
         }

@@ -10,7 +10,7 @@ use crate::core::errors::ApiError;
 use crate::protocols::community::{
     CollageItemRecord, CollageOwnerKind, CollageRecord, CommunitySource, LikedProduct, UserRecord,
 };
-use crate::protocols::{FirstPage, Page};
+use crate::protocols::{FirstPage, Page, ProductColumns};
 
 /// Defines a loader whose batch is one call of a `CommunitySource` method.
 macro_rules! community_loader {
@@ -54,10 +54,33 @@ community_loader!(
     ProductCollageCount, i32 => i64, |s, k| s.owner_collages_counts(CollageOwnerKind::Product, k)
 );
 community_loader!(LikedProductCount, i32 => i64, |s, k| s.liked_products_counts(k));
-community_loader!(
-    /// First pages of users' liked products.
-    LikedProductsFirstPage, FirstPage => Page<LikedProduct>, |s, k| s.liked_products_first_pages(k)
-);
+
+/// First pages of users' liked products, reading the product columns the request's
+/// operation reads.
+pub struct LikedProductsFirstPage {
+    source: Arc<dyn CommunitySource>,
+    span: tracing::Span,
+    columns: ProductColumns,
+}
+
+impl BatchLoad for LikedProductsFirstPage {
+    type Key = FirstPage;
+    type Value = Page<LikedProduct>;
+    const NAME: &'static str = "LikedProductsFirstPage";
+
+    async fn load(
+        &self,
+        keys: &[FirstPage],
+    ) -> Result<HashMap<FirstPage, Page<LikedProduct>>, ApiError> {
+        let load = async {
+            self.source
+                .liked_products_first_pages(keys, self.columns)
+                .await
+        };
+        let found = load.instrument(self.span.clone()).await;
+        found.map_err(ApiError::from)
+    }
+}
 
 /// Whether the viewer liked products; `false` for every product without a viewer, with no
 /// backend call.
@@ -109,6 +132,8 @@ impl BatchLoad for ViewerLikedCollages {
 pub struct CommunityLoaders {
     /// The viewer's user id; `None` for an anonymous request.
     pub viewer: Option<i32>,
+    /// The product columns the operation reads: liked products read these.
+    pub columns: ProductColumns,
     /// Users by id.
     pub users: Batcher<UserById>,
     /// Users by username, for `Query.user`.
@@ -138,10 +163,12 @@ pub struct CommunityLoaders {
 }
 
 impl CommunityLoaders {
-    /// One request's loaders for `viewer`, batching by `window` and logging under `span`.
+    /// One request's loaders for `viewer`, batching by `window` and logging under `span`;
+    /// products are read with `columns` (see `catalog::product_columns`).
     pub fn new(
         source: &Arc<dyn CommunitySource>,
         viewer: Option<i32>,
+        columns: ProductColumns,
         span: &tracing::Span,
         window: Window,
     ) -> Self {
@@ -159,6 +186,7 @@ impl CommunityLoaders {
         }
         Self {
             viewer,
+            columns,
             users: loader!(UserById),
             users_by_name: loader!(UserByName),
             collages: loader!(CollageById),
@@ -169,7 +197,14 @@ impl CommunityLoaders {
             user_collage_counts: loader!(UserCollageCount),
             product_collage_counts: loader!(ProductCollageCount),
             liked_product_counts: loader!(LikedProductCount),
-            liked_first_pages: loader!(LikedProductsFirstPage),
+            liked_first_pages: Batcher::new(
+                LikedProductsFirstPage {
+                    source: source.clone(),
+                    span: span.clone(),
+                    columns,
+                },
+                window,
+            ),
             viewer_liked_products: loader!(ViewerLikedProducts),
             viewer_liked_collages: loader!(ViewerLikedCollages),
         }

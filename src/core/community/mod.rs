@@ -28,7 +28,8 @@ pub const MODULE: crate::core::Module = crate::core::Module {
     prepare: |prepare, ctx| {
         let source = &prepare.sources.community;
         let viewer = prepare.request.viewer.map(|v| v.0);
-        let loaders = CommunityLoaders::new(source, viewer, prepare.span, prepare.window);
+        let columns = crate::core::catalog::product_columns(prepare.plan.fields_of("Product"));
+        let loaders = CommunityLoaders::new(source, viewer, columns, prepare.span, prepare.window);
         ctx.insert(Arc::new(loaders));
     },
 };

@@ -7,43 +7,14 @@ use sqlx::{Execute, MySql as Db, QueryBuilder};
 
 use super::MySqlCatalog;
 use super::recent::Recent;
-use super::rows::{BrandRow, CategoryRow, KeyedCategoryRow, KeyedProductRow, ProductRow, ShopRow};
+use super::rows::{
+    BrandRow, CategoryRow, KeyedCategoryRow, KeyedProductRow, ProductRow, ShopRow, product_columns,
+};
 use super::sql::{Keyed, distinct, first_page, page_of, placeholders};
 use crate::protocols::{
     BrandCursor, BrandRecord, CatalogSource, CategoryRecord, FirstPage, Page, PageRequest,
     ProductColumns, ProductRecord, ShopRecord, SourceError,
 };
-
-const PRODUCT_COLUMNS: &str = "p.id, p.brand_id, p.shop_id, p.category_id, p.name, \
-    p.description, p.color, p.price_cents, p.sale_price_cents, p.currency, p.image_url, \
-    p.deeplink_url, p.like_count, p.created_at, p.updated_at";
-/// The select list of `columns` of a product (aliased `p`), its id first.
-fn product_columns(columns: ProductColumns) -> String {
-    const NAMED: [(ProductColumns, &str); 14] = [
-        (ProductColumns::BRAND, "p.brand_id"),
-        (ProductColumns::SHOP, "p.shop_id"),
-        (ProductColumns::CATEGORY, "p.category_id"),
-        (ProductColumns::NAME, "p.name"),
-        (ProductColumns::DESCRIPTION, "p.description"),
-        (ProductColumns::COLOR, "p.color"),
-        (ProductColumns::PRICE, "p.price_cents"),
-        (ProductColumns::SALE_PRICE, "p.sale_price_cents"),
-        (ProductColumns::CURRENCY, "p.currency"),
-        (ProductColumns::IMAGE, "p.image_url"),
-        (ProductColumns::DEEPLINK, "p.deeplink_url"),
-        (ProductColumns::LIKES, "p.like_count"),
-        (ProductColumns::CREATED, "p.created_at"),
-        (ProductColumns::UPDATED, "p.updated_at"),
-    ];
-    let mut list = String::from("p.id");
-    for (column, name) in NAMED {
-        if columns.contains(column) {
-            list.push_str(", ");
-            list.push_str(name);
-        }
-    }
-    list
-}
 
 const BRAND_COLUMNS: &str = "id, slug, name, logo_url, created_at";
 const SHOP_COLUMNS: &str = "id, slug, name, domain, country, currency";
@@ -56,7 +27,7 @@ const SUBTREES_CTE: &str = "WITH RECURSIVE subtrees (root, id) AS ( \
     UNION SELECT s.root, c.id FROM categories c JOIN subtrees s ON c.parent_id = s.id) ";
 
 /// The newest `limit` products of each of `categories` (below `after`, if given), as one
-/// `UNION ALL` whose columns are [`PRODUCT_COLUMNS`]' unqualified; its binds are pushed to
+/// `UNION ALL` of the product columns `select` lists, unqualified; its binds are pushed to
 /// `binds`. Each branch reads the `(category_id, id)` index backwards and stops after
 /// `limit` rows, so a subtree's newest products cost its categories times the page, not
 /// its products: `category_id IN (subtree) ORDER BY id DESC` sorted every product of the
@@ -65,10 +36,11 @@ fn newest_in_categories(
     categories: &[i32],
     after: Option<i32>,
     limit: i32,
+    select: &str,
     binds: &mut Vec<i32>,
 ) -> String {
     if categories.is_empty() {
-        return format!("SELECT {PRODUCT_COLUMNS} FROM products p WHERE FALSE");
+        return format!("SELECT {select} FROM products p WHERE FALSE");
     }
     let below = if after.is_some() { " AND p.id < ?" } else { "" };
     let mut union = String::new();
@@ -77,7 +49,7 @@ fn newest_in_categories(
             union.push_str(" UNION ALL ");
         }
         union.push_str(&format!(
-            "(SELECT {PRODUCT_COLUMNS} FROM products p WHERE p.category_id = ?{below} \
+            "(SELECT {select} FROM products p WHERE p.category_id = ?{below} \
              ORDER BY p.id DESC LIMIT {limit})"
         ));
         binds.push(*category);
@@ -188,7 +160,10 @@ impl CatalogSource for MySqlCatalog {
         &self,
         ids: &[i32],
     ) -> Result<HashMap<i32, ProductRecord>, SourceError> {
-        let sql = format!("SELECT {PRODUCT_COLUMNS} FROM products p WHERE p.id");
+        let sql = format!(
+            "SELECT {} FROM products p WHERE p.id",
+            product_columns(ProductColumns::ALL)
+        );
         self.db
             .by_keys::<_, ProductRow, ProductRecord>(&sql, ids, |p| p.id)
             .await
@@ -199,9 +174,6 @@ impl CatalogSource for MySqlCatalog {
         ids: &[i32],
         columns: ProductColumns,
     ) -> Result<HashMap<i32, ProductRecord>, SourceError> {
-        if columns == ProductColumns::ALL {
-            return self.products_by_ids(ids).await;
-        }
         let sql = format!(
             "SELECT {} FROM products p WHERE p.id",
             product_columns(columns)
@@ -341,7 +313,9 @@ impl CatalogSource for MySqlCatalog {
     async fn category_products_first_pages(
         &self,
         keys: &[FirstPage],
+        columns: ProductColumns,
     ) -> Result<HashMap<FirstPage, Page<ProductRecord>>, SourceError> {
+        let select = product_columns(columns);
         let keys = distinct(keys);
         let roots: Vec<i32> = distinct(&keys.iter().map(|k| k.owner).collect::<Vec<_>>());
         let subtrees = self.subtrees(&roots).await?;
@@ -372,9 +346,9 @@ impl CatalogSource for MySqlCatalog {
                     placeholders(subtree.len())
                 )
             };
-            let newest = newest_in_categories(subtree, None, limit, &mut binds);
+            let newest = newest_in_categories(subtree, None, limit, &select, &mut binds);
             branches.push(format!(
-                "(SELECT {index} AS key_id, {total} AS total, {PRODUCT_COLUMNS} \
+                "(SELECT {index} AS key_id, {total} AS total, {select} \
                  FROM ({newest}) p ORDER BY p.id DESC LIMIT {limit})"
             ));
         }
@@ -411,10 +385,12 @@ impl CatalogSource for MySqlCatalog {
     async fn brand_products_first_pages(
         &self,
         keys: &[FirstPage],
+        columns: ProductColumns,
     ) -> Result<HashMap<FirstPage, Page<ProductRecord>>, SourceError> {
         let branch = format!(
-            "(SELECT ? AS key_id, {{total}} AS total, {PRODUCT_COLUMNS} FROM products p \
-             WHERE p.brand_id = ? ORDER BY p.id DESC LIMIT ?)"
+            "(SELECT ? AS key_id, {{total}} AS total, {} FROM products p \
+             WHERE p.brand_id = ? ORDER BY p.id DESC LIMIT ?)",
+            product_columns(columns)
         );
         let count = "(SELECT COUNT(*) FROM products WHERE brand_id = ?)";
         let pages = self.db.first_pages(&branch, count, keys).await?;
@@ -438,14 +414,15 @@ impl CatalogSource for MySqlCatalog {
         &self,
         category_id: i32,
         page: PageRequest<i32>,
+        columns: ProductColumns,
     ) -> Result<Page<ProductRecord>, SourceError> {
+        let select = product_columns(columns);
         let subtrees = self.subtrees(&[category_id]).await?;
         let subtree = subtrees.get(&category_id).map_or(&[][..], Vec::as_slice);
         let limit = page.first.saturating_add(1) as i32;
         let mut binds = Vec::new();
-        let newest = newest_in_categories(subtree, page.after, limit, &mut binds);
-        let sql =
-            format!("SELECT {PRODUCT_COLUMNS} FROM ({newest}) p ORDER BY p.id DESC LIMIT {limit}");
+        let newest = newest_in_categories(subtree, page.after, limit, &select, &mut binds);
+        let sql = format!("SELECT {select} FROM ({newest}) p ORDER BY p.id DESC LIMIT {limit}");
         let rows: Vec<ProductRow> = self.db.rows(&sql, &binds).await?;
         Ok(page_of(rows, page.first))
     }
@@ -454,10 +431,12 @@ impl CatalogSource for MySqlCatalog {
         &self,
         brand_id: i32,
         page: PageRequest<i32>,
+        columns: ProductColumns,
     ) -> Result<Page<ProductRecord>, SourceError> {
         let sql = format!(
-            "SELECT {PRODUCT_COLUMNS} FROM products p WHERE p.brand_id = ? AND p.id < ? \
-             ORDER BY p.id DESC LIMIT ?"
+            "SELECT {} FROM products p WHERE p.brand_id = ? AND p.id < ? \
+             ORDER BY p.id DESC LIMIT ?",
+            product_columns(columns)
         );
         let binds = [
             brand_id,

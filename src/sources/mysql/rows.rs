@@ -3,7 +3,7 @@
 
 use chrono::NaiveDateTime;
 
-use crate::protocols::{BrandRecord, CategoryRecord, ProductRecord, ShopRecord};
+use crate::protocols::{BrandRecord, CategoryRecord, ProductColumns, ProductRecord, ShopRecord};
 
 /// A product row; a statement may select only some columns (`ProductColumns`), and the
 /// others take their defaults.
@@ -24,6 +24,34 @@ pub(super) struct ProductRow {
     pub(super) like_count: i32,
     pub(super) created_at: NaiveDateTime,
     pub(super) updated_at: NaiveDateTime,
+}
+
+/// The select list of `columns` of a product (aliased `p`), its id first.
+pub(super) fn product_columns(columns: ProductColumns) -> String {
+    const NAMED: [(ProductColumns, &str); 14] = [
+        (ProductColumns::BRAND, "p.brand_id"),
+        (ProductColumns::SHOP, "p.shop_id"),
+        (ProductColumns::CATEGORY, "p.category_id"),
+        (ProductColumns::NAME, "p.name"),
+        (ProductColumns::DESCRIPTION, "p.description"),
+        (ProductColumns::COLOR, "p.color"),
+        (ProductColumns::PRICE, "p.price_cents"),
+        (ProductColumns::SALE_PRICE, "p.sale_price_cents"),
+        (ProductColumns::CURRENCY, "p.currency"),
+        (ProductColumns::IMAGE, "p.image_url"),
+        (ProductColumns::DEEPLINK, "p.deeplink_url"),
+        (ProductColumns::LIKES, "p.like_count"),
+        (ProductColumns::CREATED, "p.created_at"),
+        (ProductColumns::UPDATED, "p.updated_at"),
+    ];
+    let mut list = String::from("p.id");
+    for (column, name) in NAMED {
+        if columns.contains(column) {
+            list.push_str(", ");
+            list.push_str(name);
+        }
+    }
+    list
 }
 
 /// Implements `FromRow` for a row type by column index: one pass over the columns the

@@ -10,20 +10,16 @@ mod writes;
 use writes::{COLLAGE_LIKES, PRODUCT_LIKES};
 
 use super::MySql;
-use super::rows::{ProductRow, decode_by_index};
+use super::rows::{ProductRow, decode_by_index, product_columns};
 use super::sql::{Keyed, distinct, first_page, page_of, placeholders};
 use crate::protocols::community::{
     CollageCursor, CollageDraft, CollageItemRecord, CollageOrder, CollageOwner, CollageOwnerKind,
     CollagePatch, CollageRecord, CommunitySource, LikeCursor, LikedProduct, UserRecord, WriteError,
 };
-use crate::protocols::{FirstPage, Page, PageRequest, SourceError};
+use crate::protocols::{FirstPage, Page, PageRequest, ProductColumns, SourceError};
 
 const COLLAGE_COLUMNS: &str =
     "c.id, c.user_id, c.title, c.description, c.like_count, c.created_at, c.updated_at";
-const PRODUCT_COLUMNS: &str = "p.id, p.brand_id, p.shop_id, p.category_id, p.name, \
-    p.description, p.color, p.price_cents, p.sale_price_cents, p.currency, p.image_url, \
-    p.deeplink_url, p.like_count, p.created_at, p.updated_at";
-
 /// The community protocol over MySQL.
 #[derive(Clone)]
 pub struct MySqlCommunity {
@@ -398,6 +394,7 @@ impl CommunitySource for MySqlCommunity {
         &self,
         user_id: i32,
         page: PageRequest<LikeCursor>,
+        columns: ProductColumns,
     ) -> Result<Page<LikedProduct>, SourceError> {
         let (cursor, at, product) = match &page.after {
             Some(after) => (
@@ -408,9 +405,10 @@ impl CommunitySource for MySqlCommunity {
             None => ("", NaiveDateTime::default(), 0),
         };
         let sql = format!(
-            "SELECT l.created_at AS liked_at, {PRODUCT_COLUMNS} FROM product_likes l \
+            "SELECT l.created_at AS liked_at, {} FROM product_likes l \
              JOIN products p ON p.id = l.product_id WHERE l.user_id = ? {cursor} \
-             ORDER BY l.created_at DESC, l.product_id DESC LIMIT ?"
+             ORDER BY l.created_at DESC, l.product_id DESC LIMIT ?",
+            product_columns(columns)
         );
         let mut query = sqlx::query_as::<_, LikedRow>(&sql).bind(user_id);
         if page.after.is_some() {
@@ -441,11 +439,13 @@ impl CommunitySource for MySqlCommunity {
     async fn liked_products_first_pages(
         &self,
         keys: &[FirstPage],
+        columns: ProductColumns,
     ) -> Result<HashMap<FirstPage, Page<LikedProduct>>, SourceError> {
         let branch = format!(
             "(SELECT ? AS key_id, {{total}} AS total, l.created_at AS liked_at, \
-             {PRODUCT_COLUMNS} FROM product_likes l JOIN products p ON p.id = l.product_id \
-             WHERE l.user_id = ? ORDER BY l.created_at DESC, l.product_id DESC LIMIT ?)"
+             {} FROM product_likes l JOIN products p ON p.id = l.product_id \
+             WHERE l.user_id = ? ORDER BY l.created_at DESC, l.product_id DESC LIMIT ?)",
+            product_columns(columns)
         );
         let count = "(SELECT COUNT(*) FROM product_likes WHERE user_id = ?)";
         let pages = self
