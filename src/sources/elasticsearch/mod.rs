@@ -4,6 +4,7 @@
 mod answers;
 pub mod document;
 pub mod index;
+mod request;
 mod search;
 
 pub use search::ElasticsearchSearch;

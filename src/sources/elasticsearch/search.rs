@@ -1,7 +1,7 @@
-//! `SearchSource` over Elasticsearch. Queries are built as structured JSON (`multi_match`,
-//! `terms`, `range`), so user text never reaches a query-string parser. Facets follow
-//! faceted navigation: the filters go to `post_filter`, and each facet aggregates under
-//! every filter but its own.
+//! `SearchSource` over Elasticsearch. A search page's body is built by `request`, as
+//! structured JSON, so user text never reaches a query-string parser; facets follow faceted
+//! navigation (the filters go to `post_filter`, and each facet aggregates under every filter
+//! but its own). Answers are read by `answers`.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -11,24 +11,19 @@ use elasticsearch::http::headers::{HeaderName, HeaderValue};
 use elasticsearch::http::request::{Body, JsonBody};
 use elasticsearch::http::response::Response;
 use elasticsearch::{Msearch, MsearchParts, Search, SearchParts};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::answers::{self, Failed, Hit, MultiAnswer, SearchAnswer, SuggestAnswer};
+use super::request::SearchBody;
 use super::{BACKEND, Elasticsearch, map_error};
 use crate::observe::{self, Backend};
 use crate::protocols::SourceError;
 use crate::protocols::search::{
-    FacetSet, FacetValue, Facets, PRICE_BUCKETS, PriceBucket, SearchFilter, SearchHit, SearchPage,
-    SearchQuery, SearchSort, SearchSource, Suggestion, SuggestionKind,
+    FacetValue, Facets, PriceBucket, SearchHit, SearchPage, SearchQuery, SearchSource, Suggestion,
+    SuggestionKind,
 };
 
-/// Fields of full-text matching and their weights.
-const TEXT_FIELDS: [&str; 4] = [
-    "name^3",
-    "brand_name^2",
-    "category_names^1.5",
-    "description",
-];
 /// What each answer keeps (`filter_path`): only the parts read below, so the cluster
 /// serialises and the gateway parses no scores, shard counts or index names. Elasticsearch
 /// leaves out an empty list (no hits) and answers errors whole.
@@ -45,23 +40,12 @@ const SIMILAR_KEEPS: &[&str] = &[
     "responses.hits.hits._id",
 ];
 const SUGGEST_KEEPS: &[&str] = &["suggest.*.options.text", "suggest.*.options._source"];
-/// Most values a term facet returns.
-const FACET_SIZE: u32 = 50;
 
 /// Product search over one alias.
 #[derive(Clone)]
 pub struct ElasticsearchSearch {
     es: Elasticsearch,
     index: String,
-}
-
-/// The filters that a facet may leave out (its own).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Facet {
-    Brand,
-    Category,
-    Color,
-    Price,
 }
 
 /// Requests carry the `traceparent` of the request being served, so a trace continues into
@@ -131,13 +115,15 @@ impl ElasticsearchSearch {
 
     /// What a request of `body` to `endpoint` of the index sends, when the request being
     /// served keeps an explain.
-    fn describe<'a>(
+    fn describe<'a, T: Serialize + 'a>(
         &self,
         endpoint: &str,
-        body: impl IntoIterator<Item = &'a Value>,
+        body: impl IntoIterator<Item = &'a T>,
     ) -> Option<String> {
         observe::explaining().then(|| {
-            let lines: Vec<String> = body.into_iter().map(Value::to_string).collect();
+            let lines: Vec<String> = (body.into_iter())
+                .map(|line| serde_json::to_string(line).unwrap_or_default())
+                .collect();
             format!("POST /{}/{endpoint}\n{}", self.index, lines.join("\n"))
         })
     }
@@ -174,133 +160,6 @@ impl ElasticsearchSearch {
             })
         }
     }
-}
-
-/// The filter clauses, leaving out `except`'s own.
-fn filter_clauses(filter: &SearchFilter, except: Option<Facet>) -> Vec<Value> {
-    let mut clauses = Vec::new();
-    if !filter.brand_ids.is_empty() && except != Some(Facet::Brand) {
-        clauses.push(json!({ "terms": { "brand_id": filter.brand_ids } }));
-    }
-    if !filter.category_ids.is_empty() && except != Some(Facet::Category) {
-        clauses.push(json!({ "terms": { "category_ids": filter.category_ids } }));
-    }
-    if !filter.shop_ids.is_empty() {
-        clauses.push(json!({ "terms": { "shop_id": filter.shop_ids } }));
-    }
-    if !filter.colors.is_empty() && except != Some(Facet::Color) {
-        clauses.push(json!({ "terms": { "color": filter.colors } }));
-    }
-    if (filter.min_price.is_some() || filter.max_price.is_some()) && except != Some(Facet::Price) {
-        let mut range = serde_json::Map::new();
-        if let Some(min) = filter.min_price {
-            range.insert("gte".to_owned(), json!(min));
-        }
-        if let Some(max) = filter.max_price {
-            range.insert("lte".to_owned(), json!(max));
-        }
-        clauses.push(json!({ "range": { "price": range } }));
-    }
-    if let Some(on_sale) = filter.on_sale {
-        clauses.push(json!({ "term": { "on_sale": on_sale } }));
-    }
-    clauses
-}
-
-fn text_query(text: &str) -> Value {
-    if text.is_empty() {
-        return json!({ "match_all": {} });
-    }
-    json!({
-        "bool": {
-            "should": [
-                // Every word somewhere across the fields ("acme sneakers": brand + name).
-                { "multi_match": {
-                    "query": text, "fields": TEXT_FIELDS, "type": "cross_fields",
-                    "operator": "and"
-                } },
-                // Every word in one field, with typos forgiven.
-                { "multi_match": {
-                    "query": text, "fields": TEXT_FIELDS, "type": "best_fields",
-                    "operator": "and", "fuzziness": "AUTO", "prefix_length": 1,
-                    "max_expansions": 20, "lenient": true
-                } },
-                // Exact phrases in the name rank first.
-                { "match_phrase": { "name": { "query": text, "boost": 2 } } }
-            ],
-            "minimum_should_match": 1
-        }
-    })
-}
-
-fn sort_clause(sort: SearchSort) -> Value {
-    match sort {
-        SearchSort::Relevance => json!([{ "_score": "desc" }, { "id": "asc" }]),
-        SearchSort::PriceAsc => json!([{ "price": "asc" }, { "id": "asc" }]),
-        SearchSort::PriceDesc => json!([{ "price": "desc" }, { "id": "asc" }]),
-        SearchSort::Newest => json!([{ "created_at": "desc" }, { "id": "desc" }]),
-        SearchSort::Popular => json!([{ "like_count": "desc" }, { "id": "asc" }]),
-    }
-}
-
-/// The aggregations of the facets in `facets`, each under every filter but its own.
-fn facet_aggregations(filter: &SearchFilter, facets: FacetSet) -> Value {
-    let under = |facet: Facet, aggregation: Value| {
-        json!({
-            "filter": { "bool": { "filter": filter_clauses(filter, Some(facet)) } },
-            "aggs": { "values": aggregation }
-        })
-    };
-    let ranges: Vec<Value> = PRICE_BUCKETS
-        .iter()
-        .map(|(from, to)| {
-            let mut range = serde_json::Map::new();
-            if let Some(from) = from {
-                range.insert("from".to_owned(), json!(from));
-            }
-            if let Some(to) = to {
-                range.insert("to".to_owned(), json!(to));
-            }
-            Value::Object(range)
-        })
-        .collect();
-    let mut aggregations = serde_json::Map::new();
-    if facets.brands {
-        let terms = json!({ "terms": { "field": "brand_id", "size": FACET_SIZE } });
-        aggregations.insert("brands".to_owned(), under(Facet::Brand, terms));
-    }
-    if facets.categories {
-        let terms = json!({ "terms": { "field": "category_ids", "size": 200 } });
-        aggregations.insert("categories".to_owned(), under(Facet::Category, terms));
-    }
-    if facets.colors {
-        let terms = json!({ "terms": { "field": "color", "size": FACET_SIZE } });
-        aggregations.insert("colors".to_owned(), under(Facet::Color, terms));
-    }
-    if facets.price_ranges {
-        let range = json!({ "range": { "field": "price", "ranges": ranges } });
-        aggregations.insert("prices".to_owned(), under(Facet::Price, range));
-    }
-    Value::Object(aggregations)
-}
-
-/// The request body of one search page.
-pub(crate) fn search_body(query: &SearchQuery) -> Value {
-    let mut body = json!({
-        "size": query.first + 1,
-        "_source": false,
-        "track_total_hits": true,
-        "query": text_query(&query.text),
-        "post_filter": { "bool": { "filter": filter_clauses(&query.filter, None) } },
-        "sort": sort_clause(query.sort),
-    });
-    if let Some(after) = &query.after {
-        body["search_after"] = json!(after);
-    }
-    if query.facets.any() {
-        body["aggs"] = facet_aggregations(&query.filter, query.facets);
-    }
-    body
 }
 
 fn contract(detail: impl Into<String>) -> SourceError {
@@ -395,7 +254,7 @@ fn read_search(body: &[u8], query: &SearchQuery) -> Result<SearchPage, SourceErr
 #[async_trait::async_trait]
 impl SearchSource for ElasticsearchSearch {
     async fn search(&self, query: &SearchQuery) -> Result<SearchPage, SourceError> {
-        let body = search_body(query);
+        let body = SearchBody::of(query);
         let described = self.describe("_search", [&body]);
         let index = [self.index.as_str()];
         let request = self
@@ -531,6 +390,7 @@ impl SearchSource for ElasticsearchSearch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocols::search::{FacetSet, SearchFilter, SearchSort};
 
     fn query(facets: FacetSet) -> SearchQuery {
         SearchQuery {
@@ -620,22 +480,20 @@ mod tests {
             colors: true,
             ..FacetSet::default()
         };
-        let body = search_body(&query(brands_and_colors));
-        let mut names: Vec<&str> = body["aggs"]
+        let body = |facets| {
+            let asked = query(facets);
+            serde_json::to_value(SearchBody::of(&asked)).unwrap()
+        };
+        let mut names: Vec<String> = body(brands_and_colors)["aggs"]
             .as_object()
             .unwrap()
             .keys()
-            .map(String::as_str)
+            .cloned()
             .collect();
         names.sort();
         assert_eq!(names, ["brands", "colors"]);
 
-        let all = search_body(&query(FacetSet::ALL));
-        assert_eq!(all["aggs"].as_object().unwrap().len(), 4);
-        assert!(
-            search_body(&query(FacetSet::default()))
-                .get("aggs")
-                .is_none()
-        );
+        assert_eq!(body(FacetSet::ALL)["aggs"].as_object().unwrap().len(), 4);
+        assert!(body(FacetSet::default()).get("aggs").is_none());
     }
 }
