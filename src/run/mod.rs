@@ -467,6 +467,11 @@ fn collect_logs(metrics: &Metrics, logs: Logs) {
             &[(&[], logs.dropped() as f64)],
         );
         out.counter(
+            "ogrom_log_console_lines_dropped_total",
+            "Log lines dropped because stdout fell 4 MiB behind.",
+            &[(&[], logs.console_dropped() as f64)],
+        );
+        out.counter(
             "ogrom_log_lines_shipped_total",
             "Log lines written to logstash.",
             &[(&[], logs.shipped() as f64)],

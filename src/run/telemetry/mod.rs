@@ -4,6 +4,7 @@
 //! The JSON line is built by `json`; `logstash` queues and ships it. Shipping works
 //! with either console format, so `text` for people and logstash for the pipeline combine.
 
+mod console;
 mod json;
 mod logstash;
 
@@ -15,6 +16,7 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
+use self::console::Console;
 use self::json::{JsonLayer, LineSink};
 use self::logstash::Shipper;
 use crate::config::{LogArgs, LogFormat};
@@ -25,6 +27,8 @@ use crate::config::{LogArgs, LogFormat};
 pub struct Logs {
     /// Present when logstash is configured.
     shipper: Option<Shipper>,
+    /// Present when JSON lines go to stdout.
+    console: Option<Console>,
 }
 
 impl Logs {
@@ -43,6 +47,11 @@ impl Logs {
         self.shipper.as_ref().map_or(0, Shipper::dropped)
     }
 
+    /// Lines dropped because stdout fell behind (see `console`).
+    pub fn console_dropped(&self) -> u64 {
+        self.console.as_ref().map_or(0, Console::dropped)
+    }
+
     /// Lines waiting for logstash now.
     pub fn queued(&self) -> u64 {
         self.shipper.as_ref().map_or(0, Shipper::queued)
@@ -56,6 +65,9 @@ impl Logs {
     /// Writes out what was logged before the call: stdout, and logstash unless `within`
     /// passes first (logstash may be down; shutdown must not hang on it).
     pub async fn flush(&self, within: Duration) {
+        if let Some(console) = self.console.clone() {
+            let _ = tokio::task::spawn_blocking(move || console.flush(within)).await;
+        }
         // Nowhere to report a stdout that cannot be written.
         let _ = std::io::stdout().flush();
         if let Some(shipper) = &self.shipper {
@@ -78,8 +90,16 @@ pub fn init(args: &LogArgs, to_stderr: bool) -> anyhow::Result<Logs> {
         None => None,
     };
     let mut sinks: Vec<LineSink> = Vec::new();
+    let mut console = None;
     if args.log_format == LogFormat::Json {
-        sinks.push(console(to_stderr));
+        if to_stderr {
+            sinks.push(stderr());
+        } else {
+            let stdout = Console::spawn(std::io::stdout())?;
+            let lines = stdout.clone();
+            sinks.push(Arc::new(move |line: &[u8]| lines.write(line)));
+            console = Some(stdout);
+        }
     }
     if let Some(shipper) = shipper.clone() {
         sinks.push(Arc::new(move |line: &[u8]| shipper.ship(line.to_vec())));
@@ -100,22 +120,17 @@ pub fn init(args: &LogArgs, to_stderr: bool) -> anyhow::Result<Logs> {
         .with(text)
         .try_init()
         .map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))?;
-    Ok(Logs { shipper })
+    Ok(Logs { shipper, console })
 }
 
-/// Writes each line to stdout or stderr in one call on the locked stream, so lines from
-/// concurrent threads never interleave.
-fn console(to_stderr: bool) -> LineSink {
+/// Writes each line to stderr in one call on the locked stream, so lines from concurrent
+/// threads never interleave. For the commands whose stdout is their product: they log
+/// little, and exit right after.
+fn stderr() -> LineSink {
     // A console that cannot be written has nowhere to report it: the line is lost.
-    if to_stderr {
-        Arc::new(|line: &[u8]| {
-            let _ = std::io::stderr().lock().write_all(line);
-        })
-    } else {
-        Arc::new(|line: &[u8]| {
-            let _ = std::io::stdout().lock().write_all(line);
-        })
-    }
+    Arc::new(|line: &[u8]| {
+        let _ = std::io::stderr().lock().write_all(line);
+    })
 }
 
 #[cfg(test)]
