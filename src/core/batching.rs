@@ -33,6 +33,9 @@ pub trait BatchLoad: Send + Sync + 'static {
     type Key: Clone + Eq + Hash + Debug + Send + Sync + 'static;
     /// What one key loads.
     type Value: Clone + Send + Sync + 'static;
+    /// What `load` answers for a key: the value, or the value already shared (a record a
+    /// source keeps between requests is handed out without a copy).
+    type Loaded: Into<Arc<Self::Value>> + Send + 'static;
     /// The loader's name in metrics, spans and `extensions.debug`.
     const NAME: &'static str;
 
@@ -40,7 +43,7 @@ pub trait BatchLoad: Send + Sync + 'static {
     fn load(
         &self,
         keys: &[Self::Key],
-    ) -> impl Future<Output = Result<HashMap<Self::Key, Self::Value>, ApiError>> + Send;
+    ) -> impl Future<Output = Result<HashMap<Self::Key, Self::Loaded>, ApiError>> + Send;
 }
 
 /// How a batcher gathers keys.
@@ -270,9 +273,7 @@ impl<L: BatchLoad> Batcher<L> {
                 }
                 // Errors are not kept: a later load of the same keys tries again.
                 outcome.map(|values| {
-                    let values = values
-                        .into_iter()
-                        .map(|(key, value)| (key, Arc::new(value)));
+                    let values = values.into_iter().map(|(key, value)| (key, value.into()));
                     state.answered.extend(values)
                 })
             };
@@ -310,6 +311,7 @@ mod tests {
     impl BatchLoad for Squares {
         type Key = i32;
         type Value = i64;
+        type Loaded = i64;
         const NAME: &'static str = "Squares";
 
         async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, i64>, ApiError> {

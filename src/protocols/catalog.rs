@@ -2,6 +2,7 @@
 //! every page of the site shows.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -218,27 +219,33 @@ pub trait CatalogSource: Send + Sync {
         let _ = columns;
         self.products_by_ids(ids).await
     }
-    /// Brands by id.
-    async fn brands_by_ids(&self, ids: &[i32]) -> Result<HashMap<i32, BrandRecord>, SourceError>;
+    /// Brands by id, shared: a source may keep them between requests (as the MySQL one
+    /// does for their cache hint) and hand them out without a copy. So are shops and
+    /// categories by id.
+    async fn brands_by_ids(
+        &self,
+        ids: &[i32],
+    ) -> Result<HashMap<i32, Arc<BrandRecord>>, SourceError>;
     /// Brands by slug, matched without regard to case and keyed by the slugs asked for;
     /// absent slugs are missing from the map.
     async fn brands_by_slugs(
         &self,
         slugs: &[String],
     ) -> Result<HashMap<String, BrandRecord>, SourceError>;
-    /// Shops by id.
-    async fn shops_by_ids(&self, ids: &[i32]) -> Result<HashMap<i32, ShopRecord>, SourceError>;
+    /// Shops by id, shared.
+    async fn shops_by_ids(&self, ids: &[i32])
+    -> Result<HashMap<i32, Arc<ShopRecord>>, SourceError>;
     /// Shops by slug, matched without regard to case and keyed by the slugs asked for;
     /// absent slugs are missing from the map.
     async fn shops_by_slugs(
         &self,
         slugs: &[String],
     ) -> Result<HashMap<String, ShopRecord>, SourceError>;
-    /// Categories by id.
+    /// Categories by id, shared.
     async fn categories_by_ids(
         &self,
         ids: &[i32],
-    ) -> Result<HashMap<i32, CategoryRecord>, SourceError>;
+    ) -> Result<HashMap<i32, Arc<CategoryRecord>>, SourceError>;
     /// Categories by slug, matched without regard to case and keyed by the slugs asked for;
     /// absent slugs are missing from the map.
     async fn categories_by_slugs(

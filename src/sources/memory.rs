@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::protocols::{
     BrandCursor, BrandRecord, CatalogSource, CategoryRecord, FirstPage, Page, PageRequest,
@@ -171,6 +171,13 @@ fn index<K: Hash + Eq + Clone, T: Clone>(
         .collect()
 }
 
+/// `records`, shared as the protocols hand out records a source may keep.
+fn shared<K: Hash + Eq, T>(records: HashMap<K, T>) -> HashMap<K, Arc<T>> {
+    (records.into_iter())
+        .map(|(key, record)| (key, Arc::new(record)))
+        .collect()
+}
+
 /// The rows whose `name` matches one of `names` without regard to case (as MySQL's
 /// collation compares them), keyed by the names asked for.
 fn index_names<T: Clone>(
@@ -199,9 +206,12 @@ impl CatalogSource for MemoryCatalog {
         Ok(index(&self.products, ids, |p| p.id))
     }
 
-    async fn brands_by_ids(&self, ids: &[i32]) -> Result<HashMap<i32, BrandRecord>, SourceError> {
+    async fn brands_by_ids(
+        &self,
+        ids: &[i32],
+    ) -> Result<HashMap<i32, Arc<BrandRecord>>, SourceError> {
         self.enter("brands_by_ids")?;
-        Ok(index(&self.brands, ids, |b| b.id))
+        Ok(shared(index(&self.brands, ids, |b| b.id)))
     }
 
     async fn brands_by_slugs(
@@ -212,9 +222,12 @@ impl CatalogSource for MemoryCatalog {
         Ok(index_names(&self.brands, slugs, |b| &b.slug))
     }
 
-    async fn shops_by_ids(&self, ids: &[i32]) -> Result<HashMap<i32, ShopRecord>, SourceError> {
+    async fn shops_by_ids(
+        &self,
+        ids: &[i32],
+    ) -> Result<HashMap<i32, Arc<ShopRecord>>, SourceError> {
         self.enter("shops_by_ids")?;
-        Ok(index(&self.shops, ids, |s| s.id))
+        Ok(shared(index(&self.shops, ids, |s| s.id)))
     }
 
     async fn shops_by_slugs(
@@ -228,9 +241,9 @@ impl CatalogSource for MemoryCatalog {
     async fn categories_by_ids(
         &self,
         ids: &[i32],
-    ) -> Result<HashMap<i32, CategoryRecord>, SourceError> {
+    ) -> Result<HashMap<i32, Arc<CategoryRecord>>, SourceError> {
         self.enter("categories_by_ids")?;
-        Ok(index(&self.categories, ids, |c| c.id))
+        Ok(shared(index(&self.categories, ids, |c| c.id)))
     }
 
     async fn categories_by_slugs(

@@ -16,7 +16,15 @@ use crate::protocols::{
 /// Defines a loader struct whose batch is one call of a `CatalogSource` method; a method
 /// that reads products is given the columns the request's operation reads (`columns`).
 macro_rules! catalog_loader {
+    // Records the source shares (it keeps them between requests): loaded without a copy.
+    ($(#[$doc:meta])* $name:ident, $key:ty => Arc<$value:ty>, $method:ident) => {
+        catalog_loader!(@define $(#[$doc])* $name, $key => $value as Arc<$value>, $method);
+    };
     ($(#[$doc:meta])* $name:ident, $key:ty => $value:ty, $method:ident $(, $columns:ident)?) => {
+        catalog_loader!(@define $(#[$doc])* $name, $key => $value as $value, $method $(, $columns)?);
+    };
+    (@define $(#[$doc:meta])* $name:ident, $key:ty => $value:ty as $loaded:ty, $method:ident
+        $(, $columns:ident)?) => {
         $(#[$doc])*
         pub struct $name {
             source: Arc<dyn CatalogSource>,
@@ -28,9 +36,10 @@ macro_rules! catalog_loader {
         impl BatchLoad for $name {
             type Key = $key;
             type Value = $value;
+            type Loaded = $loaded;
             const NAME: &'static str = stringify!($name);
 
-            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, $value>, ApiError> {
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, $loaded>, ApiError> {
                 let load = async {
                     let found = self.source.$method(keys $(, self.$columns)?).await;
                     found.map_err(ApiError::from)
@@ -47,7 +56,7 @@ catalog_loader!(
 );
 catalog_loader!(
     /// Brands by id.
-    BrandById, i32 => BrandRecord, brands_by_ids
+    BrandById, i32 => Arc<BrandRecord>, brands_by_ids
 );
 catalog_loader!(
     /// Brands by slug.
@@ -55,7 +64,7 @@ catalog_loader!(
 );
 catalog_loader!(
     /// Shops by id.
-    ShopById, i32 => ShopRecord, shops_by_ids
+    ShopById, i32 => Arc<ShopRecord>, shops_by_ids
 );
 catalog_loader!(
     /// Shops by slug.
@@ -63,7 +72,7 @@ catalog_loader!(
 );
 catalog_loader!(
     /// Categories by id.
-    CategoryById, i32 => CategoryRecord, categories_by_ids
+    CategoryById, i32 => Arc<CategoryRecord>, categories_by_ids
 );
 catalog_loader!(
     /// Categories by slug.

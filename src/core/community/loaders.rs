@@ -25,6 +25,7 @@ macro_rules! community_loader {
         impl BatchLoad for $name {
             type Key = $key;
             type Value = $value;
+            type Loaded = $value;
             const NAME: &'static str = stringify!($name);
 
             async fn load(&self, $keys: &[$key]) -> Result<HashMap<$key, $value>, ApiError> {
@@ -66,6 +67,7 @@ pub struct LikedProductsFirstPage {
 impl BatchLoad for LikedProductsFirstPage {
     type Key = FirstPage;
     type Value = Page<LikedProduct>;
+    type Loaded = Page<LikedProduct>;
     const NAME: &'static str = "LikedProductsFirstPage";
 
     async fn load(
@@ -93,6 +95,7 @@ pub struct ViewerLikedProducts {
 impl BatchLoad for ViewerLikedProducts {
     type Key = i32;
     type Value = bool;
+    type Loaded = bool;
     const NAME: &'static str = "ViewerLikedProducts";
 
     async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, bool>, ApiError> {
@@ -116,6 +119,7 @@ pub struct ViewerLikedCollages {
 impl BatchLoad for ViewerLikedCollages {
     type Key = i32;
     type Value = bool;
+    type Loaded = bool;
     const NAME: &'static str = "ViewerLikedCollages";
 
     async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, bool>, ApiError> {

@@ -77,6 +77,7 @@ pub struct OffersLoader {
 impl BatchLoad for OffersLoader {
     type Key = i32;
     type Value = OffersAnswer;
+    type Loaded = OffersAnswer;
     const NAME: &'static str = "Offers";
 
     async fn load(&self, ids: &[i32]) -> Result<HashMap<i32, OffersAnswer>, ApiError> {

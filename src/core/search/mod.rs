@@ -58,6 +58,7 @@ pub struct SimilarLoader {
 impl BatchLoad for SimilarLoader {
     type Key = (i32, u32);
     type Value = Vec<i32>;
+    type Loaded = Vec<i32>;
     const NAME: &'static str = "Similar";
 
     async fn load(&self, keys: &[(i32, u32)]) -> Result<HashMap<(i32, u32), Vec<i32>>, ApiError> {

@@ -2,6 +2,7 @@
 //! CTEs for the category tree so a whole level of paths or subtrees costs one query.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use sqlx::{Execute, MySql as Db, QueryBuilder};
 
@@ -62,9 +63,9 @@ fn newest_in_categories(
 /// [`KEPT_AT_MOST`] records: there are as many as brands, shops and categories, and the
 /// bound is for safety.
 pub(super) struct Kept {
-    brands: Recent<i32, BrandRecord>,
-    shops: Recent<i32, ShopRecord>,
-    categories: Recent<i32, CategoryRecord>,
+    brands: Recent<i32, Arc<BrandRecord>>,
+    shops: Recent<i32, Arc<ShopRecord>>,
+    categories: Recent<i32, Arc<CategoryRecord>>,
     /// Each category's path, root first.
     paths: Recent<i32, Vec<CategoryRecord>>,
     /// Each category's subtree: itself and its descendants' ids.
@@ -114,20 +115,26 @@ impl MySqlCatalog {
             .await
     }
 
-    /// Records by id, read with `table_sql` (`SELECT … FROM t WHERE id`) unless `kept`.
+    /// Records by id, read with `table_sql` (`SELECT … FROM t WHERE id`) unless `kept`;
+    /// shared with what is kept, not copied out of it.
     async fn kept_by_ids<R, T>(
         &self,
-        kept: &Recent<i32, T>,
+        kept: &Recent<i32, Arc<T>>,
         table_sql: &str,
         ids: &[i32],
         id: impl Fn(&T) -> i32,
-    ) -> Result<HashMap<i32, T>, SourceError>
+    ) -> Result<HashMap<i32, Arc<T>>, SourceError>
     where
         R: for<'r> sqlx::FromRow<'r, sqlx::mysql::MySqlRow> + Send + Unpin,
-        T: From<R> + Clone,
+        T: From<R>,
     {
-        let read =
-            |ids: Vec<i32>| async move { self.db.by_keys::<_, R, T>(table_sql, &ids, id).await };
+        let read = |ids: Vec<i32>| async move {
+            let read = self.db.by_keys::<_, R, T>(table_sql, &ids, id).await?;
+            Ok(read
+                .into_iter()
+                .map(|(id, record)| (id, Arc::new(record)))
+                .collect())
+        };
         kept.or_read(ids, read).await
     }
 
@@ -183,7 +190,10 @@ impl CatalogSource for MySqlCatalog {
             .await
     }
 
-    async fn brands_by_ids(&self, ids: &[i32]) -> Result<HashMap<i32, BrandRecord>, SourceError> {
+    async fn brands_by_ids(
+        &self,
+        ids: &[i32],
+    ) -> Result<HashMap<i32, Arc<BrandRecord>>, SourceError> {
         let sql = format!("SELECT {BRAND_COLUMNS} FROM brands WHERE id");
         (self.kept_by_ids::<BrandRow, _>(&self.kept.brands, &sql, ids, |b| b.id)).await
     }
@@ -198,7 +208,10 @@ impl CatalogSource for MySqlCatalog {
             .await
     }
 
-    async fn shops_by_ids(&self, ids: &[i32]) -> Result<HashMap<i32, ShopRecord>, SourceError> {
+    async fn shops_by_ids(
+        &self,
+        ids: &[i32],
+    ) -> Result<HashMap<i32, Arc<ShopRecord>>, SourceError> {
         let sql = format!("SELECT {SHOP_COLUMNS} FROM shops WHERE id");
         (self.kept_by_ids::<ShopRow, _>(&self.kept.shops, &sql, ids, |s| s.id)).await
     }
@@ -216,7 +229,7 @@ impl CatalogSource for MySqlCatalog {
     async fn categories_by_ids(
         &self,
         ids: &[i32],
-    ) -> Result<HashMap<i32, CategoryRecord>, SourceError> {
+    ) -> Result<HashMap<i32, Arc<CategoryRecord>>, SourceError> {
         let sql = format!("SELECT {CATEGORY_COLUMNS} FROM categories WHERE id");
         (self.kept_by_ids::<CategoryRow, _>(&self.kept.categories, &sql, ids, |c| c.id)).await
     }
