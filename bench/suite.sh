@@ -121,45 +121,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Request bodies per operation, one a line, built as scripts/rolling-deploy builds them:
-# the five operations over ids, usernames, tags and terms drawn from the catalog (fixed
-# seeds, so every run sends the same bodies).
-# Global ids are base64url("Type:id") without padding.
-global_id() {
-  echo "REPLACE(REPLACE(REPLACE(TO_BASE64(CONCAT('$1:', $2)), '+', '-'), '/', '_'), '=', '')"
-}
-op() { jq -c -R --rawfile q "operations/$1.graphql" --arg name "$1" "$2"; }
-# shellcheck disable=SC2016  # $name, $q, … are jq's variables, not the shell's
-{
-  sql "SELECT id FROM products ORDER BY RAND(1) LIMIT $bodies" \
-    | op ProductPage '{operationName: $name, query: $q, variables: {databaseId: tonumber}}' \
-    >"$work/product.jsonl"
-  sql "SELECT $(global_id Collage id) FROM collages ORDER BY RAND(2) LIMIT $bodies" \
-    | op CollagePage '{operationName: $name, query: $q, variables: {id: .}}' >"$work/collage.jsonl"
-  # One word of a product name, in half the requests filtered on the product's root
-  # category, sorted four ways.
-  sql "SELECT SUBSTRING_INDEX(SUBSTRING_INDEX(p.name, ' ', 1 + p.id % 3), ' ', -1),
-              IF(p.id % 2 = 0, $(global_id Category root.id), ''),
-              ELT(1 + p.id % 4, 'RELEVANCE', 'PRICE_ASC', 'NEWEST', 'POPULAR')
-       FROM products p
-       JOIN categories l ON l.id = p.category_id
-       LEFT JOIN categories m ON m.id = l.parent_id
-       JOIN categories root ON root.id = COALESCE(m.parent_id, m.id, l.id)
-       ORDER BY RAND(3) LIMIT $bodies" \
-    | op SearchPage 'split("\t") as [$term, $category, $sort]
-        | {operationName: $name, query: $q, variables: ({query: $term, sort: $sort}
-           + if $category == "" then {} else {filter: {categoryIds: [$category]}} end)}' \
-    >"$work/search.jsonl"
-  # The home feed: three times in four without a tag, else of one of the popular tags.
-  sql "SELECT tag FROM collage_tags GROUP BY tag ORDER BY COUNT(*) DESC, tag LIMIT $((bodies / 4))" \
-    | awk -v n="$bodies" '{ tag[NR] = $0 }
-        END { for (k = 1; k <= n; k++) print (k % 4 ? "" : tag[(k / 4 - 1) % NR + 1]) }' \
-    | op HomeFeed '{operationName: $name, query: $q,
-                    variables: (if . == "" then {} else {tag: .} end)}' >"$work/feed.jsonl"
-  sql "SELECT username FROM users ORDER BY RAND(4) LIMIT $bodies" \
-    | op ProfilePage '{operationName: $name, query: $q, variables: {username: .}}' \
-    >"$work/profile.jsonl"
-}
+write_bodies "$work" "$bodies" "$database"
 for name in "${names[@]}"; do
   [ -s "$work/$name.jsonl" ] || die "no request bodies for $name"
 done
