@@ -374,13 +374,13 @@ async fn products_of(
         }
         Some(after) => {
             let catalog = &ctx.data::<Sources>()?.catalog;
+            let columns = loaders(ctx)?.columns;
             let mut pages = Vec::with_capacity(ids.len());
             for &id in ids {
                 let request = PageRequest {
                     first,
                     after: Some(after),
                 };
-                let columns = loaders(ctx)?.columns;
                 pages.push(match owner {
                     Owner::Brand => catalog.brand_products_page(id, request, columns).await?,
                     Owner::Category => catalog.category_products_page(id, request, columns).await?,

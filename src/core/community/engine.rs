@@ -375,13 +375,13 @@ async fn liked_products(
         }
         Some(after) => {
             let source = &ctx.data::<Sources>()?.community;
+            let columns = loaders(ctx)?.columns;
             let mut pages = Vec::with_capacity(users.len());
             for user in users {
                 let request = PageRequest {
                     first,
                     after: Some(after.clone()),
                 };
-                let columns = loaders(ctx)?.columns;
                 pages.push(
                     source
                         .liked_products_page(user.id, request, columns)

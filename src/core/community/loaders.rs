@@ -12,14 +12,17 @@ use crate::protocols::community::{
 };
 use crate::protocols::{FirstPage, Page, ProductColumns};
 
-/// Defines a loader whose batch is one call of a `CommunitySource` method.
+/// Defines a loader whose batch is one call of a `CommunitySource` method; a call that
+/// reads products names a third binding, the columns the request's operation reads.
 macro_rules! community_loader {
-    ($(#[$doc:meta])* $name:ident, $key:ty => $value:ty, |$source:ident, $keys:ident| $call:expr) => {
+    ($(#[$doc:meta])* $name:ident, $key:ty => $value:ty,
+        |$source:ident, $keys:ident $(, $columns:ident)?| $call:expr) => {
         $(#[$doc])*
         pub struct $name {
             source: Arc<dyn CommunitySource>,
             span: tracing::Span,
-            viewer: Option<i32>,
+            #[allow(dead_code, reason = "read by the loaders of products")]
+            columns: ProductColumns,
         }
 
         impl BatchLoad for $name {
@@ -30,7 +33,7 @@ macro_rules! community_loader {
 
             async fn load(&self, $keys: &[$key]) -> Result<HashMap<$key, $value>, ApiError> {
                 let $source = &self.source;
-                let _viewer = self.viewer;
+                $(let $columns = self.columns;)?
                 let load = async { $call.await.map_err(ApiError::from) };
                 load.instrument(self.span.clone()).await
             }
@@ -55,34 +58,11 @@ community_loader!(
     ProductCollageCount, i32 => i64, |s, k| s.owner_collages_counts(CollageOwnerKind::Product, k)
 );
 community_loader!(LikedProductCount, i32 => i64, |s, k| s.liked_products_counts(k));
-
-/// First pages of users' liked products, reading the product columns the request's
-/// operation reads.
-pub struct LikedProductsFirstPage {
-    source: Arc<dyn CommunitySource>,
-    span: tracing::Span,
-    columns: ProductColumns,
-}
-
-impl BatchLoad for LikedProductsFirstPage {
-    type Key = FirstPage;
-    type Value = Page<LikedProduct>;
-    type Loaded = Page<LikedProduct>;
-    const NAME: &'static str = "LikedProductsFirstPage";
-
-    async fn load(
-        &self,
-        keys: &[FirstPage],
-    ) -> Result<HashMap<FirstPage, Page<LikedProduct>>, ApiError> {
-        let load = async {
-            self.source
-                .liked_products_first_pages(keys, self.columns)
-                .await
-        };
-        let found = load.instrument(self.span.clone()).await;
-        found.map_err(ApiError::from)
-    }
-}
+community_loader!(
+    /// First pages of users' liked products, with the product columns the operation reads.
+    LikedProductsFirstPage, FirstPage => Page<LikedProduct>,
+    |s, k, columns| s.liked_products_first_pages(k, columns)
+);
 
 /// Whether the viewer liked products; `false` for every product without a viewer, with no
 /// backend call.
@@ -178,11 +158,14 @@ impl CommunityLoaders {
     ) -> Self {
         macro_rules! loader {
             ($name:ident) => {
+                loader!($name, columns)
+            };
+            ($name:ident, $field:ident) => {
                 Batcher::new(
                     $name {
                         source: source.clone(),
                         span: span.clone(),
-                        viewer,
+                        $field,
                     },
                     window,
                 )
@@ -201,16 +184,9 @@ impl CommunityLoaders {
             user_collage_counts: loader!(UserCollageCount),
             product_collage_counts: loader!(ProductCollageCount),
             liked_product_counts: loader!(LikedProductCount),
-            liked_first_pages: Batcher::new(
-                LikedProductsFirstPage {
-                    source: source.clone(),
-                    span: span.clone(),
-                    columns,
-                },
-                window,
-            ),
-            viewer_liked_products: loader!(ViewerLikedProducts),
-            viewer_liked_collages: loader!(ViewerLikedCollages),
+            liked_first_pages: loader!(LikedProductsFirstPage),
+            viewer_liked_products: loader!(ViewerLikedProducts, viewer),
+            viewer_liked_collages: loader!(ViewerLikedCollages, viewer),
         }
     }
 }

@@ -191,6 +191,7 @@ fn search_filter(filter: ProductFilter) -> ApiResult<SearchFilter> {
 
 /// Search cursors hold the sort order and the hit's sort values; a cursor of another order
 /// cannot continue this one.
+///
 /// The key is written as text, as `json!({ "s": …, "v": … })` prints it (one per hit of a
 /// page, so no map is built), and cursors given out before stay valid.
 pub(crate) fn encode_search_cursor(sort: ProductSort, values: &[Value]) -> String {

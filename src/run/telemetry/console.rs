@@ -141,7 +141,7 @@ impl Shared {
 mod tests {
     use super::*;
 
-    /// A console that keeps what is written, and can be held up like a stuck pipe.
+    /// A console that keeps what is written, and counts the writes.
     #[derive(Clone, Default)]
     struct Kept {
         bytes: Arc<Mutex<Vec<u8>>>,

@@ -167,13 +167,7 @@ impl CatalogSource for MySqlCatalog {
         &self,
         ids: &[i32],
     ) -> Result<HashMap<i32, ProductRecord>, SourceError> {
-        let sql = format!(
-            "SELECT {} FROM products p WHERE p.id",
-            product_columns(ProductColumns::ALL)
-        );
-        self.db
-            .by_keys::<_, ProductRow, ProductRecord>(&sql, ids, |p| p.id)
-            .await
+        self.products_columns_by_ids(ids, ProductColumns::ALL).await
     }
 
     async fn products_columns_by_ids(
