@@ -58,6 +58,11 @@ pub mod code {
     pub const OPERATION_NOT_TRUSTED: &str = "OPERATION_NOT_TRUSTED";
     /// More operations in one batched request than allowed (or batching is off).
     pub const BATCH_NOT_ALLOWED: &str = "BATCH_NOT_ALLOWED";
+    /// `@defer` or `@stream` in a mutation.
+    pub const DEFER_IN_MUTATION: &str = "DEFER_IN_MUTATION";
+    /// Never sent: the client went away before the last part of an answer in parts. The
+    /// access line and the operation metrics carry it.
+    pub const CLIENT_DISCONNECTED: &str = "CLIENT_DISCONNECTED";
 }
 
 /// A failure of a resolver. It deliberately does not implement `Display`, so it can only
@@ -76,6 +81,8 @@ pub enum ApiError {
     Upstream(SourceError),
     /// A fault of the gateway itself (a broken invariant); the detail is logged, not shown.
     Internal(String),
+    /// The request's deadline passed before this was resolved (a deferred part).
+    DeadlinePassed,
 }
 
 impl ApiError {
@@ -90,6 +97,7 @@ impl ApiError {
             Self::Upstream(SourceError::Contract { .. }) => code::INTERNAL,
             Self::Upstream(_) => code::UPSTREAM_UNAVAILABLE,
             Self::Internal(_) => code::INTERNAL,
+            Self::DeadlinePassed => code::TIMEOUT,
         }
     }
 
@@ -110,6 +118,9 @@ impl ApiError {
             }
             Self::Upstream(error) => {
                 format!("the {} backend is unavailable", role(error.backend()))
+            }
+            Self::DeadlinePassed => {
+                "the request's deadline passed before this part was resolved".to_owned()
             }
         }
     }

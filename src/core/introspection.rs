@@ -276,6 +276,23 @@ pub fn schema_descriptions(
     document: &ExecutableDocument,
     operation_name: Option<&str>,
 ) -> Vec<(Name, Name)> {
+    schema_fields(document, operation_name, "description")
+}
+
+/// Where the operation asks for `__schema { directives }`, as `schema_descriptions`.
+pub fn schema_directives(
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Vec<(Name, Name)> {
+    schema_fields(document, operation_name, "directives")
+}
+
+/// The response keys of each `__schema` field and of its `field_name` fields.
+fn schema_fields(
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+    field_name: &str,
+) -> Vec<(Name, Name)> {
     let operation = document
         .operations
         .iter()
@@ -291,7 +308,7 @@ pub fn schema_descriptions(
         &mut |schema| {
             if schema.name.node == "__schema" {
                 each_field(fragments, &schema.selection_set.node, &mut |field| {
-                    if field.name.node == "description" {
+                    if field.name.node == field_name {
                         keys.push((field_key(schema).clone(), field_key(field).clone()));
                     }
                 });
@@ -316,6 +333,136 @@ pub fn clear_schema_descriptions(keys: &[(Name, Name)], data: &mut Value) {
             *value = Value::Null;
         }
     }
+}
+
+/// Adds `@defer` and `@stream` to the directives the answer lists at `keys` (from
+/// `schema_directives`). The executor serves them, but the schema that answers
+/// introspection cannot declare them (async-graphql's dynamic schema declares only the
+/// specified directives), so the same request is answered by a schema of no types that
+/// declares them, and its entries for the two are added. A document that asks that schema
+/// for more than introspection adds nothing.
+pub async fn add_incremental_directives(
+    request: async_graphql::Request,
+    keys: &[(Name, Name)],
+    data: &mut Value,
+) {
+    let mut request = request;
+    request.introspection_mode = async_graphql::IntrospectionMode::IntrospectionOnly;
+    let answered = directives_schema().execute(request).await;
+    if answered.is_err() {
+        return;
+    }
+    let (Value::Object(root), Value::Object(theirs)) = (data, answered.data) else {
+        return;
+    };
+    for (schema, directives) in keys {
+        let ours = root.get_mut(schema).and_then(|answer| match answer {
+            Value::Object(answer) => answer.get_mut(directives),
+            _ => None,
+        });
+        let theirs = theirs.get(schema).and_then(|answer| match answer {
+            Value::Object(answer) => answer.get(directives),
+            _ => None,
+        });
+        if let (Some(Value::List(ours)), Some(Value::List(theirs))) = (ours, theirs) {
+            let added: Vec<Value> = (theirs.iter())
+                .filter(|entry| !ours.contains(entry))
+                .cloned()
+                .collect();
+            ours.extend(added);
+        }
+    }
+}
+
+/// A schema with no types of its own that declares `@defer` and `@stream` as
+/// `incremental::DIRECTIVES_SDL` defines them.
+fn directives_schema() -> &'static async_graphql::Schema<
+    async_graphql::EmptyMutation,
+    async_graphql::EmptyMutation,
+    async_graphql::EmptySubscription,
+> {
+    use async_graphql::parser::types::{DirectiveLocation, TypeSystemDefinition};
+    use async_graphql::registry::{__DirectiveLocation as At, Deprecation, MetaDirective};
+    use async_graphql::{EmptyMutation, EmptySubscription};
+
+    /// Declares a directive; it never runs, since the engine executes operations.
+    struct Declared(MetaDirective);
+
+    impl async_graphql::CustomDirectiveFactory for Declared {
+        fn name(&self) -> std::borrow::Cow<'static, str> {
+            self.0.name.clone().into()
+        }
+
+        fn register(&self, registry: &mut Registry) {
+            let declared = &self.0;
+            registry.add_directive(MetaDirective {
+                name: declared.name.clone(),
+                description: declared.description.clone(),
+                locations: declared.locations.clone(),
+                args: declared.args.clone(),
+                is_repeatable: declared.is_repeatable,
+                visible: None,
+                composable: None,
+            });
+        }
+
+        fn create(
+            &self,
+            _: &async_graphql::ContextDirective<'_>,
+            _: &async_graphql::parser::types::Directive,
+        ) -> async_graphql::ServerResult<Box<dyn async_graphql::CustomDirective>> {
+            Err(async_graphql::ServerError::new("not executed here", None))
+        }
+    }
+
+    static SCHEMA: std::sync::OnceLock<
+        async_graphql::Schema<EmptyMutation, EmptyMutation, EmptySubscription>,
+    > = std::sync::OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let mut builder =
+            async_graphql::Schema::build(EmptyMutation, EmptyMutation, EmptySubscription);
+        let defined = async_graphql::parser::parse_schema(crate::core::incremental::DIRECTIVES_SDL);
+        let definitions = defined.map(|d| d.definitions).unwrap_or_default();
+        for definition in definitions {
+            let TypeSystemDefinition::Directive(directive) = definition else {
+                continue;
+            };
+            let directive = directive.node;
+            let args = (directive.arguments.iter()).map(|arg| {
+                let value = MetaInputValue {
+                    name: arg.node.name.node.to_string(),
+                    description: arg.node.description.as_ref().map(|d| d.node.clone()),
+                    ty: arg.node.ty.node.to_string(),
+                    deprecation: Deprecation::NoDeprecated,
+                    default_value: arg.node.default_value.as_ref().map(|v| v.node.to_string()),
+                    visible: None,
+                    inaccessible: false,
+                    tags: Vec::new(),
+                    is_secret: false,
+                    directive_invocations: Vec::new(),
+                };
+                (value.name.clone(), value)
+            });
+            let locations = (directive.locations.iter())
+                .filter_map(|at| match at.node {
+                    DirectiveLocation::Field => Some(At::FIELD),
+                    DirectiveLocation::FragmentSpread => Some(At::FRAGMENT_SPREAD),
+                    DirectiveLocation::InlineFragment => Some(At::INLINE_FRAGMENT),
+                    _ => None,
+                })
+                .collect();
+            builder = builder.directive(Declared(MetaDirective {
+                name: directive.name.node.to_string(),
+                description: directive.description.map(|d| d.node),
+                locations,
+                args: args.collect(),
+                is_repeatable: directive.is_repeatable,
+                visible: None,
+                composable: None,
+            }));
+        }
+        builder.finish()
+    })
 }
 
 /// The key a field answers under: its alias, else its name.

@@ -19,6 +19,7 @@ pub mod engine;
 pub mod errors;
 mod gate;
 pub mod ids;
+pub mod incremental;
 pub mod introspection;
 pub mod node;
 pub mod offers;
@@ -326,6 +327,7 @@ pub fn schema_sdl(schema: &async_graphql::dynamic::Schema) -> String {
     let mut sdl =
         schema.sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by());
     let at = sdl.rfind("\nschema {").map_or(sdl.len(), |at| at + 1);
+    sdl.insert_str(at, incremental::DIRECTIVES_SDL);
     sdl.insert_str(at, schema::COST_DIRECTIVES);
     sdl
 }
@@ -359,29 +361,158 @@ impl Api {
     /// the tasks that run their batches.
     async fn execute_in_scope(
         &self,
-        mut request: async_graphql::Request,
+        request: async_graphql::Request,
         context: RequestContext,
     ) -> Outcome {
+        match self.start(request, &context, false).await {
+            Ok(started) => self.whole(started, &context).await,
+            Err(refused) => refused,
+        }
+    }
+
+    /// Runs a started operation and answers it whole.
+    async fn whole(&self, started: Started, context: &RequestContext) -> Outcome {
+        let Started {
+            plan,
+            ctx,
+            variables,
+            cache_control,
+            span,
+        } = started;
+        let executed = self
+            .engine
+            .execute(&plan, &variables, &ctx, context.tagged)
+            .instrument(span)
+            .await;
+        let mut outcome = Outcome {
+            data: executed.data,
+            errors: executed.errors,
+            extensions: Default::default(),
+            cache_control,
+            returned: executed.returned,
+            tags: executed.tags,
+            changed: ctx
+                .data::<tags::Changed>()
+                .map(tags::Changed::take)
+                .unwrap_or_default(),
+        };
+        explain(context, &mut outcome.extensions);
+        outcome
+    }
+
+    /// Executes one GraphQL request delivering its answer in parts (`@defer`, `@stream`) to
+    /// `deliver`: the first part as soon as everything not deferred is resolved, each later
+    /// one as its deferred fields resolve, the last with `has_next` false. An operation
+    /// without deferred fields is delivered whole, as its first part. The deadline covers
+    /// every part. Call it inside the request's tracing span, as `execute_with`.
+    pub async fn execute_in_parts(
+        &self,
+        request: async_graphql::Request,
+        context: RequestContext,
+        deliver: &mut (dyn FnMut(Delivered) + Send),
+    ) {
+        let stats = context.stats.clone();
+        stats
+            .scope(self.execute_in_parts_in_scope(request, context, deliver))
+            .await
+    }
+
+    async fn execute_in_parts_in_scope(
+        &self,
+        request: async_graphql::Request,
+        context: RequestContext,
+        deliver: &mut (dyn FnMut(Delivered) + Send),
+    ) {
+        let started = match self.start(request, &context, true).await {
+            Ok(started) if !started.plan.incremental() => {
+                return deliver(Delivered::First(self.whole(started, &context).await, false));
+            }
+            Ok(started) => started,
+            Err(refused) => return deliver(Delivered::First(refused, false)),
+        };
+        let Started {
+            plan,
+            ctx,
+            variables,
+            cache_control,
+            span,
+        } = started;
+        let deadline = tokio::time::Instant::from_std(context.deadline);
+        let mut relay = |part: engine::Part| match part {
+            engine::Part::First(executed, has_next) => {
+                let mut outcome = Outcome {
+                    data: executed.data,
+                    errors: executed.errors,
+                    extensions: Default::default(),
+                    cache_control,
+                    returned: executed.returned,
+                    tags: executed.tags,
+                    changed: Vec::new(),
+                };
+                if !has_next {
+                    explain(&context, &mut outcome.extensions);
+                }
+                deliver(Delivered::First(outcome, has_next))
+            }
+            engine::Part::Next {
+                entries,
+                returned,
+                has_next,
+            } => {
+                let mut next = Next {
+                    entries,
+                    returned,
+                    has_next,
+                    extensions: Default::default(),
+                };
+                if !has_next {
+                    explain(&context, &mut next.extensions);
+                }
+                deliver(Delivered::Next(next))
+            }
+        };
+        self.engine
+            .execute_in_parts(&plan, &variables, &ctx, deadline, &mut relay)
+            .instrument(span)
+            .await;
+    }
+
+    /// What comes before the engine runs an operation: its plan (for parts, when
+    /// `incremental`), the gate, and the request's loaders; or the answer that refuses it.
+    async fn start(
+        &self,
+        mut request: async_graphql::Request,
+        context: &RequestContext,
+        incremental: bool,
+    ) -> Result<Started, Outcome> {
         let span = tracing::Span::current();
+        let refused = |errors| Outcome::from_response(async_graphql::Response::from_errors(errors));
         // The plan is found by the document's text; its document is read only to make it.
         let Read {
             plan,
             requested,
             descriptions,
+            directives,
             known,
             fields,
-        } = self.read(&mut request);
+            incremental: checked,
+        } = self.read(&mut request, incremental);
+        checked.map_err(refused)?;
         let introspects = plan.as_ref().is_some_and(|p| p.introspects());
         let variables = request.variables.clone();
         let requested = requested.unwrap_or_default();
         let introspected = match (&plan, known) {
-            (Some(plan), true) => match self.admit_known(plan, &requested, &context).await {
+            (Some(plan), true) => match self.admit_known(plan, &requested, context).await {
                 Ok(()) => async_graphql::Value::Null,
-                Err(errors) => {
-                    return Outcome::from_response(async_graphql::Response::from_errors(errors));
-                }
+                Err(errors) => return Err(refused(errors)),
             },
             _ => {
+                let directives_request = (!directives.is_empty()).then(|| {
+                    let mut same = async_graphql::Request::new(request.query.clone())
+                        .variables(request.variables.clone());
+                    same.operation_name = request.operation_name.clone();
+                    same
+                });
                 // The gate takes the request itself: nothing reads its document after it.
                 let mut request = request.data(requested);
                 if let Some(fields) = &fields {
@@ -397,7 +528,7 @@ impl Api {
                 }
                 let mut gated = self.gate.execute(request).instrument(span.clone()).await;
                 if gated.is_err() {
-                    return Outcome::from_response(gated);
+                    return Err(Outcome::from_response(gated));
                 }
                 if let (Some(plan), Some(fields)) = (&plan, fields)
                     && !introspects
@@ -405,46 +536,39 @@ impl Api {
                     plan.pass(fields);
                 }
                 introspection::clear_schema_descriptions(&descriptions, &mut gated.data);
+                if let Some(request) = directives_request {
+                    introspection::add_incremental_directives(
+                        request,
+                        &directives,
+                        &mut gated.data,
+                    )
+                    .await;
+                }
                 gated.data
             }
         };
         let Some(plan) = plan else {
             let error = ApiError::Internal("the engine could not plan a valid operation".into());
-            return Outcome::from_response(async_graphql::Response::from_errors(vec![
-                async_graphql::Error::from(error).into_server_error(Default::default()),
-            ]));
+            let error = async_graphql::Error::from(error).into_server_error(Default::default());
+            return Err(refused(vec![error]));
         };
-        let mut ctx = self.engine_context(&plan, &context, &span);
+        let mut ctx = self.engine_context(&plan, context, &span);
         ctx.insert(engine::Introspected(introspected));
-        let executed = self
-            .engine
-            .execute(&plan, &variables, &ctx, context.tagged)
-            .instrument(span)
-            .await;
-        let mut outcome = Outcome {
-            data: executed.data,
-            errors: executed.errors,
-            extensions: Default::default(),
+        Ok(Started {
+            plan,
+            ctx,
+            variables,
             cache_control: requested.cache_control,
-            returned: executed.returned,
-            tags: executed.tags,
-            changed: ctx
-                .data::<tags::Changed>()
-                .map(tags::Changed::take)
-                .unwrap_or_default(),
-        };
-        if let Some(explain) = context.stats.explain()
-            && let Ok(debug) = async_graphql::Value::from_json(explain.to_json())
-        {
-            outcome.extensions.insert("debug".to_owned(), debug);
-        }
-        outcome
+            span,
+        })
     }
 
     /// Reads a request's document: its plan (made once per document), what it requests,
     /// and which introspection answers to correct (see `introspection`). A document that
     /// does not parse has none of these; the gate reports why.
-    fn read(&self, request: &mut async_graphql::Request) -> Read {
+    /// `@defer` and `@stream` are checked, and taken out of the document the gate
+    /// validates; the plan reads them when `incremental`.
+    fn read(&self, request: &mut async_graphql::Request, incremental: bool) -> Read {
         // Parsed now if it was not (the HTTP layer parses; tools and tests may not).
         if request.parsed_query().is_err() {
             return Read::default();
@@ -454,18 +578,22 @@ impl Api {
         let query = std::mem::take(&mut request.query);
         let operation_name = request.operation_name.take();
         let variables = std::mem::take(&mut request.variables);
+        let mut validated = None;
         let read = match request.parsed_query() {
             Ok(document) => {
                 let name = operation_name.as_deref();
-                let plan = self.engine.plan(&query, document, name, &variables);
+                let plan = self
+                    .engine
+                    .plan(&query, document, name, &variables, incremental);
                 let requested = self
                     .engine
                     .requested(plan.as_deref(), document, name, &variables);
-                let descriptions = match &plan {
-                    Some(plan) if plan.introspects() => {
-                        introspection::schema_descriptions(document, name)
-                    }
-                    _ => Vec::new(),
+                let (descriptions, directives) = match &plan {
+                    Some(plan) if plan.introspects() => (
+                        introspection::schema_descriptions(document, name),
+                        introspection::schema_directives(document, name),
+                    ),
+                    _ => (Vec::new(), Vec::new()),
                 };
                 // An operation the gate has let through before is checked again only where
                 // its variables are concerned; any other goes to the gate with the fields it
@@ -475,16 +603,26 @@ impl Api {
                     && document::operation(document, name)
                         .is_some_and(|op| variables::fit(registry, op, &variables));
                 let fields = (!known).then(|| usage::selected_fields(registry, document).into());
+                let mut checked = Ok(());
+                if !known && incremental::used(document) {
+                    checked = incremental::check(registry, document, name);
+                    validated = Some(incremental::without(document));
+                }
                 Read {
                     plan,
                     requested,
                     descriptions,
+                    directives,
                     known,
                     fields,
+                    incremental: checked,
                 }
             }
             Err(_) => Read::default(),
         };
+        if let Some(document) = validated {
+            request.set_parsed_query(document);
+        }
         request.query = query;
         request.operation_name = operation_name;
         request.variables = variables;
@@ -536,16 +674,75 @@ impl Api {
 }
 
 /// What a request's document says before it runs (see `Api::read`).
-#[derive(Default)]
 struct Read {
     plan: Option<Arc<engine::Plan>>,
     requested: Option<cost::requested::Requested>,
     /// Introspection answers to correct (see `introspection::schema_descriptions`).
     descriptions: Vec<(async_graphql::Name, async_graphql::Name)>,
+    /// Introspection answers to add `@defer` and `@stream` to (see
+    /// `introspection::add_incremental_directives`).
+    directives: Vec<(async_graphql::Name, async_graphql::Name)>,
     /// The gate has let the operation through before, and the variables fit it.
     known: bool,
     /// The fields the document selects, for an operation the gate is to check.
     fields: Option<Fields>,
+    /// What is wrong with its uses of `@defer` and `@stream`, if anything.
+    incremental: Result<(), Vec<async_graphql::ServerError>>,
+}
+
+impl Default for Read {
+    fn default() -> Self {
+        Self {
+            plan: None,
+            requested: None,
+            descriptions: Vec::new(),
+            directives: Vec::new(),
+            known: false,
+            fields: None,
+            incremental: Ok(()),
+        }
+    }
+}
+
+/// An operation the gate let through, ready to run.
+struct Started {
+    plan: Arc<engine::Plan>,
+    ctx: engine::Ctx,
+    variables: async_graphql::Variables,
+    cache_control: async_graphql::CacheControl,
+    span: tracing::Span,
+}
+
+/// A part of an answer delivered in parts (see `Api::execute_in_parts`).
+pub enum Delivered {
+    /// The first part, and whether more follow.
+    First(Outcome, bool),
+    /// A later part.
+    Next(Next),
+}
+
+/// A part after the first.
+pub struct Next {
+    /// Its deferred fields and streamed items, each at its path with its errors.
+    pub entries: Vec<engine::Entry>,
+    /// What its entries add to the actual cost.
+    pub returned: u64,
+    /// Whether more parts follow.
+    pub has_next: bool,
+    /// The last part's `extensions` (`debug`; the HTTP layer adds `cost`).
+    pub extensions: std::collections::BTreeMap<String, async_graphql::Value>,
+}
+
+/// `extensions.debug`, when the request asked for it: what the whole request did.
+fn explain(
+    context: &RequestContext,
+    extensions: &mut std::collections::BTreeMap<String, async_graphql::Value>,
+) {
+    if let Some(explain) = context.stats.explain()
+        && let Ok(debug) = async_graphql::Value::from_json(explain.to_json())
+    {
+        extensions.insert("debug".to_owned(), debug);
+    }
 }
 
 #[cfg(test)]

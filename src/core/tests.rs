@@ -10,7 +10,7 @@ use super::{ApiConfig, Sources, build_schema};
 use crate::protocols::{BrandRecord, CategoryRecord, ProductRecord, ShopRecord, SourceError};
 use crate::sources::memory::{MemoryCatalog, MemoryCommunity, MemoryOffers, MemorySearch};
 
-fn catalog(products: i32) -> MemoryCatalog {
+pub(super) fn catalog(products: i32) -> MemoryCatalog {
     let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
     let category = |id, parent_id, slug: &str| CategoryRecord {
         id,
@@ -260,7 +260,7 @@ async fn too_complex_queries_are_refused_before_any_backend_call() {
 }
 
 /// An API over `catalog` with `config`, to send several requests to.
-fn api_over(catalog: &Arc<MemoryCatalog>, config: ApiConfig) -> super::Api {
+pub(super) fn api_over(catalog: &Arc<MemoryCatalog>, config: ApiConfig) -> super::Api {
     let search = Arc::new(MemorySearch::new(catalog.clone()));
     build_schema(
         Sources {
@@ -327,7 +327,10 @@ async fn what_an_operation_requests_is_kept_with_its_plan_unless_a_variable_size
     let kept_for = |query: &str, variables: Value| {
         let variables = async_graphql::Variables::from_json(variables);
         let document = async_graphql::parser::parse_query(query).unwrap();
-        let plan = api.engine.plan(query, &document, None, &variables).unwrap();
+        let plan = api
+            .engine
+            .plan(query, &document, None, &variables, false)
+            .unwrap();
         let read = api
             .engine
             .requested(Some(&plan), &document, None, &variables);
@@ -868,7 +871,7 @@ fn the_engine_plans_queries_mutations_and_introspection() {
     let plans = |query: &str| {
         let document = async_graphql::parser::parse_query(query).unwrap();
         engine
-            .plan(query, &document, None, &Default::default())
+            .plan(query, &document, None, &Default::default(), false)
             .is_some()
     };
     assert!(plans(

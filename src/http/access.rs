@@ -38,6 +38,9 @@ pub(super) struct Access {
     cached: bool,
     /// The request's backend calls and loader batches, counted as they happen.
     pub stats: Arc<RequestStats>,
+    /// The request's place under the concurrency limit, held until it is answered: for an
+    /// answer in parts, until its last part.
+    admitted: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl Access {
@@ -65,7 +68,37 @@ impl Access {
             silent: false,
             cached: false,
             stats,
+            admitted: None,
         }
+    }
+
+    /// Holds the request's place under the concurrency limit while it is served.
+    pub(super) fn admitted(&mut self, permit: tokio::sync::OwnedSemaphorePermit) {
+        self.admitted = Some(permit);
+    }
+
+    /// Takes this request's line over, for an answer whose body outlives its handler (parts,
+    /// see `parts`): the handler is left a silent copy, and the line is written when the
+    /// body ends.
+    pub(super) fn hand_over(&mut self) -> Self {
+        let silent = Self {
+            started: self.started,
+            wall_start: self.wall_start,
+            traces: None,
+            id: self.id.clone(),
+            trace: self.trace.clone(),
+            client_name: None,
+            client_version: None,
+            operation: None,
+            kind: None,
+            codes: Vec::new(),
+            has_data: false,
+            silent: true,
+            cached: false,
+            stats: self.stats.clone(),
+            admitted: None,
+        };
+        std::mem::replace(self, silent)
     }
 
     /// The operation the request runs (its name as the document or the client gave it).
@@ -95,11 +128,13 @@ impl Access {
         self.silent = true;
     }
 
-    /// Writes the access-log line and counts the operation.
+    /// Writes the access-log line and counts the operation; the request's work still
+    /// running (loader batches no one waits for any more) is stopped.
     pub(super) fn finish(self, status: StatusCode) {
         if self.silent {
             return;
         }
+        self.stats.stop_work();
         let took = self.started.elapsed();
         let outcome = match (self.codes.is_empty(), self.has_data) {
             (true, _) => "ok",

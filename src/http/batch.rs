@@ -44,7 +44,16 @@ pub(super) async fn run(
             Ok(params) => {
                 let state = state.clone();
                 let (headers, access) = (headers.clone(), &mut operation_access);
-                execute(state, media, access, Method::POST, params, headers, peer).await
+                execute(
+                    state,
+                    (media, false),
+                    access,
+                    Method::POST,
+                    params,
+                    headers,
+                    peer,
+                )
+                .await
             }
             Err(refusal) => refuse(refusal, media, &mut operation_access),
         };

@@ -16,12 +16,11 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::OwnedSemaphorePermit;
 
 use super::HttpState;
 use super::access::Access;
 use super::batch;
-use super::media::{Media, check_content_type, negotiate};
+use super::media::{Media, accepts_parts, check_content_type, negotiate};
 use super::pipeline::execute;
 use super::request_id::{self, RequestId};
 use crate::core::errors::code;
@@ -88,7 +87,7 @@ pub(super) async fn post_graphql(
 ) -> Response {
     let mut access = Access::start(&state, &headers);
     let response = match admit(&state, &mut access) {
-        Ok(_admitted) => post(state, peer_address(peer), headers, body, &mut access).await,
+        Ok(()) => post(state, peer_address(peer), headers, body, &mut access).await,
         Err(overloaded) => *overloaded,
     };
     access.finish(response.status());
@@ -132,8 +131,12 @@ async fn post(
         Ok(Ok(single)) => params_of(single),
         Err(refusal) => Err(refusal),
     };
+    let parts = accepts_parts(&headers);
     match params {
-        Ok(params) => execute(state, media, access, Method::POST, params, headers, peer).await,
+        Ok(params) => {
+            let method = Method::POST;
+            execute(state, (media, parts), access, method, params, headers, peer).await
+        }
         Err(refusal) => refuse(refusal, media, access),
     }
 }
@@ -146,7 +149,7 @@ pub(super) async fn get_graphql(
 ) -> Response {
     let mut access = Access::start(&state, &headers);
     let response = match admit(&state, &mut access) {
-        Ok(_admitted) => get(state, peer_address(peer), headers, query, &mut access).await,
+        Ok(()) => get(state, peer_address(peer), headers, query, &mut access).await,
         Err(overloaded) => *overloaded,
     };
     access.finish(response.status());
@@ -155,12 +158,14 @@ pub(super) async fn get_graphql(
 
 /// Load shedding: a request beyond the concurrency limit is answered at once with 503, so
 /// an overload costs clients a retry, not a queue that grows until everything times out.
-fn admit(state: &HttpState, access: &mut Access) -> Result<OwnedSemaphorePermit, Box<Response>> {
+/// The request holds its place until it is answered (see `Access::admitted`).
+fn admit(state: &HttpState, access: &mut Access) -> Result<(), Box<Response>> {
     state
         .protection
         .concurrency
         .clone()
         .try_acquire_owned()
+        .map(|permit| access.admitted(permit))
         .map_err(|_| {
             let refusal = Refusal::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -245,8 +250,12 @@ async fn get(
                 extensions,
             })
         });
+    let parts = accepts_parts(&headers);
     match params {
-        Ok(params) => execute(state, media, access, Method::GET, params, headers, peer).await,
+        Ok(params) => {
+            let method = Method::GET;
+            execute(state, (media, parts), access, method, params, headers, peer).await
+        }
         Err(refusal) => refuse(refusal, media, access),
     }
 }

@@ -8,6 +8,9 @@ use crate::core::errors::code;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
+const MULTIPART: &str = "multipart/mixed";
+/// The version of the incremental-delivery format the gateway writes (see `parts`).
+const DEFER_SPEC: &str = "20220824";
 
 /// The media type of the response, chosen from the request's `Accept`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,14 +30,40 @@ impl Media {
     }
 }
 
+/// Whether the client takes an answer in parts: its `Accept` names `multipart/mixed`
+/// (q above 0), with no `deferSpec` or the one the gateway writes. Apollo Client sends
+/// `multipart/mixed;deferSpec=20220824`, GraphiQL `multipart/mixed`.
+pub(super) fn accepts_parts(headers: &HeaderMap) -> bool {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    accept.unwrap_or_default().split(',').any(|item| {
+        let mut parts = item.split(';');
+        let media = parts.next().unwrap_or_default().trim();
+        let mut acceptable = media.eq_ignore_ascii_case(MULTIPART);
+        for parameter in parts {
+            let (name, value) = parameter.split_once('=').unwrap_or((parameter, ""));
+            let value = value.trim().trim_matches('"');
+            match name.trim().to_ascii_lowercase().as_str() {
+                "q" => acceptable &= value.parse::<f32>().is_ok_and(|q| q > 0.0),
+                "deferspec" => acceptable &= value == DEFER_SPEC,
+                _ => {}
+            }
+        }
+        acceptable
+    })
+}
+
 /// Picks the response type from `Accept`: the highest q-value wins, the client's order
-/// breaks ties, `q=0` excludes a type; no header means legacy JSON.
+/// breaks ties, `q=0` excludes a type; no header means legacy JSON. A client that accepts
+/// only parts (`accepts_parts`) gets legacy JSON for an answer that comes whole.
 pub(super) fn negotiate(headers: &HeaderMap) -> Result<Media, Refusal> {
     let Some(accept) = headers.get(header::ACCEPT) else {
         return Ok(Media::Json);
     };
     let accept = accept.to_str().unwrap_or_default();
     let mut best: Option<(f32, Media)> = None;
+    if accepts_parts(headers) {
+        best = Some((0.0, Media::Json));
+    }
     for item in accept.split(',') {
         let mut parts = item.split(';');
         let media = match parts

@@ -19,6 +19,7 @@ mod health;
 mod media;
 mod metrics;
 pub mod parsed;
+mod parts;
 pub mod persisted;
 mod pipeline;
 mod prepare;

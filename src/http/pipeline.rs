@@ -6,6 +6,8 @@
 //! 3. `prepare::check`: parse, the document's limits, introspection, a mutation over GET;
 //! 4. `authenticate`: the viewer a bearer token names;
 //! 5. `run_operation`: the API executes it under the request's deadline, panics caught;
+//!    a query whose client takes parts runs in `parts`, and an answer that comes in parts
+//!    is answered there, its last part ending the request;
 //! 6. `keep`: an anonymous answer kept for the response cache, and the cached answers
 //!    holding what a write changed dropped;
 //! 7. `answer`: cost settled, errors classified and tagged, status and headers.
@@ -30,6 +32,7 @@ use super::HttpState;
 use super::access::Access;
 use super::graphql::{Params, Refusal, refuse, reply};
 use super::media::Media;
+use super::parts;
 use super::prepare::{self, Prepared};
 use super::request_id::RequestId;
 use super::response_cache::{self, ResponseCache};
@@ -41,18 +44,21 @@ use crate::protocols::auth::{AuthError, ViewerId};
 
 /// What every step reads of the request.
 #[derive(Clone, Copy)]
-struct Request<'a> {
-    state: &'a HttpState,
+pub(super) struct Request<'a> {
+    pub(super) state: &'a HttpState,
     media: Media,
+    /// The client takes an answer in parts (`media::accepts_parts`).
+    parts: bool,
     method: &'a Method,
     headers: &'a HeaderMap,
     peer: Option<SocketAddr>,
 }
 
 /// Answers one GraphQL operation (a single request, or one of a batch).
+/// `media`: the JSON type the client takes, and whether it takes parts.
 pub(super) async fn execute(
     state: HttpState,
-    media: Media,
+    (media, parts): (Media, bool),
     access: &mut Access,
     method: Method,
     params: Params,
@@ -62,6 +68,7 @@ pub(super) async fn execute(
     let request = Request {
         state: &state,
         media,
+        parts,
         method: &method,
         headers: &headers,
         peer,
@@ -102,10 +109,17 @@ async fn steps(
     );
     let anonymous_query = viewer.is_none() && kind == Some(OperationType::Query);
     let cacheable = anonymous_query && cache_key.is_some();
-    let outcome = run_operation(
-        request, access, operation, viewer, &ticket, &span, cacheable,
-    );
-    let outcome = outcome.await?;
+    let context = context(request, access, viewer, &ticket, cacheable);
+    let outcome = if request.parts && kind == Some(OperationType::Query) {
+        match parts::start(request, operation, context, &span).await? {
+            parts::Started::Whole(outcome) => outcome,
+            parts::Started::Parts(first, rest) => {
+                return Ok(parts::answer(request, access, first, rest, ticket, span).await);
+            }
+        }
+    } else {
+        run_operation(request, operation, context, &span).await?
+    };
     if anonymous_query {
         keep(request, access, cache_key, &outcome, &ticket, name).await;
     }
@@ -142,26 +156,34 @@ async fn from_cache(
     cached_reply(&request, &entry, access, read).await
 }
 
-/// Runs the operation under the request's deadline. A panic in a resolver is a bug of
-/// ours: the client gets `INTERNAL`, the log the detail.
-async fn run_operation(
+/// What the API needs to know of the request: its deadline, from now, id, viewer, stats
+/// and payer; `cacheable`: its answer may be kept.
+fn context(
     request: Request<'_>,
     access: &Access,
-    operation: async_graphql::Request,
     viewer: Option<ViewerId>,
     ticket: &Arc<CostTicket>,
-    span: &tracing::Span,
     cacheable: bool,
-) -> Result<Outcome, Refusal> {
-    let limit = request.state.limits.request_timeout;
-    let context = RequestContext {
-        deadline: Instant::now() + limit,
+) -> RequestContext {
+    RequestContext {
+        deadline: Instant::now() + request.state.limits.request_timeout,
         request_id: Some(access.id.as_str().to_owned()),
         viewer,
         stats: access.stats.clone(),
         cost: Some(ticket.clone()),
         tagged: cacheable,
-    };
+    }
+}
+
+/// Runs the operation under the request's deadline. A panic in a resolver is a bug of
+/// ours: the client gets `INTERNAL`, the log the detail.
+async fn run_operation(
+    request: Request<'_>,
+    operation: async_graphql::Request,
+    context: RequestContext,
+    span: &tracing::Span,
+) -> Result<Outcome, Refusal> {
+    let limit = request.state.limits.request_timeout;
     let execution = request
         .state
         .api
@@ -169,20 +191,28 @@ async fn run_operation(
         .instrument(span.clone());
     let execution = AssertUnwindSafe(execution).catch_unwind();
     let Ok(executed) = tokio::time::timeout(limit, execution).await else {
-        return Err(Refusal::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            code::TIMEOUT,
-            format!("the request took longer than {} ms", limit.as_millis()),
-        ));
+        return Err(timed_out(limit));
     };
-    executed.map_err(|_| {
-        span.in_scope(|| tracing::error!(message = "a resolver panicked"));
-        Refusal::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            code::INTERNAL,
-            "internal error",
-        )
-    })
+    executed.map_err(|_| panicked(span))
+}
+
+/// The refusal of a request that passed its deadline before it was answered.
+pub(super) fn timed_out(limit: std::time::Duration) -> Refusal {
+    Refusal::new(
+        StatusCode::GATEWAY_TIMEOUT,
+        code::TIMEOUT,
+        format!("the request took longer than {} ms", limit.as_millis()),
+    )
+}
+
+/// The refusal of a request whose resolver panicked: logged, and `INTERNAL` to the client.
+pub(super) fn panicked(span: &tracing::Span) -> Refusal {
+    span.in_scope(|| tracing::error!(message = "a resolver panicked"));
+    Refusal::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        code::INTERNAL,
+        "internal error",
+    )
 }
 
 /// Keeps an anonymous query's answer for the response cache, when it has data, no errors
@@ -368,6 +398,7 @@ async fn cached_reply(
         method,
         headers,
         peer,
+        ..
     } = *request;
     let ticket = CostTicket::new(
         client_key(state, None, headers, peer),
@@ -421,7 +452,7 @@ fn client_key(
 /// Gives an error without a code the one it must have. Errors before execution come from
 /// validation (unknown fields, limits); errors during execution without a code are ours,
 /// and their message may hold details, so it is logged and replaced.
-fn classify(error: &mut ServerError, before_execution: bool) {
+pub(super) fn classify(error: &mut ServerError, before_execution: bool) {
     if extensions(error).get("code").is_some() {
         return;
     }
@@ -437,12 +468,12 @@ fn classify(error: &mut ServerError, before_execution: bool) {
     extensions(error).set("code", code);
 }
 
-fn extensions(error: &mut ServerError) -> &mut ErrorExtensionValues {
+pub(super) fn extensions(error: &mut ServerError) -> &mut ErrorExtensionValues {
     error.extensions.get_or_insert_with(Default::default)
 }
 
 /// The `extensions.code` of an error, once `classify` has given it one.
-fn error_code(error: &ServerError) -> Option<String> {
+pub(super) fn error_code(error: &ServerError) -> Option<String> {
     match error.extensions.as_ref()?.get("code")? {
         async_graphql::Value::String(code) => Some(code.clone()),
         _ => None,
@@ -451,7 +482,7 @@ fn error_code(error: &ServerError) -> Option<String> {
 
 /// `{"data": …, "errors": […], "extensions": {…}}`, the data written as the executor wrote
 /// it; empty errors and extensions are left out, as async-graphql's response leaves them.
-fn answer_body(outcome: &Outcome) -> serde_json::Result<Vec<u8>> {
+pub(super) fn answer_body(outcome: &Outcome) -> serde_json::Result<Vec<u8>> {
     let mut body = Vec::with_capacity(outcome.data.len() + 64);
     body.extend_from_slice(b"{\"data\":");
     body.extend_from_slice(outcome.data.as_bytes());

@@ -63,6 +63,8 @@ pub struct RequestStats {
     spans: Option<Spans>,
     /// What the request did, kept when it asked for `extensions.debug` and may have it.
     explain: Option<Explain>,
+    /// The loader batches it spawned (see `RequestSpawner`), stopped when it ends.
+    tasks: std::sync::Mutex<Vec<tokio::task::AbortHandle>>,
 }
 
 impl RequestStats {
@@ -82,7 +84,17 @@ impl RequestStats {
             trace,
             spans: keep.spans.then(Spans::default),
             explain: keep.explain.then(Explain::new),
+            tasks: std::sync::Mutex::default(),
         })
+    }
+
+    /// Stops the loader batches the request spawned that still run: once it is answered,
+    /// or its client has gone, nothing waits for them.
+    pub fn stop_work(&self) {
+        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        for task in tasks {
+            task.abort();
+        }
     }
 
     /// The spans kept for export, if they are.
@@ -241,10 +253,16 @@ impl RequestSpawner {
         }
     }
 
-    /// Runs `batch` in a task of its own, with its own batch slot.
+    /// Runs `batch` in a task of its own, with its own batch slot; the request stops it
+    /// if it still runs when the request ends (`RequestStats::stop_work`).
     pub fn spawn(&self, batch: impl Future<Output = ()> + Send + 'static) {
         match &self.stats {
-            Some(stats) => drop(tokio::spawn(stats.scope(spans::with_batch_slot(batch)))),
+            Some(stats) => {
+                let task = tokio::spawn(stats.scope(spans::with_batch_slot(batch)));
+                let mut tasks = stats.tasks.lock().unwrap_or_else(|e| e.into_inner());
+                tasks.retain(|t| !t.is_finished());
+                tasks.push(task.abort_handle());
+            }
             None => drop(tokio::spawn(batch)),
         };
     }

@@ -18,6 +18,7 @@ mod fuzz;
 mod helpers;
 mod hostile;
 mod http_spec;
+mod incremental;
 mod indexing;
 mod introspection;
 mod listener;

@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::helpers::{TestApp, counting_app, sql};
 
 /// One sample: its name and labels, and its value.
-type Samples = BTreeMap<(String, BTreeMap<String, String>), f64>;
+pub(crate) type Samples = BTreeMap<(String, BTreeMap<String, String>), f64>;
 
 /// Parses the text format strictly: every line a comment or a sample, every sample of a
 /// family with a `# TYPE`, histogram buckets cumulative and ending at `_count`.
@@ -136,7 +136,7 @@ fn check_histograms(types: &BTreeMap<String, String>, samples: &Samples) {
     }
 }
 
-async fn scrape(app: &TestApp) -> Samples {
+pub(crate) async fn scrape(app: &TestApp) -> Samples {
     let (status, headers, body) = app
         .send(Request::get("/metrics").body(Body::empty()).unwrap())
         .await;
@@ -150,7 +150,7 @@ async fn scrape(app: &TestApp) -> Samples {
     parse(&String::from_utf8(body).expect("UTF-8"))
 }
 
-fn value(samples: &Samples, name: &str, labels: &[(&str, &str)]) -> f64 {
+pub(crate) fn value(samples: &Samples, name: &str, labels: &[(&str, &str)]) -> f64 {
     let labels = labels
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

@@ -14,10 +14,10 @@ use crate::helpers::{
     mysql_handle, serve_args, skip, sql,
 };
 
-const KEY: &str = "test-partner-key";
+pub(crate) const KEY: &str = "test-partner-key";
 
 /// The stand-in on a real port, and a gateway whose partner client points at it.
-async fn setup(flags: &[&str]) -> (TestApp, StubHandle) {
+pub(crate) async fn setup(flags: &[&str]) -> (TestApp, StubHandle) {
     let (url, stub) = crate::helpers::partner_stub(KEY).await;
     let database = fixture_database();
     let mut argv = vec![

@@ -39,6 +39,7 @@ pub use nodes::{Found, NodeLoaders};
 pub use out::Out;
 pub use plan::Plan;
 pub use registry::{ObjectFields, Registry};
+pub use write::Entry;
 
 use crate::core::cost::requested::{self, Requested};
 use crate::core::errors::ApiError;
@@ -86,6 +87,22 @@ pub struct Executed {
     pub tags: Vec<crate::core::tags::Tag>,
 }
 
+/// A payload of an answer delivered in parts.
+pub enum Part {
+    /// The first: everything not deferred, and the first items of streamed lists; and
+    /// whether more parts follow.
+    First(Executed, bool),
+    /// A later one: deferred groups' fields and streamed lists' other items.
+    Next {
+        /// Each group's fields of one object, or a list's items, at its path.
+        entries: Vec<Entry>,
+        /// What its entries add to the actual cost.
+        returned: u64,
+        /// Whether more parts follow.
+        has_next: bool,
+    },
+}
+
 /// A plan's cache key: a hash of the document, the operation, and the Boolean variables
 /// that `@skip`/`@include` may read. An entry keeps them too, so a hit is checked whole.
 type PlanKey = u64;
@@ -95,6 +112,7 @@ struct Planned {
     query: String,
     operation_name: Option<String>,
     conditions: Vec<(Name, bool)>,
+    incremental: bool,
     plan: Option<Arc<Plan>>,
 }
 
@@ -142,20 +160,23 @@ impl Engine {
     }
 
     /// The plan of an operation, made once per document; `None` when the engine does not
-    /// run it yet.
+    /// run it yet. `incremental`: the client takes the answer in parts, so `@defer` and
+    /// `@stream` apply.
     pub fn plan(
         &self,
         query: &str,
         document: &ExecutableDocument,
         operation_name: Option<&str>,
         variables: &Variables,
+        incremental: bool,
     ) -> Option<Arc<Plan>> {
         let conditions = plan::condition_key(variables);
-        let key = self.hasher.hash_one((query, operation_name, &conditions));
+        let key = (self.hasher).hash_one((query, operation_name, &conditions, incremental));
         if let Some(known) = self.lock().get(&key)
             && known.query == query
             && known.operation_name.as_deref() == operation_name
             && known.conditions == conditions
+            && known.incremental == incremental
         {
             return known.plan.clone();
         }
@@ -166,6 +187,7 @@ impl Engine {
             document,
             operation_name,
             variables,
+            incremental,
         )
         .map(Arc::new);
         let mut plans = self.lock();
@@ -176,6 +198,7 @@ impl Engine {
             query: query.to_owned(),
             operation_name: operation_name.map(str::to_owned),
             conditions,
+            incremental,
             plan: made.clone(),
         };
         plans.insert(key, planned);
@@ -215,6 +238,122 @@ impl Engine {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PlanKey, Planned>> {
         self.plans.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `plan` with `variables` over the request's `ctx`, delivering its answer in parts
+    /// to `deliver`, the first as soon as everything not deferred has resolved; every later
+    /// part is one deferred group, or the streamed lists' items that a part left out. Each
+    /// group resolves as soon as the groups it is within have been delivered, so a slow
+    /// group holds back only itself. At `deadline` the groups not yet delivered are, each
+    /// with a `TIMEOUT` error at its path.
+    pub async fn execute_in_parts(
+        &self,
+        plan: &Plan,
+        variables: &Variables,
+        ctx: &Ctx,
+        deadline: tokio::time::Instant,
+        deliver: &mut (dyn FnMut(Part) + Send),
+    ) {
+        use futures::FutureExt as _;
+        use futures::stream::{FuturesUnordered, StreamExt as _};
+
+        let run = run::Run {
+            ctx,
+            registry: &self.registry,
+            variables,
+            defaults: &plan.variable_defaults,
+        };
+        let mut level = run.level(&plan.root, Box::new(vec![()]), 1).await;
+        run.late(&plan.root, &mut level).await;
+        let level = level;
+        let writer = || {
+            let mut writer = write::Writer::new(&self.registry, 4096, false);
+            writer.parts = Some(write::Parts {
+                variables,
+                defaults: &plan.variable_defaults,
+                streamed: Vec::new(),
+            });
+            writer
+        };
+        let mut first = writer();
+        first.object(&plan.root, &level, 0);
+        let streamed = first.parts.take().map(|p| p.streamed).unwrap_or_default();
+        // Group `n` is at `n - 1`; the first payload, group 0, is delivered.
+        let groups = &plan.groups;
+        let mut delivered = vec![false; groups.len()];
+        let mut started = vec![false; groups.len()];
+        let ready = |delivered: &[bool], started: &mut [bool]| {
+            let mut ready = Vec::new();
+            for (n, group) in groups.iter().enumerate() {
+                let after = |g: &u16| *g == 0 || delivered[usize::from(*g) - 1];
+                if !started[n] && group.after.iter().all(after) {
+                    started[n] = true;
+                    ready.push(n as u16 + 1);
+                }
+            }
+            ready
+        };
+        let start = |group: u16| run.group(&plan.root, &level, group).map(move |()| group);
+        let mut pending = FuturesUnordered::new();
+        for group in ready(&delivered, &mut started) {
+            pending.push(start(group));
+        }
+        let executed = Executed {
+            data: String::from_utf8(first.out.bytes).unwrap_or_else(|_| "null".to_owned()),
+            errors: first.errors,
+            returned: first.returned,
+            tags: Vec::new(),
+        };
+        deliver(Part::First(
+            executed,
+            !streamed.is_empty() || !pending.is_empty(),
+        ));
+        if !streamed.is_empty() {
+            deliver(Part::Next {
+                entries: streamed,
+                returned: 0,
+                has_next: !pending.is_empty(),
+            });
+        }
+        while !pending.is_empty() {
+            let group = match tokio::time::timeout_at(deadline, pending.next()).await {
+                Ok(Some(group)) => group,
+                Ok(None) => break,
+                Err(_) => {
+                    drop(pending);
+                    let error = ApiError::DeadlinePassed;
+                    let mut late = writer();
+                    let mut entries = Vec::new();
+                    for (n, group) in groups.iter().enumerate() {
+                        if started[n] && !delivered[n] {
+                            let label = (n as u16 + 1, group.label.as_deref());
+                            late.group(&plan.root, &level, 0, label, Some(&error), &mut entries);
+                        }
+                    }
+                    deliver(Part::Next {
+                        entries,
+                        returned: 0,
+                        has_next: false,
+                    });
+                    return;
+                }
+            };
+            let at = usize::from(group) - 1;
+            delivered[at] = true;
+            let mut part = writer();
+            let mut entries = Vec::new();
+            let label = (group, groups[at].label.as_deref());
+            part.group(&plan.root, &level, 0, label, None, &mut entries);
+            entries.extend(part.parts.map(|p| p.streamed).unwrap_or_default());
+            for group in ready(&delivered, &mut started) {
+                pending.push(start(group));
+            }
+            deliver(Part::Next {
+                entries,
+                returned: part.returned,
+                has_next: !pending.is_empty(),
+            });
+        }
     }
 
     /// Runs `plan` with `variables` over the request's `ctx`; `tagged`: note the tagged

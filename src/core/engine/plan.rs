@@ -58,6 +58,32 @@ pub(crate) struct FieldPlan {
     pub(crate) introspected: bool,
     /// What answering it adds to the actual cost: its declared weight (`@cost`), else 1.
     pub(crate) weight: u64,
+    /// Delivered later, with this deferred group (see `Group`), not with the object it is
+    /// on: the field was selected only under `@defer`.
+    pub(crate) deferred: Option<u16>,
+    /// `@stream`: the list's first items are delivered with the object, the rest after.
+    pub(crate) stream: Option<Stream>,
+}
+
+/// A group of deferred fields: one `@defer` of the document, delivered in its own
+/// payload once every group it is within has been (`after`).
+#[derive(Debug)]
+pub(crate) struct Group {
+    pub(crate) label: Option<String>,
+    /// The group whose fragment this one is in (0: the operation's first payload).
+    pub(crate) parent: u16,
+    /// The groups that deliver the objects this group's fields are on.
+    pub(crate) after: Vec<u16>,
+    /// Where its `@defer` is, so a fragment spread from two places is one group.
+    at: Pos,
+}
+
+/// `@stream` on a list field.
+#[derive(Debug)]
+pub(crate) struct Stream {
+    /// How many items the first payload holds (a literal, or a variable).
+    pub(crate) initial_count: Value,
+    pub(crate) label: Option<String>,
 }
 
 impl FieldPlan {
@@ -78,6 +104,8 @@ impl FieldPlan {
             same_as: None,
             introspected: matches!(name.as_str(), "__schema" | "__type"),
             weight: 1,
+            deferred: None,
+            stream: None,
         })
     }
 }
@@ -101,6 +129,11 @@ pub struct Plan {
     selected: Vec<(Name, Name)>,
     /// A mutation: its root fields run one after the other, each with all below it.
     pub(crate) serial: bool,
+    /// The deferred groups, group `n` at index `n - 1`; empty unless planned for
+    /// incremental delivery.
+    pub(crate) groups: Vec<Group>,
+    /// Some field is streamed (`@stream`).
+    pub(crate) streams: bool,
     /// Set once the gate has let the operation through: the fields its document selects,
     /// for field usage. The next request with the same document is validated only where
     /// its variables are concerned (see `core::variables`).
@@ -111,6 +144,11 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Whether the operation delivers parts after its first (`@defer`, `@stream`).
+    pub fn incremental(&self) -> bool {
+        !self.groups.is_empty() || self.streams
+    }
+
     /// Whether the operation selects introspection's `__schema` or `__type`.
     pub fn introspects(&self) -> bool {
         self.root.fields.iter().any(|f| f.introspected)
@@ -149,6 +187,8 @@ impl Plan {
 }
 
 /// Plans `operation_name` of `document`, or `None` when the engine cannot run it yet.
+/// `incremental`: `@defer` and `@stream` apply (the client takes parts); otherwise the
+/// answer is delivered whole and they are ignored.
 pub(crate) fn plan(
     schema: &Schema,
     hints: &Hints,
@@ -156,6 +196,7 @@ pub(crate) fn plan(
     document: &ExecutableDocument,
     operation_name: Option<&str>,
     variables: &Variables,
+    incremental: bool,
 ) -> Option<Plan> {
     let operation = operation(document, operation_name)?;
     let root_type = match operation.ty {
@@ -178,8 +219,19 @@ pub(crate) fn plan(
         document,
         variables,
         variable_defaults: &variable_defaults,
+        // Deferring in a mutation is refused before planning (`core::incremental`).
+        incremental: incremental && operation.ty == OperationType::Query,
+        groups: Vec::new(),
+        streams: false,
     };
-    let mut root = planner.selection(&Name::new(root_type), &[&operation.selection_set.node])?;
+    let root_set = [(&operation.selection_set.node, 0)];
+    let mut root = planner.selection(&Name::new(root_type), &root_set, 0)?;
+    let Planner {
+        mut groups,
+        streams,
+        ..
+    } = planner;
+    ordered(&root, 0, &mut Vec::new(), &mut groups);
     gather(registry, &mut root);
     let mut selected = Vec::new();
     every_field(&root, &mut selected);
@@ -188,6 +240,8 @@ pub(crate) fn plan(
         variable_defaults,
         selected,
         serial: operation.ty == OperationType::Mutation,
+        groups,
+        streams,
         validated: OnceLock::new(),
         requested: OnceLock::new(),
     })
@@ -200,11 +254,23 @@ struct Planner<'a> {
     document: &'a ExecutableDocument,
     variables: &'a Variables,
     variable_defaults: &'a [(Name, ConstValue)],
+    incremental: bool,
+    groups: Vec<Group>,
+    streams: bool,
 }
 
+/// A field's selections by response key, each with the group it was selected in.
+type Grouped<'a> = Vec<(&'a Name, Vec<(&'a Positioned<Field>, u16)>)>;
+
 impl<'a> Planner<'a> {
-    /// The plan of `sets` (merged) on object type `type_name`.
-    fn selection(&mut self, type_name: &Name, sets: &[&'a SelectionSet]) -> Option<Selection> {
+    /// The plan of `sets` (merged) on object type `type_name`; each set was selected in a
+    /// group, and the objects are delivered with `group`.
+    fn selection(
+        &mut self,
+        type_name: &Name,
+        sets: &[(&'a SelectionSet, u16)],
+        group: u16,
+    ) -> Option<Selection> {
         let Some(MetaType::Object {
             fields: meta_fields,
             ..
@@ -213,24 +279,35 @@ impl<'a> Planner<'a> {
             return None;
         };
         let engine_type = self.registry.objects.get(type_name.as_str())?;
-        let mut grouped: Vec<(&'a Name, Vec<&'a Positioned<Field>>)> = Vec::new();
-        for set in sets {
-            self.collect(type_name, set, &mut grouped, 0)?;
+        let mut grouped: Grouped<'a> = Vec::new();
+        for (set, in_group) in sets {
+            self.collect(type_name, set, *in_group, &mut grouped, 0)?;
         }
         let mut fields = Vec::with_capacity(grouped.len());
         for (key, occurrences) in grouped {
-            let first = occurrences.first()?;
+            let (first, _) = occurrences.first()?;
             let name = &first.node.name.node;
-            let locations = || occurrences.iter().map(|f| f.pos).collect();
+            let locations = || occurrences.iter().map(|(f, _)| f.pos).collect();
+            // Delivered with the earliest group that selects it.
+            let in_groups = occurrences.iter().map(|(_, g)| *g);
+            let field_group = in_groups
+                .clone()
+                .find(|g| in_groups.clone().all(|other| self.within(other, *g)))
+                .or_else(|| in_groups.clone().next())?;
+            let deferred = (field_group != group).then_some(field_group);
             match name.as_str() {
                 "__typename" | "__schema" => {
                     let shape = Shape::Named { non_null: true };
-                    fields.push(FieldPlan::bare(key, name, locations(), shape)?);
+                    let mut bare = FieldPlan::bare(key, name, locations(), shape)?;
+                    bare.deferred = deferred;
+                    fields.push(bare);
                     continue;
                 }
                 "__type" => {
                     let shape = Shape::Named { non_null: false };
-                    fields.push(FieldPlan::bare(key, name, locations(), shape)?);
+                    let mut bare = FieldPlan::bare(key, name, locations(), shape)?;
+                    bare.deferred = deferred;
+                    fields.push(bare);
                     continue;
                 }
                 _ => {}
@@ -254,21 +331,23 @@ impl<'a> Planner<'a> {
                 })
                 .collect();
             let named = meta.ty.trim_matches(|c| matches!(c, '[' | ']' | '!'));
-            let sets: Vec<&'a SelectionSet> = occurrences
+            let sets: Vec<(&'a SelectionSet, u16)> = occurrences
                 .iter()
-                .map(|f| &f.node.selection_set.node)
+                .map(|(f, g)| (&f.node.selection_set.node, *g))
                 .collect();
             let (selection, abstract_selections) = match self.schema.types.get(named)? {
-                MetaType::Object { .. } => {
-                    (Some(self.selection(&Name::new(named), &sets)?), Vec::new())
-                }
+                MetaType::Object { .. } => (
+                    Some(self.selection(&Name::new(named), &sets, field_group)?),
+                    Vec::new(),
+                ),
                 MetaType::Scalar { .. } | MetaType::Enum { .. } => (None, Vec::new()),
                 // Every possible type must be one the engine executes, or the plan declines.
                 MetaType::Interface { possible_types, .. }
                 | MetaType::Union { possible_types, .. } => {
                     let mut selections = Vec::with_capacity(possible_types.len());
                     for possible in possible_types {
-                        selections.push(self.selection(&Name::new(possible), &sets)?);
+                        let possible = Name::new(possible);
+                        selections.push(self.selection(&possible, &sets, field_group)?);
                     }
                     (None, selections)
                 }
@@ -285,15 +364,23 @@ impl<'a> Planner<'a> {
                         && f.abstract_selections.is_empty()
                         && f.name == *name
                         && f.args == args
+                        && f.deferred == deferred
+                        && f.stream.is_none()
                 }),
                 _ => None,
             };
+            let shape = Shape::parse(&meta.ty);
+            let stream = match shape {
+                Shape::List { .. } if self.incremental => self.stream(&first.node.directives)?,
+                _ => None,
+            };
+            self.streams |= stream.is_some();
             fields.push(FieldPlan {
                 key: key.clone(),
                 key_json: key_json.into_bytes().into(),
                 name: name.clone(),
                 locations: locations(),
-                shape: Shape::parse(&meta.ty),
+                shape,
                 args,
                 selection,
                 abstract_selections,
@@ -304,6 +391,8 @@ impl<'a> Planner<'a> {
                 weight: (self.hints.field(type_name, name))
                     .and_then(|declared| declared.cost.as_ref()?.weight)
                     .unwrap_or(1),
+                deferred,
+                stream,
             });
         }
         Some(Selection {
@@ -314,12 +403,14 @@ impl<'a> Planner<'a> {
     }
 
     /// Adds the fields of `set` that apply to `type_name` to `grouped`, by response key in
-    /// document order.
+    /// document order; `set` was selected in `group`, and a deferred fragment in it starts
+    /// a group of its own.
     fn collect(
-        &self,
+        &mut self,
         type_name: &Name,
         set: &'a SelectionSet,
-        grouped: &mut Vec<(&'a Name, Vec<&'a Positioned<Field>>)>,
+        group: u16,
+        grouped: &mut Grouped<'a>,
         depth: usize,
     ) -> Option<()> {
         // Validation refuses fragment cycles; the bound keeps this walk finite regardless.
@@ -342,8 +433,8 @@ impl<'a> Planner<'a> {
                         return None;
                     }
                     match grouped.iter_mut().find(|(k, _)| *k == key) {
-                        Some((_, occurrences)) => occurrences.push(field),
-                        None => grouped.push((key, vec![field])),
+                        Some((_, occurrences)) => occurrences.push((field, group)),
+                        None => grouped.push((key, vec![(field, group)])),
                     }
                 }
                 Item::FragmentSpread(spread) => {
@@ -352,9 +443,11 @@ impl<'a> Planner<'a> {
                         .fragments
                         .get(&spread.node.fragment_name.node)?;
                     if self.applies(&fragment.node.type_condition.node.on.node, type_name) {
+                        let inner = self.deferred(&spread.node.directives, group)?;
                         self.collect(
                             type_name,
                             &fragment.node.selection_set.node,
+                            inner,
                             grouped,
                             depth + 1,
                         )?;
@@ -366,9 +459,11 @@ impl<'a> Planner<'a> {
                         None => true,
                     };
                     if applies {
+                        let inner = self.deferred(&inline.node.directives, group)?;
                         self.collect(
                             type_name,
                             &inline.node.selection_set.node,
+                            inner,
                             grouped,
                             depth + 1,
                         )?;
@@ -390,6 +485,77 @@ impl<'a> Planner<'a> {
                 possible_types.contains(type_name.as_str())
             }
             _ => false,
+        }
+    }
+
+    /// The group a fragment's fields are selected in: a group of its own when it is
+    /// deferred (`@defer`, unless `if` is false), else `group`, the one it is in.
+    fn deferred(&mut self, directives: &[Positioned<Directive>], group: u16) -> Option<u16> {
+        let Some(defer) = directives.iter().find(|d| d.node.name.node == "defer") else {
+            return Some(group);
+        };
+        if !self.incremental || !self.condition(&defer.node)? {
+            return Some(group);
+        }
+        let at = defer.pos;
+        if let Some(known) = (self.groups.iter()).position(|g| g.at == at && g.parent == group) {
+            return u16::try_from(known + 1).ok();
+        }
+        self.groups.push(Group {
+            label: label(&defer.node),
+            parent: group,
+            after: Vec::new(),
+            at,
+        });
+        u16::try_from(self.groups.len()).ok()
+    }
+
+    /// A field's `@stream`, unless its `if` is false.
+    fn stream(&self, directives: &[Positioned<Directive>]) -> Option<Option<Stream>> {
+        let Some(stream) = directives.iter().find(|d| d.node.name.node == "stream") else {
+            return Some(None);
+        };
+        if !self.condition(&stream.node)? {
+            return Some(None);
+        }
+        let initial_count = match stream.node.get_argument("initialCount") {
+            Some(count) => count.node.clone(),
+            None => Value::Number(0.into()),
+        };
+        Some(Some(Stream {
+            initial_count,
+            label: label(&stream.node),
+        }))
+    }
+
+    /// The `if` of `@defer` or `@stream`: true unless given.
+    fn condition(&self, directive: &Directive) -> Option<bool> {
+        match directive.get_argument("if").map(|v| &v.node) {
+            None => Some(true),
+            Some(Value::Boolean(b)) => Some(*b),
+            Some(Value::Variable(name)) => match self.variable(name)? {
+                ConstValue::Boolean(b) => Some(b),
+                ConstValue::Null => Some(true),
+                _ => None,
+            },
+            Some(_) => None,
+        }
+    }
+
+    /// Whether fields selected in group `inner` are delivered with group `outer` or after
+    /// it: `outer` is `inner` or a group it is within.
+    fn within(&self, mut inner: u16, outer: u16) -> bool {
+        loop {
+            if inner == outer {
+                return true;
+            }
+            if inner == 0 {
+                return false;
+            }
+            match self.groups.get(usize::from(inner) - 1) {
+                Some(group) => inner = group.parent,
+                None => return false,
+            }
         }
     }
 
@@ -418,6 +584,36 @@ impl<'a> Planner<'a> {
 
     fn variable(&self, name: &Name) -> Option<ConstValue> {
         variable(self.variables, self.variable_defaults, name)
+    }
+}
+
+/// A directive's `label`, when it is a string.
+fn label(directive: &Directive) -> Option<String> {
+    match &directive.get_argument("label")?.node {
+        Value::String(label) => Some(label.clone()),
+        _ => None,
+    }
+}
+
+/// Notes in each group's `after` the groups that deliver the objects its fields are on:
+/// the groups of the fields above them, and the one their selection is delivered with.
+fn ordered(selection: &Selection, group: u16, above: &mut Vec<u16>, groups: &mut [Group]) {
+    for field in &selection.fields {
+        let field_group = field.deferred.unwrap_or(group);
+        if let Some(deferred) = field.deferred
+            && let Some(def) = groups.get_mut(usize::from(deferred) - 1)
+        {
+            for earlier in above.iter().copied().chain([group]) {
+                if earlier != deferred && !def.after.contains(&earlier) {
+                    def.after.push(earlier);
+                }
+            }
+        }
+        above.push(field_group);
+        for child in field.selection.iter().chain(&field.abstract_selections) {
+            ordered(child, field_group, above, groups);
+        }
+        above.pop();
     }
 }
 

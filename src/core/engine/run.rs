@@ -3,6 +3,8 @@
 //! batches close in the same turn. There is no future per object; there is one per field
 //! of a level.
 
+use std::sync::OnceLock;
+
 use async_graphql::{Value as ConstValue, Variables};
 use futures::future::{BoxFuture, join_all};
 
@@ -40,6 +42,9 @@ pub(crate) enum FieldOut {
     Failed(ApiError),
     /// To be resolved after the rest of the operation (`FieldPlan::late`).
     Late,
+    /// Delivered with a deferred group (`FieldPlan::deferred`): set when the group has
+    /// resolved, while the earlier payloads' levels are shared.
+    Deferred(OnceLock<Box<FieldOut>>),
     /// The answer of the selection's field at this index (`FieldPlan::same_as`).
     SameAs(usize),
     /// An introspection field's answer as JSON, and the values it holds.
@@ -56,6 +61,15 @@ type Waiting<'p, 'l> = (
     &'l (dyn std::any::Any + Send + Sync),
     usize,
     &'l mut FieldOut,
+);
+
+/// A deferred field of a level: where it is and where its answer goes.
+type Pending<'p, 'l> = (
+    &'p Selection,
+    &'p FieldPlan,
+    &'l (dyn std::any::Any + Send + Sync),
+    usize,
+    &'l OnceLock<Box<FieldOut>>,
 );
 
 /// What every level of one execution shares.
@@ -108,9 +122,16 @@ impl<'a> Run<'a> {
     /// Resolves the late fields of a resolved operation, all levels together, so they share
     /// their batches; repeated while resolving them reveals more.
     pub(crate) async fn late(&'a self, selection: &'a Selection, level: &mut Level) {
+        self.late_in(vec![(selection, level)]).await;
+    }
+
+    /// `late` for several resolved levels at once.
+    async fn late_in(&'a self, mut roots: Vec<(&'a Selection, &mut Level)>) {
         for _ in 0..4 {
             let mut waiting = Vec::new();
-            waiting_in(selection, level, &mut waiting);
+            for (selection, level) in &mut roots {
+                waiting_in(selection, level, &mut waiting);
+            }
             if waiting.is_empty() {
                 return;
             }
@@ -124,6 +145,34 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// Resolves the fields of deferred group `group` wherever the levels resolved so far
+    /// (`tree`, on `root`) hold them, all together, with everything below them.
+    pub(crate) async fn group(&'a self, root: &'a Selection, tree: &'a Level, group: u16) {
+        let mut pending = Vec::new();
+        pending_in(root, tree, group, &mut pending);
+        let resolving =
+            pending
+                .into_iter()
+                .map(|(selection, field, objects, count, answer)| async move {
+                    let mut out = self.now(selection, field, objects, count).await;
+                    let roots = match &mut out {
+                        FieldOut::Children { level, .. } => {
+                            field.selection.iter().zip([level]).collect()
+                        }
+                        FieldOut::Mixed { levels, .. } => levels
+                            .iter_mut()
+                            .filter_map(|(index, level)| {
+                                Some((field.abstract_selections.get(*index)?, level))
+                            })
+                            .collect(),
+                        _ => Vec::new(),
+                    };
+                    self.late_in(roots).await;
+                    let _ = answer.set(Box::new(out));
+                });
+        join_all(resolving).await;
+    }
+
     async fn field(
         &'a self,
         selection: &'a Selection,
@@ -131,9 +180,23 @@ impl<'a> Run<'a> {
         objects: &'a (dyn std::any::Any + Send + Sync),
         count: usize,
     ) -> FieldOut {
+        if field.deferred.is_some() {
+            return FieldOut::Deferred(OnceLock::new());
+        }
         if field.late {
             return FieldOut::Late;
         }
+        self.now(selection, field, objects, count).await
+    }
+
+    /// Resolves a field now, whether it is late or deferred.
+    async fn now(
+        &'a self,
+        selection: &'a Selection,
+        field: &'a FieldPlan,
+        objects: &'a (dyn std::any::Any + Send + Sync),
+        count: usize,
+    ) -> FieldOut {
         if let Some(index) = field.same_as {
             return FieldOut::SameAs(index);
         }
@@ -294,6 +357,44 @@ fn waiting_in<'p, 'l>(
                 for (index, child) in levels {
                     if let Some(child_selection) = field.abstract_selections.get(*index) {
                         waiting_in(child_selection, child, out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The unresolved fields of deferred group `group` in `level` and below, through the
+/// deferred fields already resolved.
+fn pending_in<'p, 'l>(
+    selection: &'p Selection,
+    level: &'l Level,
+    group: u16,
+    out: &mut Vec<Pending<'p, 'l>>,
+) {
+    for (field, resolved) in selection.fields.iter().zip(&level.fields) {
+        let resolved = match resolved {
+            FieldOut::Deferred(answer) => match answer.get() {
+                Some(answer) => &**answer,
+                None if field.deferred == Some(group) => {
+                    out.push((selection, field, &*level.objects, level.count, answer));
+                    continue;
+                }
+                None => continue,
+            },
+            other => other,
+        };
+        match resolved {
+            FieldOut::Children { level: child, .. } => {
+                if let Some(child_selection) = &field.selection {
+                    pending_in(child_selection, child, group, out);
+                }
+            }
+            FieldOut::Mixed { levels, .. } => {
+                for (index, child) in levels {
+                    if let Some(child_selection) = field.abstract_selections.get(*index) {
+                        pending_in(child_selection, child, group, out);
                     }
                 }
             }

@@ -20,41 +20,44 @@ pub(super) fn every_field(selection: &Selection, out: &mut Vec<(Name, Name)>) {
     }
 }
 
-/// Marks the gathered fields that the plan selects in more than one place as late, so
-/// their levels resolve together.
+/// Marks the gathered fields that the plan selects in more than one place of one payload
+/// as late, so their levels resolve together.
 pub(super) fn gather(registry: &Registry, root: &mut Selection) {
+    /// A field's place: its type, its name and the group it is delivered with.
+    type Place = (Name, Name, u16);
     fn walk(
         registry: &Registry,
         selection: &mut Selection,
-        visit: &mut dyn FnMut(&Registry, &Name, &mut FieldPlan),
+        group: u16,
+        visit: &mut dyn FnMut(&Registry, Place, &mut FieldPlan),
     ) {
         for field in &mut selection.fields {
-            visit(registry, &selection.type_name, field);
+            let field_group = field.deferred.unwrap_or(group);
+            let place = (selection.type_name.clone(), field.name.clone(), field_group);
+            visit(registry, place, field);
             let children = field.selection.iter_mut();
             for child in children.chain(field.abstract_selections.iter_mut()) {
-                walk(registry, child, visit);
+                walk(registry, child, field_group, visit);
             }
         }
     }
-    let gathered = |registry: &Registry, type_name: &Name, field: &FieldPlan| {
+    let gathered = |registry: &Registry, (type_name, field, _): &Place| {
         matches!(
             registry
                 .objects
                 .get(type_name.as_str())
-                .and_then(|t| t.fields.get(field.name.as_str())),
+                .and_then(|t| t.fields.get(field.as_str())),
             Some(FieldDef::Resolve { gathered: true, .. })
         )
     };
-    let mut places: Vec<(Name, Name)> = Vec::new();
-    walk(registry, root, &mut |registry, type_name, field| {
-        if gathered(registry, type_name, field) {
-            places.push((type_name.clone(), field.name.clone()));
+    let mut places: Vec<Place> = Vec::new();
+    walk(registry, root, 0, &mut |registry, place, _| {
+        if gathered(registry, &place) {
+            places.push(place);
         }
     });
-    walk(registry, root, &mut |registry, type_name, field| {
-        let key = (type_name.clone(), field.name.clone());
-        if gathered(registry, type_name, field) && places.iter().filter(|p| **p == key).count() > 1
-        {
+    walk(registry, root, 0, &mut |registry, place, field| {
+        if gathered(registry, &place) && places.iter().filter(|p| **p == place).count() > 1 {
             field.late = true;
         }
     });
