@@ -218,7 +218,8 @@ impl Answering {
         Some(part)
     }
 
-    /// A part after the first, as JSON; the last settles the cost.
+    /// A part after the first, as JSON (entries' data as the engine wrote it); the last
+    /// settles the cost.
     async fn written(&mut self, next: Next) -> Vec<u8> {
         let Next {
             entries,
@@ -227,42 +228,56 @@ impl Answering {
             mut extensions,
         } = next;
         self.returned += returned;
-        let mut incremental = Vec::with_capacity(entries.len());
-        for mut entry in entries {
-            self.errors(&mut entry.errors);
-            let mut written = serde_json::Map::new();
-            let raw = |text: Option<String>| {
-                let text = text.unwrap_or_else(|| "null".to_owned());
-                serde_json::value::RawValue::from_string(text).ok()
-            };
-            match entry.items {
-                Some(items) => written.insert("items".to_owned(), json!(raw(Some(items)))),
-                None => written.insert("data".to_owned(), json!(raw(entry.data))),
-            };
-            written.insert("path".to_owned(), json!(entry.path));
-            if let Some(label) = entry.label {
-                written.insert("label".to_owned(), json!(label));
-            }
-            if !entry.errors.is_empty() {
-                written.insert("errors".to_owned(), json!(entry.errors));
-            }
-            incremental.push(serde_json::Value::Object(written));
-        }
-        let mut part = json!({ "incremental": incremental, "hasNext": has_next });
-        if !has_next {
-            if let Some(cost) = self
+        if !has_next
+            && let Some(cost) = self
                 .ticket
                 .settle_returned(self.returned, self.max_cost)
                 .await
-                && let Ok(cost) = async_graphql::Value::from_json(cost)
-            {
-                extensions.insert("cost".to_owned(), cost);
-            }
-            if !extensions.is_empty() {
-                part["extensions"] = json!(extensions);
-            }
+            && let Ok(cost) = async_graphql::Value::from_json(cost)
+        {
+            extensions.insert("cost".to_owned(), cost);
         }
-        serde_json::to_vec(&part).unwrap_or_else(|_| b"{\"hasNext\":false}".to_vec())
+        let size = entries
+            .iter()
+            .map(|e| e.data.as_ref().or(e.items.as_ref()).map_or(4, String::len));
+        let mut part = Vec::with_capacity(size.sum::<usize>() + 256);
+        part.extend_from_slice(b"{\"incremental\":[");
+        for (n, mut entry) in entries.into_iter().enumerate() {
+            self.errors(&mut entry.errors);
+            if n > 0 {
+                part.push(b',');
+            }
+            match (entry.items, entry.data) {
+                (Some(items), _) => {
+                    part.extend_from_slice(b"{\"items\":");
+                    part.extend_from_slice(items.as_bytes());
+                }
+                (None, data) => {
+                    part.extend_from_slice(b"{\"data\":");
+                    part.extend_from_slice(data.as_deref().unwrap_or("null").as_bytes());
+                }
+            }
+            // Writing into a Vec cannot fail, and these always serialize.
+            part.extend_from_slice(b",\"path\":");
+            let _ = serde_json::to_writer(&mut part, &entry.path);
+            if let Some(label) = entry.label {
+                part.extend_from_slice(b",\"label\":");
+                let _ = serde_json::to_writer(&mut part, &label);
+            }
+            if !entry.errors.is_empty() {
+                part.extend_from_slice(b",\"errors\":");
+                let _ = serde_json::to_writer(&mut part, &entry.errors);
+            }
+            part.push(b'}');
+        }
+        part.extend_from_slice(b"],\"hasNext\":");
+        part.extend_from_slice(if has_next { b"true" } else { b"false" });
+        if !extensions.is_empty() {
+            part.extend_from_slice(b",\"extensions\":");
+            let _ = serde_json::to_writer(&mut part, &extensions);
+        }
+        part.push(b'}');
+        part
     }
 
     /// Classifies the errors of a part and tags them with the request's ids, as `answer`

@@ -91,17 +91,22 @@ impl Parts {
     }
 }
 
+/// A GraphQL POST of `body`, accepting `accept`.
+fn graphql_post(body: &Value, accept: &str) -> Request<Body> {
+    Request::post("/graphql")
+        .header("content-type", "application/json")
+        .header("accept", accept)
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
 /// Posts `body` with `accept` and reads the answer part by part as it arrives.
 async fn in_parts(
     app: &TestApp,
     body: Value,
     accept: &str,
 ) -> (StatusCode, HeaderMap, Vec<Received>) {
-    let request = Request::post("/graphql")
-        .header("content-type", "application/json")
-        .header("accept", accept)
-        .body(Body::from(body.to_string()))
-        .unwrap();
+    let request = graphql_post(&body, accept);
     let response = app.router.clone().oneshot(request).await.unwrap();
     let (status, headers) = (response.status(), response.headers().clone());
     let mut stream = response.into_body().into_data_stream();
@@ -172,7 +177,7 @@ async fn whole(app: &TestApp, body: Value) -> Value {
 
 #[tokio::test]
 async fn the_product_page_comes_before_a_slow_partner_and_its_offers_follow() {
-    let (app, stub) = setup(&[]).await;
+    let (app, stub) = setup(&["--debug-secret", "explain-secret"]).await;
     stub.set_faults(Faults {
         latency_ms: 500,
         ..Faults::default()
@@ -181,12 +186,11 @@ async fn the_product_page_comes_before_a_slow_partner_and_its_offers_follow() {
     let id = product_id().await;
     let body = json!({"query": product_page(), "variables": {"databaseId": id}});
 
-    let request = Request::post("/graphql")
-        .header("content-type", "application/json")
-        .header("accept", PARTS)
-        .header("accept-encoding", "gzip, br")
-        .body(Body::from(body.to_string()))
-        .unwrap();
+    let mut request = graphql_post(&body, PARTS);
+    let encodings = axum::http::HeaderValue::from_static("gzip, br");
+    request.headers_mut().insert("accept-encoding", encodings);
+    let explain = axum::http::HeaderValue::from_static("explain-secret");
+    request.headers_mut().insert("ogrom-debug", explain);
     let started = Instant::now();
     let response = app.router.clone().oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
@@ -238,6 +242,13 @@ async fn the_product_page_comes_before_a_slow_partner_and_its_offers_follow() {
         offers["extensions"]["cost"].is_object(),
         "the cost is in the last part"
     );
+    // The last part's explain is the whole request's: the first part's statements and
+    // searches, and the partner's call.
+    assert!(first.get("extensions").is_none(), "{first}");
+    let calls = offers["extensions"]["debug"]["calls"].as_array().unwrap();
+    let by = |backend: &str| calls.iter().filter(|c| c["backend"] == backend).count();
+    assert_eq!(by("partner"), 1, "{calls:#?}");
+    assert!(by("mysql") >= 3 && by("elasticsearch") == 1, "{calls:#?}");
     assert_eq!(stub.stats().calls, 1);
     assert!(
         last_at >= first_at + Duration::from_millis(500),
@@ -304,11 +315,7 @@ async fn a_client_that_does_not_take_parts_gets_the_whole_answer_at_once() {
         "application/graphql-response+json",
         "*/*",
     ] {
-        let request = Request::post("/graphql")
-            .header("content-type", "application/json")
-            .header("accept", accept)
-            .body(Body::from(body.to_string()))
-            .unwrap();
+        let request = graphql_post(&body, accept);
         let (status, headers, bytes) = app.send(request).await;
         assert_eq!(status, StatusCode::OK);
         let content_type = headers["content-type"].to_str().unwrap();
@@ -343,11 +350,7 @@ async fn in_parts_or_whole(
     body: Value,
     accept: &str,
 ) -> (StatusCode, HeaderMap, Vec<u8>) {
-    let request = Request::post("/graphql")
-        .header("content-type", "application/json")
-        .header("accept", accept)
-        .body(Body::from(body.to_string()))
-        .unwrap();
+    let request = graphql_post(&body, accept);
     app.send(request).await
 }
 
@@ -435,11 +438,7 @@ async fn a_client_that_goes_away_cancels_the_work_still_pending_and_frees_its_pl
     .unwrap();
     let id = product_id().await;
     let body = json!({"query": product_page(), "variables": {"databaseId": id}});
-    let request = Request::post("/graphql")
-        .header("content-type", "application/json")
-        .header("accept", PARTS)
-        .body(Body::from(body.to_string()))
-        .unwrap();
+    let request = graphql_post(&body, PARTS);
     let response = app.router.clone().oneshot(request).await.unwrap();
     let mut stream = response.into_body().into_data_stream();
     let first = Parts::new().feed(&stream.next().await.unwrap().unwrap());

@@ -98,19 +98,35 @@ export async function execute<TData, TVariables>(
   document: TypedDocumentString<TData, TVariables>,
   variables: TVariables,
 ): Promise<Result<TData>> {
+  const accept = "application/graphql-response+json, application/json;q=0.9";
+  const response = await post(gateway, accept, operationName, document.toString(), variables);
+  return whole<TData>(response);
+}
+
+function post(
+  gateway: Gateway,
+  accept: string,
+  operationName: string,
+  query: string,
+  variables: unknown,
+): Promise<Response> {
   const headers: Record<string, string> = {
     "content-type": "application/json",
-    accept: "application/graphql-response+json, application/json;q=0.9",
+    accept,
     "apollographql-client-name": CLIENT_NAME,
     "apollographql-client-version": CLIENT_VERSION,
   };
   if (gateway.token) headers["authorization"] = `Bearer ${gateway.token}`;
-  const response = await fetch(gateway.url, {
+  return fetch(gateway.url, {
     method: "POST",
     headers,
-    body: JSON.stringify({ query: document.toString(), operationName, variables }),
+    body: JSON.stringify({ query, operationName, variables }),
     ...(gateway.signal ? { signal: gateway.signal } : {}),
   });
+}
+
+/** A response that holds the whole answer, as JSON. */
+async function whole<TData>(response: Response): Promise<Result<TData>> {
   const type = response.headers.get("content-type") ?? "";
   if (!type.includes("json")) {
     // Not the gateway answering (a proxy's error page): no GraphQL errors to read.
@@ -128,6 +144,99 @@ export async function execute<TData, TVariables>(
 }
 
 // ---------------------------------------------------------------------------------------
+// Answers in parts (@defer, @stream)
+
+/** The result so far of an operation answered in parts; `hasNext` until its last part. */
+export interface Arriving<TData> extends Result<TData> {
+  hasNext: boolean;
+}
+
+/** One part after the first: deferred fields of an object, or a streamed list's items. */
+interface Incremental {
+  data?: Record<string, unknown> | null;
+  items?: unknown[];
+  path: Array<string | number>;
+  label?: string;
+  errors?: GatewayErrorEntry[];
+}
+
+/**
+ * Like `execute`, for an operation with `@defer` or `@stream`: yields the data as it grows,
+ * first without what is deferred, then after each later part with that part merged in. The
+ * gateway sends parts as `multipart/mixed` (deferSpec=20220824); an answer that comes whole
+ * is yielded once.
+ */
+export async function* executeInParts<TData, TVariables>(
+  gateway: Gateway,
+  operationName: string,
+  document: TypedDocumentString<TData, TVariables>,
+  variables: TVariables,
+): AsyncGenerator<Arriving<TData>> {
+  const accept = "multipart/mixed;deferSpec=20220824, application/json;q=0.9";
+  const response = await post(gateway, accept, operationName, document.toString(), variables);
+  const type = response.headers.get("content-type") ?? "";
+  if (!type.startsWith("multipart/mixed") || !response.body) {
+    yield { ...(await whole<TData>(response)), hasNext: false };
+    return;
+  }
+  let data: TData | undefined;
+  const errors: GatewayErrorEntry[] = [];
+  for await (const part of parts(response.body)) {
+    const next = part as {
+      data?: TData | null;
+      errors?: GatewayErrorEntry[];
+      incremental?: Incremental[];
+      hasNext?: boolean;
+    };
+    errors.push(...(next.errors ?? []));
+    if (data === undefined) {
+      if (next.data === undefined || next.data === null) {
+        throw new GatewayError(response.status, errors);
+      }
+      data = next.data;
+    }
+    for (const entry of next.incremental ?? []) {
+      errors.push(...(entry.errors ?? []));
+      merge(data, entry);
+    }
+    yield { data, errors: [...errors], hasNext: next.hasNext ?? false };
+  }
+}
+
+/** The JSON parts of a `multipart/mixed` body with boundary `-`, each as it completes. */
+async function* parts(body: ReadableStream<Uint8Array>): AsyncGenerator<unknown> {
+  const decoder = new TextDecoder();
+  const boundary = "\r\n---";
+  let buffer = "";
+  const reader = body.getReader();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += decoder.decode(value, { stream: true });
+    // A part is whole once the boundary after it has come; `\r\n-----` closes the body.
+    for (;;) {
+      const start = buffer.indexOf(boundary);
+      const end = start < 0 ? -1 : buffer.indexOf(boundary, start + boundary.length);
+      if (end < 0) break;
+      const part = buffer.slice(start + boundary.length, end);
+      buffer = buffer.slice(end);
+      const json = part.slice(part.indexOf("\r\n\r\n") + 4);
+      if (json.trim()) yield JSON.parse(json);
+    }
+  }
+}
+
+/** Merges a later part's entry into the data at its path, as GraphQL clients do. */
+function merge(data: unknown, entry: Incremental): void {
+  const path = entry.items ? entry.path.slice(0, -1) : entry.path;
+  let at: unknown = data;
+  for (const step of path) at = (at as Record<string | number, unknown>)[step];
+  if (entry.items && Array.isArray(at)) at.push(...entry.items);
+  else if (entry.data && at && typeof at === "object") Object.assign(at, entry.data);
+}
+
+
+// ---------------------------------------------------------------------------------------
 // The product page
 
 type Product = NonNullable<ProductPageQuery["product"]>;
@@ -142,6 +251,8 @@ export interface ProductPageView {
   wasPrice: string | null;
   /** Partner offers, cheapest first; null when unavailable (show `buyUrl` alone). */
   offers: Array<{ shop: string; price: string; inStock: boolean; sizes: string[] }> | null;
+  /** The offers are deferred and have not arrived yet (show a placeholder). */
+  offersLoading: boolean;
   /** The offers are from the cache because the partner did not answer in time. */
   offersStale: boolean;
   buyUrl: string;
@@ -161,8 +272,29 @@ export async function loadProductPage(
   const { data, errors } = await execute(gateway, "ProductPage", ProductPageDocument, {
     databaseId,
   });
-  const product: Product | null = data.product;
-  if (!product) return null;
+  return data.product ? productView(data.product, errors, false) : null;
+}
+
+/**
+ * The product page as it arrives: first without its offers (the document defers them, so
+ * the page renders while the partner answers), then with them. Null for an unknown product.
+ */
+export async function* streamProductPage(
+  gateway: Gateway,
+  databaseId: number,
+): AsyncGenerator<ProductPageView | null> {
+  const results = executeInParts(gateway, "ProductPage", ProductPageDocument, { databaseId });
+  for await (const { data, errors, hasNext } of results) {
+    const product: Product | null = data.product;
+    yield product ? productView(product, errors, hasNext && !("offers" in product)) : null;
+  }
+}
+
+function productView(
+  product: Product,
+  errors: readonly GatewayErrorEntry[],
+  offersLoading: boolean,
+): ProductPageView {
   const offers = product.offers?.offers
     .map((offer) => ({
       shop: offer.shop,
@@ -181,6 +313,7 @@ export async function loadProductPage(
     price: product.currentPrice.formatted,
     wasPrice: product.onSale ? product.price.formatted : null,
     offers: offers ?? null,
+    offersLoading,
     offersStale: product.offers?.stale ?? false,
     buyUrl: product.deeplinkUrl,
     similar: product.similar.map((p) => ({
@@ -254,13 +387,29 @@ export async function loadSearchPage(
 export async function renderProductPage(gateway: Gateway, databaseId: number): Promise<string> {
   try {
     const page = await loadProductPage(gateway, databaseId);
-    if (!page) return "404";
-    const offers = page.offers?.map((o) => `${o.shop} ${o.price}`).join(", ") ?? "see shop";
-    return `${page.brand} ${page.title}: ${page.price} (${offers})`;
+    return page ? productLine(page) : "404";
   } catch (error) {
     if (error instanceof GatewayError && error.retryable) {
       return `busy, retry in ${error.retryAfter ?? 1}s`;
     }
     throw error;
   }
+}
+
+/** Renders the product page at once, then again when its offers arrive. */
+export async function renderProductPageInParts(
+  gateway: Gateway,
+  databaseId: number,
+  render: (line: string) => void,
+): Promise<void> {
+  for await (const page of streamProductPage(gateway, databaseId)) {
+    render(page ? productLine(page) : "404");
+  }
+}
+
+function productLine(page: ProductPageView): string {
+  const offers = page.offersLoading
+    ? "offers loading…"
+    : (page.offers?.map((o) => `${o.shop} ${o.price}`).join(", ") ?? "see shop");
+  return `${page.brand} ${page.title}: ${page.price} (${offers})`;
 }
