@@ -40,6 +40,10 @@ directive @stream(if: Boolean! = true, label: String, initialCount: Int! = 0) on
 
 const NAMES: [&str; 2] = ["defer", "stream"];
 
+/// The most `@defer` and `@stream` an operation may use: each is a part of the answer and a
+/// walk over what is resolved, and a page needs a few.
+pub const MAX_USES: usize = 32;
+
 /// Whether `document` uses `@defer` or `@stream` anywhere.
 pub(super) fn used(document: &ExecutableDocument) -> bool {
     let mut found = false;
@@ -73,9 +77,17 @@ pub(super) fn check(
         mutation: op.ty != OperationType::Query,
         labels: HashSet::new(),
         spread: HashSet::new(),
+        uses: 0,
         errors: Vec::new(),
     };
     check.set(&op.selection_set.node, root);
+    if check.uses > MAX_USES {
+        let message = format!(
+            "the operation uses @defer and @stream {} times; at most {MAX_USES} are allowed",
+            check.uses
+        );
+        check.invalid(op.selection_set.pos, message);
+    }
     if check.errors.is_empty() {
         Ok(())
     } else {
@@ -141,6 +153,8 @@ struct Check<'a> {
     labels: HashSet<&'a str>,
     /// The fragments checked already.
     spread: HashSet<&'a Name>,
+    /// The uses of `@defer` and `@stream` seen, each fragment's once.
+    uses: usize,
     errors: Vec<ServerError>,
 }
 
@@ -197,6 +211,7 @@ impl<'a> Check<'a> {
                 continue;
             }
             let pos = directive.pos;
+            self.uses += 1;
             if self.mutation {
                 self.refuse(
                     pos,

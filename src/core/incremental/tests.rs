@@ -342,6 +342,22 @@ async fn misused_directives_are_refused_with_a_clear_error() {
 }
 
 #[tokio::test]
+async fn an_operation_may_defer_a_bounded_number_of_times() {
+    let defers = |n: usize| {
+        let fragments: String = (0..n).map(|_| " ... @defer { slug }").collect();
+        format!("{{ categories {{ name{fragments} }} }}")
+    };
+    let (api, _) = api(3);
+    let allowed = parts(&api, &defers(super::MAX_USES), json!({})).await;
+    assert!(allowed[0].get("errors").is_none(), "{allowed:#?}");
+    let errors = refused(&defers(super::MAX_USES + 1), json!({})).await;
+    assert!(
+        errors.iter().any(|e| e.contains(&format!("at most {}", super::MAX_USES))),
+        "{errors:?}"
+    );
+}
+
+#[tokio::test]
 async fn deferring_in_a_mutation_is_refused_with_its_own_code() {
     let query = r#"mutation { ... @defer { likeProduct(productId: "x") { product { name } } } }"#;
     let errors = refused(query, json!({})).await;
