@@ -352,7 +352,9 @@ async fn an_operation_may_defer_a_bounded_number_of_times() {
     assert!(allowed[0].get("errors").is_none(), "{allowed:#?}");
     let errors = refused(&defers(super::MAX_USES + 1), json!({})).await;
     assert!(
-        errors.iter().any(|e| e.contains(&format!("at most {}", super::MAX_USES))),
+        errors
+            .iter()
+            .any(|e| e.contains(&format!("at most {}", super::MAX_USES))),
         "{errors:?}"
     );
 }
