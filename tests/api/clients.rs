@@ -4,11 +4,16 @@
 //! the file, and graphql-js's standard introspection query, printed back as SDL, has no
 //! change from `schema.graphql` under `ogrom schema diff`. Both run the real Node tools on a
 //! real listener with the default limits, as a client team would point them at a gateway.
+//! Apollo Client, unconfigured, renders the product page before its deferred offers and
+//! then with them (`clients/typescript/apollo-defer.mjs`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::{Instant, SystemTime};
+
+use ogrom::run::partner_stub::{self, Faults};
+use serde_json::Value;
 
 use crate::helpers::{self, Served};
 
@@ -72,6 +77,86 @@ async fn introspection_printed_as_sdl_has_no_changes_from_schema_graphql() {
     scratch.remove();
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn apollo_client_renders_the_product_page_before_its_deferred_offers() {
+    // A slow partner, so the offers arrive in a later part than the rest of the page.
+    let (partner_url, stub) = helpers::partner_stub(crate::offers::KEY).await;
+    stub.set_faults(Faults {
+        latency_ms: 500,
+        ..Faults::default()
+    })
+    .unwrap();
+    let database = helpers::fixture_database();
+    let args = helpers::serve_args(
+        &helpers::database_url(database),
+        &[
+            "--partner-url",
+            &partner_url,
+            "--partner-api-key",
+            crate::offers::KEY,
+            "--offers-cache-ttl-ms",
+            "0",
+            "--offers-stale-ms",
+            "0",
+            "--elasticsearch-index",
+            crate::search::fixture_alias(),
+        ],
+    );
+    // A product the stand-in has offers for (its rule leaves ids divisible by 10 out).
+    let pool = helpers::sql(database).await;
+    let id: i64 =
+        sqlx::query_scalar("SELECT id FROM products WHERE id % 10 <> 0 ORDER BY id LIMIT 1")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let name: String = sqlx::query_scalar("SELECT name FROM products WHERE id = ?")
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let offers = partner_stub::expected_offer_count(id as u64);
+
+    let served = Served::start(args).await;
+    let url = format!("http://{}/graphql", served.address);
+    let document = Path::new(env!("CARGO_MANIFEST_DIR")).join("operations/ProductPage.graphql");
+    let mut apollo = Command::new("node");
+    apollo
+        .arg("apollo-defer.mjs")
+        .arg(&url)
+        .arg(id.to_string())
+        .arg(&document);
+    let output = node_step("apollo-defer.mjs (Apollo Client, watchQuery)", apollo).await;
+    served.stopped().await.expect("serve ends cleanly");
+
+    let results: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line per result"))
+        .collect();
+    let shown = shown(&output);
+    for result in &results {
+        assert_eq!(result["errors"], serde_json::json!([]), "{shown}");
+    }
+    // The page without its offers: the first part, rendered before the partner answered.
+    let without = results
+        .iter()
+        .position(|result| result["product"] == name.as_str() && result["offers"] == "absent")
+        .unwrap_or_else(|| panic!("no result with the product and without offers:\n{shown}"));
+    let with = results
+        .iter()
+        .position(|result| result["offers"] != "absent")
+        .unwrap_or_else(|| panic!("no result with the offers:\n{shown}"));
+    assert!(
+        without < with,
+        "the page without offers comes first:\n{shown}"
+    );
+    let last = results.last().unwrap();
+    assert_eq!(with, results.len() - 1, "the offers end it:\n{shown}");
+    assert_eq!(last["product"], name.as_str(), "{shown}");
+    assert_eq!(last["offers"], offers, "{shown}");
+    assert_eq!(last["loading"], false, "{shown}");
+    assert_eq!(stub.stats().calls, 1, "one call to the partner");
+}
+
 /// The gateway on a real listener over the fixture database, with the default limits.
 async fn serve() -> Served {
     let args = helpers::serve_args(&helpers::database_url(helpers::fixture_database()), &[]);
@@ -90,8 +175,8 @@ async fn codegen(schema: &str, output: &Path) {
 }
 
 /// Runs a Node tool in clients/typescript (its pinned packages installed first) off the
-/// runtime's threads, so the gateway keeps answering; fails with its output.
-async fn node_step(what: &str, mut command: Command) {
+/// runtime's threads, so the gateway keeps answering; fails with its output, else returns it.
+async fn node_step(what: &str, mut command: Command) -> Output {
     command.current_dir(client_dir());
     let (output, seconds) = tokio::task::spawn_blocking(move || {
         install_client_packages();
@@ -110,6 +195,7 @@ async fn node_step(what: &str, mut command: Command) {
         output.status,
         shown(&output)
     );
+    output
 }
 
 /// `npm ci` when node_modules is missing or older than package-lock.json, as
