@@ -86,37 +86,10 @@ async fn apollo_client_renders_the_product_page_before_its_deferred_offers() {
         ..Faults::default()
     })
     .unwrap();
-    let database = helpers::fixture_database();
-    let args = helpers::serve_args(
-        &helpers::database_url(database),
-        &[
-            "--partner-url",
-            &partner_url,
-            "--partner-api-key",
-            crate::offers::KEY,
-            "--offers-cache-ttl-ms",
-            "0",
-            "--offers-stale-ms",
-            "0",
-            "--elasticsearch-index",
-            crate::search::fixture_alias(),
-        ],
-    );
-    // A product the stand-in has offers for (its rule leaves ids divisible by 10 out).
-    let pool = helpers::sql(database).await;
-    let id: i64 =
-        sqlx::query_scalar("SELECT id FROM products WHERE id % 10 <> 0 ORDER BY id LIMIT 1")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-    let name: String = sqlx::query_scalar("SELECT name FROM products WHERE id = ?")
-        .bind(id)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let (id, name) = product_with_offers().await;
     let offers = partner_stub::expected_offer_count(id as u64);
 
-    let served = Served::start(args).await;
+    let served = Served::start(partner_args(&partner_url)).await;
     let url = format!("http://{}/graphql", served.address);
     let document = Path::new(env!("CARGO_MANIFEST_DIR")).join("operations/ProductPage.graphql");
     let mut apollo = Command::new("node");
@@ -155,6 +128,129 @@ async fn apollo_client_renders_the_product_page_before_its_deferred_offers() {
     assert_eq!(last["offers"], offers, "{shown}");
     assert_eq!(last["loading"], false, "{shown}");
     assert_eq!(stub.stats().calls, 1, "one call to the partner");
+}
+
+/// The example client (`clients/typescript/src/example.ts`), compiled as it is, renders the
+/// product page at once with its offers loading, and again when they arrive.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_typescript_example_renders_the_product_page_then_its_deferred_offers() {
+    let (partner_url, stub) = helpers::partner_stub(crate::offers::KEY).await;
+    stub.set_faults(Faults {
+        latency_ms: 500,
+        ..Faults::default()
+    })
+    .unwrap();
+    let (id, name) = product_with_offers().await;
+    let shops: Vec<String> = (partner_stub::offers_for(id as u64).into_iter())
+        .map(|offer| offer.shop)
+        .collect();
+    assert!(!shops.is_empty());
+
+    // The example and the types generated for it, compiled to JavaScript in a scratch
+    // directory beside the client's packages (the types import only types), as ES modules
+    // like clients/typescript. Not type-checked here: `scripts/check-clients` does that.
+    let scratch = Scratch::new("example");
+    let source = scratch.path("src");
+    std::fs::create_dir_all(&source).unwrap();
+    let packages = client_dir().join("node_modules");
+    std::os::unix::fs::symlink(packages, scratch.path("node_modules")).unwrap();
+    std::fs::write(scratch.path("package.json"), r#"{"type": "module"}"#).unwrap();
+    std::fs::copy(
+        client_dir().join("src/example.ts"),
+        source.join("example.ts"),
+    )
+    .unwrap();
+    codegen("../../schema.graphql", &source.join("generated/graphql.ts")).await;
+    let out = scratch.path("out");
+    let mut tsc = Command::new("npx");
+    tsc.args([
+        "--no",
+        "--",
+        "tsc",
+        "--module",
+        "NodeNext",
+        "--moduleResolution",
+    ])
+    .args([
+        "NodeNext",
+        "--target",
+        "ES2022",
+        "--lib",
+        "ES2022,DOM",
+        "--skipLibCheck",
+    ])
+    .arg("--outDir")
+    .arg(&out)
+    .arg(source.join("example.ts"));
+    node_step("tsc (the example, to JavaScript)", tsc).await;
+    std::fs::write(
+        out.join("render.mjs"),
+        "import { renderProductPageInParts } from './example.js';\n\
+         const [url, id] = process.argv.slice(2);\n\
+         await renderProductPageInParts({ url }, Number(id), (line) => console.log(line));\n",
+    )
+    .unwrap();
+
+    let served = Served::start(partner_args(&partner_url)).await;
+    let url = format!("http://{}/graphql", served.address);
+    let mut render = Command::new("node");
+    render
+        .arg(out.join("render.mjs"))
+        .arg(&url)
+        .arg(id.to_string());
+    let output = node_step("the example's renderProductPageInParts", render).await;
+    served.stopped().await.expect("serve ends cleanly");
+
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines.len(),
+        2,
+        "rendered once, then again with the offers:\n{stdout}"
+    );
+    assert!(
+        lines[0].contains(&name) && lines[0].ends_with("(offers loading…)"),
+        "{stdout}"
+    );
+    assert!(lines[1].contains(&name), "{stdout}");
+    for shop in &shops {
+        assert!(
+            lines[1].contains(shop.as_str()),
+            "{shop} missing:\n{stdout}"
+        );
+    }
+    assert_eq!(stub.stats().calls, 1, "one call to the partner");
+    scratch.remove();
+}
+
+/// A product the partner stand-in has offers for (its rule leaves ids divisible by 10 out),
+/// and its name.
+async fn product_with_offers() -> (i64, String) {
+    let pool = helpers::sql(helpers::fixture_database()).await;
+    sqlx::query_as("SELECT id, name FROM products WHERE id % 10 <> 0 ORDER BY id LIMIT 1")
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+}
+
+/// Serving flags for a gateway over the fixture whose partner is the stand-in at
+/// `partner_url`, with no offers cache.
+fn partner_args(partner_url: &str) -> ogrom::config::ServeArgs {
+    helpers::serve_args(
+        &helpers::database_url(helpers::fixture_database()),
+        &[
+            "--partner-url",
+            partner_url,
+            "--partner-api-key",
+            crate::offers::KEY,
+            "--offers-cache-ttl-ms",
+            "0",
+            "--offers-stale-ms",
+            "0",
+            "--elasticsearch-index",
+            crate::search::fixture_alias(),
+        ],
+    )
 }
 
 /// The gateway on a real listener over the fixture database, with the default limits.
