@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue};
+use axum::serve::ListenerExt as _;
 use sqlx::MySqlPool;
 use sqlx::mysql::MySqlPoolOptions;
 use tokio::net::TcpListener;
@@ -516,6 +517,14 @@ pub async fn serve_with(
     collect_logs(&gateway.metrics, logs.clone());
     let address = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    // No Nagle: an answer in parts is several writes, and the kernel would hold each part
+    // after the first until the client acknowledged the one before (which a client delays
+    // by up to 40 ms), the very wait that delivering in parts is for.
+    let listener = listener.tap_io(|connection| {
+        if let Err(error) = connection.set_nodelay(true) {
+            tracing::warn!(message = "TCP_NODELAY not set on a connection", %error);
+        }
+    });
     let mut server = tokio::spawn(
         axum::serve(
             listener,
