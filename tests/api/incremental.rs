@@ -156,6 +156,17 @@ fn at<'v>(value: &'v mut Value, path: &[Value]) -> &'v mut Value {
     })
 }
 
+/// The entry of the deferred group `label` in `parts`.
+fn labelled<'p>(parts: &'p [Received], label: &str) -> &'p Value {
+    let entries = parts
+        .iter()
+        .flat_map(|p| p.part["incremental"].as_array().into_iter().flatten());
+    entries
+        .filter(|entry| entry["label"] == label)
+        .next()
+        .unwrap_or_else(|| panic!("no {label} part"))
+}
+
 /// `data` without the time the offers were fetched, which differs between two requests.
 fn fetched_at_removed(mut data: Value) -> Value {
     if let Some(offers) = data["product"]["offers"].as_object_mut() {
@@ -220,7 +231,9 @@ async fn the_product_page_comes_before_a_slow_partner_and_its_offers_follow() {
     let first = &first[0];
     assert_eq!(first["hasNext"], true);
     assert!(first.get("errors").is_none(), "{first}");
-    assert!(first["data"]["product"].get("offers").is_none(), "{first}");
+    for deferred in ["offers", "similar"] {
+        assert!(first["data"]["product"].get(deferred).is_none(), "{first}");
+    }
 
     let mut rest = Vec::new();
     while let Some(chunk) = stream.next().await {
@@ -228,8 +241,13 @@ async fn the_product_page_comes_before_a_slow_partner_and_its_offers_follow() {
     }
     let last_at = started.elapsed();
     assert!(parts.ended);
-    assert_eq!(rest.len(), 1, "{rest:#?}");
-    let offers = &rest[0];
+    // The similar products (a search) come next, the offers after the partner's 500 ms.
+    assert_eq!(rest.len(), 2, "{rest:#?}");
+    let similar = &rest[0];
+    assert_eq!(similar["hasNext"], true);
+    assert_eq!(similar["incremental"][0]["label"], "similar");
+    assert_eq!(similar["incremental"][0]["path"], json!(["product"]));
+    let offers = &rest[1];
     assert_eq!(offers["hasNext"], false);
     let entry = &offers["incremental"][0];
     assert_eq!(entry["label"], "offers");
@@ -257,7 +275,8 @@ async fn the_product_page_comes_before_a_slow_partner_and_its_offers_follow() {
 
     // Merged, the parts are the page answered whole.
     let answered = whole(&app, body).await;
-    let received = [first.clone(), offers.clone()].map(|part| Received { at: started, part });
+    let received =
+        [first.clone(), similar.clone(), offers.clone()].map(|part| Received { at: started, part });
     let (data, errors) = merged(&received);
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(
@@ -281,12 +300,11 @@ async fn with_the_partner_down_the_offers_part_carries_the_error_and_the_first_i
     .unwrap();
     let (status, _, down) = in_parts(&app, body.clone(), PARTS).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(down.len(), 2);
     assert_eq!(
         down[0].part, up[0].part,
         "the first part does not depend on the partner"
     );
-    let entry = &down[1].part["incremental"][0];
+    let entry = labelled(&down, "offers");
     assert_eq!(entry["data"], json!({"offers": null}));
     assert_eq!(entry["errors"][0]["path"], json!(["product", "offers"]));
     assert_eq!(
@@ -294,7 +312,12 @@ async fn with_the_partner_down_the_offers_part_carries_the_error_and_the_first_i
         "UPSTREAM_UNAVAILABLE"
     );
     assert!(entry["errors"][0]["extensions"]["requestId"].is_string());
-    assert_eq!(down[1].part["hasNext"], false);
+    assert_eq!(down.last().unwrap().part["hasNext"], false);
+    assert_eq!(
+        down.len(),
+        3,
+        "the first part, the similar products, the offers"
+    );
 
     // Answered whole, the same error at the same path, and the rest of the page the same.
     let answered = whole(&app, body).await;
@@ -441,8 +464,11 @@ async fn a_client_that_goes_away_cancels_the_work_still_pending_and_frees_its_pl
     let request = graphql_post(&body, PARTS);
     let response = app.router.clone().oneshot(request).await.unwrap();
     let mut stream = response.into_body().into_data_stream();
-    let first = Parts::new().feed(&stream.next().await.unwrap().unwrap());
+    let mut parts = Parts::new();
+    let first = parts.feed(&stream.next().await.unwrap().unwrap());
     assert_eq!(first[0]["hasNext"], true);
+    let similar = parts.feed(&stream.next().await.unwrap().unwrap());
+    assert_eq!(similar[0]["incremental"][0]["label"], "similar");
     // The offers call is made, and hangs.
     let polled = tokio::time::timeout(Duration::from_millis(200), stream.next()).await;
     assert!(
@@ -520,11 +546,15 @@ async fn the_deadline_covers_every_part() {
     let started = Instant::now();
     let (status, _, parts) = in_parts(&app, body, PARTS).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(parts.len(), 2);
+    assert_eq!(
+        parts.len(),
+        3,
+        "the first part, the similar products, the offers"
+    );
     assert!(parts[0].part["data"]["product"]["name"].is_string());
-    let last = &parts[1].part;
+    let last = &parts[2].part;
     assert_eq!(last["hasNext"], false);
-    let entry = &last["incremental"][0];
+    let entry = labelled(&parts, "offers");
     assert_eq!(entry["path"], json!(["product"]));
     let codes = error_codes(&json!({"errors": entry["errors"]}));
     assert!(
@@ -532,7 +562,7 @@ async fn the_deadline_covers_every_part() {
         "the offers part ends with the deadline: {last}"
     );
     assert!(
-        parts[1].at.duration_since(started) < Duration::from_secs(5),
+        parts[2].at.duration_since(started) < Duration::from_secs(5),
         "ended by the deadline, not the partner's timeout"
     );
 }

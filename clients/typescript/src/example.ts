@@ -257,6 +257,8 @@ export interface ProductPageView {
   offersStale: boolean;
   buyUrl: string;
   similar: Array<{ id: number; name: string; brand: string; price: string }>;
+  /** The similar products are deferred and have not arrived yet. */
+  similarLoading: boolean;
   styledIn: Array<{ title: string; author: string }>;
   /** The codes of the parts that failed, e.g. UPSTREAM_UNAVAILABLE for the offers. */
   degraded: string[];
@@ -276,8 +278,9 @@ export async function loadProductPage(
 }
 
 /**
- * The product page as it arrives: first without its offers (the document defers them, so
- * the page renders while the partner answers), then with them. Null for an unknown product.
+ * The product page as it arrives: first without its similar products and offers (the
+ * document defers them, so the page renders while the search and the partner answer), then
+ * with each as it comes. Null for an unknown product.
  */
 export async function* streamProductPage(
   gateway: Gateway,
@@ -286,14 +289,15 @@ export async function* streamProductPage(
   const results = executeInParts(gateway, "ProductPage", ProductPageDocument, { databaseId });
   for await (const { data, errors, hasNext } of results) {
     const product: Product | null = data.product;
-    yield product ? productView(product, errors, hasNext && !("offers" in product)) : null;
+    yield product ? productView(product, errors, hasNext) : null;
   }
 }
 
+/** The page's view of `product`; `pending`: parts of it are still to come. */
 function productView(
   product: Product,
   errors: readonly GatewayErrorEntry[],
-  offersLoading: boolean,
+  pending: boolean,
 ): ProductPageView {
   const offers = product.offers?.offers
     .map((offer) => ({
@@ -313,15 +317,16 @@ function productView(
     price: product.currentPrice.formatted,
     wasPrice: product.onSale ? product.price.formatted : null,
     offers: offers ?? null,
-    offersLoading,
+    offersLoading: pending && !("offers" in product),
     offersStale: product.offers?.stale ?? false,
     buyUrl: product.deeplinkUrl,
-    similar: product.similar.map((p) => ({
+    similar: (product.similar ?? []).map((p) => ({
       id: p.databaseId,
       name: p.name,
       brand: p.brand.name,
       price: p.currentPrice.formatted,
     })),
+    similarLoading: pending && !("similar" in product),
     styledIn: product.collages.edges.map(({ node }) => ({
       title: node.title,
       author: node.author.displayName,
