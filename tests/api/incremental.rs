@@ -158,12 +158,10 @@ fn at<'v>(value: &'v mut Value, path: &[Value]) -> &'v mut Value {
 
 /// The entry of the deferred group `label` in `parts`.
 fn labelled<'p>(parts: &'p [Received], label: &str) -> &'p Value {
-    let entries = parts
-        .iter()
-        .flat_map(|p| p.part["incremental"].as_array().into_iter().flatten());
+    let mut entries =
+        (parts.iter()).flat_map(|part| part.part["incremental"].as_array().into_iter().flatten());
     entries
-        .filter(|entry| entry["label"] == label)
-        .next()
+        .find(|entry| entry["label"] == label)
         .unwrap_or_else(|| panic!("no {label} part"))
 }
 

@@ -348,11 +348,14 @@ impl Engine {
             for group in ready(&delivered, &mut started) {
                 pending.push(start(group));
             }
-            deliver(Part::Next {
-                entries,
-                returned: part.returned,
-                has_next: !pending.is_empty(),
-            });
+            // A group on no object (its parent was null) has nothing to say until the end.
+            if !entries.is_empty() || pending.is_empty() {
+                deliver(Part::Next {
+                    entries,
+                    returned: part.returned,
+                    has_next: !pending.is_empty(),
+                });
+            }
         }
     }
 

@@ -186,6 +186,10 @@ impl Plan {
     }
 }
 
+/// The most deferred groups a plan makes (`core::incremental` bounds the directives; a
+/// fragment deferred inside deferred fragments makes a group for each).
+const MAX_GROUPS: usize = 64;
+
 /// Plans `operation_name` of `document`, or `None` when the engine cannot run it yet.
 /// `incremental`: `@defer` and `@stream` apply (the client takes parts); otherwise the
 /// answer is delivered whole and they are ignored.
@@ -500,6 +504,11 @@ impl<'a> Planner<'a> {
         let at = defer.pos;
         if let Some(known) = (self.groups.iter()).position(|g| g.at == at && g.parent == group) {
             return u16::try_from(known + 1).ok();
+        }
+        // A fragment spread in many deferred places makes a group in each; past the bound,
+        // its fields come with the part it is in.
+        if self.groups.len() >= MAX_GROUPS {
+            return Some(group);
         }
         self.groups.push(Group {
             label: label(&defer.node),

@@ -360,6 +360,25 @@ async fn an_operation_may_defer_a_bounded_number_of_times() {
 }
 
 #[tokio::test]
+async fn a_fragment_deferred_in_many_places_makes_a_bounded_number_of_parts() {
+    // Each fragment defers the next twice: 14 uses, 254 deferred places.
+    let mut query = "{ categories { slug ...F0 } }".to_owned();
+    for n in 0..7 {
+        let next = if n < 6 {
+            format!("...F{}", n + 1)
+        } else {
+            "name".to_owned()
+        };
+        query.push_str(&format!(
+            " fragment F{n} on Category {{ position ... @defer {{ {next} }} ... @defer {{ slug {next} }} }}"
+        ));
+    }
+    let (api, _) = api(3);
+    let parts = same_as_whole(&api, &query).await;
+    assert!(parts.len() <= 65, "{} parts", parts.len());
+}
+
+#[tokio::test]
 async fn deferring_in_a_mutation_is_refused_with_its_own_code() {
     let query = r#"mutation { ... @defer { likeProduct(productId: "x") { product { name } } } }"#;
     let errors = refused(query, json!({})).await;
