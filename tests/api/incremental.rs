@@ -282,6 +282,13 @@ async fn the_product_page_comes_before_a_slow_partner_and_its_offers_follow() {
         fetched_at_removed(answered["data"].clone())
     );
     assert!(answered.get("errors").is_none(), "{answered}");
+    // Its cost is the whole answer's: requested once, and what every part returned.
+    let (cost, whole_cost) = (
+        &offers["extensions"]["cost"],
+        &answered["extensions"]["cost"],
+    );
+    assert_eq!(cost["requested"], whole_cost["requested"]);
+    assert_eq!(cost["actual"], whole_cost["actual"]);
 }
 
 #[tokio::test]
