@@ -5,7 +5,9 @@
 //!   `@skip`/`@include` applied, cached per document; a mutation's root fields in order;
 //! - `run`: all objects of a level resolve together, one resolver call per field per level
 //!   (`answers`: what a resolver gives for a level);
-//! - `write`: the answer, depth first, failed fields null in place, errors at their paths.
+//! - `write`: the answer, depth first, failed fields null in place, errors at their paths;
+//! - `parts`: an answer in parts (`@defer`, `@stream`): the first part, then each deferred
+//!   group as it resolves, written by the same writer.
 //!
 //! async-graphql keeps what it does well: the schema (built from the modules' SDL, see
 //! `core::schema`), parsing, validation and introspection. Modules register how their
@@ -18,6 +20,7 @@ mod args;
 mod checks;
 mod nodes;
 mod out;
+mod parts;
 mod plan;
 mod registry;
 mod run;
@@ -37,6 +40,7 @@ pub use answers::{Children, Mixed, MixedList, Scalars};
 pub use args::Args;
 pub use nodes::{Found, NodeLoaders};
 pub use out::Out;
+pub use parts::Part;
 pub use plan::Plan;
 pub use registry::{ObjectFields, Registry};
 pub use write::Entry;
@@ -85,22 +89,6 @@ pub struct Executed {
     pub returned: u64,
     /// The tagged objects the answer holds, each once (see `core::tags`).
     pub tags: Vec<crate::core::tags::Tag>,
-}
-
-/// A payload of an answer delivered in parts.
-pub enum Part {
-    /// The first: everything not deferred, and the first items of streamed lists; and
-    /// whether more parts follow.
-    First(Executed, bool),
-    /// A later one: deferred groups' fields and streamed lists' other items.
-    Next {
-        /// Each group's fields of one object, or a list's items, at its path.
-        entries: Vec<Entry>,
-        /// What its entries add to the actual cost.
-        returned: u64,
-        /// Whether more parts follow.
-        has_next: bool,
-    },
 }
 
 /// A plan's cache key: a hash of the document, the operation, and the Boolean variables
@@ -241,11 +229,8 @@ impl Engine {
     }
 
     /// Runs `plan` with `variables` over the request's `ctx`, delivering its answer in parts
-    /// to `deliver`, the first as soon as everything not deferred has resolved; every later
-    /// part is one deferred group, or the streamed lists' items that a part left out. Each
-    /// group resolves as soon as the groups it is within have been delivered, so a slow
-    /// group holds back only itself. At `deadline` the groups not yet delivered are, each
-    /// with a `TIMEOUT` error at its path.
+    /// to `deliver` (see `parts`); at `deadline` the groups not yet delivered are, each with
+    /// a `TIMEOUT` error at its path.
     pub async fn execute_in_parts(
         &self,
         plan: &Plan,
@@ -254,109 +239,13 @@ impl Engine {
         deadline: tokio::time::Instant,
         deliver: &mut (dyn FnMut(Part) + Send),
     ) {
-        use futures::FutureExt as _;
-        use futures::stream::{FuturesUnordered, StreamExt as _};
-
         let run = run::Run {
             ctx,
             registry: &self.registry,
             variables,
             defaults: &plan.variable_defaults,
         };
-        let mut level = run.level(&plan.root, Box::new(vec![()]), 1).await;
-        run.late(&plan.root, &mut level).await;
-        let level = level;
-        let writer = || {
-            let mut writer = write::Writer::new(&self.registry, 4096, false);
-            writer.parts = Some(write::Parts {
-                variables,
-                defaults: &plan.variable_defaults,
-                streamed: Vec::new(),
-            });
-            writer
-        };
-        let mut first = writer();
-        first.object(&plan.root, &level, 0);
-        let streamed = first.parts.take().map(|p| p.streamed).unwrap_or_default();
-        // Group `n` is at `n - 1`; the first payload, group 0, is delivered.
-        let groups = &plan.groups;
-        let mut delivered = vec![false; groups.len()];
-        let mut started = vec![false; groups.len()];
-        let ready = |delivered: &[bool], started: &mut [bool]| {
-            let mut ready = Vec::new();
-            for (n, group) in groups.iter().enumerate() {
-                let after = |g: &u16| *g == 0 || delivered[usize::from(*g) - 1];
-                if !started[n] && group.after.iter().all(after) {
-                    started[n] = true;
-                    ready.push(n as u16 + 1);
-                }
-            }
-            ready
-        };
-        let start = |group: u16| run.group(&plan.root, &level, group).map(move |()| group);
-        let mut pending = FuturesUnordered::new();
-        for group in ready(&delivered, &mut started) {
-            pending.push(start(group));
-        }
-        let executed = Executed {
-            data: String::from_utf8(first.out.bytes).unwrap_or_else(|_| "null".to_owned()),
-            errors: first.errors,
-            returned: first.returned,
-            tags: Vec::new(),
-        };
-        deliver(Part::First(
-            executed,
-            !streamed.is_empty() || !pending.is_empty(),
-        ));
-        if !streamed.is_empty() {
-            deliver(Part::Next {
-                entries: streamed,
-                returned: 0,
-                has_next: !pending.is_empty(),
-            });
-        }
-        while !pending.is_empty() {
-            let group = match tokio::time::timeout_at(deadline, pending.next()).await {
-                Ok(Some(group)) => group,
-                Ok(None) => break,
-                Err(_) => {
-                    drop(pending);
-                    let error = ApiError::DeadlinePassed;
-                    let mut late = writer();
-                    let mut entries = Vec::new();
-                    for (n, group) in groups.iter().enumerate() {
-                        if started[n] && !delivered[n] {
-                            let label = (n as u16 + 1, group.label.as_deref());
-                            late.group(&plan.root, &level, 0, label, Some(&error), &mut entries);
-                        }
-                    }
-                    deliver(Part::Next {
-                        entries,
-                        returned: 0,
-                        has_next: false,
-                    });
-                    return;
-                }
-            };
-            let at = usize::from(group) - 1;
-            delivered[at] = true;
-            let mut part = writer();
-            let mut entries = Vec::new();
-            let label = (group, groups[at].label.as_deref());
-            part.group(&plan.root, &level, 0, label, None, &mut entries);
-            entries.extend(part.parts.map(|p| p.streamed).unwrap_or_default());
-            for group in ready(&delivered, &mut started) {
-                pending.push(start(group));
-            }
-            // A group on no object (its parent was null) has nothing to say until the end.
-            if !entries.is_empty() || pending.is_empty() {
-                deliver(Part::Next {
-                    entries,
-                    returned: part.returned,
-                    has_next: !pending.is_empty(),
-                });
-            }
-        }
+        parts::deliver(&run, plan, deadline, deliver).await;
     }
 
     /// Runs `plan` with `variables` over the request's `ctx`; `tagged`: note the tagged
