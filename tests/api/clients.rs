@@ -79,13 +79,7 @@ async fn introspection_printed_as_sdl_has_no_changes_from_schema_graphql() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn apollo_client_renders_the_product_page_before_its_deferred_offers() {
-    // A slow partner, so the offers arrive in a later part than the rest of the page.
-    let (partner_url, stub) = helpers::partner_stub(crate::offers::KEY).await;
-    stub.set_faults(Faults {
-        latency_ms: 500,
-        ..Faults::default()
-    })
-    .unwrap();
+    let (partner_url, stub) = slow_partner().await;
     let (id, name) = product_with_offers().await;
     let offers = partner_stub::expected_offer_count(id as u64);
 
@@ -135,12 +129,7 @@ async fn apollo_client_renders_the_product_page_before_its_deferred_offers() {
 /// when the offers arrive.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_typescript_example_renders_the_product_page_then_its_deferred_offers() {
-    let (partner_url, stub) = helpers::partner_stub(crate::offers::KEY).await;
-    stub.set_faults(Faults {
-        latency_ms: 500,
-        ..Faults::default()
-    })
-    .unwrap();
+    let (partner_url, stub) = slow_partner().await;
     let (id, name) = product_with_offers().await;
     let shops: Vec<String> = (partner_stub::offers_for(id as u64).into_iter())
         .map(|offer| offer.shop)
@@ -219,6 +208,18 @@ async fn the_typescript_example_renders_the_product_page_then_its_deferred_offer
     }
     assert_eq!(stub.stats().calls, 1, "one call to the partner");
     scratch.remove();
+}
+
+/// The partner stand-in answering after 500 ms, so the offers arrive in a later part than
+/// the rest of the page: its URL and its handle.
+async fn slow_partner() -> (String, partner_stub::StubHandle) {
+    let (url, stub) = helpers::partner_stub(crate::offers::KEY).await;
+    stub.set_faults(Faults {
+        latency_ms: 500,
+        ..Faults::default()
+    })
+    .unwrap();
+    (url, stub)
 }
 
 /// A product the partner stand-in has offers for (its rule leaves ids divisible by 10 out),
