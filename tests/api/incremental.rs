@@ -100,6 +100,21 @@ fn graphql_post(body: &Value, accept: &str) -> Request<Body> {
         .unwrap()
 }
 
+/// An answer to a client that takes parts, as its parts (one, for an answer that came
+/// whole).
+pub(crate) async fn answer_in_parts(app: &TestApp, body: &Value) -> Vec<Value> {
+    let (status, headers, bytes) = app.send(graphql_post(body, PARTS)).await;
+    let content_type = headers["content-type"].to_str().unwrap();
+    if !content_type.starts_with("multipart/mixed") {
+        return vec![serde_json::from_slice(&bytes).expect("a JSON answer")];
+    }
+    assert_eq!(status, StatusCode::OK);
+    let mut parts = Parts::new();
+    let received = parts.feed(&bytes);
+    assert!(parts.ended, "the body ends with the closing boundary");
+    received
+}
+
 /// Posts `body` with `accept` and reads the answer part by part as it arrives.
 async fn in_parts(
     app: &TestApp,
@@ -122,37 +137,66 @@ async fn in_parts(
     (status, headers, received)
 }
 
-/// The parts merged as Apollo Client and GraphiQL merge them.
-fn merged(parts: &[Received]) -> (Value, Vec<Value>) {
-    let mut data = parts[0].part["data"].clone();
-    let mut errors: Vec<Value> = parts[0].part["errors"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    for received in &parts[1..] {
-        for entry in received.part["incremental"].as_array().unwrap() {
+/// The parts merged as Apollo Client and GraphiQL merge them: each deferred entry's fields
+/// into the object at its path, each streamed entry's items onto the list at its path; and
+/// every part's errors.
+pub(crate) fn merged<'p>(parts: impl IntoIterator<Item = &'p Value>) -> (Value, Vec<Value>) {
+    try_merged(parts).unwrap_or_else(|problem| panic!("{problem}"))
+}
+
+/// `merged`, or what cannot be merged: an entry at a path the parts so far do not have.
+pub(crate) fn try_merged<'p>(
+    parts: impl IntoIterator<Item = &'p Value>,
+) -> Result<(Value, Vec<Value>), String> {
+    let mut parts = parts.into_iter();
+    let first = parts.next().ok_or("no part")?;
+    let mut data = first["data"].clone();
+    let mut errors: Vec<Value> = first["errors"].as_array().cloned().unwrap_or_default();
+    for part in parts {
+        let entries = part["incremental"]
+            .as_array()
+            .ok_or("a later part without entries")?;
+        for entry in entries {
             errors.extend(entry["errors"].as_array().cloned().unwrap_or_default());
-            let path = entry["path"].as_array().unwrap();
+            let path = entry["path"].as_array().ok_or("an entry without a path")?;
+            let missing = || format!("nothing at {path:?} for {entry}");
             if let Some(items) = entry.get("items") {
-                let (_, list_path) = path.split_last().unwrap();
-                let list = at(&mut data, list_path).as_array_mut().unwrap();
-                list.extend(items.as_array().unwrap().iter().cloned());
-            } else if let Value::Object(fields) = &entry["data"] {
-                let target = at(&mut data, path).as_object_mut().unwrap();
-                for (key, value) in fields {
-                    target.insert(key.clone(), value.clone());
+                let (index, list_path) = path.split_last().ok_or("items at no path")?;
+                let list = at(&mut data, list_path).and_then(Value::as_array_mut);
+                let list = list.ok_or_else(missing)?;
+                if Some(list.len() as u64) != index.as_u64() {
+                    return Err(format!("items at {path:?} do not go on at the end"));
                 }
+                list.extend(items.as_array().into_iter().flatten().cloned());
+            } else if entry["data"].is_object() {
+                deep_merge(at(&mut data, path).ok_or_else(missing)?, &entry["data"]);
             }
         }
     }
-    (data, errors)
+    Ok((data, errors))
 }
 
-fn at<'v>(value: &'v mut Value, path: &[Value]) -> &'v mut Value {
-    path.iter().fold(value, |value, step| match step {
-        Value::String(key) => &mut value[key.as_str()],
-        Value::Number(index) => &mut value[index.as_u64().unwrap() as usize],
-        other => panic!("a path step {other}"),
+fn deep_merge(into: &mut Value, from: &Value) {
+    match (into, from) {
+        (Value::Object(into), Value::Object(from)) => {
+            for (key, value) in from {
+                deep_merge(into.entry(key.clone()).or_insert(Value::Null), value);
+            }
+        }
+        (into, from) => *into = from.clone(),
+    }
+}
+
+/// The parts of an answer as received, for `merged`.
+fn parts_of(received: &[Received]) -> impl Iterator<Item = &Value> {
+    received.iter().map(|r| &r.part)
+}
+
+fn at<'v>(value: &'v mut Value, path: &[Value]) -> Option<&'v mut Value> {
+    path.iter().try_fold(value, |value, step| match step {
+        Value::String(key) => value.as_object_mut()?.get_mut(key.as_str()),
+        Value::Number(index) => value.as_array_mut()?.get_mut(index.as_u64()? as usize),
+        _ => None,
     })
 }
 
@@ -273,9 +317,7 @@ async fn the_product_page_comes_before_a_slow_partner_and_its_offers_follow() {
 
     // Merged, the parts are the page answered whole.
     let answered = whole(&app, body).await;
-    let received =
-        [first.clone(), similar.clone(), offers.clone()].map(|part| Received { at: started, part });
-    let (data, errors) = merged(&received);
+    let (data, errors) = merged([first, similar, offers]);
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(
         fetched_at_removed(data),
@@ -329,7 +371,7 @@ async fn with_the_partner_down_the_offers_part_carries_the_error_and_the_first_i
     assert_eq!(error_codes(&answered), ["UPSTREAM_UNAVAILABLE"]);
     assert_eq!(
         without_offers(answered["data"].clone()),
-        without_offers(merged(&down).0)
+        without_offers(merged(parts_of(&down)).0)
     );
 }
 
@@ -431,7 +473,7 @@ async fn a_stream_of_search_results_delivers_its_initial_count_first_then_the_re
     assert_eq!(entry["path"], json!(["searchProducts", "nodes", 4]));
     assert_eq!(entry["label"], "more");
     assert_eq!(entry["items"].as_array().unwrap()[..], all[4..]);
-    assert_eq!(merged(&parts).0, answered["data"]);
+    assert_eq!(merged(parts_of(&parts)).0, answered["data"]);
 }
 
 #[tokio::test]

@@ -233,6 +233,9 @@ pub(crate) struct Generator<'a> {
     fixture: &'a Fixture,
     rng: Rng,
     doc: Doc,
+    /// Also `@defer` (a selection wrapped in a deferred inline fragment, one in seven) and
+    /// `@stream` (on one list of objects in five).
+    incremental: bool,
 }
 
 impl<'a> Generator<'a> {
@@ -243,6 +246,26 @@ impl<'a> Generator<'a> {
             fixture,
             rng,
             doc,
+            incremental: false,
+        }
+    }
+
+    /// The same generator, with `@defer` and `@stream` in its documents.
+    pub(crate) fn incremental(self) -> Self {
+        Self {
+            incremental: true,
+            ..self
+        }
+    }
+
+    /// `item`, deferred when the generator makes incremental documents and the dice say so.
+    fn maybe_deferred(&mut self, item: String) -> String {
+        if !self.incremental || !self.rng.chance(14) {
+            return item;
+        }
+        match self.rng.chance(50) {
+            true => format!("... @defer(label: \"{}\") {{ {item} }}", self.fresh("d")),
+            false => format!("... @defer {{ {item} }}"),
         }
     }
 
@@ -307,6 +330,7 @@ impl<'a> Generator<'a> {
             };
             items.extend(item);
         }
+        let items: Vec<String> = items.into_iter().map(|i| self.maybe_deferred(i)).collect();
         format!("{{ {} }}", items.join(" "))
     }
 
@@ -364,7 +388,12 @@ impl<'a> Generator<'a> {
         };
         let alias = aliased.then(|| format!("{}: ", self.fresh("a")));
         let alias = alias.unwrap_or_default();
-        let directives = directives.then(|| self.directives(false));
+        let mut directives = directives.then(|| self.directives(false));
+        if self.incremental && composite && list && !connection && self.rng.chance(20) {
+            let count = self.rng.below(4);
+            let stream = format!(" @stream(initialCount: {count})");
+            directives = Some(directives.unwrap_or_default() + &stream);
+        }
         let directives = directives.unwrap_or_default();
         let (depth, objects) = (at.depth.saturating_sub(1), at.objects);
         let sub = match composite {

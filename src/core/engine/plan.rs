@@ -292,12 +292,17 @@ impl<'a> Planner<'a> {
             let (first, _) = occurrences.first()?;
             let name = &first.node.name.node;
             let locations = || occurrences.iter().map(|(f, _)| f.pos).collect();
-            // Delivered with the earliest group that selects it.
+            // Delivered with a group none of its other selections is outside of (with the
+            // group they are all in, when there is one), the first made of those. So every
+            // selection below it is in its group or in one within, and a group waits only
+            // for groups made before it: the order of delivery has no cycle.
             let in_groups = occurrences.iter().map(|(_, g)| *g);
-            let field_group = in_groups
-                .clone()
-                .find(|g| in_groups.clone().all(|other| self.within(other, *g)))
-                .or_else(|| in_groups.clone().next())?;
+            let outermost = |g: &u16| {
+                !in_groups
+                    .clone()
+                    .any(|other| other != *g && self.within(*g, other))
+            };
+            let field_group = in_groups.clone().filter(outermost).min()?;
             let deferred = (field_group != group).then_some(field_group);
             match name.as_str() {
                 "__typename" | "__schema" => {

@@ -27,6 +27,25 @@ enum Child<'l> {
     Typed(&'l [(usize, Level)]),
 }
 
+/// What a field resolved to, through a deferred field's answer and a shared answer (a
+/// deferred field may share the answer of another deferred field).
+fn settled<'l>(mut resolved: &'l FieldOut, level: &'l Level) -> &'l FieldOut {
+    for _ in 0..3 {
+        resolved = match resolved {
+            FieldOut::Deferred(answer) => match answer.get() {
+                Some(answer) => answer,
+                None => return resolved,
+            },
+            FieldOut::SameAs(index) => match level.fields.get(*index) {
+                Some(shared) => shared,
+                None => return resolved,
+            },
+            other => return other,
+        };
+    }
+    resolved
+}
+
 /// One step of the path to the value being written.
 enum Step<'p> {
     Key(&'p str),
@@ -125,14 +144,7 @@ impl<'p> Writer<'p> {
                 _ => field.weight,
             };
             self.path.push(Step::Key(field.key.as_str()));
-            let resolved = match resolved {
-                FieldOut::SameAs(index) => level.fields.get(*index).unwrap_or(resolved),
-                other => other,
-            };
-            let resolved = match resolved {
-                FieldOut::Deferred(answer) => answer.get().map_or(resolved, |a| &**a),
-                other => other,
-            };
+            let resolved = settled(resolved, level);
             match resolved {
                 FieldOut::Inline if field.name.as_str() == "__typename" => {
                     self.out.str(selection.type_name.as_str());
@@ -254,6 +266,8 @@ impl<'p> Writer<'p> {
     ) {
         let out = std::mem::replace(&mut self.out, Out::with_capacity(1024));
         let errors = std::mem::take(&mut self.errors);
+        // Lists streamed inside these items come after them: their entries go after this one.
+        let at = self.parts.as_ref().map_or(0, |parts| parts.streamed.len());
         self.out.bytes.push(b'[');
         for (n, slot) in items.iter().enumerate().skip(first) {
             if n > first {
@@ -270,14 +284,17 @@ impl<'p> Writer<'p> {
         let path = self.path();
         self.path.pop();
         if let Some(parts) = &mut self.parts {
-            parts.streamed.push(Entry {
-                data: None,
-                // The writer only writes valid UTF-8.
-                items: String::from_utf8(items.bytes).ok(),
-                path,
-                label: field.stream.as_ref().and_then(|s| s.label.clone()),
-                errors,
-            });
+            parts.streamed.insert(
+                at,
+                Entry {
+                    data: None,
+                    // The writer only writes valid UTF-8.
+                    items: String::from_utf8(items.bytes).ok(),
+                    path,
+                    label: field.stream.as_ref().and_then(|s| s.label.clone()),
+                    errors,
+                },
+            );
         }
     }
 

@@ -162,6 +162,15 @@ async fn parts_merged_are_the_whole_answer() {
              searchProducts(first: 6) { nodes @stream(initialCount: 2, label: "rest")
              { name brand { name } } totalCount } }
            fragment More on Category { name path { slug } }"#,
+        // `parent` is selected in group a, in c within a, and in b: it goes with a, the
+        // outermost, or a and c would each wait for the other (`slug` in c on an object of
+        // a, `name` in a on an object of c).
+        r#"{ product(databaseId: 1) {
+             ... @defer(label: "a") { category { ... @defer(label: "c") { parent { slug } }
+               parent { name } } }
+             ... @defer(label: "b") { category { parent { position } } } } }"#,
+        // Lists streamed inside a streamed list's later items come after those items.
+        r#"{ categories @stream(initialCount: 1) { slug children @stream { slug } } }"#,
         // Deferred fields of a streamed list's items.
         r#"{ searchProducts(first: 5) { nodes @stream(initialCount: 1) { name
             ... @defer(label: "price") { currentPrice { amount } } } } }"#,

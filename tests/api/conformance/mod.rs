@@ -248,6 +248,98 @@ async fn generated_documents_are_answered_as_their_document_and_the_schema_say()
     assert_eq!(refused, 0, "documents refused before they ran");
 }
 
+/// How many generated documents with `@defer` and `@stream` run in parts.
+const DEFERRED_DOCUMENTS: usize = 1_000;
+
+/// The same engine answering in parts: generated documents with `@defer` and `@stream`,
+/// answered in parts to a client that takes them, merged as clients merge them, are the
+/// same documents answered whole, errors included; every part but the last says more
+/// follow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_documents_answered_in_parts_merge_into_their_whole_answers() {
+    let (app, _, schema, fixture) = setup().await;
+    let seed = SEED ^ 0xDEFE;
+    let mut generator = Generator::new(&schema, &fixture, seed).incremental();
+    let bodies: Vec<(usize, Value)> = (0..DEFERRED_DOCUMENTS)
+        .map(|i| {
+            let generated = generator.document();
+            (
+                i,
+                json!({"query": generated.query, "variables": generated.variables}),
+            )
+        })
+        .collect();
+    let app = &app;
+    let compared: Vec<usize> = stream::iter(bodies.iter().map(|(i, body)| async move {
+        // Other tests like and unlike products of the same fixture meanwhile: a pair that
+        // differs is asked again, and only one that never agrees fails.
+        let mut last = None;
+        for _ in 0..3 {
+            let whole = app.post("/graphql", body.clone()).await.1;
+            let parts = crate::incremental::answer_in_parts(app, body).await;
+            let merged = crate::incremental::try_merged(&parts);
+            let agree = merged.as_ref().is_ok_and(|(data, errors)| {
+                *data == whole["data"] && comparable(errors) == comparable_of(&whole)
+            });
+            if agree {
+                check_has_next(&parts, body);
+                return parts.len();
+            }
+            last = Some((whole, parts));
+        }
+        let (whole, parts) = last.expect("asked");
+        panic!(
+            "generated document {i} (seed {seed:#x}) in parts does not merge into its whole \
+             answer:\n{body}\nwhole: {whole:#}\nparts: {parts:#?}"
+        );
+    }))
+    .buffer_unordered(IN_FLIGHT)
+    .collect()
+    .await;
+    let in_parts = compared.iter().filter(|n| **n > 1).count();
+    eprintln!(
+        "{DEFERRED_DOCUMENTS} generated documents with @defer and @stream: {in_parts} answered \
+         in parts ({} parts), the rest whole",
+        compared.iter().sum::<usize>()
+    );
+    assert!(
+        in_parts > DEFERRED_DOCUMENTS / 4,
+        "too few documents came in parts: {in_parts}"
+    );
+}
+
+/// Errors as two answers to one request can share them: path, message and code, sorted
+/// (each answer has its own request id).
+fn comparable(errors: &[Value]) -> Vec<String> {
+    let mut errors: Vec<String> = (errors.iter())
+        .map(|e| format!("{} {} {}", e["path"], e["message"], e["extensions"]["code"]))
+        .collect();
+    errors.sort();
+    errors
+}
+
+fn comparable_of(answer: &Value) -> Vec<String> {
+    comparable(
+        answer["errors"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default(),
+    )
+}
+
+/// Every part but the last says more follow; an answer that came whole says nothing.
+fn check_has_next(parts: &[Value], body: &Value) {
+    if let [whole] = parts {
+        assert!(whole.get("hasNext").is_none(), "{body}: {whole}");
+        return;
+    }
+    let (last, before) = parts.split_last().expect("parts");
+    assert_eq!(last["hasNext"], false, "{body}: {parts:#?}");
+    for part in before {
+        assert_eq!(part["hasNext"], true, "{body}: {parts:#?}");
+    }
+}
+
 /// The web app's operations (`operations/*.graphql`), by file name.
 fn web_app_operations() -> Vec<(String, String)> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("operations");
