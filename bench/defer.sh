@@ -5,7 +5,8 @@
 # parts gets the page before the partner answers. Prints, for the partner at 0 ms and at
 # LATENCY ms, the time to the whole JSON answer and, in parts, the time to the first part
 # (the page) and to the last (the offers), as percentiles over COUNT requests from
-# CONCURRENCY clients (examples/parts.rs).
+# CONCURRENCY clients (examples/parts.rs), and the gateway's CPU a request (its /proc
+# ticks around each row).
 #
 #   bench/defer.sh [--latency-ms N] [--count N] [--concurrency N] [--document FILE]
 #
@@ -80,12 +81,21 @@ mariadb -uroot -N -B ogrom_bench -e "SELECT id FROM products ORDER BY RAND(1) LI
     '{operationName: "ProductPage", query: $q, variables: {databaseId: tonumber}}' \
     >"$work/product.jsonl"
 
-# measure COUNT [--whole]
+gateway_pid=${pids[-1]}
+hz=$(getconf CLK_TCK)
+# User and system CPU ticks of the gateway.
+ticks() { awk '{ print $14 + $15 }' "/proc/$gateway_pid/stat"; }
+
+# measure COUNT [--whole]: the row's figures, then the gateway's CPU a request.
 measure() {
-  local n=$1
+  local n=$1 t0 t1
   shift
+  t0=$(ticks)
   "$parts" --url "http://127.0.0.1:$port/graphql" --requests "$work/product.jsonl" \
     --count "$n" --concurrency "$concurrency" "$@"
+  t1=$(ticks)
+  awk -v t=$((t1 - t0)) -v hz="$hz" -v n="$n" \
+    'BEGIN { printf "  gateway CPU ms a request  %.3f\n", t * 1000 / hz / n }'
 }
 say "$document, $count requests from $concurrency clients a row"
 for ms in 0 "$latency"; do
