@@ -9,6 +9,7 @@ use async_graphql::parser::types::OperationType;
 use axum::http::{HeaderMap, StatusCode};
 
 use super::{HttpState, RequestId};
+use crate::core::errors::code;
 use crate::observe::otlp::{ServerSpan, TraceExporter};
 use crate::observe::{Backend, Keep, RequestStats, TraceContext};
 
@@ -130,10 +131,16 @@ impl Access {
 
     /// Writes the access-log line and counts the operation; the request's work still
     /// running (loader batches no one waits for any more) is stopped.
-    pub(super) fn finish(self, status: StatusCode) {
+    pub(super) fn finish(mut self, status: StatusCode) {
+        self.write(status);
+    }
+
+    /// `finish`, once: a written line silences the request.
+    fn write(&mut self, status: StatusCode) {
         if self.silent {
             return;
         }
+        self.silent = true;
         self.stats.stop_work();
         let took = self.started.elapsed();
         let outcome = match (self.codes.is_empty(), self.has_data) {
@@ -194,6 +201,19 @@ impl Access {
                 ],
             };
             traces.export(server, spans.take());
+        }
+    }
+}
+
+impl Drop for Access {
+    /// A request dropped before its line was written: its client went away and the server
+    /// dropped the handler. The line is written anyway, with `CLIENT_DISCONNECTED` and
+    /// status 499 (as proxies log a client that closed its request), and its work stops.
+    fn drop(&mut self) {
+        if !self.silent {
+            self.codes.push(code::CLIENT_DISCONNECTED.to_owned());
+            let closed = StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST);
+            self.write(closed);
         }
     }
 }

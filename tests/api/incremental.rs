@@ -574,6 +574,52 @@ async fn a_client_that_goes_away_cancels_the_work_still_pending_and_frees_its_pl
     );
 }
 
+/// The same for a client that takes the answer whole: a handler dropped mid-request
+/// (the server drops it when its client goes away) still writes its line, with status 499,
+/// frees its place and stops its work.
+#[tokio::test]
+async fn a_client_that_goes_away_before_a_whole_answer_is_logged_and_its_work_stopped() {
+    let (app, stub) = setup(&["--max-concurrent-requests", "1", "--partner-retries", "2"]).await;
+    let before = scrape(&app).await;
+    stub.set_faults(Faults {
+        hang: true,
+        ..Faults::default()
+    })
+    .unwrap();
+    let id = product_id().await;
+    let body = json!({"query": product_page(), "variables": {"databaseId": id}});
+    let request = graphql_post(&body, "application/json");
+    let answering = app.router.clone().oneshot(request);
+    let waited = tokio::time::timeout(Duration::from_millis(300), answering).await;
+    assert!(waited.is_err(), "no answer while the partner hangs");
+    assert_eq!(stub.stats().calls, 1, "the offers call was made");
+
+    let (status, _) = app
+        .post("/graphql", json!({"query": "{ categories { slug } }"}))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the place is freed with the dropped request"
+    );
+    skip(Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        stub.stats().calls,
+        1,
+        "the pending work went on after the client left"
+    );
+    let after = scrape(&app).await;
+    let disconnected = |samples| {
+        value(
+            samples,
+            "ogrom_graphql_errors_total",
+            &[("code", "CLIENT_DISCONNECTED")],
+        )
+    };
+    assert_eq!(disconnected(&after) - disconnected(&before), 1.0);
+}
+
 #[tokio::test]
 async fn the_deadline_covers_every_part() {
     let (app, stub) = setup(&[
