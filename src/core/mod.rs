@@ -110,6 +110,23 @@ impl Outcome {
         self.data != "null"
     }
 
+    /// The outcome of what the engine executed; `changed`: what its writes changed.
+    fn executed(
+        executed: engine::Executed,
+        cache_control: async_graphql::CacheControl,
+        changed: Vec<tags::Tag>,
+    ) -> Self {
+        Self {
+            data: executed.data,
+            errors: executed.errors,
+            extensions: Default::default(),
+            cache_control,
+            returned: executed.returned,
+            tags: executed.tags,
+            changed,
+        }
+    }
+
     fn from_response(response: async_graphql::Response) -> Self {
         Self {
             data: serde_json::to_string(&response.data).unwrap_or_else(|_| "null".to_owned()),
@@ -384,18 +401,8 @@ impl Api {
             .execute(&plan, &variables, &ctx, context.tagged)
             .instrument(span)
             .await;
-        let mut outcome = Outcome {
-            data: executed.data,
-            errors: executed.errors,
-            extensions: Default::default(),
-            cache_control,
-            returned: executed.returned,
-            tags: executed.tags,
-            changed: ctx
-                .data::<tags::Changed>()
-                .map(tags::Changed::take)
-                .unwrap_or_default(),
-        };
+        let changed = (ctx.data::<tags::Changed>()).map(tags::Changed::take);
+        let mut outcome = Outcome::executed(executed, cache_control, changed.unwrap_or_default());
         explain(context, &mut outcome.extensions);
         outcome
     }
@@ -440,15 +447,7 @@ impl Api {
         let deadline = tokio::time::Instant::from_std(context.deadline);
         let mut relay = |part: engine::Part| match part {
             engine::Part::First(executed, has_next) => {
-                let mut outcome = Outcome {
-                    data: executed.data,
-                    errors: executed.errors,
-                    extensions: Default::default(),
-                    cache_control,
-                    returned: executed.returned,
-                    tags: executed.tags,
-                    changed: Vec::new(),
-                };
+                let mut outcome = Outcome::executed(executed, cache_control, Vec::new());
                 if !has_next {
                     explain(&context, &mut outcome.extensions);
                 }

@@ -135,6 +135,19 @@ impl Access {
         self.write(status);
     }
 
+    /// Writes the line of a request whose client went away before it was answered, with
+    /// `CLIENT_DISCONNECTED`; its work still running is stopped.
+    pub(super) fn client_gone(mut self, status: StatusCode) {
+        self.gone(status);
+    }
+
+    fn gone(&mut self, status: StatusCode) {
+        if !self.silent {
+            self.codes.push(code::CLIENT_DISCONNECTED.to_owned());
+            self.write(status);
+        }
+    }
+
     /// `finish`, once: a written line silences the request.
     fn write(&mut self, status: StatusCode) {
         if self.silent {
@@ -207,14 +220,11 @@ impl Access {
 
 impl Drop for Access {
     /// A request dropped before its line was written: its client went away and the server
-    /// dropped the handler. The line is written anyway, with `CLIENT_DISCONNECTED` and
-    /// status 499 (as proxies log a client that closed its request), and its work stops.
+    /// dropped the handler. The line is written anyway, with status 499 (as proxies log a
+    /// client that closed its request).
     fn drop(&mut self) {
-        if !self.silent {
-            self.codes.push(code::CLIENT_DISCONNECTED.to_owned());
-            let closed = StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST);
-            self.write(closed);
-        }
+        let closed = StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST);
+        self.gone(closed);
     }
 }
 

@@ -141,7 +141,6 @@ pub(super) async fn answer(
         codes: Vec::new(),
         span,
         rest,
-        ended: false,
     };
     answering.errors(&mut first.errors);
     let mut body = [START, HEAD].concat();
@@ -184,15 +183,13 @@ struct Answering {
     codes: Vec<String>,
     span: tracing::Span,
     rest: Rest,
-    ended: bool,
 }
 
 impl Answering {
     /// The next part's bytes, the end's with the last; `None` once it is written.
     async fn next_part(&mut self) -> Option<Vec<u8>> {
-        if self.ended {
-            return None;
-        }
+        // Ended once the line is written.
+        self.access.as_ref()?;
         let waited = tokio::time::timeout_at(self.rest.deadline + GRACE, self.rest.next()).await;
         let next = match waited {
             Ok(Ok(Some(Delivered::Next(next)))) => next,
@@ -286,13 +283,7 @@ impl Answering {
         let Some(access) = &self.access else {
             return;
         };
-        self.span.in_scope(|| {
-            for error in errors.iter_mut() {
-                pipeline::classify(error, false);
-                pipeline::extensions(error).set("requestId", access.id.as_str());
-                pipeline::extensions(error).set("traceId", access.trace.trace_id.as_str());
-            }
-        });
+        pipeline::tag_errors(errors, false, access, &self.span);
         self.codes
             .extend(errors.iter().filter_map(pipeline::error_code));
     }
@@ -312,7 +303,6 @@ impl Answering {
 
     /// The request ends: its line is written, its place under the limit given back.
     fn end(&mut self) {
-        self.ended = true;
         if let Some(mut access) = self.access.take() {
             access.answered(self.has_data, std::mem::take(&mut self.codes));
             access.finish(StatusCode::OK);
@@ -338,9 +328,9 @@ impl Drop for Answering {
     /// is dropped with it; the request's line says so.
     fn drop(&mut self) {
         if let Some(mut access) = self.access.take() {
-            self.codes.push(code::CLIENT_DISCONNECTED.to_owned());
             access.answered(self.has_data, std::mem::take(&mut self.codes));
-            access.finish(StatusCode::OK);
+            // The answer's status went out with its first part.
+            access.client_gone(StatusCode::OK);
         }
     }
 }

@@ -268,13 +268,7 @@ async fn answer(
         outcome.extensions.insert("cost".to_owned(), cost);
     }
     let before_execution = !outcome.has_data() && outcome.errors.iter().all(|e| e.path.is_empty());
-    span.in_scope(|| {
-        for error in &mut outcome.errors {
-            classify(error, before_execution);
-            extensions(error).set("requestId", access.id.as_str());
-            extensions(error).set("traceId", access.trace.trace_id.as_str());
-        }
-    });
+    tag_errors(&mut outcome.errors, before_execution, access, span);
     access.answered(
         outcome.has_data(),
         outcome.errors.iter().filter_map(error_code),
@@ -452,7 +446,24 @@ fn client_key(
 /// Gives an error without a code the one it must have. Errors before execution come from
 /// validation (unknown fields, limits); errors during execution without a code are ours,
 /// and their message may hold details, so it is logged and replaced.
-pub(super) fn classify(error: &mut ServerError, before_execution: bool) {
+/// Classifies `errors` (see `classify`) and tags them with the request and trace ids, as
+/// every answer's errors are, logging under the request's span.
+pub(super) fn tag_errors(
+    errors: &mut [ServerError],
+    before_execution: bool,
+    access: &Access,
+    span: &tracing::Span,
+) {
+    span.in_scope(|| {
+        for error in errors.iter_mut() {
+            classify(error, before_execution);
+            extensions(error).set("requestId", access.id.as_str());
+            extensions(error).set("traceId", access.trace.trace_id.as_str());
+        }
+    });
+}
+
+fn classify(error: &mut ServerError, before_execution: bool) {
     if extensions(error).get("code").is_some() {
         return;
     }

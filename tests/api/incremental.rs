@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use futures::StreamExt as _;
-use ogrom::run::partner_stub::Faults;
+use ogrom::run::partner_stub::{Faults, StubHandle};
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
 use crate::helpers::{TestApp, error_codes, fixture_database, skip, sql};
-use crate::metrics::{scrape, value};
+use crate::metrics::{Samples, scrape, value};
 use crate::offers::setup;
 
 const PARTS: &str = "multipart/mixed;deferSpec=20220824,application/json";
@@ -498,16 +498,7 @@ async fn deferring_in_a_mutation_is_refused_before_anything_runs() {
 
 #[tokio::test]
 async fn a_client_that_goes_away_cancels_the_work_still_pending_and_frees_its_place() {
-    // One request at a time: the next is refused while one holds the place.
-    let (app, stub) = setup(&["--max-concurrent-requests", "1", "--partner-retries", "2"]).await;
-    let before = scrape(&app).await;
-    stub.set_faults(Faults {
-        hang: true,
-        ..Faults::default()
-    })
-    .unwrap();
-    let id = product_id().await;
-    let body = json!({"query": product_page(), "variables": {"databaseId": id}});
+    let (app, stub, body, before) = one_at_a_time_with_a_hanging_partner().await;
     let request = graphql_post(&body, PARTS);
     let response = app.router.clone().oneshot(request).await.unwrap();
     let mut stream = response.into_body().into_data_stream();
@@ -529,33 +520,7 @@ async fn a_client_that_goes_away_cancels_the_work_still_pending_and_frees_its_pl
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "the place is held");
 
     drop(stream);
-    let (status, _) = app
-        .post("/graphql", json!({"query": "{ categories { slug } }"}))
-        .await;
-    assert_eq!(
-        status,
-        StatusCode::OK,
-        "the place is freed when the client goes away"
-    );
-    // Past the partner's timeout and its retries' backoff: no retry was made, since the
-    // call waiting for it was dropped.
-    skip(Duration::from_secs(10)).await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(
-        stub.stats().calls,
-        1,
-        "the pending work went on after the client left"
-    );
-
-    let after = scrape(&app).await;
-    let disconnected = |samples| {
-        value(
-            samples,
-            "ogrom_graphql_errors_total",
-            &[("code", "CLIENT_DISCONNECTED")],
-        )
-    };
-    assert_eq!(disconnected(&after) - disconnected(&before), 1.0);
+    let after = freed_and_stopped(&app, &stub, &before).await;
     let page = |samples| {
         value(
             samples,
@@ -579,6 +544,19 @@ async fn a_client_that_goes_away_cancels_the_work_still_pending_and_frees_its_pl
 /// frees its place and stops its work.
 #[tokio::test]
 async fn a_client_that_goes_away_before_a_whole_answer_is_logged_and_its_work_stopped() {
+    let (app, stub, body, before) = one_at_a_time_with_a_hanging_partner().await;
+    let request = graphql_post(&body, "application/json");
+    let answering = app.router.clone().oneshot(request);
+    let waited = tokio::time::timeout(Duration::from_millis(300), answering).await;
+    assert!(waited.is_err(), "no answer while the partner hangs");
+    assert_eq!(stub.stats().calls, 1, "the offers call was made");
+    freed_and_stopped(&app, &stub, &before).await;
+}
+
+/// A gateway that serves one request at a time (the next is refused while one holds the
+/// place), with the partner hanging and retried twice after its timeout; the product
+/// page's request body; and the metrics before.
+async fn one_at_a_time_with_a_hanging_partner() -> (TestApp, StubHandle, Value, Samples) {
     let (app, stub) = setup(&["--max-concurrent-requests", "1", "--partner-retries", "2"]).await;
     let before = scrape(&app).await;
     stub.set_faults(Faults {
@@ -588,19 +566,20 @@ async fn a_client_that_goes_away_before_a_whole_answer_is_logged_and_its_work_st
     .unwrap();
     let id = product_id().await;
     let body = json!({"query": product_page(), "variables": {"databaseId": id}});
-    let request = graphql_post(&body, "application/json");
-    let answering = app.router.clone().oneshot(request);
-    let waited = tokio::time::timeout(Duration::from_millis(300), answering).await;
-    assert!(waited.is_err(), "no answer while the partner hangs");
-    assert_eq!(stub.stats().calls, 1, "the offers call was made");
+    (app, stub, body, before)
+}
 
+/// After its client went away, a request's place is free at once, its partner call is not
+/// retried (past the partner's timeout and its retries' backoff), and
+/// `CLIENT_DISCONNECTED` is counted once; returns the metrics after.
+async fn freed_and_stopped(app: &TestApp, stub: &StubHandle, before: &Samples) -> Samples {
     let (status, _) = app
         .post("/graphql", json!({"query": "{ categories { slug } }"}))
         .await;
     assert_eq!(
         status,
         StatusCode::OK,
-        "the place is freed with the dropped request"
+        "the place is freed when the client goes away"
     );
     skip(Duration::from_secs(10)).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -609,7 +588,7 @@ async fn a_client_that_goes_away_before_a_whole_answer_is_logged_and_its_work_st
         1,
         "the pending work went on after the client left"
     );
-    let after = scrape(&app).await;
+    let after = scrape(app).await;
     let disconnected = |samples| {
         value(
             samples,
@@ -617,7 +596,8 @@ async fn a_client_that_goes_away_before_a_whole_answer_is_logged_and_its_work_st
             &[("code", "CLIENT_DISCONNECTED")],
         )
     };
-    assert_eq!(disconnected(&after) - disconnected(&before), 1.0);
+    assert_eq!(disconnected(&after) - disconnected(before), 1.0);
+    after
 }
 
 #[tokio::test]
